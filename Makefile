@@ -1,0 +1,44 @@
+# Quanzi — one command to run the platform, one to test it.
+# Everything installs from the lock file; uv itself comes from PyPI when missing.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+RUN := $(UV) run --frozen
+
+.PHONY: install run test test-unit test-integration test-e2e lint bench docs clean
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+install: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv)
+	$(UV) sync --frozen --all-packages --python $(PYTHON)
+
+run: install  ## the whole platform on this machine: dev broker, SQLite, gateway on :8000
+	$(RUN) quanzi-dev run
+
+test: install  ## unit, integration (SQLite and PostgreSQL, real broker), end to end
+	$(RUN) pytest -q
+
+test-unit: install
+	$(RUN) pytest -q -m "not postgres and not broker and not e2e"
+
+lint: install  ## ruff, mypy, import contracts, layout rules, contracts and docs freshness
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(RUN) lint-imports
+	$(RUN) servicekit catalog --check docs/events.md
+	$(RUN) python deploy/check_compose.py
+
+bench: install  ## benchmarks: our figures as ratios to raw baselines in the same run
+	$(RUN) python bench/pipeline.py
+
+docs: install  ## regenerate the event catalog from contracts/
+	$(RUN) servicekit catalog docs/events.md
+
+clean:
+	rm -rf var .venv $(TOOLS)

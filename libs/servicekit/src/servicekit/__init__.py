@@ -1,0 +1,1 @@
+"""Shared mechanisms for Quanzi services. No domain code lives here."""

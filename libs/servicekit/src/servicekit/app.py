@@ -1,0 +1,264 @@
+"""The service app factory: FastAPI wiring plus the runtime (relay, consumers, timers).
+
+A service describes itself with a ``ServiceSpec``; ``create_service_app`` does the rest.
+The broker may be down when a service starts: HTTP and the outbox keep working,
+the Kafka side retries in the background, and ``/readyz`` tells the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from servicekit import auth, kafka
+from servicekit.consumer import ConsumerRunner, Handler
+from servicekit.contracts import ContractError, Registry, find_contracts_dir
+from servicekit.db import create_engine, session_factory
+from servicekit.observability import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    configure_logging,
+    json_ready,
+    metrics_endpoint,
+)
+from servicekit.outbox import OutboxRelay
+from servicekit.problems import install_problem_handlers
+from servicekit.settings import ServiceSettings
+from servicekit.timers import TimerHandler, TimerRunner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One consumer group of the service: ``<service>.<name>`` over ``topics``."""
+
+    name: str
+    topics: Sequence[str]
+    handlers: Mapping[str, Handler]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    settings: ServiceSettings
+    title: str
+    description: str = ""
+    version: str = "0.1.0"
+    routers: Sequence[APIRouter] = ()
+    produces: Sequence[str] = ()  # contract topics this service publishes to
+    consumers: Sequence[ConsumerSpec] = ()
+    timers: Mapping[str, TimerHandler] = field(default_factory=dict)
+
+
+class Runtime:
+    """Everything a service runs beside its HTTP handlers, started and stopped as one."""
+
+    def __init__(self, spec: ServiceSpec, engine: AsyncEngine) -> None:
+        self.spec = spec
+        self.settings = spec.settings
+        self.engine = engine
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
+        self.kafka_config = kafka.KafkaConfig(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            enable_idempotence=self.settings.kafka_enable_idempotence,
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            client_id=self.settings.service_name,
+        )
+        self.producer: AIOKafkaProducer | None = None
+        self.kafka_ready = asyncio.Event()
+        self._stoppables: list[OutboxRelay | ConsumerRunner | TimerRunner] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if self.spec.timers and self.settings.timers_enabled:
+            runner = TimerRunner(
+                self.sessions, self.spec.timers, poll_interval_s=self.settings.timer_poll_interval_s
+            )
+            self._launch("timers", runner, runner.run)
+        self._tasks.append(asyncio.create_task(self._start_kafka_side(), name="kafka-start"))
+
+    async def _start_kafka_side(self) -> None:
+        """Connect, provision topics, then start the relay and consumers; retries forever."""
+        backoff = 0.5
+        while True:
+            try:
+                await self._connect_and_provision()
+                break
+            except Exception as error:
+                log.warning("broker not reachable (%s); retrying in %.1fs", error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 15.0)
+        assert self.producer is not None
+        if self.settings.relay_enabled:
+            relay = OutboxRelay(
+                self.sessions, self.producer, service=self.settings.service_name,
+                batch_size=self.settings.relay_batch_size,
+                poll_interval_s=self.settings.relay_poll_interval_s,
+                retention=timedelta(hours=24),
+            )
+            self._launch("relay", relay, relay.run)
+        if self.settings.consumers_enabled:
+            for spec in self.spec.consumers:
+                self._launch_consumer(spec)
+        self.kafka_ready.set()
+
+    async def _connect_and_provision(self) -> None:
+        if self.producer is None:
+            producer = kafka.producer(self.kafka_config)
+            try:
+                await producer.start()
+            except Exception:
+                with suppress(Exception):
+                    await producer.stop()
+                raise
+            self.producer = producer
+        if self.settings.kafka_provision_topics:
+            topics = set(self.spec.produces)
+            for consumer in self.spec.consumers:
+                topics.update(consumer.topics)
+            if topics:
+                registry = Registry.load(_contracts_path(self.settings))
+                await kafka.ensure_topics(self.kafka_config, kafka.contract_topics(registry, topics))
+
+    def _launch_consumer(self, spec: ConsumerSpec) -> None:
+        assert self.producer is not None
+        runner = ConsumerRunner(
+            group_id=f"{self.settings.service_name}.{spec.name}",
+            topics=spec.topics,
+            handlers=spec.handlers,
+            sessions=self.sessions,
+            kafka=self.kafka_config,
+            dlq_producer=self.producer,
+            batch_size=self.settings.consumer_batch_size,
+            max_attempts=self.settings.consumer_max_attempts,
+            retry_backoff_s=self.settings.consumer_retry_backoff_s,
+        )
+        self._launch(f"consumer:{spec.name}", runner, runner.run)
+
+    def _launch(
+        self, name: str, stoppable: OutboxRelay | ConsumerRunner | TimerRunner,
+        run: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._stoppables.append(stoppable)
+        self._tasks.append(asyncio.create_task(_supervise(name, run), name=name))
+
+    async def stop(self) -> None:
+        for stoppable in self._stoppables:
+            stoppable.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.producer is not None:
+            with suppress(Exception):
+                await asyncio.wait_for(self.producer.stop(), timeout=5)
+
+    async def readiness(self) -> tuple[int, dict[str, Any]]:
+        checks: dict[str, str] = {}
+        try:
+            async with self.engine.connect() as connection:
+                await asyncio.wait_for(connection.execute(text("SELECT 1")), timeout=2)
+            checks["database"] = "ok"
+        except Exception as error:
+            checks["database"] = f"error: {type(error).__name__}"
+        checks["broker"] = await self._broker_check()
+        return json_ready(checks)
+
+    async def _broker_check(self) -> str:
+        if self.producer is None or not self.kafka_ready.is_set():
+            return "connecting"
+        try:
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout=2)
+            return "ok"
+        except Exception as error:
+            return f"error: {type(error).__name__}"
+
+
+async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Keep a background loop alive: restart it with backoff if it ever raises."""
+    backoff = 0.5
+    while True:
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s stopped with an error; restarting in %.1fs", name, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+
+def _contracts_path(settings: ServiceSettings) -> Path:
+    return Path(settings.contracts_dir) if settings.contracts_dir else find_contracts_dir()
+
+
+def create_service_app(spec: ServiceSpec) -> FastAPI:
+    settings = spec.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        runtime = Runtime(spec, engine)
+        app.state.runtime = runtime
+        app.state.sessions = runtime.sessions
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title=spec.title, description=spec.description, version=spec.version, lifespan=lifespan
+    )
+    app.state.settings = settings
+    app.state.token_verifier = auth.verifier_from_settings(settings)
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.add_api_route("/healthz", _healthz, include_in_schema=False)
+    app.add_api_route("/readyz", _readyz, include_in_schema=False)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.add_api_route(
+        f"/v1/{settings.service_name}/whoami", _whoami, methods=["GET"],
+        tags=[settings.service_name], summary="The caller as this service sees it",
+    )
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+async def _whoami(principal: auth.CurrentPrincipal) -> dict[str, Any]:
+    """Who the verified token says the caller is (zero trust: no token, no answer)."""
+    return {
+        "tenant_id": principal.tenant_id,
+        "subject": principal.subject,
+        "roles": sorted(principal.roles),
+        "token_type": principal.token_type,
+    }
+
+
+async def _healthz() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+async def _readyz(request: Request) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    status, body = await runtime.readiness()
+    return JSONResponse(body, status_code=status)
+
+
+__all__ = ["ConsumerSpec", "ContractError", "Runtime", "ServiceSpec", "create_service_app"]

@@ -1,0 +1,229 @@
+"""Idempotent consumers: inbox in the effects' transaction, offsets committed after it.
+
+A partition's batch from ``getmany`` is applied in one transaction. If that fails,
+its records are retried one by one with backoff; a record that still fails after
+``max_attempts`` goes to ``<topic>.dlq`` with the error in its headers and the
+partition moves on. Offsets are committed only after the database commit, so a
+crash in between redelivers records whose inbox rows make them no-ops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import suppress
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaError
+from prometheus_client import Counter, Gauge
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from servicekit import failpoints, tracing
+from servicekit.contracts import DLQ_SUFFIX
+from servicekit.db import insert_ignore
+from servicekit.events import EnvelopeError, Event, decode
+from servicekit.kafka import KafkaConfig
+from servicekit.kafka import consumer as make_consumer
+from servicekit.tables import inbox
+from servicekit.types import utcnow
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+Record = ConsumerRecord[bytes, bytes]
+
+APPLIED = Counter("quanzi_consumer_applied_total", "Events applied", ["group", "topic"])
+DUPLICATES = Counter("quanzi_consumer_duplicates_total", "Redelivered events skipped", ["group"])
+DEAD_LETTERED = Counter("quanzi_consumer_dlq_total", "Events sent to a DLQ", ["group", "topic"])
+LAG = Gauge("quanzi_consumer_lag", "Records behind the high watermark", ["group", "topic", "partition"])
+
+DLQ_HEADERS = ("dlq_error", "dlq_group", "dlq_topic", "dlq_partition", "dlq_offset", "dlq_attempts")
+
+
+class ConsumerRunner:
+    """Runs one consumer group over ``topics``, dispatching events to handlers by type.
+
+    Events of types without a handler are skipped (a consumer models only what it reads).
+    """
+
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        handlers: Mapping[str, Handler],
+        sessions: async_sessionmaker[AsyncSession],
+        kafka: KafkaConfig,
+        dlq_producer: AIOKafkaProducer,
+        batch_size: int = 500,
+        max_attempts: int = 5,
+        retry_backoff_s: float = 0.2,
+        from_beginning: bool = False,
+    ) -> None:
+        self.group_id = group_id
+        self._topics = list(topics)
+        self._handlers = dict(handlers)
+        self._sessions = sessions
+        self._kafka = kafka
+        self._dlq_producer = dlq_producer
+        self._batch_size = batch_size
+        self._max_attempts = max_attempts
+        self._retry_backoff_s = retry_backoff_s
+        self._from_beginning = from_beginning
+        self._consumer: AIOKafkaConsumer | None = None
+        self._stopping = False
+        self._lag_reported_at = 0.0
+        self.assigned = asyncio.Event()
+
+    async def run(self) -> None:
+        consumer = make_consumer(self._kafka, group_id=self.group_id)
+        consumer.subscribe(self._topics, listener=_Rebalance(self))
+        self._consumer = consumer  # before start(): the first assignment may come during it
+        await consumer.start()
+        try:
+            while not self._stopping:
+                batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+                for partition, records in batches.items():
+                    await self._apply_partition_batch(partition, records)
+                    await self._commit(partition, records[-1].offset + 1)
+                await self._report_lag(consumer)
+        finally:
+            self._consumer = None
+            with suppress(Exception):
+                await consumer.stop()
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def _apply_partition_batch(self, partition: TopicPartition, records: list[Record]) -> None:
+        events: list[tuple[Record, Event]] = []
+        for record in records:
+            try:
+                events.append((record, _decode(record)))
+            except EnvelopeError as error:
+                await self._dead_letter(record, error, attempts=1)
+        try:
+            async with self._sessions() as session, session.begin():
+                for record, event in events:
+                    await self._apply(session, record, event)
+            failpoints.hit("consumer.after_db_commit")
+            return
+        except Exception:
+            if len(events) == 1:
+                log.warning("event failed; retrying alone", exc_info=True)
+            else:
+                log.warning("batch of %d failed; retrying one by one", len(events), exc_info=True)
+        for record, event in events:
+            await self._apply_with_retries(record, event)
+
+    async def _apply_with_retries(self, record: Record, event: Event) -> None:
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                async with self._sessions() as session, session.begin():
+                    await self._apply(session, record, event)
+                failpoints.hit("consumer.after_db_commit")
+                return
+            except Exception as error:
+                if attempt == self._max_attempts:
+                    await self._dead_letter(record, error, attempts=attempt)
+                    return
+                await asyncio.sleep(self._retry_backoff_s * 2 ** (attempt - 1))
+
+    async def _apply(self, session: AsyncSession, record: Record, event: Event) -> None:
+        handler = self._handlers.get(event.type)
+        if handler is None:
+            return
+        first_time = await insert_ignore(
+            session,
+            inbox,
+            {
+                "consumer_group": self.group_id,
+                "event_id": event.id,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "applied_at": utcnow(),
+            },
+        )
+        if not first_time:
+            DUPLICATES.labels(self.group_id).inc()
+            return
+        token = tracing.current_traceparent.set(event.traceparent)
+        try:
+            await handler(session, event)
+        finally:
+            tracing.current_traceparent.reset(token)
+        APPLIED.labels(self.group_id, record.topic).inc()
+
+    async def _dead_letter(self, record: Record, error: BaseException, *, attempts: int) -> None:
+        """Publish to ``<topic>.dlq``; retried until the broker acks so nothing is dropped."""
+        message = f"{type(error).__name__}: {error}"[:2000]
+        log.error("event to %s%s after %d attempts: %s", record.topic, DLQ_SUFFIX, attempts, message)
+        original = [(k, v) for k, v in (record.headers or ()) if k not in DLQ_HEADERS]
+        extra = {
+            "dlq_error": message,
+            "dlq_group": self.group_id,
+            "dlq_topic": record.topic,
+            "dlq_partition": str(record.partition),
+            "dlq_offset": str(record.offset),
+            "dlq_attempts": str(attempts),
+        }
+        headers = original + [(k, v.encode()) for k, v in extra.items()]
+        backoff = self._retry_backoff_s
+        while True:
+            try:
+                await self._dlq_producer.send_and_wait(
+                    record.topic + DLQ_SUFFIX, value=record.value, key=record.key, headers=headers
+                )
+                DEAD_LETTERED.labels(self.group_id, record.topic).inc()
+                return
+            except KafkaError:
+                log.exception("DLQ publish failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def _commit(self, partition: TopicPartition, next_offset: int) -> None:
+        assert self._consumer is not None
+        try:
+            await self._consumer.commit({partition: next_offset})
+        except CommitFailedError:
+            # The partition moved to another member in a rebalance; it will redeliver
+            # from the last committed offset and the inbox skips what we applied.
+            log.warning("offset commit for %s lost to a rebalance", partition)
+
+    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._lag_reported_at < 5.0:
+            return
+        self._lag_reported_at = now
+        for partition in consumer.assignment():
+            highwater = consumer.highwater(partition)
+            if highwater is None:
+                continue
+            with suppress(KafkaError):
+                position = await consumer.position(partition)
+                LAG.labels(self.group_id, partition.topic, partition.partition).set(
+                    max(highwater - position, 0)
+                )
+
+
+def _decode(record: Record) -> Event:
+    return decode(record.topic, record.key, record.value, record.headers or ())
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        # Batches are committed before the next poll, so there is nothing in flight here.
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        consumer = self._runner._consumer
+        if self._runner._from_beginning and consumer is not None and assigned:
+            await consumer.seek_to_beginning(*assigned)
+        self._runner.assigned.set()

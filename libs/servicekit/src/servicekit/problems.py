@@ -1,0 +1,123 @@
+"""RFC 9457 problem details for every error; no stack trace ever reaches a client."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from servicekit import tracing
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE_BASE = "https://quanzi.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+# Stable `type` slugs for the statuses the framework itself raises.
+_SLUGS = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    429: "rate-limited",
+    500: "internal-error",
+    502: "bad-gateway",
+    503: "unavailable",
+    504: "upstream-timeout",
+}
+
+
+class Problem(Exception):
+    """Raise from anywhere in a request to answer with a problem+json."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    def response(self, instance: str | None = None) -> JSONResponse:
+        return problem_response(
+            self.status, self.slug, self.title, self.detail, instance=instance,
+            headers=self.headers, **self.extensions,
+        )
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    request_id = tracing.current_request_id.get()
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def status_problem(status: int, detail: str | None = None, **extensions: Any) -> JSONResponse:
+    """A problem for a bare HTTP status, with the stable slug for that status."""
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    return problem_response(status, _SLUGS.get(status, f"http-{status}"), phrase, detail, **extensions)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, error: Problem) -> JSONResponse:
+        return error.response(instance=request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail = error.detail if isinstance(error.detail, str) else None
+        response = status_problem(error.status_code, detail, instance=request.url.path)
+        for name, value in (error.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"location": [str(part) for part in item.get("loc", ())], "message": item.get("msg", "")}
+            for item in error.errors()
+        ]
+        return problem_response(
+            422, "validation-error", "Request validation failed",
+            "One or more fields are invalid.", instance=request.url.path, errors=errors,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return status_problem(500, "An unexpected error occurred; quote the request id.")

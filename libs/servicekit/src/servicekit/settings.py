@@ -1,0 +1,96 @@
+"""Settings base: one env prefix per service, refuses default secrets outside development."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-change-me"
+SUPPORTED_DATABASE_SCHEMES = ("postgresql+asyncpg://", "sqlite+aiosqlite://")
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service needs; a service subclasses it and sets its own env prefix.
+
+    ``model_config = SettingsConfigDict(env_prefix="QUANZI_REWARDS_")`` gives
+    ``QUANZI_REWARDS_DATABASE_URL`` and so on.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="QUANZI_", extra="ignore")
+
+    service_name: str = "service"
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///./var/service.db"
+    database_pool_size: int = 10
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Tansu (dev broker) rejects InitProducerId; real Kafka should turn this on.
+    kafka_enable_idempotence: bool = False
+    # Tansu holds every fetch for the full wait even when data is ready: keep it low there.
+    kafka_fetch_max_wait_ms: int = 10
+    kafka_provision_topics: bool = True
+    consumers_enabled: bool = True
+
+    relay_enabled: bool = True
+    relay_batch_size: int = 500
+    relay_poll_interval_s: float = 1.0
+
+    consumer_batch_size: int = 500
+    consumer_max_attempts: int = 5
+    consumer_retry_backoff_s: float = 0.2
+
+    timers_enabled: bool = True
+    timer_poll_interval_s: float = 1.0
+
+    contracts_dir: str | None = None
+
+    jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
+    jwks_json: str | None = None  # static JWKS (tests, air-gapped deployments)
+    jwt_issuer: str = "quanzi-gateway"
+    jwt_audience: str = "quanzi"
+    jwt_algorithms: list[str] = ["EdDSA"]
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    idempotency_ttl_hours: int = 24
+    max_body_bytes: int = 1_048_576
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(SUPPORTED_DATABASE_SCHEMES):
+            raise ValueError(f"database_url must start with one of {SUPPORTED_DATABASE_SCHEMES}")
+        return value
+
+    @model_validator(mode="after")
+    def _no_default_secrets_outside_development(self) -> ServiceSettings:
+        if self.environment is Environment.DEVELOPMENT or self.environment is Environment.TEST:
+            return self
+        defaults = [
+            name
+            for name, value in self._secret_fields().items()
+            if value.get_secret_value() in ("", DEV_SECRET)
+        ]
+        if defaults:
+            raise ValueError(
+                f"refusing to start in {self.environment.value}: "
+                f"set {', '.join(sorted(defaults))} (still the development default)"
+            )
+        return self
+
+    def _secret_fields(self) -> dict[str, SecretStr]:
+        values: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
+        return {name: value for name, value in values.items() if isinstance(value, SecretStr)}
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

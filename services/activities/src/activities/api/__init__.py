@@ -1,0 +1,1 @@
+"""Activities HTTP API: routers and request/response schemas."""

@@ -1,0 +1,1 @@
+"""Activities domain rules: plain Python, no I/O."""

@@ -1,0 +1,1 @@
+"""Content HTTP API: routers and request/response schemas."""

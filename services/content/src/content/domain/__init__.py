@@ -1,0 +1,1 @@
+"""Content domain rules: plain Python, no I/O."""

@@ -1,0 +1,1 @@
+"""Gateway HTTP API: routers and request/response schemas."""

@@ -1,0 +1,1 @@
+"""Gateway domain rules: plain Python, no I/O."""

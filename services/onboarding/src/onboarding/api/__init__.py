@@ -1,0 +1,1 @@
+"""Onboarding HTTP API: routers and request/response schemas."""

@@ -1,0 +1,1 @@
+"""Onboarding domain rules: plain Python, no I/O."""

@@ -1,0 +1,7 @@
+"""Tables of the onboarding service (servicekit's outbox, inbox and timers come on top)."""
+
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass

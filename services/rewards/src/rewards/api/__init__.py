@@ -1,0 +1,1 @@
+"""Rewards HTTP API: routers and request/response schemas."""

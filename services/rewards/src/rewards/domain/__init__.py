@@ -1,0 +1,1 @@
+"""Rewards domain rules: plain Python, no I/O."""

@@ -1,0 +1,193 @@
+"""``quanzi-dev run``: the dev broker, migrations, all services and the gateway.
+
+It knows the services by name and command only (it imports none of them), so it
+can also start the platform for end-to-end tests and benchmarks on free ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from servicekit.devbroker import DevBroker, free_port, port_open
+
+SERVICES = ("onboarding", "content", "activities", "rewards")
+DEFAULT_PORTS = {"gateway": 8000, "onboarding": 8001, "content": 8002, "activities": 8003,
+                 "rewards": 8004}
+
+
+@dataclass
+class Platform:
+    """All services as processes. ``external_kafka`` skips the dev broker."""
+
+    var_dir: Path
+    ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    broker_port: int = 9092
+    external_kafka: str | None = None
+    database_urls: Mapping[str, str] = field(default_factory=dict)
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    quiet: bool = False
+    broker: DevBroker | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @classmethod
+    def on_free_ports(cls, var_dir: Path, **kwargs: object) -> Platform:
+        ports = {name: free_port() for name in DEFAULT_PORTS}
+        return cls(var_dir=var_dir, ports=ports, broker_port=free_port(), **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.external_kafka or f"127.0.0.1:{self.broker_port}"
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def env_for(self, service: str) -> dict[str, str]:
+        prefix = f"QUANZI_{service.upper()}_"
+        env = {
+            **os.environ,
+            prefix + "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            prefix + "DATABASE_URL": self.database_urls.get(
+                service, f"sqlite+aiosqlite:///{self.var_dir / (service + '.db')}"
+            ),
+            prefix + "JWKS_URL": f"{self.gateway_url}/.well-known/jwks.json",
+        }
+        if service == "gateway":
+            upstreams = {name: self.url(name) for name in SERVICES}
+            env[prefix + "UPSTREAMS"] = json.dumps(upstreams)
+            env[prefix + "SIGNING_KEY_FILE"] = str(self.var_dir / "gateway-signing-key.pem")
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        if self.external_kafka is None:
+            self._say(f"starting the dev broker on 127.0.0.1:{self.broker_port}")
+            self.broker = DevBroker(port=self.broker_port, log_path=self.var_dir / "broker.log")
+            self.broker.start()
+        for service in ("gateway", *SERVICES):
+            self._say(f"migrating {service}")
+            subprocess.run(
+                [sys.executable, "-m", f"{service}.cli", "migrate"],
+                env=self.env_for(service), check=True, stdout=subprocess.DEVNULL,
+            )
+        for service in ("gateway", *SERVICES):
+            self.start_service(service)
+        self.wait_healthy(timeout_s)
+
+    def start_service(self, service: str) -> None:
+        if port_open("127.0.0.1", self.ports[service]):
+            raise RuntimeError(f"port {self.ports[service]} for {service} is already in use")
+        log = open(self.var_dir / f"{service}.log", "ab")  # noqa: SIM115 (lives with the process)
+        self.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", f"{service}.cli", "serve", "--port", str(self.ports[service])],
+            env=self.env_for(service), stdout=log, stderr=log,
+        )
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        for service, process in self.processes.items():
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{service} exited with {process.returncode}; "
+                                       f"see {self.var_dir / (service + '.log')}")
+                try:
+                    if httpx.get(self.url(service) + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{service} did not become healthy in {timeout_s:.0f}s")
+                time.sleep(0.1)
+
+    def kill(self, service: str) -> None:
+        """kill -9 one service (reliability tests)."""
+        process = self.processes.pop(service)
+        process.kill()
+        process.wait()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[quanzi] {message}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="quanzi-dev", description=__doc__)
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--var", default=os.environ.get("QUANZI_VAR_DIR", "var"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("QUANZI_PORT", "8000")))
+    parser.add_argument("--broker-port", type=int,
+                        default=int(os.environ.get("QUANZI_BROKER_PORT", "9092")))
+    args = parser.parse_args(argv)
+    ports = {**DEFAULT_PORTS, "gateway": args.port}
+    platform = Platform(
+        var_dir=Path(args.var).resolve(),
+        ports=ports,
+        broker_port=args.broker_port,
+        external_kafka=os.environ.get("QUANZI_KAFKA_BOOTSTRAP_SERVERS") or None,
+        database_urls=_postgres_urls(),
+    )
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        platform.start()
+        print(
+            f"\nQuanzi is running.\n"
+            f"  gateway      {platform.gateway_url}  (healthz, readyz, /v1/...)\n"
+            f"  JWKS         {platform.gateway_url}/.well-known/jwks.json\n"
+            + "".join(f"  {s:<12} {platform.url(s)}/docs\n" for s in SERVICES)
+            + f"  broker       {platform.bootstrap_servers}\n"
+            f"  logs, data   {platform.var_dir}\n"
+            f"Ctrl-C stops everything.",
+            flush=True,
+        )
+        while all(process.poll() is None for process in platform.processes.values()):
+            time.sleep(0.5)
+        dead = [name for name, p in platform.processes.items() if p.poll() is not None]
+        print(f"[quanzi] {', '.join(dead)} exited; stopping", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\n[quanzi] stopping", flush=True)
+        return 0
+    finally:
+        platform.stop()
+
+
+def _postgres_urls() -> dict[str, str]:
+    """``QUANZI_POSTGRES_URL=postgresql+asyncpg://user@host:5432`` → one database per service."""
+    base = os.environ.get("QUANZI_POSTGRES_URL")
+    if not base:
+        return {}
+    return {name: f"{base.rstrip('/')}/quanzi_{name}" for name in DEFAULT_PORTS}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
