@@ -103,7 +103,9 @@ class Runtime:
         assert self.producer is not None
         if self.settings.relay_enabled:
             relay = OutboxRelay(
-                self.sessions, self.producer, service=self.settings.service_name,
+                self.sessions,
+                self.producer,
+                service=self.settings.service_name,
                 batch_size=self.settings.relay_batch_size,
                 poll_interval_s=self.settings.relay_poll_interval_s,
                 retention=timedelta(hours=24),
@@ -119,7 +121,7 @@ class Runtime:
             producer = kafka.producer(self.kafka_config)
             try:
                 await producer.start()
-            except Exception:
+            except BaseException:  # also on cancellation: never leak a half-started client
                 with suppress(Exception):
                     await producer.stop()
                 raise
@@ -130,7 +132,9 @@ class Runtime:
                 topics.update(consumer.topics)
             if topics:
                 registry = Registry.load(_contracts_path(self.settings))
-                await kafka.ensure_topics(self.kafka_config, kafka.contract_topics(registry, topics))
+                await kafka.ensure_topics(
+                    self.kafka_config, kafka.contract_topics(registry, topics)
+                )
 
     def _launch_consumer(self, spec: ConsumerSpec) -> None:
         assert self.producer is not None
@@ -148,7 +152,9 @@ class Runtime:
         self._launch(f"consumer:{spec.name}", runner, runner.run)
 
     def _launch(
-        self, name: str, stoppable: OutboxRelay | ConsumerRunner | TimerRunner,
+        self,
+        name: str,
+        stoppable: OutboxRelay | ConsumerRunner | TimerRunner,
         run: Callable[[], Awaitable[None]],
     ) -> None:
         self._stoppables.append(stoppable)
@@ -233,8 +239,11 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.add_api_route("/readyz", _readyz, include_in_schema=False)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_api_route(
-        f"/v1/{settings.service_name}/whoami", _whoami, methods=["GET"],
-        tags=[settings.service_name], summary="The caller as this service sees it",
+        f"/v1/{settings.service_name}/whoami",
+        _whoami,
+        methods=["GET"],
+        tags=[settings.service_name],
+        summary="The caller as this service sees it",
     )
     for router in spec.routers:
         app.include_router(router)

@@ -39,7 +39,10 @@ class Principal:
 
 def unauthenticated(detail: str) -> Problem:
     return Problem(
-        401, "unauthenticated", "Authentication required", detail,
+        401,
+        "unauthenticated",
+        "Authentication required",
+        detail,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
 
@@ -96,7 +99,10 @@ class TokenVerifier:
             raise unauthenticated(f"invalid token: {error}") from error
         if claims.get("typ") not in TOKEN_TYPES:
             raise unauthenticated("token type not accepted")
-        roles = claims.get("roles") or []
+        for name in ("tenant_id", "sub"):
+            if not isinstance(claims[name], str) or not claims[name]:
+                raise unauthenticated(f"malformed {name} claim")
+        roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise unauthenticated("malformed roles claim")
         return Principal(
@@ -129,7 +135,10 @@ class TokenVerifier:
                 self._keys = _parse_jwks(response.json())
             except (httpx.HTTPError, ValueError) as error:
                 raise Problem(
-                    503, "unavailable", "Token keys unavailable", "cannot fetch the JWKS",
+                    503,
+                    "unavailable",
+                    "Token keys unavailable",
+                    "cannot fetch the JWKS",
                 ) from error
 
 

@@ -1,9 +1,9 @@
 """``servicekit``: operational commands that need no service code.
 
-  servicekit broker [--port 9092]         run the dev broker until Ctrl-C
-  servicekit provision                    create the contract topics (idempotent)
-  servicekit dlq-replay TOPIC             republish TOPIC.dlq to TOPIC, with progress
-  servicekit catalog [--check] [OUT]      write (or check) the event catalog
+servicekit broker [--port 9092]         run the dev broker until Ctrl-C
+servicekit provision                    create the contract topics (idempotent)
+servicekit dlq-replay TOPIC             republish TOPIC.dlq to TOPIC, with progress
+servicekit catalog [--check] [OUT]      write (or check) the event catalog
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ ENV_BOOTSTRAP = "QUANZI_KAFKA_BOOTSTRAP_SERVERS"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="servicekit", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="servicekit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--bootstrap", default=os.environ.get(ENV_BOOTSTRAP, "127.0.0.1:9092"))
     commands = parser.add_subparsers(dest="command", required=True)
     broker = commands.add_parser("broker", help="run the dev broker until interrupted")

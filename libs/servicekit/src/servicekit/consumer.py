@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import Counter, Gauge
@@ -33,12 +33,14 @@ from servicekit.types import utcnow
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
-Record = ConsumerRecord[bytes, bytes]
+Record = Any  # aiokafka.ConsumerRecord[bytes, bytes]; aiokafka ships no type information
 
 APPLIED = Counter("quanzi_consumer_applied_total", "Events applied", ["group", "topic"])
 DUPLICATES = Counter("quanzi_consumer_duplicates_total", "Redelivered events skipped", ["group"])
 DEAD_LETTERED = Counter("quanzi_consumer_dlq_total", "Events sent to a DLQ", ["group", "topic"])
-LAG = Gauge("quanzi_consumer_lag", "Records behind the high watermark", ["group", "topic", "partition"])
+LAG = Gauge(
+    "quanzi_consumer_lag", "Records behind the high watermark", ["group", "topic", "partition"]
+)
 
 DLQ_HEADERS = ("dlq_error", "dlq_group", "dlq_topic", "dlq_partition", "dlq_offset", "dlq_attempts")
 
@@ -98,7 +100,9 @@ class ConsumerRunner:
     def stop(self) -> None:
         self._stopping = True
 
-    async def _apply_partition_batch(self, partition: TopicPartition, records: list[Record]) -> None:
+    async def _apply_partition_batch(
+        self, partition: TopicPartition, records: list[Record]
+    ) -> None:
         events: list[tuple[Record, Event]] = []
         for record in records:
             try:
@@ -161,7 +165,9 @@ class ConsumerRunner:
     async def _dead_letter(self, record: Record, error: BaseException, *, attempts: int) -> None:
         """Publish to ``<topic>.dlq``; retried until the broker acks so nothing is dropped."""
         message = f"{type(error).__name__}: {error}"[:2000]
-        log.error("event to %s%s after %d attempts: %s", record.topic, DLQ_SUFFIX, attempts, message)
+        log.error(
+            "event to %s%s after %d attempts: %s", record.topic, DLQ_SUFFIX, attempts, message
+        )
         original = [(k, v) for k, v in (record.headers or ()) if k not in DLQ_HEADERS]
         extra = {
             "dlq_error": message,

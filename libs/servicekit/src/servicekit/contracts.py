@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from servicekit.events import Event
 
@@ -50,13 +51,18 @@ class Registry:
         registry = cls(root=root)
         for path in sorted((root / "topics").glob("*.yaml")):
             topic = _topic_from_yaml(path)
+            if topic.name in registry.topics:
+                raise ContractError(f"{path.name}: topic {topic.name} is defined twice")
             registry.topics[topic.name] = topic
         for path in sorted((root / "schemas").glob("*.json")):
-            schema = json.loads(path.read_text(encoding="utf-8"))
-            Draft202012Validator.check_schema(schema)
+            schema = _read_json(path)
+            try:
+                Draft202012Validator.check_schema(schema)
+            except SchemaError as error:
+                raise ContractError(f"{path.name}: invalid JSON Schema: {error.message}") from error
             registry.schemas[path.name.removesuffix(".json")] = schema
         for path in sorted((root / "examples").glob("*.json")):
-            examples = json.loads(path.read_text(encoding="utf-8"))
+            examples = _read_json(path)
             registry.examples[path.name.removesuffix(".json")] = (
                 examples if isinstance(examples, list) else [examples]
             )
@@ -64,6 +70,11 @@ class Registry:
         return registry
 
     def _check_consistency(self) -> None:
+        owners: dict[str, str] = {}
+        for topic in self.topics.values():
+            for event_type in topic.events:
+                if owners.setdefault(event_type, topic.name) != topic.name:
+                    raise ContractError(f"{event_type} is on {owners[event_type]} and {topic.name}")
         for topic in self.topics.values():
             for event_type in topic.events:
                 if event_type not in self.schemas:
@@ -93,6 +104,13 @@ class Registry:
         if topic.name != event.topic:
             raise ContractError(f"{event.type} belongs on {topic.name}, not {event.topic}")
         self.validate_data(event.type, event.data)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ContractError(f"{path.name}: not valid JSON: {error}") from error
 
 
 def _topic_from_yaml(path: Path) -> TopicContract:

@@ -34,7 +34,9 @@ async def replay_dlq(config: KafkaConfig, topic: str, progress: Progress | None 
     await writer.start()
     replayed = 0
     try:
-        partitions = [TopicPartition(dlq, p) for p in sorted(reader.partitions_for_topic(dlq) or [])]
+        partitions = [
+            TopicPartition(dlq, p) for p in sorted(reader.partitions_for_topic(dlq) or [])
+        ]
         if not partitions:
             return 0
         reader.assign(partitions)
@@ -44,7 +46,9 @@ async def replay_dlq(config: KafkaConfig, topic: str, progress: Progress | None 
                     headers = dict(record.headers or ())
                     target = headers.get("dlq_topic", topic.encode()).decode()
                     kept = [(k, v) for k, v in (record.headers or ()) if k not in DLQ_HEADERS]
-                    await writer.send_and_wait(target, value=record.value, key=record.key, headers=kept)
+                    await writer.send_and_wait(
+                        target, value=record.value, key=record.key, headers=kept
+                    )
                     await reader.commit({tp: record.offset + 1})
                     replayed += 1
                     if progress:

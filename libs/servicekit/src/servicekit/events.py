@@ -86,14 +86,16 @@ def new_event(
 def decode(topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> Event:
     """Parse a Kafka record; raises EnvelopeError when it is not a valid event."""
     found = {name: raw.decode("utf-8", "replace") for name, raw in headers if raw is not None}
-    missing = [h for h in ("ce_id", "ce_type", "ce_source", "ce_tenantid") if not found.get(h)]
+    required = ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_tenantid")
+    missing = [h for h in required if not found.get(h)]
     if missing:
         raise EnvelopeError(f"missing CloudEvents headers: {', '.join(missing)}")
-    if found.get("ce_specversion", SPEC_VERSION) != SPEC_VERSION:
+    if found["ce_specversion"] != SPEC_VERSION:
         raise EnvelopeError(f"unsupported specversion {found['ce_specversion']!r}")
     try:
         data = json.loads(value) if value else {}
         time = datetime.fromisoformat(found["ce_time"]) if "ce_time" in found else utcnow()
+        text_key = key.decode() if key else None
     except (ValueError, UnicodeDecodeError) as error:
         raise EnvelopeError(f"undecodable event: {error}") from error
     if not isinstance(data, dict):
@@ -105,7 +107,7 @@ def decode(topic: str, key: bytes | None, value: bytes | None, headers: Headers)
         tenant_id=found["ce_tenantid"],
         topic=topic,
         data=data,
-        key=key.decode() if key else None,
+        key=text_key,
         subject=found.get("ce_subject"),
         time=time,
         traceparent=found.get("traceparent"),

@@ -36,7 +36,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="Unique per intended effect; retries with the same key return the first answer.",
+        description="Unique per intended effect; a retry with the same key gets the first answer.",
     ),
 ]
 
@@ -97,7 +97,9 @@ async def run_idempotent(
 def _check_key(key: str) -> None:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise Problem(
-            400, "invalid-idempotency-key", "Invalid Idempotency-Key",
+            400,
+            "invalid-idempotency-key",
+            "Invalid Idempotency-Key",
             f"the key must be 1 to {MAX_KEY_LENGTH} printable characters",
         )
 
@@ -121,8 +123,13 @@ async def _claim(
     now = utcnow()
     await session.execute(
         idempotency_keys.insert().values(
-            tenant_id=tenant_id, key=key, request_hash=request_hash, response_status=0,
-            response_body="null", created_at=now, expires_at=now + ttl,
+            tenant_id=tenant_id,
+            key=key,
+            request_hash=request_hash,
+            response_status=0,
+            response_body="null",
+            created_at=now,
+            expires_at=now + ttl,
         )
     )
 
@@ -130,7 +137,9 @@ async def _claim(
 def _replay(stored: Any, request_hash: str) -> IdempotentResult:
     if stored["request_hash"] != request_hash:
         raise Problem(
-            422, "idempotency-key-reused", "Idempotency-Key reused",
+            422,
+            "idempotency-key-reused",
+            "Idempotency-Key reused",
             "this key was already used with a different request",
         )
     return IdempotentResult(

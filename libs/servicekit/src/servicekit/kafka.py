@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -57,10 +58,8 @@ async def ensure_topics(config: KafkaConfig, topics: Iterable[NewTopic]) -> list
         existing = set(await admin.list_topics())
         missing = [topic for topic in topics if topic.name not in existing]
         if missing:
-            try:
+            with suppress(TopicAlreadyExistsError):  # a replica provisioned them meanwhile
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # a replica provisioned them at the same moment
         return [topic.name for topic in missing]
     finally:
         await admin.close()
@@ -76,6 +75,8 @@ def contract_topics(
         if topic.name not in wanted:
             continue
         configs = {"retention.ms": str(topic.retention_ms)}
-        specs.append(NewTopic(topic.name, topic.partitions, replication_factor, topic_configs=configs))
+        specs.append(
+            NewTopic(topic.name, topic.partitions, replication_factor, topic_configs=configs)
+        )
         specs.append(NewTopic(topic.dlq, 1, replication_factor, topic_configs=configs))
     return specs

@@ -10,6 +10,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pythonjsonlogger.json import JsonFormatter
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,12 +18,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from servicekit import tracing
 from servicekit.problems import status_problem
 
-REQUESTS = Counter("quanzi_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+REQUESTS = Counter(
+    "quanzi_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
 LATENCY = Histogram(
-    "quanzi_http_request_seconds", "HTTP request latency", ["service", "method", "route"],
+    "quanzi_http_request_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 REQUEST_ID_HEADER = "x-request-id"
+log = logging.getLogger(__name__)
 
 
 class _ContextFilter(logging.Filter):
@@ -66,11 +72,12 @@ class RequestContextMiddleware:
         trace_token = tracing.current_traceparent.set(traceparent)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_context(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, response_started = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [
                     *message["headers"],
@@ -81,6 +88,13 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_context)
+        except Exception:
+            # Answered here, while the request id is still known, so the 500 carries it.
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if response_started:
+                raise
+            problem = status_problem(500, "An unexpected error occurred; quote the request id.")
+            await problem(scope, receive, send_with_context)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             method = scope.get("method", "")
@@ -120,7 +134,8 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    # An HTTPException passes through FastAPI's body parsing untouched.
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -130,17 +145,18 @@ class BodySizeLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not response_started:
-                await self._reject(scope, receive, send)
+        except BodyTooLarge:
+            if response_started:
+                raise
+            await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = status_problem(413, f"the request body is limited to {self.max_bytes} bytes")
-        await response(scope, receive, send)
+        await status_problem(413, BodyTooLarge(self.max_bytes).detail)(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the request body is limited to {max_bytes} bytes")
 
 
 async def metrics_endpoint(_request: Request) -> Response:
@@ -149,4 +165,7 @@ async def metrics_endpoint(_request: Request) -> Response:
 
 def json_ready(checks: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     ready = all(check == "ok" for check in checks.values())
-    return (200 if ready else 503), {"status": "ready" if ready else "unavailable", "checks": checks}
+    return (200 if ready else 503), {
+        "status": "ready" if ready else "unavailable",
+        "checks": checks,
+    }

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Row, delete, event, func, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -121,16 +122,14 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def _wait_for_work(self) -> None:
-        try:
+        with suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval_s)
-        except TimeoutError:
-            pass
         self._wakeup.clear()
 
     async def publish_once(self) -> int:
         """Publish one batch; returns how many rows it published."""
         async with self._sessions() as session, session.begin():
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 return await self._publish_locked(session)
             rows = await self._claim(session, lock=False)
         if not rows:
@@ -153,10 +152,16 @@ class OutboxRelay:
         await self._mark_sent(session, rows)
         return len(rows)
 
-    async def _claim(self, session: AsyncSession, *, lock: bool) -> Sequence[Row[Any]]:
+    async def _claim(self, session: AsyncSession, *, lock: bool) -> Sequence[Any]:
         query = (
-            select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.headers,
-                   outbox.c.payload, outbox.c.created_at)
+            select(
+                outbox.c.id,
+                outbox.c.topic,
+                outbox.c.key,
+                outbox.c.headers,
+                outbox.c.payload,
+                outbox.c.created_at,
+            )
             .where(outbox.c.sent_at.is_(None))
             .order_by(outbox.c.id)
             .limit(self._batch_size)
@@ -165,7 +170,7 @@ class OutboxRelay:
             query = query.with_for_update(skip_locked=True)
         return (await session.execute(query)).all()
 
-    async def _publish(self, rows: Sequence[Row[Any]]) -> None:
+    async def _publish(self, rows: Sequence[Any]) -> None:
         LAG.labels(self._service).set((utcnow() - rows[0].created_at).total_seconds())
         failpoints.hit("relay.before_publish")
         pending = [
@@ -181,7 +186,7 @@ class OutboxRelay:
         failpoints.hit("relay.after_ack")
         PUBLISHED.labels(self._service).inc(len(rows))
 
-    async def _mark_sent(self, session: AsyncSession, rows: Sequence[Row[Any]]) -> None:
+    async def _mark_sent(self, session: AsyncSession, rows: Sequence[Any]) -> None:
         await session.execute(
             update(outbox).where(outbox.c.id.in_([row.id for row in rows])).values(sent_at=utcnow())
         )
@@ -189,4 +194,6 @@ class OutboxRelay:
     async def purge_sent(self) -> None:
         """Sent rows are kept for a while for inspection, then deleted."""
         async with self._sessions() as session, session.begin():
-            await session.execute(delete(outbox).where(outbox.c.sent_at < utcnow() - self._retention))
+            await session.execute(
+                delete(outbox).where(outbox.c.sent_at < utcnow() - self._retention)
+            )

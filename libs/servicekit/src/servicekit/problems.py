@@ -60,8 +60,13 @@ class Problem(Exception):
 
     def response(self, instance: str | None = None) -> JSONResponse:
         return problem_response(
-            self.status, self.slug, self.title, self.detail, instance=instance,
-            headers=self.headers, **self.extensions,
+            self.status,
+            self.slug,
+            self.title,
+            self.detail,
+            instance=instance,
+            headers=self.headers,
+            **self.extensions,
         )
 
 
@@ -90,7 +95,9 @@ def problem_response(
 def status_problem(status: int, detail: str | None = None, **extensions: Any) -> JSONResponse:
     """A problem for a bare HTTP status, with the stable slug for that status."""
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    return problem_response(status, _SLUGS.get(status, f"http-{status}"), phrase, detail, **extensions)
+    return problem_response(
+        status, _SLUGS.get(status, f"http-{status}"), phrase, detail, **extensions
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -109,12 +116,19 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
         errors = [
-            {"location": [str(part) for part in item.get("loc", ())], "message": item.get("msg", "")}
+            {
+                "location": [str(part) for part in item.get("loc", ())],
+                "message": item.get("msg", ""),
+            }
             for item in error.errors()
         ]
         return problem_response(
-            422, "validation-error", "Request validation failed",
-            "One or more fields are invalid.", instance=request.url.path, errors=errors,
+            422,
+            "validation-error",
+            "Request validation failed",
+            "One or more fields are invalid.",
+            instance=request.url.path,
+            errors=errors,
         )
 
     @app.exception_handler(Exception)

@@ -34,7 +34,13 @@ def service_main(
         print(f"{service}: database at head")
         return 0
     uvicorn.run(
-        app_path, factory=True, host=args.host, port=args.port, log_config=None,
-        access_log=False, loop="uvloop", http="httptools",
+        app_path,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
     )
     return 0

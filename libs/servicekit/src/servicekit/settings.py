@@ -1,4 +1,4 @@
-"""Settings base: one env prefix per service, refuses default secrets outside development."""
+"""Settings base: one env prefix per service; default secrets only in development and tests."""
 
 from __future__ import annotations
 

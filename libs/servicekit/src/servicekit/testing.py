@@ -17,7 +17,7 @@ from jwt.algorithms import OKPAlgorithm
 
 from servicekit.devbroker import DevBroker, free_port
 
-__all__ = ["DevBroker", "TokenMint", "fresh_database", "free_port", "postgres_admin_dsn"]
+__all__ = ["DevBroker", "TokenMint", "free_port", "fresh_database", "postgres_admin_dsn"]
 
 ENV_TEST_POSTGRES = "QUANZI_TEST_POSTGRES_DSN"
 
@@ -43,7 +43,7 @@ async def fresh_database(backend: str, workdir: Path) -> AsyncIterator[str]:
         path = workdir / f"{name}.db"
         yield f"sqlite+aiosqlite:///{path}"
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+            Path(f"{path}{suffix}").unlink(missing_ok=True)  # noqa: ASYNC240
         return
     admin = await asyncpg.connect(postgres_admin_dsn())
     try:
@@ -64,11 +64,18 @@ async def fresh_database(backend: str, workdir: Path) -> AsyncIterator[str]:
 class TokenMint:
     """Signs tokens the way the gateway does (EdDSA), for tests of token verification."""
 
-    def __init__(self, *, issuer: str = "quanzi-gateway", audience: str = "quanzi") -> None:
+    def __init__(
+        self,
+        *,
+        issuer: str = "quanzi-gateway",
+        audience: str = "quanzi",
+        private_key: Ed25519PrivateKey | None = None,
+        kid: str | None = None,
+    ) -> None:
         self.issuer = issuer
         self.audience = audience
-        self.kid = uuid.uuid4().hex[:16]
-        self.private_key = Ed25519PrivateKey.generate()
+        self.kid = kid or uuid.uuid4().hex[:16]
+        self.private_key = private_key or Ed25519PrivateKey.generate()
 
     def jwks(self) -> dict[str, Any]:
         public = OKPAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True)
@@ -77,8 +84,15 @@ class TokenMint:
     def claims(self, *, tenant_id: str, subject: str, roles: list[str], typ: str) -> dict[str, Any]:
         now = int(time.time())
         return {
-            "iss": self.issuer, "aud": self.audience, "sub": subject, "tenant_id": tenant_id,
-            "roles": roles, "typ": typ, "iat": now, "exp": now + 300, "jti": uuid.uuid4().hex,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "tenant_id": tenant_id,
+            "roles": roles,
+            "typ": typ,
+            "iat": now,
+            "exp": now + 300,
+            "jti": uuid.uuid4().hex,
         }
 
     def mint(

@@ -32,13 +32,15 @@ from servicekit.tables import kit_metadata, outbox
 PROBE_TYPE = "quanzi.platform.probe.recorded.v1"
 metadata = MetaData()
 probes = Table(
-    "probes", metadata,
+    "probes",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("subject", String(64), nullable=False),
     Column("amount", Integer, nullable=False),
 )
 tallies = Table(
-    "tallies", metadata,
+    "tallies",
+    metadata,
     Column("subject", String(64), primary_key=True),
     Column("total", Integer, nullable=False),
     Column("applied", Integer, nullable=False),
@@ -59,20 +61,33 @@ def probe_event(
     topic: str, subject: str, amount: int, seq: int, *, poison: bool = False, padding: int = 0
 ) -> Event:
     data: dict[str, object] = {
-        "probe_id": uuid.uuid4().hex, "subject": subject, "amount": amount, "seq": seq,
+        "probe_id": uuid.uuid4().hex,
+        "subject": subject,
+        "amount": amount,
+        "seq": seq,
     }
     if padding:
         data["padding"] = "x" * padding
     if poison:
         data["poison"] = True
-    return new_event(type=PROBE_TYPE, source="/probe", tenant_id="t-probe", topic=topic,
-                     data=data, key=subject, subject=subject)
+    return new_event(
+        type=PROBE_TYPE,
+        source="/probe",
+        tenant_id="t-probe",
+        topic=topic,
+        data=data,
+        key=subject,
+        subject=subject,
+    )
 
 
 async def write_probe(session: AsyncSession, event: Event) -> None:
     """State and event in the caller's one transaction."""
-    await session.execute(probes.insert().values(
-        id=event.data["probe_id"], subject=event.data["subject"], amount=event.data["amount"]))
+    await session.execute(
+        probes.insert().values(
+            id=event.data["probe_id"], subject=event.data["subject"], amount=event.data["amount"]
+        )
+    )
     await add_event(session, event)
 
 
@@ -85,7 +100,9 @@ async def apply_probe(session: AsyncSession, event: Event) -> None:
     if not await insert_ignore(session, tallies, first):
         # Per-key order: the sequence of a subject's events only grows.
         await session.execute(
-            update(tallies).where(tallies.c.subject == subject).values(
+            update(tallies)
+            .where(tallies.c.subject == subject)
+            .values(
                 total=tallies.c.total + amount,
                 applied=tallies.c.applied + 1,
                 out_of_order=tallies.c.out_of_order + case((tallies.c.last_seq > seq, 1), else_=0),
@@ -123,8 +140,11 @@ async def produce(args: argparse.Namespace) -> None:
 async def wait_outbox_empty(sessions: object) -> None:
     while True:
         async with transaction(sessions) as session:  # type: ignore[arg-type]
-            left = (await session.execute(select(outbox.c.id).where(outbox.c.sent_at.is_(None))
-                                          .limit(1))).first()
+            left = (
+                await session.execute(
+                    select(outbox.c.id).where(outbox.c.sent_at.is_(None)).limit(1)
+                )
+            ).first()
         if left is None:
             return
         await asyncio.sleep(0.05)
@@ -153,9 +173,15 @@ async def consume(args: argparse.Namespace) -> None:
     dlq_producer = producer(config)
     await dlq_producer.start()
     runner = ConsumerRunner(
-        group_id=args.group, topics=[args.topic], handlers={PROBE_TYPE: apply_probe},
-        sessions=sessions, kafka=config, dlq_producer=dlq_producer,
-        max_attempts=3, retry_backoff_s=0.05, from_beginning=args.from_beginning,
+        group_id=args.group,
+        topics=[args.topic],
+        handlers={PROBE_TYPE: apply_probe},
+        sessions=sessions,
+        kafka=config,
+        dlq_producer=dlq_producer,
+        max_attempts=3,
+        retry_backoff_s=0.05,
+        from_beginning=args.from_beginning,
     )
     task = asyncio.create_task(runner.run())
     # SIGTERM leaves the group cleanly, so the next member is assigned at once.

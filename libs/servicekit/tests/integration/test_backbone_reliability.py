@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
 from sqlalchemy import func, select
 
@@ -28,7 +28,7 @@ from servicekit.kafka import KafkaConfig, ensure_topics
 from servicekit.tables import inbox, outbox
 
 sys.path.insert(0, str(Path(__file__).parent))
-from probe_worker import create_schema, probes, tallies  # noqa: E402
+from probe_worker import create_schema, probes, tallies
 
 WORKER = Path(__file__).parent / "probe_worker.py"
 SERVICEKIT_CLI = [sys.executable, "-m", "servicekit.cli"]
@@ -46,11 +46,24 @@ class Probe:
     group: str = field(default_factory=lambda: f"g-{uuid.uuid4().hex[:8]}")
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def spawn(self, command: str, *args: str, failpoint: str | None = None,
-              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def spawn(
+        self,
+        command: str,
+        *args: str,
+        failpoint: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
         db = self.consumer_db if command == "consume" else self.producer_db
-        argv = [sys.executable, str(WORKER), command, db, self.broker.bootstrap_servers,
-                self.topic, *([self.group] if command == "consume" else []), *args]
+        argv = [
+            sys.executable,
+            str(WORKER),
+            command,
+            db,
+            self.broker.bootstrap_servers,
+            self.topic,
+            *([self.group] if command == "consume" else []),
+            *args,
+        ]
         full_env = {**os.environ, **(env or {})}
         if failpoint:
             full_env["QUANZI_FAILPOINTS"] = failpoint
@@ -59,8 +72,14 @@ class Probe:
         self.processes.append(process)
         return process
 
-    def run(self, command: str, *args: str, failpoint: str | None = None, timeout: float = 60,
-            env: dict[str, str] | None = None) -> int:
+    def run(
+        self,
+        command: str,
+        *args: str,
+        failpoint: str | None = None,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+    ) -> int:
         process = self.spawn(command, *args, failpoint=failpoint, env=env)
         return process.wait(timeout=timeout)
 
@@ -100,8 +119,10 @@ class Probe:
         (The dev broker's end offsets are not exact when a batch holds several records.)
         """
         consumer = AIOKafkaConsumer(
-            topic or self.topic, bootstrap_servers=self.broker.bootstrap_servers,
-            auto_offset_reset="earliest", fetch_max_wait_ms=10,
+            topic or self.topic,
+            bootstrap_servers=self.broker.bootstrap_servers,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=10,
         )
         await consumer.start()
         count = 0
@@ -112,8 +133,9 @@ class Probe:
         finally:
             await consumer.stop()
 
-    async def wait_for(self, what: Callable[[], object], expected: int,
-                       timeout: float = 60) -> None:
+    async def wait_for(
+        self, what: Callable[[], object], expected: int, timeout: float = 60
+    ) -> None:
         deadline = time.monotonic() + timeout
         seen = None
         while time.monotonic() < deadline:
@@ -128,13 +150,17 @@ class Probe:
 async def probe(dev_broker: DevBroker, backend: str, tmp_path: Path) -> AsyncIterator[Probe]:
     from servicekit.testing import fresh_database
 
-    async with fresh_database(backend, tmp_path) as producer_db, \
-            fresh_database(backend, tmp_path) as consumer_db:
+    async with (
+        fresh_database(backend, tmp_path) as producer_db,
+        fresh_database(backend, tmp_path) as consumer_db,
+    ):
         await create_schema(producer_db)
         await create_schema(consumer_db)
         probe = Probe(dev_broker, producer_db, consumer_db, tmp_path)
         config = KafkaConfig(dev_broker.bootstrap_servers)
-        await ensure_topics(config, [NewTopic(probe.topic, 3, 1), NewTopic(probe.topic + ".dlq", 1, 1)])
+        await ensure_topics(
+            config, [NewTopic(probe.topic, 3, 1), NewTopic(probe.topic + ".dlq", 1, 1)]
+        )
         try:
             yield probe
         finally:
@@ -211,13 +237,19 @@ async def test_poison_message_goes_to_the_dlq_and_replays_once_fixed(probe: Prob
     flag.unlink()  # "fixed": the handler now accepts the event
     replay = subprocess.run(
         [*SERVICEKIT_CLI, "--bootstrap", probe.broker.bootstrap_servers, "dlq-replay", probe.topic],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert "replayed 1 record" in replay.stdout
     await probe.wait_for(probe.applied, 60)
     again = subprocess.run(
         [*SERVICEKIT_CLI, "--bootstrap", probe.broker.bootstrap_servers, "dlq-replay", probe.topic],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert "replayed 0 record" in again.stdout
     await asyncio.sleep(0.5)
@@ -239,7 +271,7 @@ async def test_replaying_the_topic_from_offset_zero_changes_nothing(probe: Probe
 async def test_broker_paused_under_load_loses_nothing(probe: Probe) -> None:
     probe.spawn("consume")
     writer = probe.spawn("produce", "--count", "2400", "--rate", "100", "--relay")
-    await asyncio.sleep(4)
+    await probe.wait_for(probe.applied, 100)  # the pipeline is flowing end to end
     probe.broker.pause()
     try:
         before = await probe.committed_probes()
@@ -256,8 +288,10 @@ async def test_broker_paused_under_load_loses_nothing(probe: Probe) -> None:
 
 async def _dlq_headers(probe: Probe) -> dict[str, str]:
     consumer = AIOKafkaConsumer(
-        probe.topic + ".dlq", bootstrap_servers=probe.broker.bootstrap_servers,
-        auto_offset_reset="earliest", fetch_max_wait_ms=10,
+        probe.topic + ".dlq",
+        bootstrap_servers=probe.broker.bootstrap_servers,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
     )
     await consumer.start()
     try:

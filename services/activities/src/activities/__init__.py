@@ -1,1 +1,4 @@
-"""Quanzi activities service: Campaigns that keep members active: check-ins, quizzes, draws, polls, meetups, referrals."""
+"""Quanzi activities service.
+
+Campaigns that keep members active: check-ins, quizzes, draws, polls, meetups, referrals.
+"""

@@ -11,6 +11,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ServiceSpec(
             settings=settings or Settings(),
             title="Quanzi activities",
-            description="Campaigns that keep members active: check-ins, quizzes, draws, polls, meetups, referrals.",
+            description=(
+                "Campaigns that keep members active: "
+                "check-ins, quizzes, draws, polls, meetups, referrals."
+            ),
         )
     )

@@ -1,1 +1,4 @@
-"""Quanzi content service: Posts, review, schedules, newcomer sequences, feeds, engagement and the knowledge base."""
+"""Quanzi content service.
+
+Posts, review, schedules, newcomer sequences, feeds, engagement and the knowledge base.
+"""

@@ -11,6 +11,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ServiceSpec(
             settings=settings or Settings(),
             title="Quanzi content",
-            description="Posts, review, schedules, newcomer sequences, feeds, engagement and the knowledge base.",
+            description=(
+                "Posts, review, schedules, newcomer sequences, "
+                "feeds, engagement and the knowledge base."
+            ),
         )
     )

@@ -1,1 +1,4 @@
-"""Quanzi gateway service: The one public entry: identity, tokens (JWKS), routing to services, merged API docs."""
+"""Quanzi gateway service.
+
+The one public entry: identity, tokens (JWKS), routing to services, merged API docs.
+"""

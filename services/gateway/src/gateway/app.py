@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ServiceSpec(
             settings=settings,
             title="Quanzi gateway",
-            description="The one public entry: identity, tokens (JWKS), routing to services.",
+            description=("The one public entry: identity, tokens (JWKS), routing to services."),
         )
     )
     signing_key = load_signing_key(settings)
@@ -35,8 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.signing_key = signing_key
     # The gateway verifies its own tokens with its own key: no HTTP round trip to itself.
     app.state.token_verifier = TokenVerifier(
-        issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-        algorithms=settings.jwt_algorithms, jwks=app.state.jwks,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        algorithms=settings.jwt_algorithms,
+        jwks=app.state.jwks,
     )
     app.state.routes = RouteTable(settings.routes, settings.upstreams)
     _wrap_lifespan(app, settings)
@@ -44,9 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Replace servicekit's own /readyz with one that also asks every upstream.
     app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/readyz"]
     app.add_api_route("/readyz", _readyz, methods=["GET"], include_in_schema=False)
-    app.add_api_route(
-        "/v1/{path:path}", _proxy, methods=PROXIED_METHODS, include_in_schema=False
-    )
+    app.add_api_route("/v1/{path:path}", _proxy, methods=PROXIED_METHODS, include_in_schema=False)
     return app
 
 
@@ -56,9 +56,12 @@ def _wrap_lifespan(app: FastAPI, settings: Settings) -> None:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
-        async with httpx.AsyncClient(
-            timeout=settings.upstream_timeout_s, limits=limits, follow_redirects=False
-        ) as client, inner(app):
+        async with (
+            httpx.AsyncClient(
+                timeout=settings.upstream_timeout_s, limits=limits, follow_redirects=False
+            ) as client,
+            inner(app),
+        ):
             app.state.http = client
             yield
 

@@ -13,10 +13,20 @@ from servicekit import tracing
 from servicekit.problems import Problem
 
 # RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "host", "content-length",
-})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
 
 
 class RouteTable:
@@ -55,21 +65,25 @@ async def forward(request: Request, client: httpx.AsyncClient, table: RouteTable
     service, base = target
     upstream = client.build_request(
         request.method,
-        base + request.url.path,
-        params=request.query_params.multi_items(),
+        # The query string travels as the client wrote it.
+        base + request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         headers=_forward_headers(request),
         content=request.stream(),
     )
     try:
         response = await client.send(upstream, stream=True)
     except httpx.TimeoutException as error:
-        raise Problem(504, "upstream-timeout", "Upstream timeout", f"{service} did not answer in time") from error
+        raise Problem(
+            504, "upstream-timeout", "Upstream timeout", f"{service} did not answer in time"
+        ) from error
     except httpx.TransportError as error:
         raise Problem(502, "bad-gateway", "Bad Gateway", f"{service} is unreachable") from error
     headers = {k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP}
     for own in ("x-request-id", "traceparent"):
         headers.pop(own, None)  # the gateway's own middleware sets them
     return StreamingResponse(
-        response.aiter_raw(), status_code=response.status_code, headers=headers,
+        response.aiter_raw(),
+        status_code=response.status_code,
+        headers=headers,
         background=BackgroundTask(response.aclose),
     )

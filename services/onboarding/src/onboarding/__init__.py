@@ -1,1 +1,5 @@
-"""Quanzi onboarding service: Who may join which community, on what terms: communities, groups, join policies, memberships, moderation."""
+"""Quanzi onboarding service.
+
+Who may join which community, on what terms: communities, groups, join policies, memberships,
+moderation.
+"""

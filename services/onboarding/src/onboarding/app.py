@@ -11,6 +11,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ServiceSpec(
             settings=settings or Settings(),
             title="Quanzi onboarding",
-            description="Who may join which community, on what terms: communities, groups, join policies, memberships, moderation.",
+            description=(
+                "Who may join which community, on what "
+                "terms: communities, groups, join policies, memberships, moderation."
+            ),
         )
     )

@@ -1,1 +1,4 @@
-"""Quanzi rewards service: Points ledger, earning rules, levels, badges, leaderboards and the points mall."""
+"""Quanzi rewards service.
+
+Points ledger, earning rules, levels, badges, leaderboards and the points mall.
+"""

@@ -11,6 +11,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ServiceSpec(
             settings=settings or Settings(),
             title="Quanzi rewards",
-            description="Points ledger, earning rules, levels, badges, leaderboards and the points mall.",
+            description=(
+                "Points ledger, earning rules, levels, badges, leaderboards and the points mall."
+            ),
         )
     )

@@ -22,8 +22,7 @@ import httpx
 from servicekit.devbroker import DevBroker, free_port, port_open
 
 SERVICES = ("onboarding", "content", "activities", "rewards")
-DEFAULT_PORTS = {"gateway": 8000, "onboarding": 8001, "content": 8002, "activities": 8003,
-                 "rewards": 8004}
+DEFAULT_PORTS = {name: 8000 + offset for offset, name in enumerate(("gateway", *SERVICES))}
 
 
 @dataclass
@@ -83,7 +82,9 @@ class Platform:
             self._say(f"migrating {service}")
             subprocess.run(
                 [sys.executable, "-m", f"{service}.cli", "migrate"],
-                env=self.env_for(service), check=True, stdout=subprocess.DEVNULL,
+                env=self.env_for(service),
+                check=True,
+                stdout=subprocess.DEVNULL,
             )
         for service in ("gateway", *SERVICES):
             self.start_service(service)
@@ -95,7 +96,9 @@ class Platform:
         log = open(self.var_dir / f"{service}.log", "ab")  # noqa: SIM115 (lives with the process)
         self.processes[service] = subprocess.Popen(
             [sys.executable, "-m", f"{service}.cli", "serve", "--port", str(self.ports[service])],
-            env=self.env_for(service), stdout=log, stderr=log,
+            env=self.env_for(service),
+            stdout=log,
+            stderr=log,
         )
 
     def wait_healthy(self, timeout_s: float) -> None:
@@ -103,8 +106,10 @@ class Platform:
         for service, process in self.processes.items():
             while True:
                 if process.poll() is not None:
-                    raise RuntimeError(f"{service} exited with {process.returncode}; "
-                                       f"see {self.var_dir / (service + '.log')}")
+                    raise RuntimeError(
+                        f"{service} exited with {process.returncode}; "
+                        f"see {self.var_dir / (service + '.log')}"
+                    )
                 try:
                     if httpx.get(self.url(service) + "/healthz", timeout=1).status_code == 200:
                         break
@@ -145,10 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["run"])
     parser.add_argument("--var", default=os.environ.get("QUANZI_VAR_DIR", "var"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("QUANZI_PORT", "8000")))
-    parser.add_argument("--broker-port", type=int,
-                        default=int(os.environ.get("QUANZI_BROKER_PORT", "9092")))
+    parser.add_argument(
+        "--broker-port", type=int, default=int(os.environ.get("QUANZI_BROKER_PORT", "9092"))
+    )
     args = parser.parse_args(argv)
-    ports = {**DEFAULT_PORTS, "gateway": args.port}
+    # The gateway on --port, the services on the next four ports.
+    ports = {name: args.port + offset for offset, name in enumerate(("gateway", *SERVICES))}
     platform = Platform(
         var_dir=Path(args.var).resolve(),
         ports=ports,
