@@ -75,6 +75,7 @@ class Runtime:
             enable_idempotence=self.settings.kafka_enable_idempotence,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             client_id=self.settings.service_name,
+            replication_factor=self.settings.kafka_replication_factor,
         )
         self.producer: AIOKafkaProducer | None = None
         self.kafka_ready = asyncio.Event()
@@ -132,9 +133,10 @@ class Runtime:
                 topics.update(consumer.topics)
             if topics:
                 registry = Registry.load(_contracts_path(self.settings))
-                await kafka.ensure_topics(
-                    self.kafka_config, kafka.contract_topics(registry, topics)
+                specs = kafka.contract_topics(
+                    registry, topics, replication_factor=self.kafka_config.replication_factor
                 )
+                await kafka.ensure_topics(self.kafka_config, specs)
 
     def _launch_consumer(self, spec: ConsumerSpec) -> None:
         assert self.producer is not None

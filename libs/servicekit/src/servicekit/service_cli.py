@@ -1,9 +1,13 @@
-"""The command line every service has: ``quanzi-<service> migrate`` and ``serve``."""
+"""The command line every service has: ``quanzi-<service> migrate`` and ``serve``.
+
+A service package ``<name>`` provides ``<name>.settings.Settings`` and
+``<name>.app.create_app``; its ``alembic.ini`` sits beside its ``src/``.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import importlib
 from pathlib import Path
 
 import uvicorn
@@ -12,15 +16,7 @@ from servicekit.migrations import upgrade
 from servicekit.settings import ServiceSettings
 
 
-def service_main(
-    *,
-    service: str,
-    settings_factory: Callable[[], ServiceSettings],
-    alembic_ini: Path,
-    app_path: str,
-    default_port: int,
-    argv: list[str] | None = None,
-) -> int:
+def service_main(service: str, *, default_port: int, argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"quanzi-{service}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply the database migrations (alembic upgrade head)")
@@ -28,13 +24,13 @@ def service_main(
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=default_port)
     args = parser.parse_args(argv)
-    settings = settings_factory()
     if args.command == "migrate":
-        upgrade(alembic_ini, settings.database_url)
+        settings: ServiceSettings = importlib.import_module(f"{service}.settings").Settings()
+        upgrade(alembic_ini(service), settings.database_url)
         print(f"{service}: database at head")
         return 0
     uvicorn.run(
-        app_path,
+        f"{service}.app:create_app",
         factory=True,
         host=args.host,
         port=args.port,
@@ -44,3 +40,9 @@ def service_main(
         http="httptools",
     )
     return 0
+
+
+def alembic_ini(service: str) -> Path:
+    package_file = importlib.import_module(service).__file__
+    assert package_file is not None
+    return Path(package_file).resolve().parents[2] / "alembic.ini"

@@ -38,6 +38,7 @@ class ServiceSettings(BaseSettings):
     # Tansu holds every fetch for the full wait even when data is ready: keep it low there.
     kafka_fetch_max_wait_ms: int = 10
     kafka_provision_topics: bool = True
+    kafka_replication_factor: int = 1  # 3 on a production cluster
     consumers_enabled: bool = True
 
     relay_enabled: bool = True

@@ -1,21 +1,10 @@
 """quanzi-activities: migrate the database, serve the API."""
 
-from pathlib import Path
-
-from activities.settings import Settings
 from servicekit.service_cli import service_main
-
-ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
 def main() -> int:
-    return service_main(
-        service="activities",
-        settings_factory=Settings,
-        alembic_ini=ALEMBIC_INI,
-        app_path="activities.app:create_app",
-        default_port=8003,
-    )
+    return service_main("activities", default_port=8003)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,10 @@
 """quanzi-gateway: migrate the database, serve the API."""
 
-from pathlib import Path
-
-from gateway.settings import Settings
 from servicekit.service_cli import service_main
-
-ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
 def main() -> int:
-    return service_main(
-        service="gateway",
-        settings_factory=Settings,
-        alembic_ini=ALEMBIC_INI,
-        app_path="gateway.app:create_app",
-        default_port=8000,
-    )
+    return service_main("gateway", default_port=8000)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,10 @@
 """quanzi-onboarding: migrate the database, serve the API."""
 
-from pathlib import Path
-
-from onboarding.settings import Settings
 from servicekit.service_cli import service_main
-
-ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
 def main() -> int:
-    return service_main(
-        service="onboarding",
-        settings_factory=Settings,
-        alembic_ini=ALEMBIC_INI,
-        app_path="onboarding.app:create_app",
-        default_port=8001,
-    )
+    return service_main("onboarding", default_port=8001)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ can also start the platform for end-to-end tests and benchmarks on free ports.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -17,7 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
 from servicekit.devbroker import DevBroker, free_port, port_open
 
@@ -78,6 +81,8 @@ class Platform:
             self._say(f"starting the dev broker on 127.0.0.1:{self.broker_port}")
             self.broker = DevBroker(port=self.broker_port, log_path=self.var_dir / "broker.log")
             self.broker.start()
+        for url in self.database_urls.values():
+            asyncio.run(_create_postgres_database(url))
         for service in ("gateway", *SERVICES):
             self._say(f"migrating {service}")
             subprocess.run(
@@ -186,6 +191,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         platform.stop()
+
+
+async def _create_postgres_database(url: str) -> None:
+    """Create the service's database on first run (PostgreSQL has no CREATE IF NOT EXISTS)."""
+    parsed = make_url(url)
+    admin = await asyncpg.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        database="postgres",
+    )
+    try:
+        exists = await admin.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", parsed.database
+        )
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        await admin.close()
 
 
 def _postgres_urls() -> dict[str, str]:

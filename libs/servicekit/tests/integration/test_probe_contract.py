@@ -1,0 +1,20 @@
+"""The probe worker is a producer like any other: its events must match the registry."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from servicekit.contracts import ContractError, Registry
+
+sys.path.insert(0, str(Path(__file__).parent))
+from probe_worker import probe_event  # noqa: E402
+
+
+def test_probe_events_match_their_contract() -> None:
+    registry = Registry.load()
+    registry.validate(probe_event("platform.selftest", "s1", 1, 1, poison=True, padding=8))
+    with pytest.raises(ContractError):  # the tests' per-run topics are not the contract's
+        registry.validate(probe_event("probe-123", "s1", 1, 1))
