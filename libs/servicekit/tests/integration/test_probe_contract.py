@@ -10,7 +10,7 @@ import pytest
 from servicekit.contracts import ContractError, Registry
 
 sys.path.insert(0, str(Path(__file__).parent))
-from probe_worker import probe_event  # noqa: E402
+from probe_worker import probe_event
 
 
 def test_probe_events_match_their_contract() -> None:
