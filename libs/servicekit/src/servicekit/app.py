@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from servicekit import auth, kafka
-from servicekit.consumer import ConsumerRunner, Handler
+from servicekit.consumer import Batched, ConsumerRunner, Handler
 from servicekit.contracts import ContractError, Registry, find_contracts_dir
 from servicekit.db import create_engine, session_factory
 from servicekit.observability import (
@@ -47,7 +47,7 @@ class ConsumerSpec:
 
     name: str
     topics: Sequence[str]
-    handlers: Mapping[str, Handler]
+    handlers: Mapping[str, Handler | Batched]
 
 
 @dataclass(frozen=True)

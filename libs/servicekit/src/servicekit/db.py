@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event
+from sqlalchemy import ColumnElement, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY_OPTION = "quanzi_read_only"
 
 
 def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
@@ -52,7 +53,11 @@ def _sqlite_engine(database_url: str, *, echo: bool) -> AsyncEngine:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that later
         # writes can fail with SQLITE_BUSY without waiting for the busy timeout.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only work opts out (see ``read_only``): WAL readers never wait for writers.
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -70,6 +75,14 @@ async def transaction(
         yield session
 
 
+@asynccontextmanager
+async def read_only(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A transaction that only reads: on SQLite it does not take the write lock."""
+    async with sessions() as session, session.begin():
+        await session.connection(execution_options={READ_ONLY_OPTION: True})
+        yield session
+
+
 def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
 
@@ -80,3 +93,13 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(insert(table).values(**values).on_conflict_do_nothing())
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def insert_ignore_returning(
+    session: AsyncSession, table: Table, rows: list[dict[str, Any]], column: ColumnElement[Any]
+) -> list[Any]:
+    """Multi-row INSERT skipping unique conflicts; returns ``column`` of the rows inserted."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values(rows).on_conflict_do_nothing().returning(column)
+    return list((await session.execute(statement)).scalars())

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 PR_SET_PDEATHSIG = 1
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from servicekit import failpoints
+from servicekit.db import read_only
 from servicekit.events import Event
 from servicekit.tables import outbox
 from servicekit.types import utcnow
@@ -128,9 +129,10 @@ class OutboxRelay:
 
     async def publish_once(self) -> int:
         """Publish one batch; returns how many rows it published."""
-        async with self._sessions() as session, session.begin():
-            if session.get_bind().dialect.name == "postgresql":
+        if self._on_postgres():
+            async with self._sessions() as session, session.begin():
                 return await self._publish_locked(session)
+        async with read_only(self._sessions) as session:
             rows = await self._claim(session, lock=False)
         if not rows:
             LAG.labels(self._service).set(0)
@@ -139,6 +141,10 @@ class OutboxRelay:
         async with self._sessions() as session, session.begin():
             await self._mark_sent(session, rows)
         return len(rows)
+
+    def _on_postgres(self) -> bool:
+        bind = self._sessions.kw["bind"]
+        return bool(bind.dialect.name == "postgresql")
 
     async def _publish_locked(self, session: AsyncSession) -> int:
         leader = await session.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_ID)))

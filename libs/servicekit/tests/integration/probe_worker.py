@@ -4,111 +4,25 @@
   relay   DB BOOTSTRAP TOPIC [--until-empty]                  publish the outbox
   consume DB BOOTSTRAP TOPIC GROUP [--from-beginning]          apply probes to tallies
 
-The consumer adds each probe's amount to its subject's tally; ``applied`` counts
-the events applied, so a double effect is visible. A probe with ``poison`` fails
-while the file named by PROBE_POISON_FLAG exists.
+The probe itself (tables, events, the batch handler) is ``servicekit.probe``. A
+probe with ``poison`` fails while the file named by PROBE_POISON_FLAG exists.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
-import uuid
-from pathlib import Path
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, case, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from servicekit.consumer import DUPLICATES, ConsumerRunner
-from servicekit.db import create_engine, insert_ignore, session_factory, transaction
-from servicekit.events import Event, new_event
+from servicekit.consumer import DUPLICATES, Batched, ConsumerRunner
+from servicekit.db import create_engine, session_factory, transaction
 from servicekit.kafka import KafkaConfig, producer
-from servicekit.outbox import OutboxRelay, add_event
-from servicekit.tables import kit_metadata, outbox
-
-PROBE_TYPE = "quanzi.platform.probe.recorded.v1"
-metadata = MetaData()
-probes = Table(
-    "probes",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("subject", String(64), nullable=False),
-    Column("amount", Integer, nullable=False),
-)
-tallies = Table(
-    "tallies",
-    metadata,
-    Column("subject", String(64), primary_key=True),
-    Column("total", Integer, nullable=False),
-    Column("applied", Integer, nullable=False),
-    Column("last_seq", Integer, nullable=False),
-    Column("out_of_order", Integer, nullable=False),
-)
-
-
-async def create_schema(database_url: str) -> None:
-    engine = create_engine(database_url)
-    async with engine.begin() as connection:
-        await connection.run_sync(kit_metadata.create_all)
-        await connection.run_sync(metadata.create_all)
-    await engine.dispose()
-
-
-def probe_event(
-    topic: str, subject: str, amount: int, seq: int, *, poison: bool = False, padding: int = 0
-) -> Event:
-    data: dict[str, object] = {
-        "probe_id": uuid.uuid4().hex,
-        "subject": subject,
-        "amount": amount,
-        "seq": seq,
-    }
-    if padding:
-        data["padding"] = "x" * padding
-    if poison:
-        data["poison"] = True
-    return new_event(
-        type=PROBE_TYPE,
-        source="/probe",
-        tenant_id="t-probe",
-        topic=topic,
-        data=data,
-        key=subject,
-        subject=subject,
-    )
-
-
-async def write_probe(session: AsyncSession, event: Event) -> None:
-    """State and event in the caller's one transaction."""
-    await session.execute(
-        probes.insert().values(
-            id=event.data["probe_id"], subject=event.data["subject"], amount=event.data["amount"]
-        )
-    )
-    await add_event(session, event)
-
-
-async def apply_probe(session: AsyncSession, event: Event) -> None:
-    flag = os.environ.get("PROBE_POISON_FLAG")
-    if event.data.get("poison") and flag and Path(flag).exists():
-        raise ValueError(f"poison probe {event.data['probe_id']}")
-    subject, amount, seq = event.data["subject"], int(event.data["amount"]), int(event.data["seq"])
-    first = {"subject": subject, "total": amount, "applied": 1, "last_seq": seq, "out_of_order": 0}
-    if not await insert_ignore(session, tallies, first):
-        # Per-key order: the sequence of a subject's events only grows.
-        await session.execute(
-            update(tallies)
-            .where(tallies.c.subject == subject)
-            .values(
-                total=tallies.c.total + amount,
-                applied=tallies.c.applied + 1,
-                out_of_order=tallies.c.out_of_order + case((tallies.c.last_seq > seq, 1), else_=0),
-                last_seq=seq,
-            )
-        )
+from servicekit.outbox import OutboxRelay
+from servicekit.probe import PROBE_TYPE, apply_probes, probe_event, write_probe
+from servicekit.tables import outbox
 
 
 async def produce(args: argparse.Namespace) -> None:
@@ -175,7 +89,7 @@ async def consume(args: argparse.Namespace) -> None:
     runner = ConsumerRunner(
         group_id=args.group,
         topics=[args.topic],
-        handlers={PROBE_TYPE: apply_probe},
+        handlers={PROBE_TYPE: Batched(apply_probes)},
         sessions=sessions,
         kafka=config,
         dlq_producer=dlq_producer,

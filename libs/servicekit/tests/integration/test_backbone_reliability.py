@@ -25,10 +25,8 @@ from sqlalchemy import func, select
 from servicekit.db import create_engine
 from servicekit.devbroker import DevBroker
 from servicekit.kafka import KafkaConfig, ensure_topics
+from servicekit.probe import create_schema, probes, tallies
 from servicekit.tables import inbox, outbox
-
-sys.path.insert(0, str(Path(__file__).parent))
-from probe_worker import create_schema, probes, tallies
 
 WORKER = Path(__file__).parent / "probe_worker.py"
 SERVICEKIT_CLI = [sys.executable, "-m", "servicekit.cli"]

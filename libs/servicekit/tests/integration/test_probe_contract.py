@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from servicekit.contracts import ContractError, Registry
-
-sys.path.insert(0, str(Path(__file__).parent))
-from probe_worker import probe_event
+from servicekit.probe import probe_event
 
 
 def test_probe_events_match_their_contract() -> None:
