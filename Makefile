@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 TOOLS := .tools
-UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 
 .PHONY: install run test test-unit test-integration test-e2e lint bench docs clean
@@ -14,7 +14,7 @@ $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
-install: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv)
+install: $(UV)
 	$(UV) sync --frozen --all-packages --python $(PYTHON)
 
 run: install  ## the whole platform on this machine: dev broker, SQLite, gateway on :8000
