@@ -8,7 +8,7 @@ TOOLS := .tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: install run test test-unit test-integration test-e2e lint bench docs clean
+.PHONY: install run test test-unit lint bench docs clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
