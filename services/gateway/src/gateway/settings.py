@@ -1,6 +1,6 @@
 """Settings of the gateway; every variable is prefixed QUANZI_GATEWAY_."""
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import DEV_SECRET, ServiceSettings
@@ -15,14 +15,60 @@ DEFAULT_UPSTREAMS = {
 DEFAULT_ROUTES = {f"/v1/{name}": name for name in DEFAULT_UPSTREAMS}
 
 
+class PlanLimits(BaseModel):
+    """Token buckets of a tenant plan: sustained requests per second and burst size."""
+
+    tenant_rate: float
+    tenant_burst: int
+    principal_rate: float
+    principal_burst: int
+
+
+DEFAULT_PLANS = {
+    "free": PlanLimits(tenant_rate=20, tenant_burst=40, principal_rate=5, principal_burst=10),
+    "standard": PlanLimits(
+        tenant_rate=200, tenant_burst=400, principal_rate=20, principal_burst=40
+    ),
+    "enterprise": PlanLimits(
+        tenant_rate=2000, tenant_burst=4000, principal_rate=100, principal_burst=200
+    ),
+}
+
+
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="QUANZI_GATEWAY_", extra="ignore")
 
     service_name: str = "gateway"
     database_url: str = "sqlite+aiosqlite:///./var/gateway.db"
+
+    # Routing
     upstreams: dict[str, str] = DEFAULT_UPSTREAMS
     routes: dict[str, str] = DEFAULT_ROUTES
+    route_timeouts_s: dict[str, float] = {}  # path prefix -> timeout; default below
     upstream_timeout_s: float = 10.0
-    # Ed25519 private key (PEM). In development a key is generated once into signing_key_file.
+    upstream_retries: int = 2  # idempotent methods only, on connect errors and 502/503/504
+    breaker_failure_threshold: int = 5  # consecutive failures that open an upstream's circuit
+    breaker_reset_s: float = 10.0  # open time before one trial request is let through
+    cors_origins: list[str] = []
+
+    # Tokens. Ed25519 private keys (PEM). In development a key is generated once into
+    # signing_key_file. During a rotation, the old key goes to previous_signing_key_pem:
+    # it no longer signs, but stays in the JWKS until tokens it signed have expired.
     signing_key_pem: SecretStr = SecretStr(DEV_SECRET)
     signing_key_file: str = "./var/gateway-signing-key.pem"
+    previous_signing_key_pem: SecretStr | None = None
+    access_token_ttl_s: int = 900
+    member_token_ttl_s: int = 900
+    refresh_token_ttl_days: int = 30
+
+    # Identity
+    platform_admin_key: SecretStr = SecretStr(DEV_SECRET)
+    login_max_failures: int = 5  # then the account is locked for lockout_minutes
+    lockout_minutes: int = 15
+    password_reset_ttl_minutes: int = 30
+    invitation_ttl_hours: int = 72
+
+    # Rate limits: in memory for one instance; shared through Redis when redis_url is set.
+    redis_url: str | None = None
+    rate_limit_plans: dict[str, PlanLimits] = DEFAULT_PLANS
+    default_plan: str = "standard"
