@@ -104,7 +104,8 @@ async def test_service_trusts_only_verified_tokens(
 
 
 def _gateway_mint(app: FastAPI) -> TokenMint:
-    return TokenMint(private_key=app.state.signing_key, kid=app.state.jwks["keys"][0]["kid"])
+    keys = app.state.signing_keys
+    return TokenMint(private_key=keys.current, kid=keys.current_kid)
 
 
 async def _eventually_ready(client: httpx.AsyncClient) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""Wiring of the gateway: JWKS, the route table, aggregated readiness."""
+"""Wiring of the gateway: identity, JWKS, routing to the services, aggregated readiness."""
 
 from __future__ import annotations
 
@@ -11,14 +11,20 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from gateway.keys import jwks, load_signing_key
+from gateway import events
+from gateway.api import apikeys, auth, operators, platform, tokens
+from gateway.keys import load_signing_keys
 from gateway.proxy import RouteTable, forward
+from gateway.security import TokenIssuer
+from gateway.service import Identity
 from gateway.settings import Settings
+from gateway.tenancy import TenantDirectory
 from servicekit.app import ServiceSpec, create_service_app
 from servicekit.auth import TokenVerifier
 from servicekit.observability import json_ready
 
 PROXIED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+ROUTERS = (platform.router, auth.router, operators.router, apikeys.router, tokens.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -27,13 +33,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ServiceSpec(
             settings=settings,
             title="Quanzi gateway",
-            description=("The one public entry: identity, tokens (JWKS), routing to services."),
+            description="The one public entry: identity, tokens (JWKS), routing to services.",
+            routers=ROUTERS,
+            produces=events.TOPICS,
         )
     )
-    signing_key = load_signing_key(settings)
-    app.state.jwks = jwks(signing_key)
-    app.state.signing_key = signing_key
-    # The gateway verifies its own tokens with its own key: no HTTP round trip to itself.
+    keys = load_signing_keys(settings)
+    app.state.signing_keys = keys
+    app.state.jwks = keys.jwks()
+    app.state.issuer = TokenIssuer(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    # The gateway verifies its own tokens with its own keys: no HTTP round trip to itself.
     app.state.token_verifier = TokenVerifier(
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
@@ -63,6 +72,10 @@ def _wrap_lifespan(app: FastAPI, settings: Settings) -> None:
             inner(app),
         ):
             app.state.http = client
+            # The identity use cases share the runtime's engine (one pool per process).
+            sessions = app.state.sessions
+            app.state.identity = Identity(sessions, app.state.issuer, settings)
+            app.state.tenants = TenantDirectory(sessions)
             yield
 
     app.router.lifespan_context = lifespan

@@ -1,8 +1,13 @@
-"""The gateway's token signing key and the JWKS every service verifies against."""
+"""The gateway's token signing keys and the JWKS every service verifies against.
+
+The current key signs; a previous key (during a rotation) stays in the JWKS so
+tokens it signed keep verifying until they expire.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +17,28 @@ from jwt.algorithms import OKPAlgorithm
 
 from gateway.settings import Settings
 from servicekit.settings import DEV_SECRET
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    current: Ed25519PrivateKey
+    previous: Ed25519PrivateKey | None = None
+
+    @property
+    def current_kid(self) -> str:
+        return key_id(self.current)
+
+    def jwks(self) -> dict[str, Any]:
+        keys = [self.current] + ([self.previous] if self.previous else [])
+        return {"keys": [_public_jwk(key) for key in keys]}
+
+
+def load_signing_keys(settings: Settings) -> SigningKeys:
+    previous = settings.previous_signing_key_pem
+    return SigningKeys(
+        current=load_signing_key(settings),
+        previous=_parse(previous.get_secret_value().encode()) if previous else None,
+    )
 
 
 def load_signing_key(settings: Settings) -> Ed25519PrivateKey:
@@ -46,6 +73,10 @@ def key_id(key: Ed25519PrivateKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def jwks(key: Ed25519PrivateKey) -> dict[str, Any]:
+def _public_jwk(key: Ed25519PrivateKey) -> dict[str, Any]:
     public = OKPAlgorithm.to_jwk(key.public_key(), as_dict=True)
-    return {"keys": [{**public, "kid": key_id(key), "use": "sig", "alg": "EdDSA"}]}
+    return {**public, "kid": key_id(key), "use": "sig", "alg": "EdDSA"}
+
+
+def jwks(key: Ed25519PrivateKey) -> dict[str, Any]:
+    return SigningKeys(current=key).jwks()

@@ -1,0 +1,45 @@
+"""Operators of a tenant: owners and admins invite them and manage their roles."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.api.deps import IdentityDep, Manager
+from gateway.api.paging import after_of, page_of
+from gateway.api.schemas import OperatorInvite, OperatorOut, OperatorUpdate, Page
+from servicekit.pagination import Cursor, Limit
+
+router = APIRouter(prefix="/v1/operators", tags=["gateway: operators"])
+
+
+@router.post("", status_code=201, response_model=OperatorOut)
+async def invite(body: OperatorInvite, manager: Manager, identity: IdentityDep) -> OperatorOut:
+    """Invite an operator; the invitation with its one-time token goes to the mailer."""
+    invitation = await identity.invite(
+        manager, email=body.email, display_name=body.display_name, granted=body.roles
+    )
+    return OperatorOut.model_validate(invitation.operator)
+
+
+@router.get("", response_model=Page[OperatorOut])
+async def list_operators(
+    manager: Manager, identity: IdentityDep, cursor: Cursor = None, limit: Limit = 50
+) -> Page[OperatorOut]:
+    rows = await identity.operators(manager.tenant_id, after=after_of(cursor), limit=limit + 1)
+    return page_of(rows, limit, OperatorOut)
+
+
+@router.get("/{operator_id}", response_model=OperatorOut)
+async def get_operator(operator_id: str, manager: Manager, identity: IdentityDep) -> OperatorOut:
+    return OperatorOut.model_validate(await identity.operator(manager.tenant_id, operator_id))
+
+
+@router.patch("/{operator_id}", response_model=OperatorOut)
+async def update_operator(
+    operator_id: str, body: OperatorUpdate, manager: Manager, identity: IdentityDep
+) -> OperatorOut:
+    """Change roles or disable (which revokes the operator's sign-ins at once)."""
+    operator = await identity.update_operator(
+        manager, operator_id, granted=body.roles, disabled=body.disabled
+    )
+    return OperatorOut.model_validate(operator)
