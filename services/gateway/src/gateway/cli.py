@@ -1,10 +1,105 @@
-"""quanzi-gateway: migrate the database, serve the API."""
+"""quanzi-gateway: migrate the database, serve the API, administer tenants.
 
+quanzi-gateway migrate | serve [--port N]
+quanzi-gateway tenants create SLUG --name NAME --owner-email EMAIL [--owner-name N] [--plan P]
+quanzi-gateway tenants list [--status active|suspended]
+quanzi-gateway tenants suspend|reactivate TENANT_ID --reason TEXT
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+
+from gateway.domain.tenants import TenantStatus
+from gateway.keys import load_signing_keys
+from gateway.orm import Tenant
+from gateway.security import TokenIssuer
+from gateway.service import Identity
+from gateway.settings import Settings
+from servicekit.db import create_engine, session_factory
+from servicekit.problems import Problem
 from servicekit.service_cli import service_main
 
 
-def main() -> int:
-    return service_main("gateway", default_port=8000)
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["tenants"]:
+        return asyncio.run(_tenants(args[1:]))
+    return service_main("gateway", default_port=8000, argv=args)
+
+
+async def _tenants(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="quanzi-gateway tenants")
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create", help="create a tenant and invite its owner")
+    create.add_argument("slug")
+    create.add_argument("--name", required=True)
+    create.add_argument("--owner-email", required=True)
+    create.add_argument("--owner-name", default="Owner")
+    create.add_argument("--plan", default="standard")
+    listing = commands.add_parser("list", help="list tenants")
+    listing.add_argument("--status", choices=[s.value for s in TenantStatus])
+    for name in ("suspend", "reactivate"):
+        change = commands.add_parser(name, help=f"{name} a tenant")
+        change.add_argument("tenant_id")
+        change.add_argument("--reason", required=True)
+    args = parser.parse_args(argv)
+    try:
+        return await _with_identity(lambda identity: _run(identity, args))
+    except Problem as problem:
+        print(f"error: {problem.title}: {problem.detail or ''}", file=sys.stderr)
+        return 1
+
+
+async def _with_identity(run: Callable[[Identity], Awaitable[int]]) -> int:
+    settings = Settings()
+    engine = create_engine(settings.database_url)
+    issuer = TokenIssuer(
+        load_signing_keys(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+    try:
+        return await run(Identity(session_factory(engine), issuer, settings))
+    finally:
+        await engine.dispose()
+
+
+async def _run(identity: Identity, args: argparse.Namespace) -> int:
+    if args.command == "create":
+        tenant, invitation = await identity.create_tenant(
+            slug=args.slug,
+            name=args.name,
+            plan=args.plan,
+            owner_email=args.owner_email,
+            owner_name=args.owner_name,
+        )
+        print(f"created tenant {tenant.slug} ({tenant.id}), plan {tenant.plan}")
+        print(
+            f"invited owner {invitation.operator.email}; invitation token (valid until "
+            f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC):\n  {invitation.token}"
+        )
+        print("the token was also published for the mailer (gateway.notifications)")
+        return 0
+    if args.command == "list":
+        after = None
+        while page := await identity.tenants(status=args.status, after=after, limit=200):
+            for tenant in page:
+                _print_tenant(tenant)
+            after = (page[-1].created_at, page[-1].id)
+        return 0
+    status = TenantStatus.SUSPENDED if args.command == "suspend" else TenantStatus.ACTIVE
+    tenant = await identity.set_tenant_status(args.tenant_id, status, args.reason)
+    print(f"tenant {tenant.slug} ({tenant.id}) is now {tenant.status}: {args.reason}")
+    return 0
+
+
+def _print_tenant(tenant: Tenant) -> None:
+    print(
+        f"{tenant.id}  {tenant.slug:<24} {tenant.status:<10} {tenant.plan:<10} "
+        f"{tenant.created_at:%Y-%m-%d}  {tenant.name}"
+    )
 
 
 if __name__ == "__main__":

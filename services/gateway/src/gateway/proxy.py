@@ -1,32 +1,106 @@
-"""Forwarding ``/v1/...`` to the owning service by the route table, bodies streamed."""
+"""Forwarding ``/v1/...`` to the owning service: the gateway's hot path.
+
+One shared ``aiohttp.ClientSession`` carries every upstream request. The team
+measured a FastAPI proxy over a shared ``httpx.AsyncClient`` at 0.06× direct
+throughput with 64 connections (httpcore's pool is quadratic in waiting requests,
+encode/httpx#3215) against 0.38× for aiohttp; ``bench/gateway.py`` keeps both
+engines side by side (``HttpxEngine`` exists for that comparison only).
+
+Bodies stream both ways and pass through byte for byte (no decompression).
+Each upstream has a circuit breaker (``gateway.domain.circuit``); each route a
+time budget; idempotent requests are retried on connect errors and 502/503/504
+within that budget, and only while their body can still be sent again.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Literal, Protocol, TypeVar
 
+import aiohttp
 import httpx
-from fastapi import Request
-from starlette.background import BackgroundTask
+from fastapi import FastAPI, Request
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from yarl import URL
 
+from gateway.domain.circuit import CircuitBreaker, Ticket
+from gateway.settings import Settings
 from servicekit import tracing
 from servicekit.problems import Problem
 
-# RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
+PROXY_PATH = "/v1/{path:path}"
+PROXIED_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({502, 503, 504})  # also count as failures for the breaker
+
+# RFC 9110 §7.6.1: meaningful for one connection only, never forwarded (plus the
+# headers the Connection header names, and the pre-standard Proxy-Connection).
 HOP_BY_HOP = frozenset(
     {
         "connection",
         "keep-alive",
+        "proxy-connection",
         "proxy-authenticate",
         "proxy-authorization",
         "te",
         "trailer",
         "transfer-encoding",
         "upgrade",
-        "host",
-        "content-length",
     }
 )
+# Request headers the gateway sets itself. Host and Content-Length come from the
+# client library (Content-Length again from us when a body streams); Expect is
+# answered by the gateway's own server when it starts reading the body.
+_REQUEST_OWN = frozenset(
+    {
+        "host",
+        "content-length",
+        "expect",
+        "x-request-id",
+        "traceparent",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+    }
+)
+# Response headers the gateway's server and middleware add themselves (uvicorn
+# always writes Date and Server: the upstream's would be duplicates).
+_RESPONSE_OWN = frozenset({"date", "server", "x-request-id", "traceparent"})
+_RESPONSE_DROP = frozenset(name.encode() for name in HOP_BY_HOP | _RESPONSE_OWN)
+
+REPLAY_BUFFER_BYTES = 64 * 1024  # idempotent bodies up to this are kept, so a retry can resend
+RESPONSE_BUFFER_BYTES = 64 * 1024  # answers declared up to this are read whole: one ASGI send
+# Below uvicorn's 5 s keep-alive: never reuse a connection the upstream is about to close
+# (a POST on such a connection would fail, and a POST is never retried).
+KEEPALIVE_S = 4.0
+CONNECTION_LIMIT = 512
+RETRY_BACKOFF_S = 0.025  # doubled per attempt, with jitter, capped below
+RETRY_BACKOFF_MAX_S = 0.25
+
+EngineName = Literal["aiohttp", "httpx"]
+BeforeForward = Callable[[Request], Awaitable[None]]
+Body = bytes | AsyncIterator[bytes] | None
+T = TypeVar("T")
+
+
+# --- route and timeout tables -------------------------------------------------------------
+
+
+def _longest_prefix(entries: Iterable[tuple[str, T]]) -> list[tuple[str, T]]:
+    return sorted(entries, key=lambda item: len(item[0]), reverse=True)
+
+
+def _under(path: str, prefix: str) -> bool:
+    """``path`` is ``prefix`` or below it on a path-segment boundary."""
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
 
 class RouteTable:
@@ -34,56 +108,652 @@ class RouteTable:
         unknown = set(routes.values()) - set(upstreams)
         if unknown:
             raise ValueError(f"routes name unknown upstreams: {sorted(unknown)}")
-        self._routes = sorted(routes.items(), key=lambda item: len(item[0]), reverse=True)
+        self._routes = _longest_prefix(routes.items())
         self.upstreams = dict(upstreams)
 
     def resolve(self, path: str) -> tuple[str, str] | None:
         """(service, base URL) owning ``path``: longest prefix on a path-segment boundary."""
         for prefix, service in self._routes:
-            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+            if _under(path, prefix):
                 return service, self.upstreams[service]
         return None
 
 
-def _forward_headers(request: Request) -> list[tuple[str, str]]:
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-    headers = [(k, v) for k, v in headers if k.lower() not in ("x-request-id", "traceparent")]
-    request_id = tracing.current_request_id.get()
+class TimeoutTable:
+    """Seconds allowed for a path: the longest ``route_timeouts_s`` prefix, else the default."""
+
+    def __init__(self, timeouts: Mapping[str, float], default: float) -> None:
+        self._timeouts = _longest_prefix(timeouts.items())
+        self.default = default
+
+    def resolve(self, path: str) -> float:
+        for prefix, seconds in self._timeouts:
+            if _under(path, prefix):
+                return seconds
+        return self.default
+
+
+# --- headers ------------------------------------------------------------------------------
+
+
+def _connection_tokens(values: Iterable[str]) -> set[str]:
+    """Header names listed in Connection headers: hop-by-hop too (RFC 9110 §7.6.1)."""
+    return {token.strip().lower() for value in values for token in value.split(",") if token}
+
+
+def request_headers(
+    raw: Sequence[tuple[bytes, bytes]],
+    *,
+    client_host: str | None,
+    scheme: str,
+    request_id: str | None,
+    traceparent: str | None,
+) -> list[tuple[str, str]]:
+    """The client's headers as the upstream should see them."""
+    pairs = [(k.decode("latin-1").lower(), v.decode("utf-8", "replace")) for k, v in raw]
+    named = _connection_tokens(v for k, v in pairs if k == "connection")
+    out = [(k, v) for k, v in pairs if k not in HOP_BY_HOP and k not in _REQUEST_OWN]
+    out = [(k, v) for k, v in out if k not in named]
+    # Appended, as proxies do: services must trust only the right-most entries they know.
+    chain = [v for k, v in pairs if k == "x-forwarded-for"]
+    if client_host:
+        chain.append(client_host)
+    if chain:
+        out.append(("x-forwarded-for", ", ".join(chain)))
+    out.append(("x-forwarded-proto", scheme))
+    host = next((v for k, v in pairs if k == "host"), None)
+    if host:
+        out.append(("x-forwarded-host", host))
+    # The gateway's own request id and span (its middleware made them from the client's).
     if request_id:
-        headers.append(("x-request-id", request_id))
-    traceparent = tracing.current_traceparent.get()
+        out.append(("x-request-id", request_id))
     if traceparent:
-        headers.append(("traceparent", traceparent))
-    headers.append(("x-forwarded-for", request.client.host if request.client else ""))
-    return headers
+        out.append(("traceparent", traceparent))
+    return out
+
+
+def response_headers(raw: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The upstream's headers as the client should see them (ASGI: lower-case names)."""
+    lowered = [(k.lower(), v) for k, v in raw]
+    named = {
+        token.encode()
+        for token in _connection_tokens(
+            v.decode("latin-1") for k, v in lowered if k == b"connection"
+        )
+    }
+    return [(k, v) for k, v in lowered if k not in _RESPONSE_DROP and k not in named]
+
+
+def _header(raw: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    return next((v for k, v in raw if k.lower() == name), None)
+
+
+# --- retry policy -------------------------------------------------------------------------
+
+
+def may_retry(
+    method: str, failure: str | int, *, attempt: int, retries: int, body_replayable: bool
+) -> bool:
+    """Whether attempt ``attempt`` (0-based) may be followed by another.
+
+    ``failure`` is "connect" (no connection), "transport" (the connection broke) or the
+    upstream's status. Only idempotent methods are retried, and only while their body
+    can be sent again in full: a POST or PATCH may already have had its effect.
+    """
+    if attempt >= retries or method not in IDEMPOTENT_METHODS or not body_replayable:
+        return False
+    return failure in ("connect", "transport") or failure in RETRY_STATUSES
+
+
+def retry_delay(attempt: int, rand: Callable[[], float] = random.random) -> float:
+    """Small exponential backoff with jitter, so retrying gateways do not stampede together."""
+    base = min(RETRY_BACKOFF_S * 2.0**attempt, RETRY_BACKOFF_MAX_S)
+    return base * (0.5 + rand() / 2)
+
+
+# --- request bodies -----------------------------------------------------------------------
+
+
+class RequestBody:
+    """What goes upstream: nothing, bytes (can be resent) or the client's stream (once)."""
+
+    def __init__(self, request: Request, data: bytes | None, *, stream: bool) -> None:
+        self._request = request
+        self._data = data
+        self._stream = stream
+        self.length = request.headers.get("content-length") if stream else None
+        self.started = False  # a byte of a streamed body has been pulled from the client
+        self.client_gone = False
+
+    @classmethod
+    async def of(cls, request: Request) -> RequestBody:
+        length = request.headers.get("content-length")
+        if length is None and "transfer-encoding" not in request.headers:
+            return cls(request, None, stream=False)
+        small = length is not None and length.isdigit() and int(length) <= REPLAY_BUFFER_BYTES
+        if small and request.method in IDEMPOTENT_METHODS:
+            return cls(request, await request.body(), stream=False)
+        return cls(request, None, stream=True)
+
+    @property
+    def replayable(self) -> bool:
+        return not (self._stream and self.started)
+
+    def payload(self) -> Body:
+        return self._chunks() if self._stream else self._data
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        self.started = True
+        try:
+            async for chunk in self._request.stream():
+                if chunk:  # an empty chunk would end a chunked upload early
+                    yield chunk
+        except ClientDisconnect:
+            self.client_gone = True
+            raise
+
+
+# --- engines ------------------------------------------------------------------------------
+
+
+class ConnectFailed(Exception):
+    """No connection to the upstream: nothing was sent."""
+
+
+class TransportFailed(Exception):
+    """The connection broke during the exchange."""
+
+
+class Reply(Protocol):
+    """An upstream's answer whose head has arrived; the body is still to be read."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def raw_headers(self) -> Sequence[tuple[bytes, bytes]]: ...
+
+    async def read(self) -> bytes: ...
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Engine(Protocol):
+    async def send(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: Body, timeout_s: float
+    ) -> Reply: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AiohttpReply:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.raw_headers = response.raw_headers
+
+    async def read(self) -> bytes:
+        try:
+            return await self._response.read()
+        except aiohttp.ClientError as error:
+            raise TransportFailed(str(error)) from error
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self._response.content.iter_any():
+            yield chunk
+
+    async def aclose(self) -> None:
+        # A fully read answer gives its connection back to the pool; a cut one drops it.
+        if self._response.content.at_eof():
+            self._response.release()
+        else:
+            self._response.close()
+
+
+class AiohttpEngine:
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+
+    @classmethod
+    def open(cls, limit: int = CONNECTION_LIMIT) -> AiohttpEngine:
+        connector = aiohttp.TCPConnector(
+            limit=limit, keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=60
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,  # bytes pass through as the upstream encoded them
+            cookie_jar=aiohttp.DummyCookieJar(),  # one client for all users: remember nothing
+            # Send only what the client sent: no default Accept, Accept-Encoding (the
+            # answer would be compressed for a client that never asked), User-Agent or
+            # Content-Type.
+            skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
+            timeout=aiohttp.ClientTimeout(total=None),
+            trust_env=False,
+        )
+        return cls(session)
+
+    async def send(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: Body, timeout_s: float
+    ) -> AiohttpReply:
+        try:
+            response = await self.session.request(
+                method,
+                URL(url, encoded=True),  # the path and query exactly as the client wrote them
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                timeout=self._timeout(timeout_s),
+            )
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
+            raise ConnectFailed(str(error)) from error
+        except aiohttp.ServerTimeoutError as error:
+            raise TimeoutError(str(error)) from error
+        except aiohttp.ClientError as error:
+            raise TransportFailed(str(error)) from error
+        return AiohttpReply(response)
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        # The overall budget is the caller's (asyncio.timeout); these bound the connect and
+        # each read of a streamed body, which outlives the budget of the head.
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+            self._timeouts[seconds] = timeout
+        return timeout
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+
+class HttpxReply:
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status = response.status_code
+        self.raw_headers = response.headers.raw
+
+    async def read(self) -> bytes:
+        try:
+            return b"".join([chunk async for chunk in self._response.aiter_raw()])
+        except httpx.TransportError as error:
+            raise TransportFailed(str(error)) from error
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self._response.aiter_raw()
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+class HttpxEngine:
+    """The engine the gateway had first; kept to be measured against (bench/gateway.py)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    @classmethod
+    def open(cls, limit: int = CONNECTION_LIMIT) -> HttpxEngine:
+        limits = httpx.Limits(max_connections=limit, keepalive_expiry=KEEPALIVE_S)
+        client = httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False)
+        for name in ("accept", "accept-encoding", "user-agent"):
+            del client.headers[name]  # send only what the client sent
+        return cls(client)
+
+    async def send(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: Body, timeout_s: float
+    ) -> HttpxReply:
+        request = self.client.build_request(
+            method, url, headers=headers, content=body, timeout=httpx.Timeout(timeout_s)
+        )
+        try:
+            response = await self.client.send(request, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            raise ConnectFailed(str(error)) from error
+        except httpx.TimeoutException as error:
+            raise TimeoutError(str(error)) from error
+        except httpx.TransportError as error:
+            raise TransportFailed(str(error)) from error
+        return HttpxReply(response)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def open_engine(name: EngineName) -> Engine:
+    if name == "httpx":
+        return HttpxEngine.open()
+    return AiohttpEngine.open()
+
+
+# --- problems -----------------------------------------------------------------------------
+
+
+def upstream_timeout(service: str, seconds: float) -> Problem:
+    return Problem(
+        504, "upstream-timeout", "Upstream timeout", f"{service} did not answer in {seconds:g} s"
+    )
+
+
+def bad_gateway(service: str) -> Problem:
+    return Problem(502, "bad-gateway", "Bad Gateway", f"{service} is unreachable")
+
+
+def upstream_unavailable(service: str, retry_after: int) -> Problem:
+    return Problem(
+        503,
+        "upstream-unavailable",
+        "Upstream unavailable",
+        f"{service} keeps failing; requests to it are paused",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+# --- responses ----------------------------------------------------------------------------
+
+
+class UpstreamStreamingResponse(StreamingResponse):
+    """Streams an upstream's body, and always closes the upstream answer afterwards.
+
+    A BackgroundTask would not run when the client goes away mid-stream.
+    """
+
+    def __init__(self, reply: Reply, headers: list[tuple[bytes, bytes]]) -> None:
+        super().__init__(reply.chunks(), status_code=reply.status)
+        self.raw_headers = headers
+        self._reply = reply
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._reply.aclose()
+
+
+async def to_response(reply: Reply, method: str) -> Response:
+    headers = response_headers(reply.raw_headers)
+    length = _header(reply.raw_headers, b"content-length")
+    bodiless = method == "HEAD" or reply.status in (204, 304)
+    small = length is not None and length.isdigit() and int(length) <= RESPONSE_BUFFER_BYTES
+    if not (bodiless or small):
+        return UpstreamStreamingResponse(reply, headers)
+    try:
+        body = await reply.read()
+    finally:
+        await reply.aclose()
+    response = Response(body, status_code=reply.status)
+    response.raw_headers = headers  # the upstream's Content-Length holds: bytes are untouched
+    return response
+
+
+# --- the proxy ----------------------------------------------------------------------------
+
+
+class Proxy:
+    """Routes, breakers and the engine; ``handle`` is the ``/v1/{path}`` endpoint."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        before_forward: BeforeForward | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.table = RouteTable(settings.routes, settings.upstreams)
+        self.timeouts = TimeoutTable(settings.route_timeouts_s, settings.upstream_timeout_s)
+        self.retries = settings.upstream_retries
+        self.breakers = {
+            name: CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_reset_s)
+            for name in settings.upstreams
+        }
+        self._engine = engine
+        self.before_forward = before_forward
+        self.clock = clock
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the proxy engine is opened in the app lifespan")
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: Engine | None) -> None:
+        self._engine = engine
+
+    @property
+    def running(self) -> bool:
+        return self._engine is not None
+
+    async def handle(self, request: Request) -> Response:
+        path = request.url.path
+        target = self.table.resolve(path)
+        request.state.upstream = target[0] if target else None  # for before_forward
+        if self.before_forward is not None:
+            await self.before_forward(request)
+        if target is None:
+            raise Problem(404, "not-found", "Not Found", f"no service serves {path}")
+        if any(segment in (".", "..") for segment in path.split("/")):
+            # Routing saw the path one way; the upstream could resolve it another.
+            raise Problem(400, "bad-request", "Bad Request", "'.' and '..' path segments")
+        service, base = target
+        headers = request_headers(
+            request.scope["headers"],
+            client_host=request.client.host if request.client else None,
+            scheme=request.url.scheme,
+            request_id=tracing.current_request_id.get(),
+            traceparent=tracing.current_traceparent.get(),
+        )
+        body = await RequestBody.of(request)
+        if body.length is not None:
+            headers.append(("content-length", body.length))
+        url = base + _raw_target(request.scope)
+        reply = await self.exchange(service, request.method, url, headers, body, path)
+        return await to_response(reply, request.method)
+
+    async def exchange(
+        self,
+        service: str,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: RequestBody,
+        path: str,
+    ) -> Reply:
+        """One answer from ``service``, retried within the route's budget when allowed."""
+        budget = self.timeouts.resolve(path)
+        deadline = self.clock() + budget
+        attempt = 0
+        while True:
+            try:
+                failure, reply = await self._attempt(
+                    service, method, url, headers, body, budget, deadline
+                )
+            except TimeoutError as error:
+                raise upstream_timeout(service, budget) from error
+            retry = may_retry(
+                method,
+                failure,
+                attempt=attempt,
+                retries=self.retries,
+                body_replayable=body.replayable,
+            )
+            delay = retry_delay(attempt)
+            if not retry or self.clock() + delay >= deadline:
+                if reply is None:
+                    raise bad_gateway(service)
+                return reply
+            if reply is not None:
+                await reply.aclose()
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _attempt(
+        self,
+        service: str,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: RequestBody,
+        budget: float,
+        deadline: float,
+    ) -> tuple[str | int, Reply | None]:
+        """(failure kind or status, the reply if any); the breaker is told the outcome."""
+        breaker = self.breakers[service]
+        ticket = self._admit(service)
+        try:
+            async with asyncio.timeout(deadline - self.clock()):
+                reply = await self.engine.send(method, url, headers, body.payload(), budget)
+        except TimeoutError:
+            breaker.failure(ticket, self.clock())
+            raise
+        except (ConnectFailed, TransportFailed) as error:
+            if body.client_gone:  # the client hung up mid-upload: says nothing of the upstream
+                breaker.release(ticket)
+                raise ClientDisconnect() from error
+            breaker.failure(ticket, self.clock())
+            return ("connect" if isinstance(error, ConnectFailed) else "transport"), None
+        except BaseException:
+            breaker.release(ticket)
+            raise
+        self._record(breaker, ticket, reply.status)
+        return reply.status, reply
+
+    def _admit(self, service: str) -> Ticket:
+        breaker = self.breakers[service]
+        now = self.clock()
+        ticket = breaker.acquire(now)
+        if ticket is None:
+            raise upstream_unavailable(service, breaker.retry_after(now))
+        return ticket
+
+    def _record(self, breaker: CircuitBreaker, ticket: Ticket, status: int) -> None:
+        # Any other answer, 500 included, shows the upstream is up and serving.
+        if status in RETRY_STATUSES:
+            breaker.failure(ticket, self.clock())
+        else:
+            breaker.success(ticket, self.clock())
+
+    async def fetch(
+        self, service: str, path: str, headers: list[tuple[str, str]], timeout_s: float
+    ) -> tuple[int, bytes]:
+        """GET ``path`` of ``service`` and read the whole body: one attempt, through its breaker.
+
+        Raises the 503 problem when the circuit is open, TimeoutError, ConnectFailed or
+        TransportFailed.
+        """
+        breaker = self.breakers[service]
+        ticket = self._admit(service)
+        try:
+            async with asyncio.timeout(timeout_s):
+                reply = await self.engine.send(
+                    "GET", self.table.upstreams[service] + path, headers, None, timeout_s
+                )
+                try:
+                    body = await reply.read()
+                finally:
+                    await reply.aclose()
+        except (TimeoutError, ConnectFailed, TransportFailed):
+            breaker.failure(ticket, self.clock())
+            raise
+        except BaseException:
+            breaker.release(ticket)
+            raise
+        self._record(breaker, ticket, reply.status)
+        return reply.status, body
+
+
+def _raw_target(scope: Scope) -> str:
+    """Path and query as the client sent them (still percent-encoded)."""
+    raw_path: bytes | None = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    query: bytes = scope.get("query_string", b"")
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+# --- wiring -------------------------------------------------------------------------------
+
+
+def install_proxy(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    before_forward: BeforeForward | None = None,
+    engine: EngineName | None = None,
+) -> Proxy:
+    """Serve ``/v1/{path}`` (every method) by forwarding; the engine lives in the lifespan.
+
+    ``before_forward(request)`` runs first on every proxied request (authentication,
+    rate limits): it may raise a servicekit Problem. ``request.state.upstream`` then
+    names the owning service, or is None for a path no service serves. The engine is
+    ``engine``, else ``settings.proxy_engine`` if the settings have one, else aiohttp.
+    Replaces an existing ``/v1/{path}`` route; the proxy route is moved behind every
+    other route at startup, so the gateway's own ``/v1/...`` routes always win.
+    """
+    proxy = Proxy(settings, before_forward=before_forward)
+    app.state.proxy = proxy
+    route = Route(PROXY_PATH, proxy.handle, methods=PROXIED_METHODS, include_in_schema=False)
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", "") != PROXY_PATH]
+    app.router.routes.append(route)
+    name: EngineName = engine or getattr(settings, "proxy_engine", None) or "aiohttp"
+    _wrap_lifespan(app, proxy, route, name)
+    return proxy
+
+
+def _wrap_lifespan(app: FastAPI, proxy: Proxy, route: Route, name: EngineName) -> None:
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        routes = app.router.routes
+        if route in routes:  # last: routes included after install_proxy still come first
+            routes.remove(route)
+            routes.append(route)
+        proxy.engine = open_engine(name)
+        try:
+            async with inner(app) as state:
+                yield state
+        finally:
+            await proxy.engine.aclose()
+            proxy.engine = None
+
+    app.router.lifespan_context = lifespan
+
+
+def install_cors(app: FastAPI, settings: Settings) -> None:
+    """Browsers on ``settings.cors_origins`` may call the API (nothing when the list is empty).
+
+    Add it last, so it is the outermost middleware: preflights never reach authentication.
+    """
+    if not settings.cors_origins:
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=PROXIED_METHODS,
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-Api-Key",
+            "X-Request-Id",
+            "Idempotency-Key",
+            "traceparent",
+        ],
+        expose_headers=["X-Request-Id", "Retry-After", "traceparent"],
+        allow_credentials=False,  # bearer tokens, not cookies
+        max_age=600,
+    )
 
 
 async def forward(request: Request, client: httpx.AsyncClient, table: RouteTable) -> Response:
-    target = table.resolve(request.url.path)
-    if target is None:
-        raise Problem(404, "not-found", "Not Found", f"no service serves {request.url.path}")
-    service, base = target
-    upstream = client.build_request(
-        request.method,
-        # The query string travels as the client wrote it.
-        base + request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-        headers=_forward_headers(request),
-        content=request.stream(),
-    )
-    try:
-        response = await client.send(upstream, stream=True)
-    except httpx.TimeoutException as error:
-        raise Problem(
-            504, "upstream-timeout", "Upstream timeout", f"{service} did not answer in time"
-        ) from error
-    except httpx.TransportError as error:
-        raise Problem(502, "bad-gateway", "Bad Gateway", f"{service} is unreachable") from error
-    headers = {k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP}
-    for own in ("x-request-id", "traceparent"):
-        headers.pop(own, None)  # the gateway's own middleware sets them
-    return StreamingResponse(
-        response.aiter_raw(),
-        status_code=response.status_code,
-        headers=headers,
-        background=BackgroundTask(response.aclose),
-    )
+    """Deprecated entry point of the first gateway wiring; use ``install_proxy``.
+
+    Same behaviour (breakers, retries, timeouts) over the given httpx client.
+    """
+    proxy: Proxy | None = getattr(request.app.state, "legacy_proxy", None)
+    if proxy is None:
+        proxy = Proxy(request.app.state.settings, engine=HttpxEngine(client))
+        proxy.table = table
+        request.app.state.legacy_proxy = proxy
+    return await proxy.handle(request)
