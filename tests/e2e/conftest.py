@@ -1,17 +1,34 @@
-"""The whole platform as real processes (dev broker, five services) for journeys."""
+"""The whole platform as real processes (dev broker, five services) and a tenant on it,
+set up the way a company is: platform admin → invitation (read from Kafka, as the
+mailer would) → owner password → sign-in → API key → member token."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from aiokafka import AIOKafkaConsumer
 
 from quanzi_devstack.run import Platform
-from servicekit.testing import TokenMint
+from servicekit.settings import DEV_SECRET
+
+PLATFORM_ADMIN = {"Authorization": f"Bearer {DEV_SECRET}"}  # the development default
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    slug: str
+    owner_token: str
+    api_key: str
+    member_token: str
 
 
 @pytest.fixture(scope="session")
@@ -25,13 +42,65 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 
 @pytest.fixture(scope="session")
-def gateway_mint(platform: Platform) -> TokenMint:
-    """Mints tokens with the gateway's own key and key id, as its token endpoints will."""
-    pem = (platform.var_dir / "gateway-signing-key.pem").read_bytes()
-    key = serialization.load_pem_private_key(pem, password=None)
-    assert isinstance(key, Ed25519PrivateKey)
-    jwks = httpx.get(platform.gateway_url + "/.well-known/jwks.json").json()
-    return TokenMint(private_key=key, kid=jwks["keys"][0]["kid"])
+def tenant(platform: Platform) -> Tenant:
+    return new_tenant(platform, f"e2e-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def make_tenant(platform: Platform) -> Callable[[str], Tenant]:
+    return lambda slug: new_tenant(platform, slug)
+
+
+def new_tenant(platform: Platform, slug: str) -> Tenant:
+    gateway = httpx.Client(base_url=platform.gateway_url, timeout=10)
+    owner_email = f"owner@{slug}.example"
+    created = gateway.post(
+        "/v1/platform/tenants",
+        headers=PLATFORM_ADMIN,
+        json={"slug": slug, "name": slug, "owner_email": owner_email, "owner_name": "Owner"},
+    )
+    assert created.status_code == 201, created.text
+    token = asyncio.run(invitation_from_kafka(platform.bootstrap_servers, owner_email))
+    accepted = gateway.post(
+        "/v1/auth/invitations/accept", json={"token": token, "password": PASSWORD}
+    )
+    assert accepted.status_code == 204, accepted.text
+    login = gateway.post(
+        "/v1/auth/login", json={"tenant": slug, "email": owner_email, "password": PASSWORD}
+    )
+    owner = login.json()["access_token"]
+    key = gateway.post(
+        "/v1/api-keys",
+        headers={"Authorization": f"Bearer {owner}"},
+        json={"name": "CRM", "scopes": ["members:write", "read"]},
+    ).json()["key"]
+    member = gateway.post(
+        "/v1/member-tokens",
+        headers={"X-Api-Key": key},
+        json={"external_id": "member-1", "profile": {"display_name": "小林"}},
+    )
+    assert member.status_code == 201, member.text
+    return Tenant(created.json()["tenant"]["id"], slug, owner, key, member.json()["access_token"])
+
+
+async def invitation_from_kafka(bootstrap: str, email: str, timeout_s: float = 30) -> str:
+    """The mailer's view: the invitation event on gateway.notifications (outbox → relay)."""
+    consumer = AIOKafkaConsumer(
+        "gateway.notifications",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for record in consumer:
+                data = json.loads(record.value)
+                if data.get("email") == email and "invitation_token" in data:
+                    return str(data["invitation_token"])
+    finally:
+        await consumer.stop()
+    raise AssertionError("unreachable")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

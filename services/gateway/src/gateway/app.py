@@ -1,4 +1,5 @@
-"""Wiring of the gateway: identity, JWKS, routing to the services, aggregated readiness."""
+"""Wiring of the gateway: identity, JWKS, admission (auth, tenant status, rate limits),
+routing to the services, merged API docs, aggregated readiness."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from gateway import events
-from gateway.api import apikeys, auth, operators, platform, tokens
+from gateway.access import Gatekeeper, RateLimitHeadersMiddleware
+from gateway.api import apikeys, auth, me, operators, platform, tokens
 from gateway.keys import load_signing_keys
-from gateway.proxy import RouteTable, forward
+from gateway.openapi import install_docs
+from gateway.proxy import install_cors, install_proxy
+from gateway.ratelimit import RateLimiter
 from gateway.security import TokenIssuer
 from gateway.service import Identity
 from gateway.settings import Settings
@@ -23,8 +27,7 @@ from servicekit.app import ServiceSpec, create_service_app
 from servicekit.auth import TokenVerifier
 from servicekit.observability import json_ready
 
-PROXIED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-ROUTERS = (platform.router, auth.router, operators.router, apikeys.router, tokens.router)
+ROUTERS = (platform.router, auth.router, operators.router, apikeys.router, tokens.router, me.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,13 +52,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         algorithms=settings.jwt_algorithms,
         jwks=app.state.jwks,
     )
-    app.state.routes = RouteTable(settings.routes, settings.upstreams)
-    _wrap_lifespan(app, settings)
     app.add_api_route("/.well-known/jwks.json", _jwks, methods=["GET"], include_in_schema=False)
     # Replace servicekit's own /readyz with one that also asks every upstream.
     app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/readyz"]
     app.add_api_route("/readyz", _readyz, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/v1/{path:path}", _proxy, methods=PROXIED_METHODS, include_in_schema=False)
+    install_proxy(app, settings, before_forward=_before_forward)
+    install_docs(app, settings)
+    app.add_middleware(RateLimitHeadersMiddleware)
+    install_cors(app, settings)  # outermost: preflights never reach authentication
+    _wrap_lifespan(app, settings)
     return app
 
 
@@ -64,37 +69,44 @@ def _wrap_lifespan(app: FastAPI, settings: Settings) -> None:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
-        async with (
-            httpx.AsyncClient(
-                timeout=settings.upstream_timeout_s, limits=limits, follow_redirects=False
-            ) as client,
-            inner(app),
-        ):
-            app.state.http = client
+        async with inner(app):
             # The identity use cases share the runtime's engine (one pool per process).
             sessions = app.state.sessions
-            app.state.identity = Identity(sessions, app.state.issuer, settings)
-            app.state.tenants = TenantDirectory(sessions)
-            yield
+            identity = Identity(sessions, app.state.issuer, settings)
+            tenants = TenantDirectory(sessions)
+            limiter = RateLimiter.from_settings(settings)
+            app.state.identity = identity
+            app.state.tenants = tenants
+            app.state.gatekeeper = Gatekeeper(
+                settings=settings,
+                identity=identity,
+                verifier=app.state.token_verifier,
+                tenants=tenants,
+                limiter=limiter,
+                issuer=app.state.issuer,
+            )
+            try:
+                yield
+            finally:
+                await limiter.aclose()
 
     app.router.lifespan_context = lifespan
+
+
+async def _before_forward(request: Request) -> None:
+    await request.app.state.gatekeeper.before_forward(request)
 
 
 async def _jwks(request: Request) -> JSONResponse:
     return JSONResponse(request.app.state.jwks, headers={"Cache-Control": "public, max-age=300"})
 
 
-async def _proxy(request: Request, path: str) -> Response:
-    return await forward(request, request.app.state.http, request.app.state.routes)
-
-
 async def _readyz(request: Request) -> JSONResponse:
-    status, own = await request.app.state.runtime.readiness()
-    table: RouteTable = request.app.state.routes
-    client: httpx.AsyncClient = request.app.state.http
-    names = sorted(table.upstreams)
-    answers = await asyncio.gather(*(_upstream_ready(client, table.upstreams[n]) for n in names))
+    _, own = await request.app.state.runtime.readiness()
+    upstreams: dict[str, str] = request.app.state.settings.upstreams
+    names = sorted(upstreams)
+    async with httpx.AsyncClient(timeout=3.0) as client:
+        answers = await asyncio.gather(*(_upstream_ready(client, upstreams[n]) for n in names))
     checks: dict[str, Any] = {**own["checks"], **dict(zip(names, answers, strict=True))}
     status, body = json_ready(checks)
     return JSONResponse(body, status_code=status)
@@ -102,7 +114,7 @@ async def _readyz(request: Request) -> JSONResponse:
 
 async def _upstream_ready(client: httpx.AsyncClient, base: str) -> str:
     try:
-        response = await client.get(base + "/readyz", timeout=3.0)
+        response = await client.get(base + "/readyz")
     except httpx.HTTPError as error:
         return f"unreachable: {type(error).__name__}"
     return "ok" if response.status_code == 200 else f"not ready ({response.status_code})"

@@ -13,6 +13,8 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.exc import OperationalError
+
 from gateway.domain.tenants import TenantStatus
 from gateway.keys import load_signing_keys
 from gateway.orm import Tenant
@@ -51,6 +53,12 @@ async def _tenants(argv: list[str]) -> int:
         return await _with_identity(lambda identity: _run(identity, args))
     except Problem as problem:
         print(f"error: {problem.title}: {problem.detail or ''}", file=sys.stderr)
+        return 1
+    except OperationalError as error:
+        print(
+            f"error: database not ready ({error.orig}); run `quanzi-gateway migrate` first",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -76,7 +76,7 @@ _REQUEST_OWN = frozenset(
 _RESPONSE_OWN = frozenset({"date", "server", "x-request-id", "traceparent"})
 _RESPONSE_DROP = frozenset(name.encode() for name in HOP_BY_HOP | _RESPONSE_OWN)
 
-REPLAY_BUFFER_BYTES = 64 * 1024  # idempotent bodies up to this are kept, so a retry can resend
+REPLAY_BUFFER_BYTES = 64 * 1024  # bodies declared up to this are read whole: a retry can resend
 RESPONSE_BUFFER_BYTES = 64 * 1024  # answers declared up to this are read whole: one ASGI send
 # Below uvicorn's 5 s keep-alive: never reuse a connection the upstream is about to close
 # (a POST on such a connection would fail, and a POST is never retried).
@@ -230,8 +230,8 @@ class RequestBody:
         length = request.headers.get("content-length")
         if length is None and "transfer-encoding" not in request.headers:
             return cls(request, None, stream=False)
-        small = length is not None and length.isdigit() and int(length) <= REPLAY_BUFFER_BYTES
-        if small and request.method in IDEMPOTENT_METHODS:
+        # Small bodies are read whole: cheaper to send in one write, and resendable.
+        if length is not None and length.isdigit() and int(length) <= REPLAY_BUFFER_BYTES:
             return cls(request, await request.body(), stream=False)
         return cls(request, None, stream=True)
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
-from gateway.api.deps import IdentityDep
+from gateway.api.deps import IdentityDep, anonymous_limit
 from gateway.api.schemas import Login, RefreshIn, ResetRequest, SetPassword, TokensOut
 from gateway.service import TokenPair
 from servicekit.types import utcnow
 
-router = APIRouter(prefix="/v1/auth", tags=["gateway: auth"])
+router = APIRouter(
+    prefix="/v1/auth", tags=["gateway: auth"], dependencies=[Depends(anonymous_limit)]
+)
 
 
 def _tokens(pair: TokenPair) -> TokensOut:

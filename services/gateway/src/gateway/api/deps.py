@@ -7,14 +7,12 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from gateway.access import Caller, Gatekeeper
 from gateway.domain.roles import MANAGERS
 from gateway.security import same_secret
 from gateway.service import Identity, KeyPrincipal
-from gateway.tenancy import TenantDirectory
-from servicekit.auth import CurrentPrincipal, Principal, unauthenticated
+from servicekit.auth import Principal, unauthenticated
 from servicekit.problems import Problem
-
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
 
 
 def identity(request: Request) -> Identity:
@@ -24,14 +22,24 @@ def identity(request: Request) -> Identity:
 IdentityDep = Annotated[Identity, Depends(identity)]
 
 
-async def active_principal(request: Request, principal: CurrentPrincipal) -> Principal:
-    """A verified token of a tenant that is not suspended."""
-    directory: TenantDirectory = request.app.state.tenants
-    await directory.require_active(principal.tenant_id)
-    return principal
+def gatekeeper(request: Request) -> Gatekeeper:
+    return request.app.state.gatekeeper  # type: ignore[no-any-return]
+
+
+async def admitted(request: Request) -> Caller:
+    """Authenticated (token or API key), tenant active, within its rate limits."""
+    return await gatekeeper(request).admit(request)
+
+
+async def active_principal(caller: Annotated[Caller, Depends(admitted)]) -> Principal:
+    return caller.principal
 
 
 ActivePrincipal = Annotated[Principal, Depends(active_principal)]
+
+
+async def anonymous_limit(request: Request) -> None:
+    await gatekeeper(request).limit_anonymous(request)
 
 
 async def operator(principal: ActivePrincipal) -> Principal:
@@ -49,17 +57,19 @@ async def manager(principal: Annotated[Principal, Depends(operator)]) -> Princip
 Operator = Annotated[Principal, Depends(operator)]
 Manager = Annotated[Principal, Depends(manager)]
 
+# Declared for the OpenAPI document; the gatekeeper reads the header itself.
 _api_key = APIKeyHeader(
     name="X-Api-Key", auto_error=False, description="A tenant API key: qzk_<prefix>_<secret>"
 )
 
 
-async def api_key(request: Request, raw: Annotated[str | None, Depends(_api_key)]) -> KeyPrincipal:
-    if not raw:
+async def api_key(
+    caller: Annotated[Caller, Depends(admitted)],
+    _declared: Annotated[str | None, Depends(_api_key)],
+) -> KeyPrincipal:
+    if caller.key is None:
         raise Problem(401, "invalid-api-key", "API key required", "send X-Api-Key")
-    key = await identity(request).authenticate_api_key(raw)
-    await request.app.state.tenants.require_active(key.tenant_id)
-    return key
+    return caller.key
 
 
 ApiKeyPrincipal = Annotated[KeyPrincipal, Depends(api_key)]

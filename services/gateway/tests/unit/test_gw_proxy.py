@@ -1,0 +1,360 @@
+"""Unit tests of the forwarding engine: headers, timeouts, retry policy, breaker wiring.
+
+The engine is a fake here; tests/integration/test_gw_proxy.py does it over real HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.proxy import (
+    IDEMPOTENT_METHODS,
+    RETRY_BACKOFF_MAX_S,
+    ConnectFailed,
+    Proxy,
+    RequestBody,
+    TimeoutTable,
+    UpstreamStreamingResponse,
+    may_retry,
+    request_headers,
+    response_headers,
+    retry_delay,
+    to_response,
+)
+from gateway.settings import Settings
+from servicekit.problems import Problem
+
+# --- headers ------------------------------------------------------------------------------
+
+
+def raw(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode(), v.encode()) for k, v in pairs]
+
+
+def test_request_headers_drop_hop_by_hop_and_those_connection_names() -> None:
+    out = request_headers(
+        raw(
+            ("Host", "gw.example"),
+            ("Connection", "keep-alive, X-Drop-Me"),
+            ("X-Drop-Me", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("TE", "trailers"),
+            ("Trailer", "x"),
+            ("Transfer-Encoding", "chunked"),
+            ("Upgrade", "websocket"),
+            ("Proxy-Authorization", "Basic eA=="),
+            ("Proxy-Connection", "keep-alive"),
+            ("Content-Length", "12"),
+            ("Expect", "100-continue"),
+            ("Authorization", "Bearer t"),
+            ("Set-Thing", "a"),
+            ("Set-Thing", "b"),
+        ),
+        client_host="10.0.0.9",
+        scheme="https",
+        request_id=None,
+        traceparent=None,
+    )
+    assert out == [
+        ("authorization", "Bearer t"),
+        ("set-thing", "a"),
+        ("set-thing", "b"),
+        ("x-forwarded-for", "10.0.0.9"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "gw.example"),
+    ]
+
+
+def test_request_headers_carry_the_gateways_request_id_and_span() -> None:
+    out = dict(
+        request_headers(
+            raw(
+                ("X-Request-Id", "forged"),
+                ("traceparent", "00-" + "a" * 32 + "-" + "b" * 16 + "-01"),
+                ("X-Forwarded-For", "1.2.3.4"),
+                ("X-Forwarded-Proto", "gopher"),
+            ),
+            client_host="10.0.0.9",
+            scheme="http",
+            request_id="req-1",
+            traceparent="00-" + "a" * 32 + "-" + "c" * 16 + "-01",
+        )
+    )
+    assert out["x-request-id"] == "req-1"
+    assert out["traceparent"].endswith("c" * 16 + "-01")
+    assert out["x-forwarded-for"] == "1.2.3.4, 10.0.0.9"  # appended, as proxies do
+    assert out["x-forwarded-proto"] == "http"
+
+
+def test_response_headers_drop_hop_by_hop_and_the_gateways_own() -> None:
+    out = response_headers(
+        raw(
+            ("Connection", "X-Internal"),
+            ("X-Internal", "secret"),
+            ("Keep-Alive", "timeout=5"),
+            ("Transfer-Encoding", "chunked"),
+            ("Proxy-Authenticate", "Basic"),
+            ("Date", "yesterday"),
+            ("Server", "uvicorn"),
+            ("X-Request-Id", "theirs"),
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+            ("Set-Cookie", "a=1"),
+            ("Set-Cookie", "b=2"),
+        )
+    )
+    assert out == raw(
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+        ("set-cookie", "a=1"),
+        ("set-cookie", "b=2"),
+    )
+
+
+# --- timeouts and retries -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "seconds"),
+    [
+        ("/v1/rewards/x", 2.0),
+        ("/v1/rewards/reports", 30.0),
+        ("/v1/rewards/reports/7", 30.0),
+        ("/v1/rewards/reportsX", 2.0),
+        ("/v1/content/x", 10.0),
+        ("/v1/rewardsX", 10.0),
+    ],
+)
+def test_route_timeout_is_the_longest_prefix_else_the_default(path: str, seconds: float) -> None:
+    table = TimeoutTable({"/v1/rewards": 2.0, "/v1/rewards/reports": 30.0}, default=10.0)
+    assert table.resolve(path) == seconds
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"])
+@pytest.mark.parametrize("failure", ["connect", "transport", 502, 503, 504])
+def test_idempotent_methods_are_retried_on_gateway_failures(method: str, failure: Any) -> None:
+    assert may_retry(method, failure, attempt=0, retries=2, body_replayable=True)
+    assert may_retry(method, failure, attempt=1, retries=2, body_replayable=True)
+    assert not may_retry(method, failure, attempt=2, retries=2, body_replayable=True)
+    assert not may_retry(method, failure, attempt=0, retries=2, body_replayable=False)
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+@pytest.mark.parametrize("failure", ["connect", "transport", 502, 503, 504])
+def test_post_and_patch_are_never_retried(method: str, failure: Any) -> None:
+    assert not may_retry(method, failure, attempt=0, retries=5, body_replayable=True)
+
+
+@pytest.mark.parametrize("status", [200, 201, 400, 401, 404, 409, 429, 500, 501])
+def test_other_answers_are_not_retried(status: int) -> None:
+    assert not may_retry("GET", status, attempt=0, retries=5, body_replayable=True)
+
+
+def test_backoff_is_small_growing_and_jittered() -> None:
+    lows = [retry_delay(n, rand=lambda: 0.0) for n in range(8)]
+    highs = [retry_delay(n, rand=lambda: 1.0) for n in range(8)]
+    assert lows == sorted(lows) and highs == sorted(highs)
+    assert all(low == high / 2 for low, high in zip(lows, highs, strict=True))
+    assert highs[-1] == RETRY_BACKOFF_MAX_S
+
+
+# --- the exchange over a fake engine ------------------------------------------------------
+
+
+class FakeReply:
+    def __init__(self, status: int, body: bytes = b"") -> None:
+        self.status = status
+        self.raw_headers: Sequence[tuple[bytes, bytes]] = raw(("content-length", str(len(body))))
+        self.body = body
+        self.closed = False
+
+    async def read(self) -> bytes:
+        return self.body
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        yield self.body
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class FakeEngine:
+    """Answers from a script: a status, an exception to raise, or "pull" (read the body)."""
+
+    def __init__(self, *script: int | Exception) -> None:
+        self.script = list(script)
+        self.calls = 0
+        self.replies: list[FakeReply] = []
+
+    async def send(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: Any, timeout_s: float
+    ) -> FakeReply:
+        self.calls += 1
+        if hasattr(body, "__anext__"):
+            async for _ in body:  # a real engine sends the body before the answer
+                pass
+        step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        if isinstance(step, Exception):
+            raise step
+        reply = FakeReply(step)
+        self.replies.append(reply)
+        return reply
+
+    async def aclose(self) -> None:
+        pass
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_proxy(engine: FakeEngine, clock: Clock | None = None, **overrides: Any) -> Proxy:
+    settings = Settings(
+        upstreams={"rewards": "http://rewards"},
+        routes={"/v1/rewards": "rewards"},
+        **{"upstream_retries": 2, "breaker_failure_threshold": 3, **overrides},
+    )
+    return Proxy(settings, engine=engine, clock=clock or Clock())
+
+
+def request(method: str = "GET", body: bytes | None = None, *, chunked: bool = False) -> Request:
+    headers: list[tuple[bytes, bytes]] = []
+    if body is not None:
+        length = (b"content-length", b"%d" % len(body))
+        headers.append((b"transfer-encoding", b"chunked") if chunked else length)
+    messages = [{"type": "http.request", "body": body or b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": method, "path": "/v1/rewards/x", "headers": headers}
+    return Request(scope, receive)
+
+
+async def exchange(proxy: Proxy, method: str = "GET", req: Request | None = None) -> Any:
+    body = await RequestBody.of(req or request(method))
+    url = "http://rewards/v1/rewards/x"
+    return await proxy.exchange("rewards", method, url, [], body, "/v1/rewards/x")
+
+
+async def test_get_is_retried_on_503_and_the_discarded_answers_closed() -> None:
+    engine = FakeEngine(503, 503, 200)
+    reply = await exchange(make_proxy(engine))
+    assert (reply.status, engine.calls) == (200, 3)
+    assert [r.closed for r in engine.replies] == [True, True, False]
+
+
+async def test_retries_stop_at_the_limit_and_the_last_answer_passes_through() -> None:
+    engine = FakeEngine(503)
+    reply = await exchange(make_proxy(engine, breaker_failure_threshold=100))
+    assert (reply.status, engine.calls) == (503, 3)
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_post_and_patch_go_once(method: str) -> None:
+    engine = FakeEngine(503, 200)
+    reply = await exchange(make_proxy(engine), method, request(method, b"{}"))
+    assert (reply.status, engine.calls) == (503, 1)
+
+
+async def test_connect_errors_end_in_a_502_problem_after_retries() -> None:
+    engine = FakeEngine(ConnectFailed("refused"))
+    with pytest.raises(Problem) as caught:
+        await exchange(make_proxy(engine, breaker_failure_threshold=100))
+    assert (caught.value.status, caught.value.slug, engine.calls) == (502, "bad-gateway", 3)
+
+
+async def test_a_streamed_body_already_sent_is_never_sent_again() -> None:
+    engine = FakeEngine(503, 200)
+    req = request("PUT", b"x" * 10, chunked=True)  # no length: streamed
+    reply = await exchange(make_proxy(engine), "PUT", req)
+    assert (reply.status, engine.calls) == (503, 1)
+
+
+async def test_a_small_idempotent_body_is_kept_and_resent() -> None:
+    engine = FakeEngine(502, 200)
+    reply = await exchange(make_proxy(engine), "PUT", request("PUT", b"x" * 10))
+    assert (reply.status, engine.calls) == (200, 2)
+
+
+async def test_a_timeout_is_a_504_problem_and_not_retried() -> None:
+    engine = FakeEngine(TimeoutError())
+    with pytest.raises(Problem) as caught:
+        await exchange(make_proxy(engine))
+    assert (caught.value.status, caught.value.slug, engine.calls) == (504, "upstream-timeout", 1)
+
+
+async def test_no_retry_beyond_the_routes_budget() -> None:
+    clock = Clock()
+    engine = FakeEngine(503)
+
+    async def slow_send(*args: Any) -> FakeReply:
+        clock.now += 0.6  # each attempt eats more than half of the one-second budget
+        return await FakeEngine.send(engine, *args)
+
+    engine.send = slow_send  # type: ignore[method-assign]
+    proxy = make_proxy(engine, clock, upstream_timeout_s=1.0, breaker_failure_threshold=100)
+    reply = await exchange(proxy)
+    assert (reply.status, engine.calls) == (503, 2)  # a third would start past the deadline
+
+
+async def test_the_breaker_opens_and_answers_503_with_retry_after() -> None:
+    clock = Clock()
+    engine = FakeEngine(ConnectFailed("refused"))
+    proxy = make_proxy(engine, clock, upstream_retries=0, breaker_reset_s=7)
+    for _ in range(3):
+        with pytest.raises(Problem):
+            await exchange(proxy)
+    with pytest.raises(Problem) as caught:
+        await exchange(proxy)
+    problem = caught.value
+    assert (problem.status, problem.slug, engine.calls) == (503, "upstream-unavailable", 3)
+    assert problem.headers == {"Retry-After": "7"}
+    clock.now += 7
+    engine.script = [200]
+    assert (await exchange(proxy)).status == 200  # the trial
+    assert (await exchange(proxy)).status == 200  # closed again
+
+
+async def test_500_answers_do_not_open_the_breaker() -> None:
+    engine = FakeEngine(500)
+    proxy = make_proxy(engine, upstream_retries=0, breaker_failure_threshold=1)
+    for _ in range(3):
+        assert (await exchange(proxy)).status == 500
+
+
+# --- bodies and responses -----------------------------------------------------------------
+
+
+async def test_which_bodies_are_read_whole() -> None:
+    assert (await RequestBody.of(request("GET"))).payload() is None
+    assert (await RequestBody.of(request("POST", b"{}"))).payload() == b"{}"
+    big = await RequestBody.of(request("PUT", b"x" * 70_000))
+    assert big.length == "70000" and hasattr(big.payload(), "__anext__")
+    chunked = await RequestBody.of(request("PUT", b"x", chunked=True))
+    assert chunked.length is None and hasattr(chunked.payload(), "__anext__")
+
+
+async def test_small_answers_are_buffered_large_ones_streamed() -> None:
+    small = await to_response(FakeReply(200, b"hello"), "GET")
+    assert type(small) is Response and small.body == b"hello"
+    assert small.raw_headers == raw(("content-length", "5"))
+    large = FakeReply(200, b"x" * 70_000)
+    assert isinstance(await to_response(large, "GET"), UpstreamStreamingResponse)
+    head = FakeReply(200, b"")
+    head.raw_headers = raw(("content-length", "70000"))
+    answer = await to_response(head, "HEAD")
+    assert answer.raw_headers == raw(("content-length", "70000")) and head.closed
+
+
+def test_idempotent_methods_are_the_rfc_ones_we_forward() -> None:
+    assert frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}) == IDEMPOTENT_METHODS
