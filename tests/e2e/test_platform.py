@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from quanzi_devstack.run import SERVICES, Platform
 from servicekit.devbroker import free_port, port_open
@@ -100,6 +102,22 @@ def test_unknown_routes_and_forged_tokens_get_problems(platform: Platform, tenan
     assert forged.status_code == 401
     anonymous = httpx.get(f"{platform.gateway_url}/v1/rewards/whoami")
     assert anonymous.status_code == 401
+
+
+def test_forged_tokens_are_refused_by_the_gateway_and_by_each_service(
+    platform: Platform, tenant: Tenant
+) -> None:
+    pem = (platform.var_dir / "gateway-signing-key.pem").read_bytes()
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    kid = httpx.get(f"{platform.gateway_url}/.well-known/jwks.json").json()["keys"][0]["kid"]
+    attacks = TokenMint(private_key=key, kid=kid).attacks(tenant_id=tenant.id)
+    for name, token in attacks.items():
+        for base, service in [(platform.gateway_url, "rewards")] + [
+            (platform.url(s), s) for s in SERVICES
+        ]:
+            answer = httpx.get(f"{base}/v1/{service}/whoami", headers=bearer(token))
+            assert answer.status_code == 401, (name, base, answer.text)
 
 
 def test_member_home_answers_in_part_when_services_lack_the_parts(

@@ -103,6 +103,20 @@ async def test_service_trusts_only_verified_tokens(
         assert answer.json()["roles"] == ["owner"]
 
 
+async def test_every_forged_token_is_refused(
+    app: FastAPI, service: str, token_mint: TokenMint
+) -> None:
+    mint = _gateway_mint(app) if service == "gateway" else token_mint
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        for name, token in mint.attacks(tenant_id="t-a").items():
+            answer = await client.get(
+                f"/v1/{service}/whoami", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert answer.status_code == 401, (service, name, answer.text)
+            assert answer.headers["content-type"] == "application/problem+json"
+
+
 def _gateway_mint(app: FastAPI) -> TokenMint:
     keys = app.state.signing_keys
     return TokenMint(private_key=keys.current, kid=keys.current_kid)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import os
 import time
 import uuid
@@ -12,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
@@ -107,3 +112,43 @@ class TokenMint:
         claims = self.claims(tenant_id=tenant_id, subject=subject, roles=roles or [], typ=typ)
         claims.update(overrides)
         return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
+
+    def attacks(self, *, tenant_id: str = "t-test") -> dict[str, str]:
+        """Tokens every verifier must refuse, by name (security tests at every entry)."""
+        now = int(time.time())
+        public_pem = self.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        good = self.mint(tenant_id=tenant_id)
+        head, body, signature = good.split(".")
+        claims = self.claims(tenant_id=tenant_id, subject="u", roles=[], typ="access")
+        unsigned = jwt.encode(claims, key="", algorithm="none")
+        return {
+            "alg-none": unsigned,
+            "hs256-with-public-key": _hs256(claims, public_pem, self.kid),
+            "wrong-audience": self.mint(tenant_id=tenant_id, aud="someone-else"),
+            "wrong-issuer": self.mint(tenant_id=tenant_id, iss="evil-gateway"),
+            "expired": self.mint(tenant_id=tenant_id, iat=now - 3600, exp=now - 600),
+            "not-yet-valid": self.mint(tenant_id=tenant_id, nbf=now + 600),
+            "wrong-typ": self.mint(tenant_id=tenant_id, typ="refresh"),
+            "unknown-kid": TokenMint(private_key=self.private_key, kid="unknown").mint(
+                tenant_id=tenant_id
+            ),
+            "tampered-signature": f"{head}.{body}.{signature[::-1]}",
+            "tampered-claims": f"{head}.{_b64(json.dumps({**claims, 'sub': 'admin'}).encode())}"
+            f".{signature}",
+            "foreign-key": TokenMint(kid=self.kid).mint(tenant_id=tenant_id),
+            "garbage": "not.a.jwt",
+        }
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _hs256(claims: dict[str, Any], secret: bytes, kid: str) -> str:
+    """HS256 signed with the public key as the secret: the classic algorithm confusion."""
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode())
+    payload = _b64(json.dumps(claims).encode())
+    mac = hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(mac)}"
