@@ -97,8 +97,9 @@ def check_environment(name: str, service: str, env: Mapping[str, str]) -> list[s
 def check_gateway_environment(name: str, env: Mapping[str, str]) -> list[str]:
     errors = []
     own = prefix(PUBLIC)
-    if not env.get(own + "SIGNING_KEY_PEM"):
-        errors.append(f"{name}: environment lacks {own}SIGNING_KEY_PEM")
+    for secret in ("SIGNING_KEY_PEM", "PLATFORM_ADMIN_KEY"):
+        if not env.get(own + secret):
+            errors.append(f"{name}: environment lacks {own}{secret}")
     raw = env.get(own + "UPSTREAMS")
     if raw is None:
         return [*errors, f"{name}: environment lacks {own}UPSTREAMS"]
