@@ -1,13 +1,19 @@
-"""Opaque cursors for keyset pagination: stable under inserts, no OFFSET scans."""
+"""Keyset pagination with opaque cursors: stable under inserts, no OFFSET scans.
+
+Lists are ordered by ``(created_at, id)``; a page is fetched with ``limit + 1``
+rows so that the extra row tells whether another page follows.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Query
+from pydantic import BaseModel, Field
 
 from servicekit.problems import Problem
 
@@ -15,6 +21,21 @@ MAX_PAGE_SIZE = 200
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+
+T = TypeVar("T")
+Out = TypeVar("Out", bound=BaseModel)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+class Keyed(Protocol):
+    id: str
+    created_at: datetime
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -34,6 +55,25 @@ def decode_cursor(cursor: str | None, size: int) -> list[Any] | None:
     if not isinstance(values, list) or len(values) != size:
         raise invalid_cursor()
     return values
+
+
+def keyset_after(cursor: str | None) -> tuple[datetime, str] | None:
+    """The ``(created_at, id)`` a page starts after."""
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(values[0])), str(values[1])
+    except ValueError as error:
+        raise invalid_cursor() from error
+
+
+def page_of(rows: Sequence[Any], limit: int, out: type[Out]) -> Page[Out]:
+    """A page of ``out`` from ``rows`` fetched with ``limit + 1``."""
+    items = [out.model_validate(row) for row in rows[:limit]]
+    last: Keyed | None = rows[limit - 1] if len(rows) > limit else None
+    cursor = encode_cursor([last.created_at.isoformat(), last.id]) if last else None
+    return Page[out](items=items, next_cursor=cursor)  # type: ignore[valid-type]
 
 
 def invalid_cursor() -> Problem:

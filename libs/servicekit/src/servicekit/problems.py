@@ -135,3 +135,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return status_problem(500, "An unexpected error occurred; quote the request id.")
+
+
+def not_found(what: str) -> Problem:
+    """404 for an id that does not exist *for this tenant*: never says whether it exists."""
+    return Problem(404, "not-found", "Not Found", f"no such {what}")

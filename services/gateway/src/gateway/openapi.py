@@ -76,7 +76,8 @@ def merge(
     for service in sorted(specs):
         _add_service(paths, components, schemes, service, specs[service], table)
     components["securitySchemes"] = {**schemes, **SECURITY_SCHEMES}
-    doc["tags"] = [{"name": "gateway"}] + [{"name": name} for name in sorted(specs)]
+    named = {tag.get("name") for tag in doc.get("tags", [])}
+    doc["tags"] = doc.get("tags", []) + [{"name": n} for n in sorted(specs) if n not in named]
     return doc
 
 
@@ -105,10 +106,14 @@ def _add_service(
 
 
 def _scheme_name(name: str, scheme: Mapping[str, Any], service: str | None) -> str:
-    # Services verify the gateway's JWTs: their bearer schemes are the gateway's bearerAuth.
-    bearer = scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer"
-    if bearer and name not in SECURITY_SCHEMES:
-        return "bearerAuth"
+    """The merged document's name for a scheme: ours when it means the same thing."""
+    kind = scheme.get("type")
+    if kind == "http" and str(scheme.get("scheme", "")).lower() == "bearer":
+        # Services verify the gateway's JWTs: any bearer scheme but the admin's is bearerAuth.
+        return name if name == "platformAdmin" else "bearerAuth"
+    header = str(scheme.get("name", "")).lower() if scheme.get("in") == "header" else None
+    if kind == "apiKey" and header == "x-api-key":
+        return "apiKey"
     return f"{service}.{name}" if service else name
 
 
@@ -188,6 +193,10 @@ class MergedDocs:
                 ttl = MISSING_CACHE_S if missing else DOCS_CACHE_S
                 self._expires = self.clock() + ttl
             return self._doc
+
+    def invalidate(self) -> None:
+        """Rebuild on the next request (e.g. a service was just deployed)."""
+        self._doc = None
 
     async def _fetch_all(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         names = sorted(self.table.upstreams)

@@ -527,7 +527,8 @@ class Proxy:
         return self._engine is not None
 
     async def handle(self, request: Request) -> Response:
-        path = request.url.path
+        scope = request.scope  # not request.url: parsing a URL per request shows in profiles
+        path: str = scope["path"]
         target = self.table.resolve(path)
         request.state.upstream = target[0] if target else None  # for before_forward
         if self.before_forward is not None:
@@ -538,17 +539,18 @@ class Proxy:
             # Routing saw the path one way; the upstream could resolve it another.
             raise Problem(400, "bad-request", "Bad Request", "'.' and '..' path segments")
         service, base = target
+        client = scope.get("client")
         headers = request_headers(
-            request.scope["headers"],
-            client_host=request.client.host if request.client else None,
-            scheme=request.url.scheme,
+            scope["headers"],
+            client_host=client[0] if client else None,
+            scheme=scope.get("scheme", "http"),
             request_id=tracing.current_request_id.get(),
             traceparent=tracing.current_traceparent.get(),
         )
         body = await RequestBody.of(request)
         if body.length is not None:
             headers.append(("content-length", body.length))
-        url = base + _raw_target(request.scope)
+        url = base + _raw_target(scope)
         reply = await self.exchange(service, request.method, url, headers, body, path)
         return await to_response(reply, request.method)
 
@@ -744,16 +746,3 @@ def install_cors(app: FastAPI, settings: Settings) -> None:
         allow_credentials=False,  # bearer tokens, not cookies
         max_age=600,
     )
-
-
-async def forward(request: Request, client: httpx.AsyncClient, table: RouteTable) -> Response:
-    """Deprecated entry point of the first gateway wiring; use ``install_proxy``.
-
-    Same behaviour (breakers, retries, timeouts) over the given httpx client.
-    """
-    proxy: Proxy | None = getattr(request.app.state, "legacy_proxy", None)
-    if proxy is None:
-        proxy = Proxy(request.app.state.settings, engine=HttpxEngine(client))
-        proxy.table = table
-        request.app.state.legacy_proxy = proxy
-    return await proxy.handle(request)

@@ -31,16 +31,12 @@ from gateway.tenancy import tenant_suspended
 from servicekit.auth import Principal
 from servicekit.db import transaction
 from servicekit.outbox import add_event
-from servicekit.problems import Problem
+from servicekit.problems import Problem, not_found
 from servicekit.types import utcnow
 
 INVITATION = "invitation"
 PASSWORD_RESET = "password_reset"
 B32 = "abcdefghijklmnopqrstuvwxyz234567"
-
-
-def not_found(what: str) -> Problem:
-    return Problem(404, "not-found", "Not Found", f"no such {what}")
 
 
 def invalid_credentials() -> Problem:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from gateway.api.deps import IdentityDep, Manager
-from gateway.api.paging import after_of, page_of
-from gateway.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, Page
-from servicekit.pagination import Cursor, Limit
+from gateway.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of
 
 router = APIRouter(prefix="/v1/api-keys", tags=["gateway: api keys"])
 
@@ -23,7 +22,7 @@ async def create_key(body: ApiKeyCreate, manager: Manager, identity: IdentityDep
 async def list_keys(
     manager: Manager, identity: IdentityDep, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[ApiKeyOut]:
-    rows = await identity.api_keys(manager.tenant_id, after=after_of(cursor), limit=limit + 1)
+    rows = await identity.api_keys(manager.tenant_id, after=keyset_after(cursor), limit=limit + 1)
     return page_of(rows, limit, ApiKeyOut)
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from gateway.api.deps import IdentityDep, Manager
-from gateway.api.paging import after_of, page_of
-from gateway.api.schemas import OperatorInvite, OperatorOut, OperatorUpdate, Page
-from servicekit.pagination import Cursor, Limit
+from gateway.api.schemas import OperatorInvite, OperatorOut, OperatorUpdate
+from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of
 
 router = APIRouter(prefix="/v1/operators", tags=["gateway: operators"])
 
@@ -25,7 +24,7 @@ async def invite(body: OperatorInvite, manager: Manager, identity: IdentityDep) 
 async def list_operators(
     manager: Manager, identity: IdentityDep, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[OperatorOut]:
-    rows = await identity.operators(manager.tenant_id, after=after_of(cursor), limit=limit + 1)
+    rows = await identity.operators(manager.tenant_id, after=keyset_after(cursor), limit=limit + 1)
     return page_of(rows, limit, OperatorOut)
 
 

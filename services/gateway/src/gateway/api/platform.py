@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from gateway.api.deps import IdentityDep, PlatformAdmin
-from gateway.api.paging import after_of, page_of
-from gateway.api.schemas import Invited, Page, StatusChange, TenantCreate, TenantCreated, TenantOut
+from gateway.api.schemas import Invited, StatusChange, TenantCreate, TenantCreated, TenantOut
 from gateway.domain.tenants import TenantStatus
-from servicekit.pagination import Cursor, Limit
+from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of
 
 router = APIRouter(prefix="/v1/platform/tenants", tags=["gateway: platform"])
 
@@ -43,7 +42,7 @@ async def list_tenants(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[TenantOut]:
-    rows = await identity.tenants(status=status, after=after_of(cursor), limit=limit + 1)
+    rows = await identity.tenants(status=status, after=keyset_after(cursor), limit=limit + 1)
     return page_of(rows, limit, TenantOut)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -14,9 +14,6 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-
-
-T = TypeVar("T")
 
 
 class Strict(BaseModel):
@@ -55,13 +52,6 @@ class TenantCreated(BaseModel):
 
 class StatusChange(Strict):
     reason: Reason
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null at the end"
-    )
 
 
 class Login(Strict):
