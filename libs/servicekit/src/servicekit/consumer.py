@@ -101,8 +101,8 @@ class ConsumerRunner:
         consumer = make_consumer(self._kafka, group_id=self.group_id)
         consumer.subscribe(self._topics, listener=_Rebalance(self))
         self._consumer = consumer  # before start(): the first assignment may come during it
-        await consumer.start()
         try:
+            await consumer.start()  # inside try: a cancellation while joining must stop it too
             while not self._stopping:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
                 if batches:

@@ -1,18 +1,52 @@
 """Wiring of the rewards service: its API, event handlers and timers on servicekit's runtime."""
 
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from rewards import events, service
+from rewards.api import points
+from rewards.domain.rules import MEMBERSHIP_ACTIVATED, MEMBERSHIP_REFUNDED
 from rewards.settings import Settings
-from servicekit.app import ServiceSpec, create_service_app
+from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
+
+MEMBERSHIPS = ConsumerSpec(
+    name="memberships",
+    topics=["onboarding.memberships"],
+    handlers={
+        # Table-driven: the tenant's earning rules for the type decide what is credited.
+        MEMBERSHIP_ACTIVATED: service.apply_rules,
+        MEMBERSHIP_REFUNDED: service.on_membership_refunded,
+    },
+)
+
+TIMERS = {service.RELEASE_TIMER: service.release_due, service.EXPIRE_TIMER: service.expire_due}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         ServiceSpec(
             settings=settings or Settings(),
             title="Quanzi rewards",
             description=(
                 "Points ledger, earning rules, levels, badges, leaderboards and the points mall."
             ),
+            routers=[points.router],
+            produces=events.TOPICS,
+            consumers=[MEMBERSHIPS],
+            timers=TIMERS,
         )
     )
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            app.state.rewards = service.Rewards(app.state.sessions)
+            yield
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -1,0 +1,148 @@
+"""Points: a member's own summary and history; operators' view and adjustments."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rewards import service
+from rewards.api.schemas import AdjustmentIn, EntryOut, EntryPage, SummaryOut
+from rewards.domain.ledger import InsufficientPoints
+from rewards.repository import ConcurrentUpdate
+from servicekit.auth import CurrentPrincipal, Principal
+from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from servicekit.pagination import Cursor, Limit, decode_cursor, encode_cursor, invalid_cursor
+from servicekit.problems import Problem
+
+router = APIRouter(prefix="/v1/rewards", tags=["rewards"])
+
+READERS = ("owner", "admin", "operator", "activity_officer", "content_officer")
+ADJUSTERS = ("owner", "admin", "operator")
+
+
+def rewards(request: Request) -> service.Rewards:
+    return request.app.state.rewards  # type: ignore[no-any-return]
+
+
+RewardsDep = Annotated[service.Rewards, Depends(rewards)]
+
+
+async def member(principal: CurrentPrincipal) -> Principal:
+    if principal.token_type != "member":
+        raise Problem(403, "forbidden", "Forbidden", "member tokens only")
+    return principal
+
+
+def operator(*roles: str) -> Any:
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if principal.token_type != "access" or not principal.has_any_role(*roles):
+            raise Problem(403, "forbidden", "Forbidden", "your role does not allow this")
+        return principal
+
+    return Depends(check)
+
+
+Member = Annotated[Principal, Depends(member)]
+Reader = Annotated[Principal, operator(*READERS)]
+Adjuster = Annotated[Principal, operator(*ADJUSTERS)]
+
+
+@router.get("/me/summary", summary="My points: available, pending, lifetime, level")
+async def my_summary(principal: Member, rewards: RewardsDep) -> SummaryOut:
+    found = await rewards.summary_or_empty(principal.tenant_id, principal.subject)
+    return SummaryOut.of(found)
+
+
+@router.get("/me/entries", summary="My points history, newest first")
+async def my_entries(
+    principal: Member, rewards: RewardsDep, cursor: Cursor = None, limit: Limit = 50
+) -> EntryPage:
+    before = _before_id(cursor)
+    rows = await rewards.entries(
+        principal.tenant_id, principal.subject, before_id=before, limit=limit
+    )
+    items = [EntryOut(points=r["available_delta"] + r["pending_delta"], **r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return EntryPage(items=items, next_cursor=encode_cursor([items[-1].id]) if more else None)
+
+
+@router.get(
+    "/members/{member_id}/summary",
+    summary="A member's points (operators)",
+    responses={404: {"description": "No points in this tenant"}},
+)
+async def member_summary(member_id: str, principal: Reader, rewards: RewardsDep) -> SummaryOut:
+    found = await rewards.summary(principal.tenant_id, member_id)
+    if found is None:
+        raise Problem(404, "not-found", "Not Found", "no such member in this tenant's ledger")
+    return SummaryOut.of(found)
+
+
+@router.post(
+    "/adjustments",
+    status_code=201,
+    summary="Credit or debit a member's points by hand, with a reason",
+    responses={409: {"description": "Not enough available points"}},
+)
+async def create_adjustment(
+    body: AdjustmentIn,
+    request: Request,
+    principal: Adjuster,
+    rewards: RewardsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    if idempotency_key is None:
+        raise Problem(
+            400,
+            "idempotency-key-required",
+            "Idempotency-Key required",
+            "adjustments move points: send a unique Idempotency-Key",
+        )
+    if body.points == 0:
+        raise Problem(422, "zero-adjustment", "Zero adjustment", "points must not be 0")
+    reason = f"{body.reason} (by {principal.subject})"
+
+    async def operation(session: AsyncSession) -> tuple[int, Any]:
+        try:
+            summary = await service.adjust(
+                session,
+                tenant_id=principal.tenant_id,
+                member_id=body.member_id,
+                points=body.points,
+                reason=reason,
+                key=idempotency_key,
+                community_id=body.community_id,
+            )
+        except InsufficientPoints as error:
+            raise Problem(
+                409,
+                "insufficient-points",
+                "Not enough points",
+                str(error),
+                available=error.available,
+            ) from error
+        return 201, SummaryOut.of(summary).model_dump(mode="json")
+
+    try:
+        result = await run_idempotent(
+            rewards.sessions,
+            tenant_id=principal.tenant_id,
+            key=idempotency_key,
+            request_hash=fingerprint("POST", request.url.path, body.model_dump(mode="json")),
+            operation=operation,
+        )
+    except ConcurrentUpdate as error:
+        raise Problem(409, "conflict", "Concurrent change", "retry the request") from error
+    return result.response()
+
+
+def _before_id(cursor: str | None) -> int | None:
+    values = decode_cursor(cursor, 1)
+    if values is None:
+        return None
+    if not isinstance(values[0], int) or isinstance(values[0], bool):
+        raise invalid_cursor()
+    return values[0]

@@ -1,0 +1,342 @@
+"""Earning rules: an event type and conditions on its data → points for a member.
+
+Rules are data (stored as JSON, versioned), so a new producer's events need new
+rules, not new code. Paths are dotted keys into the event's data
+(``source.inviter_id``). Periods for caps are calendar periods in UTC (weeks
+start on Monday).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+MAX_POINTS = 1_000_000  # per award: a typo in a rule must not mint a fortune
+
+
+class Op(StrEnum):
+    EQ = "eq"
+    NE = "ne"
+    GTE = "gte"
+    LTE = "lte"
+    IN = "in"
+    EXISTS = "exists"  # present and not null
+
+
+class ExpiryKind(StrEnum):
+    NEVER = "never"
+    AFTER_DAYS = "after_days"
+    END_OF_MONTH = "end_of_month"
+    END_OF_YEAR = "end_of_year"
+
+
+def lookup(data: dict[str, Any], path: str) -> Any:
+    value: Any = data
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+@dataclass(frozen=True)
+class Condition:
+    path: str
+    op: Op
+    value: Any = None
+
+    def holds(self, data: dict[str, Any]) -> bool:
+        found = lookup(data, self.path)
+        if self.op is Op.EXISTS:
+            return found is not None and found != ""
+        if self.op is Op.EQ:
+            return bool(found == self.value)
+        if self.op is Op.NE:
+            return bool(found != self.value)
+        if self.op is Op.IN:
+            return isinstance(self.value, list) and found in self.value
+        if not _number(found) or not _number(self.value):
+            return False
+        return bool(found >= self.value if self.op is Op.GTE else found <= self.value)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Most points one member may earn from the rule per calendar period (None: no cap)."""
+
+    per_day: int | None = None
+    per_week: int | None = None
+    per_month: int | None = None
+
+
+@dataclass(frozen=True)
+class EarnedSoFar:
+    """What the member already earned from the rule in the periods containing ``at``."""
+
+    day: int = 0
+    week: int = 0
+    month: int = 0
+
+
+@dataclass(frozen=True)
+class Periods:
+    day: datetime
+    week: datetime
+    month: datetime
+
+    @classmethod
+    def containing(cls, at: datetime) -> Periods:
+        day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return cls(day=day, week=day - timedelta(days=day.weekday()), month=day.replace(day=1))
+
+
+def capped(points: int, caps: Caps, earned: EarnedSoFar) -> int:
+    """The points still allowed under every cap (0 when a cap is reached)."""
+    allowed = points
+    for cap, used in (
+        (caps.per_day, earned.day),
+        (caps.per_week, earned.week),
+        (caps.per_month, earned.month),
+    ):
+        if cap is not None:
+            allowed = min(allowed, cap - used)
+    return max(allowed, 0)
+
+
+@dataclass(frozen=True)
+class Expiry:
+    kind: ExpiryKind = ExpiryKind.NEVER
+    days: int | None = None
+
+    def expires_at(self, earned_at: datetime) -> datetime | None:
+        at = earned_at.astimezone(UTC)
+        if self.kind is ExpiryKind.AFTER_DAYS:
+            return at + timedelta(days=self.days or 0)
+        if self.kind is ExpiryKind.END_OF_MONTH:
+            first = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            return (first + timedelta(days=32)).replace(day=1)
+        if self.kind is ExpiryKind.END_OF_YEAR:
+            return datetime(at.year + 1, 1, 1, tzinfo=UTC)
+        return None
+
+
+@dataclass(frozen=True)
+class Award:
+    """What a rule grants for one event, before caps."""
+
+    rule_id: str
+    rule_version: int
+    member_id: str
+    points: int
+    community_id: str | None
+    available_at: datetime
+    expires_at: datetime | None
+    cause: str | None
+
+
+@dataclass(frozen=True)
+class EarningRule:
+    rule_id: str
+    version: int
+    event_type: str
+    points: int
+    beneficiary: str = "member_id"  # path of the member to credit
+    per_unit: str | None = None  # path of a count: points × that count
+    conditions: tuple[Condition, ...] = ()
+    caps: Caps = field(default_factory=Caps)
+    pending_days: int = 0
+    pending_until: str | None = None  # path of a timestamp; the later of the two wins
+    expiry: Expiry = field(default_factory=Expiry)
+    community_id: str | None = None  # None: every community of the tenant
+    cause: str | None = None  # path whose reversal undoes the award, e.g. membership_id
+    active_from: datetime | None = None
+    active_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.rule_id or self.version < 1:
+            raise ValueError("a rule needs an id and a version ≥ 1")
+        if not 0 < self.points <= MAX_POINTS:
+            raise ValueError(f"points must be 1..{MAX_POINTS}")
+        if self.pending_days < 0:
+            raise ValueError("pending_days cannot be negative")
+        if self.expiry.kind is ExpiryKind.AFTER_DAYS and not (self.expiry.days or 0) > 0:
+            raise ValueError("after_days expiry needs days > 0")
+        for cap in (self.caps.per_day, self.caps.per_week, self.caps.per_month):
+            if cap is not None and cap < 1:
+                raise ValueError("caps must be positive")
+
+    def award(self, event_type: str, data: dict[str, Any], at: datetime) -> Award | None:
+        """The award for an event, or None when the rule does not apply."""
+        if event_type != self.event_type or not self._active(at):
+            return None
+        community = lookup(data, "community_id")
+        if self.community_id is not None and community != self.community_id:
+            return None
+        member = lookup(data, self.beneficiary)
+        if not isinstance(member, str) or not member:
+            return None
+        if not all(condition.holds(data) for condition in self.conditions):
+            return None
+        points = self._points(data)
+        if points <= 0:
+            return None
+        return Award(
+            rule_id=self.rule_id,
+            rule_version=self.version,
+            member_id=member,
+            points=points,
+            community_id=community if isinstance(community, str) else None,
+            available_at=self._available_at(data, at),
+            expires_at=self.expiry.expires_at(at),
+            cause=self.cause_of(data),
+        )
+
+    def cause_of(self, data: dict[str, Any]) -> str | None:
+        if self.cause is None:
+            return None
+        value = lookup(data, self.cause)
+        return cause_key(self.cause, str(value)) if value is not None else None
+
+    def _active(self, at: datetime) -> bool:
+        if self.active_from is not None and at < self.active_from:
+            return False
+        return self.active_until is None or at < self.active_until
+
+    def _points(self, data: dict[str, Any]) -> int:
+        if self.per_unit is None:
+            return self.points
+        units = lookup(data, self.per_unit)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            return 0
+        return min(self.points * units, MAX_POINTS)
+
+    def _available_at(self, data: dict[str, Any], at: datetime) -> datetime:
+        available = at + timedelta(days=self.pending_days)
+        if self.pending_until is not None:
+            until = _timestamp(lookup(data, self.pending_until))
+            if until is not None and until > available:
+                available = until
+        return available
+
+    def to_dict(self) -> dict[str, Any]:
+        raw = asdict(self)
+        for name in ("active_from", "active_until"):
+            raw[name] = raw[name].isoformat() if raw[name] else None
+        return raw
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> EarningRule:
+        """Parse a stored or submitted rule; raises ValueError (or TypeError) when malformed."""
+        values = dict(raw)
+        values["conditions"] = tuple(
+            Condition(str(c["path"]), Op(c["op"]), c.get("value"))
+            for c in values.get("conditions") or ()
+        )
+        values["caps"] = Caps(**(values.get("caps") or {}))
+        expiry = values.get("expiry") or {}
+        values["expiry"] = Expiry(ExpiryKind(expiry.get("kind", "never")), expiry.get("days"))
+        for name in ("active_from", "active_until"):
+            values[name] = _timestamp(values.get(name))
+        return cls(**values)
+
+
+def cause_key(path: str, value: str) -> str:
+    """How lots remember their cause: ``membership_id=m-1``."""
+    return f"{path}={value}"
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+MEMBERSHIP_ACTIVATED = "quanzi.onboarding.membership.activated.v1"
+MEMBERSHIP_REFUNDED = "quanzi.onboarding.membership.refunded.v1"
+YEAR = Expiry(ExpiryKind.AFTER_DAYS, 365)
+
+
+def default_rules() -> list[EarningRule]:
+    """What a new tenant starts with. Rules for events of producers not built yet
+    (check-ins, posts, quizzes, shares) wait here, matched by type when they arrive."""
+    return [
+        EarningRule(
+            rule_id="join-bonus",
+            version=1,
+            event_type=MEMBERSHIP_ACTIVATED,
+            points=10,
+            pending_until="refund_window_ends_at",
+            cause="membership_id",
+            expiry=YEAR,
+        ),
+        EarningRule(
+            rule_id="referral",
+            version=1,
+            event_type=MEMBERSHIP_ACTIVATED,
+            points=20,
+            beneficiary="source.inviter_id",
+            conditions=(Condition("source.inviter_id", Op.EXISTS),),
+            caps=Caps(per_month=400),
+            pending_until="refund_window_ends_at",
+            cause="membership_id",
+            expiry=YEAR,
+        ),
+        EarningRule(
+            rule_id="daily-check-in",
+            version=1,
+            event_type="quanzi.activities.checkin.recorded.v1",
+            points=2,
+            caps=Caps(per_day=2),
+            expiry=YEAR,
+        ),
+        EarningRule(
+            rule_id="approved-post",
+            version=1,
+            event_type="quanzi.content.post.approved.v1",
+            points=10,
+            beneficiary="author_id",
+            caps=Caps(per_day=30),
+            cause="post_id",
+            expiry=YEAR,
+        ),
+        EarningRule(
+            rule_id="approved-comment",
+            version=1,
+            event_type="quanzi.content.comment.approved.v1",
+            points=10,
+            beneficiary="author_id",
+            caps=Caps(per_day=30),
+            cause="comment_id",
+            expiry=YEAR,
+        ),
+        EarningRule(
+            rule_id="correct-answers",
+            version=1,
+            event_type="quanzi.activities.quiz.completed.v1",
+            points=5,
+            per_unit="correct_answers",
+            conditions=(Condition("correct_answers", Op.GTE, 1),),
+            caps=Caps(per_day=50),
+            expiry=YEAR,
+        ),
+        EarningRule(
+            rule_id="share",
+            version=1,
+            event_type="quanzi.content.post.shared.v1",
+            points=5,
+            caps=Caps(per_day=15),
+            expiry=YEAR,
+        ),
+    ]

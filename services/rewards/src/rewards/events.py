@@ -1,0 +1,87 @@
+"""The rewards service's events (contracts/topics/rewards.points.yaml), keyed by member."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rewards.domain.ledger import Entry, EntryKind
+from rewards.domain.levels import LevelProgress
+from rewards.repository import Balances
+from servicekit.events import Event, new_event
+
+SOURCE = "/rewards"
+POINTS = "rewards.points"
+TOPICS = (POINTS,)
+
+CREDITED = "quanzi.rewards.points.credited.v1"
+RELEASED = "quanzi.rewards.points.released.v1"
+DEBITED = "quanzi.rewards.points.debited.v1"
+EXPIRED = "quanzi.rewards.points.expired.v1"
+REVERSED = "quanzi.rewards.points.reversed.v1"
+LEVEL_CHANGED = "quanzi.rewards.level.changed.v1"
+
+
+def _type_of(entry: Entry) -> str:
+    if entry.kind is EntryKind.ADJUST:
+        return CREDITED if entry.points > 0 else DEBITED
+    return {
+        EntryKind.EARN: CREDITED,
+        EntryKind.RELEASE: RELEASED,
+        EntryKind.SPEND: DEBITED,
+        EntryKind.SETTLE: DEBITED,
+        EntryKind.EXPIRE: EXPIRED,
+        EntryKind.REVERSE: REVERSED,
+    }[entry.kind]
+
+
+def _event(event_type: str, tenant_id: str, member_id: str, data: dict[str, Any]) -> Event:
+    return new_event(
+        type=event_type,
+        source=SOURCE,
+        tenant_id=tenant_id,
+        topic=POINTS,
+        data={"tenant_id": tenant_id, "member_id": member_id, **data},
+        key=member_id,
+        subject=member_id,
+    )
+
+
+def entry_event(tenant_id: str, member_id: str, entry: Entry, after: Balances) -> Event:
+    """One event per entry, carrying the wallet's balances after the whole change."""
+    data = {
+        "entry_key": entry.key,
+        "kind": entry.kind.value,
+        "points": entry.points,
+        "available_delta": entry.available_delta,
+        "pending_delta": entry.pending_delta,
+        "lifetime_delta": entry.lifetime_delta,
+        "debt_delta": entry.debt_delta,
+        "community_id": entry.community_id,
+        "rule_id": entry.rule_id,
+        "rule_version": entry.rule_version,
+        "cause": entry.cause,
+        "reason": entry.reason,
+        "occurred_at": entry.at.isoformat(),
+        "balance": {
+            "available": after.available,
+            "pending": after.pending,
+            "lifetime": after.lifetime,
+            "debt": after.debt,
+            "level": after.level,
+        },
+    }
+    return _event(_type_of(entry), tenant_id, member_id, data)
+
+
+def level_changed(
+    tenant_id: str, member_id: str, previous: int, now: LevelProgress, lifetime: int, at: str
+) -> Event:
+    data = {
+        "previous_level": previous,
+        "level": now.level,
+        "name": now.name,
+        "direction": "up" if now.level > previous else "down",
+        "lifetime": lifetime,
+        "changed_at": at,
+    }
+    return _event(LEVEL_CHANGED, tenant_id, member_id, data)

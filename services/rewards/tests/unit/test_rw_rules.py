@@ -1,0 +1,177 @@
+"""Earning rules, caps and levels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rewards.domain.levels import LevelScheme
+from rewards.domain.rules import (
+    MEMBERSHIP_ACTIVATED,
+    Caps,
+    EarnedSoFar,
+    EarningRule,
+    Expiry,
+    ExpiryKind,
+    Periods,
+    capped,
+    default_rules,
+)
+
+AT = datetime(2026, 11, 21, 8, tzinfo=UTC)
+
+
+def activated(**extra: Any) -> dict[str, Any]:
+    return {
+        "membership_id": "m-1",
+        "member_id": "crm-2",
+        "community_id": "c-1",
+        "refund_window_ends_at": "2026-11-24T08:00:00+00:00",
+        "source": {"kind": "invite", "inviter_id": "crm-1"},
+        **extra,
+    }
+
+
+def rule(rule_id: str) -> EarningRule:
+    return next(r for r in default_rules() if r.rule_id == rule_id)
+
+
+def test_join_bonus_is_pending_until_the_refund_window_ends() -> None:
+    award = rule("join-bonus").award(MEMBERSHIP_ACTIVATED, activated(), AT)
+    assert award is not None
+    assert (award.member_id, award.points, award.community_id) == ("crm-2", 10, "c-1")
+    assert award.available_at == datetime(2026, 11, 24, 8, tzinfo=UTC)
+    assert award.cause == "membership_id=m-1"
+    assert award.expires_at == AT + timedelta(days=365)
+
+
+def test_referral_goes_to_the_inviter_only_when_there_is_one() -> None:
+    award = rule("referral").award(MEMBERSHIP_ACTIVATED, activated(), AT)
+    assert award is not None and award.member_id == "crm-1" and award.points == 20
+    alone = activated(source={"kind": "open", "inviter_id": None})
+    assert rule("referral").award(MEMBERSHIP_ACTIVATED, alone, AT) is None
+
+
+def test_open_communities_without_a_refund_window_credit_at_once() -> None:
+    award = rule("join-bonus").award(
+        MEMBERSHIP_ACTIVATED, activated(refund_window_ends_at=None), AT
+    )
+    assert award is not None and award.available_at == AT
+
+
+def test_points_per_unit_and_conditions() -> None:
+    quiz = rule("correct-answers")
+    award = quiz.award(quiz.event_type, {"member_id": "m", "correct_answers": 3}, AT)
+    assert award is not None and award.points == 15
+    assert quiz.award(quiz.event_type, {"member_id": "m", "correct_answers": 0}, AT) is None
+    assert quiz.award(quiz.event_type, {"member_id": "m", "correct_answers": "3"}, AT) is None
+    assert quiz.award("another.type.v1", {"member_id": "m", "correct_answers": 3}, AT) is None
+
+
+def test_scope_and_active_window() -> None:
+    scoped = EarningRule(
+        rule_id="r",
+        version=2,
+        event_type="x.v1",
+        points=1,
+        community_id="c-1",
+        active_from=AT,
+        active_until=AT + timedelta(days=1),
+    )
+    assert scoped.award("x.v1", {"member_id": "m", "community_id": "c-2"}, AT) is None
+    assert scoped.award("x.v1", {"member_id": "m", "community_id": "c-1"}, AT) is not None
+    assert (
+        scoped.award("x.v1", {"member_id": "m", "community_id": "c-1"}, AT - timedelta(1)) is None
+    )
+    late = AT + timedelta(days=1)
+    assert scoped.award("x.v1", {"member_id": "m", "community_id": "c-1"}, late) is None
+
+
+def test_expiry_policies() -> None:
+    assert Expiry().expires_at(AT) is None
+    assert Expiry(ExpiryKind.AFTER_DAYS, 30).expires_at(AT) == AT + timedelta(days=30)
+    assert Expiry(ExpiryKind.END_OF_MONTH).expires_at(AT) == datetime(2026, 12, 1, tzinfo=UTC)
+    december = datetime(2026, 12, 31, 23, tzinfo=UTC)
+    assert Expiry(ExpiryKind.END_OF_MONTH).expires_at(december) == datetime(2027, 1, 1, tzinfo=UTC)
+    assert Expiry(ExpiryKind.END_OF_YEAR).expires_at(AT) == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_rules_round_trip_through_json_and_refuse_nonsense() -> None:
+    for original in default_rules():
+        assert EarningRule.from_dict(original.to_dict()) == original
+    base = rule("join-bonus").to_dict()
+    for bad in (
+        {"points": 0},
+        {"points": 10**9},
+        {"version": 0},
+        {"pending_days": -1},
+        {"caps": {"per_day": 0}},
+        {"expiry": {"kind": "after_days"}},
+        {"expiry": {"kind": "someday"}},
+        {"conditions": [{"path": "x", "op": "like"}]},
+        {"unknown": 1},
+    ):
+        with pytest.raises((ValueError, TypeError)):
+            EarningRule.from_dict({**base, **bad})
+
+
+def test_periods_are_utc_calendar_periods() -> None:
+    periods = Periods.containing(datetime(2026, 11, 21, 23, 59, tzinfo=UTC))  # a Saturday
+    assert periods.day == datetime(2026, 11, 21, tzinfo=UTC)
+    assert periods.week == datetime(2026, 11, 16, tzinfo=UTC)
+    assert periods.month == datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@given(
+    points=st.integers(1, 100),
+    cap=st.integers(1, 100),
+    events=st.integers(1, 30),
+)
+def test_a_cap_is_never_exceeded_and_fills_exactly(points: int, cap: int, events: int) -> None:
+    earned = 0
+    for _ in range(events):
+        earned += capped(points, Caps(per_day=cap), EarnedSoFar(day=earned))
+    assert earned <= cap
+    assert earned == min(points * events, cap)
+
+
+def test_the_tightest_cap_wins() -> None:
+    caps = Caps(per_day=10, per_week=12, per_month=100)
+    assert capped(10, caps, EarnedSoFar(day=0, week=5, month=5)) == 7
+    assert capped(10, caps, EarnedSoFar(day=10, week=10, month=10)) == 0
+
+
+def test_default_levels() -> None:
+    scheme = LevelScheme()
+    assert [scheme.level_of(p) for p in (0, 4, 5, 19, 20, 33014, 33015, 10**9)] == [
+        1,
+        1,
+        2,
+        2,
+        3,
+        8,
+        9,
+        9,
+    ]
+    progress = scheme.progress(10)
+    assert (progress.level, progress.next_level_at, progress.points_to_next) == (2, 20, 10)
+    assert progress.percent == 33
+    top = scheme.progress(40000)
+    assert (top.level, top.next_level_at, top.percent) == (9, None, 100)
+
+
+def test_level_schemes_are_validated() -> None:
+    for thresholds, names in (((1, 5), ("a", "b")), ((0, 5, 5), ("a", "b", "c")), ((0,), ())):
+        with pytest.raises(ValueError):
+            LevelScheme(thresholds, names)
+
+
+@given(st.integers(0, 50_000), st.integers(0, 50_000))
+def test_levels_are_monotonic_in_lifetime_points(a: int, b: int) -> None:
+    scheme = LevelScheme()
+    low, high = sorted((a, b))
+    assert scheme.level_of(low) <= scheme.level_of(high)
