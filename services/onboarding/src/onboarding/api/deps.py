@@ -1,0 +1,91 @@
+"""Who may call what: operators, members, and the tenant's payment backend."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from onboarding.service import Onboarding
+from servicekit.auth import CurrentPrincipal, Principal
+from servicekit.pagination import decode_cursor, invalid_cursor
+from servicekit.problems import Problem
+
+OPERATOR_ROLES = frozenset({"owner", "admin", "operator"})
+MANAGER_ROLES = frozenset({"owner", "admin"})
+INTEGRATION_ROLE = "integration"
+PAYMENTS_SCOPE = "payments:write"
+
+
+def onboarding(request: Request) -> Onboarding:
+    # A thin object over the runtime's session factory: one per request costs nothing.
+    return Onboarding(request.app.state.sessions)
+
+
+OnboardingDep = Annotated[Onboarding, Depends(onboarding)]
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, "forbidden", "Forbidden", detail)
+
+
+def is_operator(principal: Principal) -> bool:
+    return principal.token_type == "access" and principal.has_any_role(*OPERATOR_ROLES)
+
+
+def is_member(principal: Principal) -> bool:
+    return principal.token_type == "member"
+
+
+def has_payments_scope(principal: Principal) -> bool:
+    # API keys reach services as gateway-signed tokens whose `scope` lists the key's scopes.
+    scope = principal.claims.get("scope")
+    scopes = scope.split() if isinstance(scope, str) else []
+    return (
+        principal.token_type == "access"
+        and principal.has_any_role(INTEGRATION_ROLE)
+        and PAYMENTS_SCOPE in scopes
+    )
+
+
+async def operator(principal: CurrentPrincipal) -> Principal:
+    if not is_operator(principal):
+        raise forbidden("operators only")
+    return principal
+
+
+async def member(principal: CurrentPrincipal) -> Principal:
+    if not is_member(principal):
+        raise forbidden("members only (a member token)")
+    return principal
+
+
+async def payments_writer(principal: CurrentPrincipal) -> Principal:
+    if not has_payments_scope(principal):
+        raise forbidden("an API key with the payments:write scope is needed")
+    return principal
+
+
+async def refunder(principal: CurrentPrincipal) -> Principal:
+    """The payment backend, or an owner or admin deciding a refund by hand."""
+    manager = principal.token_type == "access" and principal.has_any_role(*MANAGER_ROLES)
+    if not (has_payments_scope(principal) or manager):
+        raise forbidden("payments:write API keys, owners and admins only")
+    return principal
+
+
+Operator = Annotated[Principal, Depends(operator)]
+Member = Annotated[Principal, Depends(member)]
+PaymentsWriter = Annotated[Principal, Depends(payments_writer)]
+Refunder = Annotated[Principal, Depends(refunder)]
+
+
+def after_of(cursor: str | None) -> tuple[datetime, str] | None:
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(values[0])), str(values[1])
+    except ValueError as error:
+        raise invalid_cursor() from error

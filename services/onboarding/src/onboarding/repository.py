@@ -1,0 +1,203 @@
+"""Queries of the onboarding service. Every lookup takes the tenant id: no query crosses tenants."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from onboarding.domain.routing import GroupLoad
+from onboarding.orm import Community, Group, Member, Membership, Payment, RoutingCode
+from servicekit.db import insert_ignore
+
+After = tuple[datetime, str]
+
+
+class Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: object) -> None:
+        self.session.add(row)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    # members
+    async def member(self, tenant_id: str, external_id: str) -> Member | None:
+        return await self.session.scalar(
+            select(Member).where(Member.tenant_id == tenant_id, Member.external_id == external_id)
+        )
+
+    async def insert_member_if_absent(self, member: Member) -> bool:
+        """True when inserted; concurrent upserts of one member never fail on the unique key."""
+        values = {c.name: getattr(member, c.key) for c in Member.__table__.columns}
+        return await insert_ignore(self.session, Member.__table__, values)  # type: ignore[arg-type]
+
+    # communities
+    async def community(self, tenant_id: str, community_id: str) -> Community | None:
+        return await self.session.scalar(
+            select(Community).where(Community.tenant_id == tenant_id, Community.id == community_id)
+        )
+
+    async def communities_page(
+        self, tenant_id: str, *, visible_to: str | None, after: After | None, limit: int
+    ) -> Sequence[Community]:
+        """All of the tenant's communities, or (``visible_to`` a member) public ones + theirs."""
+        query = select(Community).where(Community.tenant_id == tenant_id)
+        if visible_to is not None:
+            theirs = select(Membership.community_id).where(
+                Membership.tenant_id == tenant_id, Membership.member_id == visible_to
+            )
+            query = query.where(or_(Community.visibility == "public", Community.id.in_(theirs)))
+        if after:
+            query = query.where(_after(Community.created_at, Community.id, after))
+        ordered = query.order_by(Community.created_at, Community.id).limit(limit)
+        return (await self.session.scalars(ordered)).all()
+
+    # groups
+    async def groups(self, tenant_id: str, community_id: str) -> Sequence[Group]:
+        query = select(Group).where(
+            Group.tenant_id == tenant_id, Group.community_id == community_id
+        )
+        return (await self.session.scalars(query.order_by(Group.created_at, Group.id))).all()
+
+    async def group_names(self, community_id: str) -> set[str]:
+        names = await self.session.scalars(
+            select(Group.name).where(Group.community_id == community_id)
+        )
+        return set(names)
+
+    async def group_loads(self, code: RoutingCode) -> list[GroupLoad]:
+        """Fresh counts of a code's groups (its chosen ones and the overflow it opened).
+
+        Columns, not ORM objects: the identity map would hand back stale counts.
+        """
+        eligible = or_(Group.id.in_(code.group_ids), Group.routing_code_id == code.id)
+        rows = await self.session.execute(
+            select(Group.id, Group.member_count, Group.capacity).where(
+                Group.tenant_id == code.tenant_id, Group.community_id == code.community_id, eligible
+            )
+        )
+        return [GroupLoad(row.id, row.member_count, row.capacity) for row in rows]
+
+    async def take_seat(self, group_id: str) -> tuple[int, int] | None:
+        """Conditional increment: (new count, capacity) if a seat was free, else None.
+
+        The WHERE is re-checked on the latest row version under concurrent updates, so two
+        joiners can never both take the last seat.
+        """
+        result = await self.session.execute(
+            update(Group)
+            .where(Group.id == group_id, Group.member_count < Group.capacity)
+            .values(member_count=Group.member_count + 1)
+            .returning(Group.member_count, Group.capacity)
+            .execution_options(synchronize_session=False)
+        )
+        row = result.first()
+        return (row.member_count, row.capacity) if row else None
+
+    async def free_seat(self, group_id: str) -> None:
+        await self.session.execute(
+            update(Group)
+            .where(Group.id == group_id, Group.member_count > 0)
+            .values(member_count=Group.member_count - 1)
+            .execution_options(synchronize_session=False)
+        )
+
+    # routing codes
+    async def routing_code(self, tenant_id: str, code: str) -> RoutingCode | None:
+        return await self.session.scalar(
+            select(RoutingCode).where(RoutingCode.tenant_id == tenant_id, RoutingCode.code == code)
+        )
+
+    async def lock_routing_code(self, code_id: str) -> RoutingCode:
+        """The code row, locked until commit (on SQLite the writer lock is held already)."""
+        query = (
+            select(RoutingCode)
+            .where(RoutingCode.id == code_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(query)).one()
+
+    async def routing_code_by_id(self, tenant_id: str, code_id: str) -> RoutingCode | None:
+        return await self.session.scalar(
+            select(RoutingCode).where(RoutingCode.tenant_id == tenant_id, RoutingCode.id == code_id)
+        )
+
+    async def routing_codes(self, tenant_id: str, community_id: str) -> Sequence[RoutingCode]:
+        query = select(RoutingCode).where(
+            RoutingCode.tenant_id == tenant_id, RoutingCode.community_id == community_id
+        )
+        return (await self.session.scalars(query.order_by(RoutingCode.created_at))).all()
+
+    # memberships
+    async def membership(self, tenant_id: str, membership_id: str) -> Membership | None:
+        return await self.session.scalar(
+            select(Membership)
+            .where(Membership.tenant_id == tenant_id, Membership.id == membership_id)
+            .with_for_update()
+        )
+
+    async def membership_of(
+        self, tenant_id: str, community_id: str, member_id: str
+    ) -> Membership | None:
+        return await self.session.scalar(
+            select(Membership)
+            .where(
+                Membership.tenant_id == tenant_id,
+                Membership.community_id == community_id,
+                Membership.member_id == member_id,
+            )
+            .with_for_update()
+        )
+
+    async def memberships_page(
+        self,
+        tenant_id: str,
+        *,
+        community_id: str | None,
+        member_id: str | None,
+        status: str | None,
+        after: After | None,
+        limit: int,
+    ) -> Sequence[Membership]:
+        query = select(Membership).where(Membership.tenant_id == tenant_id)
+        if community_id:
+            query = query.where(Membership.community_id == community_id)
+        if member_id:
+            query = query.where(Membership.member_id == member_id)
+        if status:
+            query = query.where(Membership.status == status)
+        if after:
+            query = query.where(_after(Membership.created_at, Membership.id, after))
+        ordered = query.order_by(Membership.created_at, Membership.id).limit(limit)
+        return (await self.session.scalars(ordered)).all()
+
+    # payments
+    async def payment_by_reference(self, tenant_id: str, reference: str) -> Payment | None:
+        return await self.session.scalar(
+            select(Payment).where(Payment.tenant_id == tenant_id, Payment.reference == reference)
+        )
+
+    async def latest_payment(self, membership_id: str) -> Payment | None:
+        return await self.session.scalar(
+            select(Payment)
+            .where(Payment.membership_id == membership_id)
+            .order_by(Payment.paid_at.desc(), Payment.id.desc())
+            .limit(1)
+        )
+
+
+def _after(
+    created_at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[str],
+    after: After,
+) -> ColumnElement[bool]:
+    """Keyset condition: rows strictly after (created_at, id) in that order."""
+    at, last_id = after
+    return or_(created_at > at, and_(created_at == at, row_id > last_id))

@@ -1,0 +1,107 @@
+"""Routing codes (群活码) under concurrent joins: never over capacity, everyone placed once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conftest import Onboarding
+
+BASE = "/v1/onboarding"
+
+
+async def test_concurrent_joins_never_overfill_groups(onboarding: Onboarding) -> None:
+    groups = [{"name": f"{n}群", "capacity": 2} for n in (1, 2, 3)]
+    community = await onboarding.community(groups=groups)
+    listed = await onboarding.client.get(
+        f"{BASE}/communities/{community['id']}/groups", headers=onboarding.operator()
+    )
+    code = await onboarding.client.post(
+        f"{BASE}/routing-codes",
+        headers=onboarding.operator(),
+        json={
+            "community_id": community["id"],
+            "code": "spring",
+            "group_ids": [g["id"] for g in listed.json()],
+            "overflow_prefix": "读书会 溢出",
+            "overflow_capacity": 2,
+            "channel": "moments",
+        },
+    )
+    assert code.status_code == 201, code.text
+
+    async def join(i: int) -> dict[str, object]:
+        answer = await onboarding.client.post(
+            f"{BASE}/routing-codes/spring/join", headers=onboarding.member(f"crm-{i}")
+        )
+        assert answer.status_code == 201, answer.text
+        return dict(answer.json())
+
+    joined = await asyncio.gather(*(join(i) for i in range(20)))
+    assert sorted(m["member_id"] for m in joined) == sorted(f"crm-{i}" for i in range(20))
+    after = (
+        await onboarding.client.get(
+            f"{BASE}/communities/{community['id']}/groups", headers=onboarding.operator()
+        )
+    ).json()
+    assert all(g["member_count"] <= g["capacity"] for g in after)
+    placed = Counter(m["group_id"] for m in joined)
+    assert placed == {g["id"]: g["member_count"] for g in after if g["member_count"]}
+    assert sum(placed.values()) == 20
+    assert len(after) == 10  # 3 groups of 2, then 7 overflow groups of 2
+    assert {g["name"] for g in after if g["routing_code_id"]} == {
+        f"读书会 溢出{n}" for n in range(1, 8)
+    }
+    full = await onboarding.events("quanzi.onboarding.group.full.v1")
+    assert len(full) == 10
+    again = await onboarding.client.post(
+        f"{BASE}/routing-codes/spring/join", headers=onboarding.member("crm-0")
+    )
+    assert again.status_code == 200  # placed once: a repeated scan changes nothing
+
+
+async def test_leaving_frees_the_seat(onboarding: Onboarding) -> None:
+    community = await onboarding.community(groups=[{"name": "only", "capacity": 1}])
+    group_id = (
+        await onboarding.client.get(
+            f"{BASE}/communities/{community['id']}/groups", headers=onboarding.operator()
+        )
+    ).json()[0]["id"]
+    await onboarding.client.post(
+        f"{BASE}/routing-codes",
+        headers=onboarding.operator(),
+        json={
+            "community_id": community["id"],
+            "code": "one-seat",
+            "group_ids": [group_id],
+            "overflow_prefix": "more-",
+        },
+    )
+    first = await onboarding.client.post(
+        f"{BASE}/routing-codes/one-seat/join", headers=onboarding.member("a")
+    )
+    assert first.json()["group_id"] == group_id
+    await onboarding.client.post(
+        f"{BASE}/communities/{community['id']}/leave", headers=onboarding.member("a")
+    )
+    second = await onboarding.client.post(
+        f"{BASE}/routing-codes/one-seat/join", headers=onboarding.member("b")
+    )
+    assert second.json()["group_id"] == group_id  # the freed seat, not an overflow group
+    unknown = await onboarding.client.post(
+        f"{BASE}/routing-codes/nope/join", headers=onboarding.member("b")
+    )
+    assert unknown.status_code == 404
+    bad_groups = await onboarding.client.post(
+        f"{BASE}/routing-codes",
+        headers=onboarding.operator(),
+        json={
+            "community_id": community["id"],
+            "code": "bad-groups",
+            "group_ids": ["not-a-group"],
+            "overflow_prefix": "x",
+        },
+    )
+    assert bad_groups.status_code == 422
