@@ -68,12 +68,18 @@ def keyset_after(cursor: str | None) -> tuple[datetime, str] | None:
         raise invalid_cursor() from error
 
 
+def next_cursor(rows: Sequence[Keyed], limit: int) -> str | None:
+    """``rows`` were fetched with ``limit + 1``: the extra row says whether more follow."""
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return encode_cursor([last.created_at.isoformat(), last.id])
+
+
 def page_of(rows: Sequence[Any], limit: int, out: type[Out]) -> Page[Out]:
     """A page of ``out`` from ``rows`` fetched with ``limit + 1``."""
     items = [out.model_validate(row) for row in rows[:limit]]
-    last: Keyed | None = rows[limit - 1] if len(rows) > limit else None
-    cursor = encode_cursor([last.created_at.isoformat(), last.id]) if last else None
-    return Page[out](items=items, next_cursor=cursor)  # type: ignore[valid-type]
+    return Page[out](items=items, next_cursor=next_cursor(rows, limit))  # type: ignore[valid-type]
 
 
 def invalid_cursor() -> Problem:

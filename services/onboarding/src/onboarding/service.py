@@ -30,17 +30,13 @@ from onboarding.orm import Community, Group, Member, Membership, Payment, Routin
 from onboarding.repository import After, Repository
 from servicekit.db import read_only, transaction
 from servicekit.outbox import add_event
-from servicekit.problems import Problem
+from servicekit.problems import Problem, not_found
 from servicekit.timers import Timer, cancel, schedule
 from servicekit.types import utcnow
 
 EXPIRY_TIMER = "membership.expiry"
 TIER_TRIAL = "trial"
 TIER_CORE = "core"
-
-
-def not_found(what: str) -> Problem:
-    return Problem(404, "not-found", "Not Found", f"no such {what}")
 
 
 def conflict(slug: str, title: str, detail: str) -> Problem:

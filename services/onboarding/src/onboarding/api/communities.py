@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from onboarding.api.deps import Member, OnboardingDep, Operator, after_of, is_member
+from onboarding.api.deps import Member, OnboardingDep, Operator, is_member
 from onboarding.api.schemas import (
     CommunityCreate,
     CommunityOut,
     GroupCreate,
     GroupOut,
     MembershipOut,
-    Page,
     RoutingCodeCreate,
     RoutingCodeOut,
-    next_cursor,
 )
 from onboarding.service import NewCommunity, NewGroup, NewRoutingCode
 from servicekit.auth import CurrentPrincipal
-from servicekit.pagination import Cursor, Limit
+from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 from servicekit.problems import Problem
 
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: communities"])
@@ -41,7 +39,7 @@ async def list_communities(
     """Operators see every community of the tenant; members the public ones and their own."""
     visible_to = _member_or_operator(principal)
     rows = await service.communities(
-        principal.tenant_id, visible_to=visible_to, after=after_of(cursor), limit=limit + 1
+        principal.tenant_id, visible_to=visible_to, after=keyset_after(cursor), limit=limit + 1
     )
     items = [CommunityOut.model_validate(row) for row in rows[:limit]]
     return Page[CommunityOut](items=items, next_cursor=next_cursor(rows, limit))

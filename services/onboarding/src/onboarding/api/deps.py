@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from onboarding.service import Onboarding
 from servicekit.auth import CurrentPrincipal, Principal
-from servicekit.pagination import decode_cursor, invalid_cursor
 from servicekit.problems import Problem
 
 OPERATOR_ROLES = frozenset({"owner", "admin", "operator"})
@@ -79,13 +77,3 @@ Operator = Annotated[Principal, Depends(operator)]
 Member = Annotated[Principal, Depends(member)]
 PaymentsWriter = Annotated[Principal, Depends(payments_writer)]
 Refunder = Annotated[Principal, Depends(refunder)]
-
-
-def after_of(cursor: str | None) -> tuple[datetime, str] | None:
-    values = decode_cursor(cursor, 2)
-    if values is None:
-        return None
-    try:
-        return datetime.fromisoformat(str(values[0])), str(values[1])
-    except ValueError as error:
-        raise invalid_cursor() from error

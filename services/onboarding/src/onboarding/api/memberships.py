@@ -14,21 +14,18 @@ from onboarding.api.deps import (
     Operator,
     PaymentsWriter,
     Refunder,
-    after_of,
 )
 from onboarding.api.schemas import (
     MembershipOut,
-    Page,
     PaymentCreate,
     PaymentOut,
     ProfileOut,
     RefundCreate,
-    next_cursor,
 )
 from onboarding.domain.memberships import Status
 from onboarding.service import PaymentConfirmation
 from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
-from servicekit.pagination import Cursor, Limit
+from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: memberships"])
 
@@ -48,7 +45,7 @@ async def list_memberships(
         community_id=community_id,
         member_id=member_id,
         status=status,
-        after=after_of(cursor),
+        after=keyset_after(cursor),
         limit=limit + 1,
     )
     items = [MembershipOut.of(row) for row in rows[:limit]]
@@ -149,7 +146,7 @@ async def my_memberships(
     member: Member, service: OnboardingDep, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[MembershipOut]:
     rows = await service.memberships(
-        member.tenant_id, member_id=member.subject, after=after_of(cursor), limit=limit + 1
+        member.tenant_id, member_id=member.subject, after=keyset_after(cursor), limit=limit + 1
     )
     items = [MembershipOut.of(row) for row in rows[:limit]]
     return Page[MembershipOut](items=items, next_cursor=next_cursor(rows, limit))

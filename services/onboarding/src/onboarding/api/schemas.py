@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import available_timezones
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
-
-from servicekit.pagination import encode_cursor
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,58}[a-z0-9])$")]
@@ -168,21 +165,3 @@ class ProfileOut(BaseModel):
     display_name: str | None
     profile: dict[str, Any]
     tags: list[str]
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None
-
-
-class Keyed(Protocol):
-    id: str
-    created_at: datetime
-
-
-def next_cursor(rows: Sequence[Keyed], limit: int) -> str | None:
-    """``rows`` were fetched with ``limit + 1``: the extra row says whether more follow."""
-    if len(rows) <= limit:
-        return None
-    last = rows[limit - 1]
-    return encode_cursor([last.created_at.isoformat(), last.id])
