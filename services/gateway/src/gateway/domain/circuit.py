@@ -7,8 +7,8 @@ succeeds, open again (for another ``reset_s``) when it fails.
 Pure: the caller passes the time in (any monotonic clock, in seconds) and says
 how each admitted request ended. Every admitted request holds a ``Ticket``; an
 outcome reported with a ticket from before the last state change (a request that
-was already in flight when the circuit opened) is ignored, so a late answer can
-neither reopen nor close the circuit.
+was already in flight when the circuit opened), or from a trial that has since
+been replaced, is ignored: a late answer can neither reopen nor close the circuit.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class Ticket:
 
     epoch: int
     trial: bool
+    serial: int = 0  # which trial, for trial tickets
 
 
 class CircuitBreaker:
@@ -45,6 +46,7 @@ class CircuitBreaker:
         self._failures = 0  # consecutive, while closed
         self._epoch = 0  # bumped on every state change: tickets of an older epoch are stale
         self._trial_since: float | None = None  # a half-open trial is in flight since then
+        self._trial_serial = 0  # the trial in flight (or last sent)
 
     def state(self, now: float) -> State:
         if not self._open:
@@ -59,7 +61,8 @@ class CircuitBreaker:
         if state is State.OPEN or self._trial_busy(now):
             return None
         self._trial_since = now
-        return Ticket(self._epoch, trial=True)
+        self._trial_serial += 1
+        return Ticket(self._epoch, trial=True, serial=self._trial_serial)
 
     def success(self, ticket: Ticket, now: float) -> None:
         if self._stale(ticket):
@@ -87,7 +90,8 @@ class CircuitBreaker:
     def retry_after(self, now: float) -> int:
         """Whole seconds a client should wait before trying again (at least 1)."""
         if self.state(now) is State.OPEN:
-            return max(1, math.ceil(self._opened_at + self.reset_s - now))
+            # Less a nanosecond: float sums like 6.2 + 10 - 6.2 land just above 10.
+            return max(1, math.ceil(self._opened_at + self.reset_s - now - 1e-9))
         return 1
 
     def _trial_busy(self, now: float) -> bool:
@@ -96,7 +100,8 @@ class CircuitBreaker:
         return self._trial_since is not None and now < self._trial_since + self.reset_s
 
     def _stale(self, ticket: Ticket) -> bool:
-        return ticket.epoch != self._epoch
+        replaced = ticket.trial and ticket.serial != self._trial_serial
+        return ticket.epoch != self._epoch or replaced
 
     def _change(self, *, is_open: bool, now: float) -> None:
         self._open = is_open
