@@ -120,15 +120,37 @@ def test_forged_tokens_are_refused_by_the_gateway_and_by_each_service(
             assert answer.status_code == 401, (name, base, answer.text)
 
 
-def test_member_home_answers_in_part_when_services_lack_the_parts(
+def test_member_home_gathers_profile_memberships_and_points(
     platform: Platform, tenant: Tenant
 ) -> None:
-    home = httpx.get(f"{platform.gateway_url}/v1/me", headers=bearer(tenant.member_token))
-    assert home.status_code == 200, home.text
-    body = home.json()
-    # The parts' endpoints arrive with the onboarding and rewards issues: today all missing.
-    assert {m["part"] for m in body["missing"]} == {"profile", "memberships", "points"}
-    assert body["profile"] is None
+    """The profile the tenant's backend sent when minting the token travels gateway →
+    Kafka → onboarding's member directory; /v1/me then reads it from onboarding."""
+    deadline = time.monotonic() + 30
+    while True:
+        home = httpx.get(f"{platform.gateway_url}/v1/me", headers=bearer(tenant.member_token))
+        assert home.status_code == 200, home.text
+        body = home.json()
+        if (body["profile"] or {}).get("display_name") or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert body["missing"] == []
+    assert body["profile"]["display_name"] == "小林"
+    assert body["memberships"]["items"] == []
+    assert body["points"]["available"] == 0
+
+
+def test_member_home_answers_in_part_when_a_service_is_down(
+    platform: Platform, tenant: Tenant
+) -> None:
+    platform.kill("rewards")
+    try:
+        home = httpx.get(f"{platform.gateway_url}/v1/me", headers=bearer(tenant.member_token))
+        assert home.status_code == 200
+        assert [m["part"] for m in home.json()["missing"]] == ["points"]
+        assert home.json()["profile"] is not None
+    finally:
+        platform.start_service("rewards")
+        platform.wait_healthy(60)
 
 
 def test_merged_openapi_lists_every_service_once(platform: Platform) -> None:

@@ -23,6 +23,7 @@ from servicekit.problems import Problem
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES384", "RS256", "PS256"})
 TOKEN_TYPES = frozenset({"access", "member"})
 JWKS_REFRESH_MIN_INTERVAL_S = 30.0
+VERIFIED_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class TokenVerifier:
         self._jwks_url = jwks_url
         self._leeway_s = leeway_s
         self._keys: dict[str, jwt.PyJWK] = {}
+        self._verified: dict[str, tuple[float, Principal]] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
         if jwks is not None:
@@ -78,6 +80,18 @@ class TokenVerifier:
             self._fetched_at = float("inf")  # static: never refetch
 
     async def verify(self, token: str) -> Principal:
+        """The token's principal. Verified tokens are remembered until they expire: a
+        signature check costs more than the rest of a proxied request's own work."""
+        cached = self._verified.get(token)
+        if cached is not None and time.time() < cached[0]:
+            return cached[1]
+        principal = await self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()  # bounded; the next requests re-verify
+        self._verified[token] = (float(principal.claims["exp"]), principal)
+        return principal
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
