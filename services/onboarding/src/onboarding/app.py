@@ -1,15 +1,31 @@
 """Wiring of the onboarding service: its API, event handlers and timers on servicekit's runtime."""
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from onboarding import events
-from onboarding.api import communities, memberships
-from onboarding.handlers import on_member_identified
+from onboarding.api import applications, communities, invites, memberships
+from onboarding.api.deps import refuse_nul
+from onboarding.handlers import on_level_changed, on_member_identified
 from onboarding.service import EXPIRY_TIMER, expire_membership
 from onboarding.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 
-ROUTERS = (communities.router, memberships.router, memberships.me)
+ROUTERS = (
+    communities.router,
+    applications.router,
+    invites.router,
+    memberships.router,
+    memberships.me,
+    applications.me,
+)
+
+
+def api() -> APIRouter:
+    """Every route of the service, behind the checks that apply to all of them."""
+    root = APIRouter(dependencies=[Depends(refuse_nul)])
+    for router in ROUTERS:
+        root.include_router(router)
+    return root
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -21,14 +37,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Who may join which community, on what "
                 "terms: communities, groups, join policies, memberships, moderation."
             ),
-            routers=ROUTERS,
+            routers=[api()],
             produces=events.TOPICS,
             consumers=[
                 ConsumerSpec(
                     name="members",
                     topics=["gateway.members"],
                     handlers={events.MEMBER_IDENTIFIED: on_member_identified},
-                )
+                ),
+                ConsumerSpec(
+                    name="levels",
+                    topics=["rewards.points"],  # only level.changed is read; the rest skipped
+                    handlers={events.LEVEL_CHANGED: on_level_changed},
+                ),
             ],
             timers={EXPIRY_TIMER: expire_membership},
         )

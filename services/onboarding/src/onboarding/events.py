@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from onboarding.orm import Community, Group, Membership
+from onboarding.orm import Application, Community, Group, InviteCode, Membership
 from servicekit.events import Event, new_event
 
 SOURCE = "/onboarding"
@@ -15,6 +15,7 @@ MEMBERSHIPS = "onboarding.memberships"
 TOPICS = (MEMBERS, COMMUNITIES, MEMBERSHIPS)
 
 MEMBER_IDENTIFIED = "quanzi.gateway.member.identified.v1"
+LEVEL_CHANGED = "quanzi.rewards.level.changed.v1"
 
 
 def _event(topic: str, what: str, tenant_id: str, key: str, data: dict[str, Any]) -> Event:
@@ -63,6 +64,17 @@ def community_created(community: Community) -> Event:
     return _event(COMMUNITIES, "community.created", community.tenant_id, community.id, data)
 
 
+def community_updated(community: Community, changes: list[str], at: datetime) -> Event:
+    data = {
+        "community_id": community.id,
+        "changes": changes,
+        "application_required": community.application_form is not None,
+        "min_level": community.min_level,
+        "updated_at": at.isoformat(),
+    }
+    return _event(COMMUNITIES, "community.updated", community.tenant_id, community.id, data)
+
+
 def group_created(group: Group) -> Event:
     data = {
         "community_id": group.community_id,
@@ -96,6 +108,60 @@ def _membership(membership: Membership) -> dict[str, Any]:
     }
 
 
+def _source(membership: Membership) -> dict[str, Any]:
+    return {
+        "kind": membership.source_kind,
+        "code": membership.source_code,
+        "channel": membership.source_channel,
+        "inviter_id": membership.inviter_id,
+    }
+
+
+def application_submitted(application: Application, membership: Membership) -> Event:
+    # The answers stay out of the event: they are personal data, and a log kept for weeks
+    # on a topic is the wrong place for them. Consumers that need them ask the API.
+    data = {
+        **_membership(membership),
+        "application_id": application.id,
+        "submitted_at": application.created_at.isoformat(),
+        "source": _source(membership),
+    }
+    return _event(
+        MEMBERSHIPS, "application.submitted", membership.tenant_id, membership.member_id, data
+    )
+
+
+def application_decided(application: Application, membership: Membership) -> Event:
+    """application.approved or application.rejected, after the decision was recorded."""
+    assert application.decided_at is not None
+    what = "approved" if application.status == "approved" else "rejected"
+    data = {
+        **_membership(membership),
+        "application_id": application.id,
+        "auto": application.auto,
+        "decided_by": application.decided_by,
+        "reason": application.reason,
+        "decided_at": application.decided_at.isoformat(),
+    }
+    return _event(
+        MEMBERSHIPS, f"application.{what}", membership.tenant_id, membership.member_id, data
+    )
+
+
+def invite_redeemed(invite: InviteCode, membership: Membership, at: datetime) -> Event:
+    data = {
+        **_membership(membership),
+        "invite_id": invite.id,
+        "code": invite.code,
+        "channel": invite.channel,
+        "inviter_id": invite.inviter_id,
+        "uses": invite.uses,
+        "max_uses": invite.max_uses,
+        "redeemed_at": at.isoformat(),
+    }
+    return _event(MEMBERSHIPS, "invite.redeemed", membership.tenant_id, membership.member_id, data)
+
+
 def membership_activated(membership: Membership) -> Event:
     assert membership.activated_at is not None
     data = {
@@ -105,12 +171,7 @@ def membership_activated(membership: Membership) -> Event:
         "activated_at": membership.activated_at.isoformat(),
         "term_ends_at": _iso(membership.term_ends_at),
         "refund_window_ends_at": _iso(membership.refund_window_ends_at),
-        "source": {
-            "kind": membership.source_kind,
-            "code": membership.source_code,
-            "channel": membership.source_channel,
-            "inviter_id": membership.inviter_id,
-        },
+        "source": _source(membership),
     }
     return _event(
         MEMBERSHIPS, "membership.activated", membership.tenant_id, membership.member_id, data

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from onboarding.service import upsert_member
+from onboarding.service import record_level, upsert_member
 from servicekit.events import Event
 
 
@@ -16,4 +18,21 @@ async def on_member_identified(session: AsyncSession, event: Event) -> None:
         event.tenant_id,
         str(event.data["external_id"]),
         profile if isinstance(profile, dict) else {},
+    )
+
+
+async def on_level_changed(session: AsyncSession, event: Event) -> None:
+    """rewards.level.changed → the local projection that level-gated joins read.
+
+    A malformed event raises: the runner retries it, then dead-letters it for a look.
+    """
+    changed_at = datetime.fromisoformat(str(event.data["changed_at"]))
+    if changed_at.tzinfo is None:  # the contract says date-time; read a bare one as UTC
+        changed_at = changed_at.replace(tzinfo=UTC)
+    await record_level(
+        session,
+        event.tenant_id,
+        str(event.data["member_id"]),
+        int(event.data["level"]),
+        changed_at,
     )

@@ -61,6 +61,10 @@ class Community(Base):
     term_fixed_ends_at: Mapped[datetime | None]
     trial_days: Mapped[int] = mapped_column(Integer)
     refund_window_hours: Mapped[int] = mapped_column(Integer)
+    # The questionnaire (domain.applications.Questionnaire as JSON); set = joining takes an
+    # application. Combines with the paid terms above: application first, then payment.
+    application_form: Mapped[dict[str, Any] | None]
+    min_level: Mapped[int | None] = mapped_column(Integer)  # set: joining needs this level
     created_at: Mapped[datetime]
 
 
@@ -123,6 +127,8 @@ class Membership(Base):
     source_code: Mapped[str | None] = mapped_column(String(64))
     source_channel: Mapped[str | None] = mapped_column(String(100))
     inviter_id: Mapped[str | None] = mapped_column(String(200))
+    # The group an invite asked for; the member sits there on activation if it has room.
+    target_group_id: Mapped[str | None] = mapped_column(String(36))
     trial_used: Mapped[bool]
     activated_at: Mapped[datetime | None]
     term_ends_at: Mapped[datetime | None]
@@ -146,3 +152,66 @@ class Payment(Base):
     paid_at: Mapped[datetime]
     refund_window_ends_at: Mapped[datetime]
     refunded_at: Mapped[datetime | None]
+
+
+class Application(Base):
+    """A member's answers to a community's questionnaire, waiting for (or given) a decision."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        Index("ix_applications_queue", "tenant_id", "status", "created_at", "id"),
+        Index("ix_applications_membership", "membership_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    community_id: Mapped[str] = mapped_column(ForeignKey("communities.id"))
+    membership_id: Mapped[str] = mapped_column(ForeignKey("memberships.id"))
+    member_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))  # pending, approved, rejected
+    answers: Mapped[dict[str, Any]]
+    auto: Mapped[bool]  # decided by a rule at submit time, not by a reviewer
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]  # submitted
+    decided_at: Mapped[datetime | None]
+
+
+class InviteCode(Base):
+    """邀请码: single or multi use, with expiry, the inviting member and a target group.
+
+    ``CHECK (uses <= max_uses)`` backs the conditional increment that redeems a use.
+    """
+
+    __tablename__ = "invite_codes"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code", name="uq_invite_codes_code"),
+        Index("ix_invite_codes_listing", "tenant_id", "community_id", "created_at", "id"),
+        CheckConstraint("max_uses IS NULL OR max_uses > 0", name="ck_invite_codes_max_positive"),
+        CheckConstraint("max_uses IS NULL OR uses <= max_uses", name="ck_invite_codes_uses"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    community_id: Mapped[str] = mapped_column(ForeignKey("communities.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    inviter_id: Mapped[str | None] = mapped_column(String(200))  # a member's external id
+    target_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
+    max_uses: Mapped[int | None] = mapped_column(Integer)  # None: unlimited
+    uses: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class MemberLevel(Base):
+    """The member's level as rewards last reported it (quanzi.rewards.level.changed.v1)."""
+
+    __tablename__ = "member_levels"
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime]

@@ -8,9 +8,20 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.attributes import set_committed_value
 
 from onboarding.domain.routing import GroupLoad
-from onboarding.orm import Community, Group, Member, Membership, Payment, RoutingCode
+from onboarding.orm import (
+    Application,
+    Community,
+    Group,
+    InviteCode,
+    Member,
+    MemberLevel,
+    Membership,
+    Payment,
+    RoutingCode,
+)
 from servicekit.db import insert_ignore
 
 After = tuple[datetime, str]
@@ -191,6 +202,100 @@ class Repository:
             .order_by(Payment.paid_at.desc(), Payment.id.desc())
             .limit(1)
         )
+
+    # applications
+    async def application(self, tenant_id: str, application_id: str) -> Application | None:
+        return await self.session.scalar(
+            select(Application)
+            .where(Application.tenant_id == tenant_id, Application.id == application_id)
+            .with_for_update()
+        )
+
+    async def latest_application(self, membership_id: str) -> Application | None:
+        return await self.session.scalar(
+            select(Application)
+            .where(Application.membership_id == membership_id)
+            .order_by(Application.created_at.desc(), Application.id.desc())
+            .limit(1)
+        )
+
+    async def applications_page(
+        self,
+        tenant_id: str,
+        *,
+        community_id: str | None,
+        member_id: str | None,
+        status: str | None,
+        after: After | None,
+        limit: int,
+    ) -> Sequence[Application]:
+        """Oldest first: the review queue is worked in the order members applied."""
+        query = select(Application).where(Application.tenant_id == tenant_id)
+        if community_id:
+            query = query.where(Application.community_id == community_id)
+        if member_id:
+            query = query.where(Application.member_id == member_id)
+        if status:
+            query = query.where(Application.status == status)
+        if after:
+            query = query.where(_after(Application.created_at, Application.id, after))
+        ordered = query.order_by(Application.created_at, Application.id).limit(limit)
+        return (await self.session.scalars(ordered)).all()
+
+    # invites
+    async def invite(self, tenant_id: str, code: str) -> InviteCode | None:
+        return await self.session.scalar(
+            select(InviteCode).where(InviteCode.tenant_id == tenant_id, InviteCode.code == code)
+        )
+
+    async def invite_by_id(self, tenant_id: str, invite_id: str) -> InviteCode | None:
+        return await self.session.scalar(
+            select(InviteCode).where(InviteCode.tenant_id == tenant_id, InviteCode.id == invite_id)
+        )
+
+    async def invites_page(
+        self, tenant_id: str, *, community_id: str | None, after: After | None, limit: int
+    ) -> Sequence[InviteCode]:
+        query = select(InviteCode).where(InviteCode.tenant_id == tenant_id)
+        if community_id:
+            query = query.where(InviteCode.community_id == community_id)
+        if after:
+            query = query.where(_after(InviteCode.created_at, InviteCode.id, after))
+        ordered = query.order_by(InviteCode.created_at, InviteCode.id).limit(limit)
+        return (await self.session.scalars(ordered)).all()
+
+    async def take_invite_use(self, invite: InviteCode, now: datetime) -> bool:
+        """Conditional increment: True when a use was left (and the invite still valid).
+
+        Like ``take_seat``, the WHERE is re-checked on the latest row version, so concurrent
+        redemptions never take more than ``max_uses``. ``invite.uses`` is refreshed without
+        marking it changed (a flush must not write the count back).
+        """
+        result = await self.session.execute(
+            update(InviteCode)
+            .where(
+                InviteCode.id == invite.id,
+                InviteCode.revoked_at.is_(None),
+                or_(InviteCode.max_uses.is_(None), InviteCode.uses < InviteCode.max_uses),
+                or_(InviteCode.expires_at.is_(None), InviteCode.expires_at > now),
+            )
+            .values(uses=InviteCode.uses + 1)
+            .returning(InviteCode.uses)
+            .execution_options(synchronize_session=False)
+        )
+        uses = result.scalar()
+        if uses is None:
+            return False
+        set_committed_value(invite, "uses", uses)
+        return True
+
+    # levels (the projection of rewards' level.changed)
+    async def member_level(self, tenant_id: str, member_id: str) -> MemberLevel | None:
+        return await self.session.get(MemberLevel, (tenant_id, member_id))
+
+    async def insert_level_if_absent(self, row: MemberLevel) -> bool:
+        values = {c.name: getattr(row, c.key) for c in MemberLevel.__table__.columns}
+        return await insert_ignore(self.session, MemberLevel.__table__, values)  # type: ignore[arg-type]
 
 
 def _after(

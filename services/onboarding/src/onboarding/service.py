@@ -15,7 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from onboarding import events
+from onboarding.domain import levels
 from onboarding.domain import memberships as machine
+from onboarding.domain.applications import ApplicationStatus, Questionnaire
 from onboarding.domain.memberships import IllegalTransition, Status
 from onboarding.domain.routing import overflow_name, placement_order
 from onboarding.domain.terms import (
@@ -26,7 +28,15 @@ from onboarding.domain.terms import (
     refund_allowed,
     trial_ends_at,
 )
-from onboarding.orm import Community, Group, Member, Membership, Payment, RoutingCode
+from onboarding.orm import (
+    Community,
+    Group,
+    Member,
+    MemberLevel,
+    Membership,
+    Payment,
+    RoutingCode,
+)
 from onboarding.repository import After, Repository
 from servicekit.db import read_only, transaction
 from servicekit.outbox import add_event
@@ -47,7 +57,11 @@ def unprocessable(slug: str, title: str, detail: str) -> Problem:
     return Problem(422, slug, title, detail)
 
 
-def _new_id() -> str:
+def application_required(detail: str) -> Problem:
+    return conflict("application-required", "Application required", detail)
+
+
+def new_id() -> str:
     return str(uuid.uuid4())
 
 
@@ -60,6 +74,7 @@ class Source:
     channel: str | None = None
     inviter_id: str | None = None
     routing_code_id: str | None = None
+    group_id: str | None = None  # an invite's target group
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,8 @@ class NewCommunity:
     trial_days: int = 0
     refund_window_hours: int = 0
     groups: list[NewGroup] = field(default_factory=list)
+    questionnaire: Questionnaire | None = None  # set: joining takes an application
+    min_level: int | None = None  # set: joining needs this rewards level
 
 
 @dataclass(frozen=True)
@@ -138,11 +155,10 @@ class Onboarding:
     async def create_community(self, tenant_id: str, draft: NewCommunity) -> Community:
         _check_terms(draft)
         now = utcnow()
+        settings = {k: v for k, v in draft.__dict__.items() if k not in ("groups", "questionnaire")}
+        form = draft.questionnaire.as_json() if draft.questionnaire else None
         community = Community(
-            id=_new_id(),
-            tenant_id=tenant_id,
-            created_at=now,
-            **{k: v for k, v in draft.__dict__.items() if k != "groups"},
+            id=new_id(), tenant_id=tenant_id, application_form=form, created_at=now, **settings
         )
         try:
             async with transaction(self.sessions) as session:
@@ -225,7 +241,7 @@ class Onboarding:
                         f"not groups of this community: {', '.join(unknown)}",
                     )
                 code = RoutingCode(
-                    id=_new_id(),
+                    id=new_id(),
                     tenant_id=tenant_id,
                     overflow_count=0,
                     created_at=utcnow(),
@@ -284,7 +300,9 @@ class Onboarding:
             membership = await Repository(session).membership_of(tenant_id, community_id, member_id)
             if membership is None:
                 raise not_found("membership")
-            await _move(session, membership, Status.LEFT)
+            if Status(membership.status) == Status.PENDING_APPLICATION:
+                await _withdraw_application(session, membership)
+            await move(session, membership, Status.LEFT)
             await add_event(
                 session, events.membership_left(membership, membership.status_changed_at)
             )
@@ -314,8 +332,12 @@ class Onboarding:
                 "payment-duplicate", "Payment already recorded", "this reference was confirmed"
             )
         membership = await repo.membership_of(tenant_id, community.id, payment.member_id)
+        if community.application_form is not None and not await _admitted(repo, membership):
+            raise application_required("the member's application was not approved")
+        if membership is None or Status(membership.status) in ENDED:
+            await check_level(repo, community, payment.member_id)
         if membership is None:
-            membership = await _new_membership(
+            membership = await new_membership(
                 session,
                 tenant_id,
                 community.id,
@@ -343,7 +365,7 @@ class Onboarding:
                 "Refund window closed",
                 f"refunds were possible until {payment.refund_window_ends_at.isoformat()}",
             )
-        await _move(session, membership, Status.REFUNDED, now)
+        await move(session, membership, Status.REFUNDED, now)
         payment.refunded_at = now
         membership.refund_window_ends_at = None
         await cancel(session, EXPIRY_TIMER, membership.id)
@@ -423,7 +445,7 @@ async def _open_group(
     session: AsyncSession, community: Community, draft: NewGroup, *, routing_code_id: str | None
 ) -> Group:
     group = Group(
-        id=_new_id(),
+        id=new_id(),
         tenant_id=community.tenant_id,
         community_id=community.id,
         name=draft.name,
@@ -448,7 +470,7 @@ async def upsert_member(
     display_name = _display_name(profile)
     created = await repo.insert_member_if_absent(
         Member(
-            id=_new_id(),
+            id=new_id(),
             tenant_id=tenant_id,
             external_id=external_id,
             display_name=display_name,
@@ -483,7 +505,7 @@ async def _ensure_member(session: AsyncSession, tenant_id: str, external_id: str
     now = utcnow()
     await Repository(session).insert_member_if_absent(
         Member(
-            id=_new_id(),
+            id=new_id(),
             tenant_id=tenant_id,
             external_id=external_id,
             display_name=None,
@@ -495,7 +517,7 @@ async def _ensure_member(session: AsyncSession, tenant_id: str, external_id: str
     )
 
 
-async def _new_membership(
+async def new_membership(
     session: AsyncSession,
     tenant_id: str,
     community_id: str,
@@ -506,7 +528,7 @@ async def _new_membership(
     await _ensure_member(session, tenant_id, member_id)
     now = utcnow()
     membership = Membership(
-        id=_new_id(),
+        id=new_id(),
         tenant_id=tenant_id,
         community_id=community_id,
         member_id=member_id,
@@ -520,18 +542,19 @@ async def _new_membership(
         created_at=now,
         status_changed_at=now,
     )
-    _record_source(membership, source)
+    record_source(membership, source)
     session.add(membership)
     await session.flush()
     return membership
 
 
-def _record_source(membership: Membership, source: Source) -> None:
+def record_source(membership: Membership, source: Source) -> None:
     membership.source_kind = source.kind
     membership.source_code = source.code
     membership.source_channel = source.channel
     membership.inviter_id = source.inviter_id
     membership.routing_code_id = source.routing_code_id
+    membership.target_group_id = source.group_id
 
 
 async def _join_in(
@@ -547,24 +570,88 @@ async def _join_in(
     membership = await repo.membership_of(tenant_id, community_id, member_id)
     if community is None or (public_only and community.visibility != "public" and not membership):
         raise not_found("community")
-    if membership is not None and Status(membership.status) == Status.BANNED:
-        raise Problem(403, "banned", "Banned", "you are banned from this community")
-    if membership is not None and Status(membership.status) not in _ENDED:
+    if not reusable(membership):
+        assert membership is not None
         return Joined(membership, created=False)  # already in (or on the way in): a no-op
+    await check_level(repo, community, member_id)
+    if community.application_form is not None:
+        raise application_required(
+            "apply with answers (and the code that brought you, if any): "
+            f"POST /v1/onboarding/communities/{community.id}/applications"
+        )
     if membership is None:
-        membership = await _new_membership(
+        membership = await new_membership(
             session, tenant_id, community.id, member_id, Status.PENDING_PAYMENT, source
         )
     else:
-        _record_source(membership, source)
-    await _enter(session, community, membership)
+        record_source(membership, source)
+    await enter(session, community, membership)
     return Joined(membership, created=True)
 
 
-_ENDED = frozenset({Status.EXPIRED, Status.LEFT, Status.REMOVED, Status.REFUNDED})
+ENDED = frozenset({Status.EXPIRED, Status.LEFT, Status.REMOVED, Status.REFUNDED})
 
 
-async def _enter(session: AsyncSession, community: Community, membership: Membership) -> None:
+def reusable(membership: Membership | None) -> bool:
+    """May a join (re)start this membership? False: the member is already in, or on the way
+    in (a join is then a no-op). A banned member is refused."""
+    if membership is not None and Status(membership.status) == Status.BANNED:
+        raise Problem(403, "banned", "Banned", "you are banned from this community")
+    return membership is None or Status(membership.status) in ENDED
+
+
+async def check_level(repo: Repository, community: Community, member_id: str) -> None:
+    """A level-gated community admits members whom rewards reported at its level or above."""
+    if community.min_level is None:
+        return
+    known = await repo.member_level(community.tenant_id, member_id)
+    level = known.level if known else levels.BASE_LEVEL
+    if not levels.admits(community.min_level, level):
+        raise Problem(
+            403,
+            "level-required",
+            "Level required",
+            f"joining needs level {community.min_level}; you are at level {level}",
+            required_level=community.min_level,
+            level=level,
+        )
+
+
+async def record_level(
+    session: AsyncSession, tenant_id: str, member_id: str, level: int, changed_at: datetime
+) -> None:
+    """The projection of rewards' levels: keep the latest reported level of each member."""
+    repo = Repository(session)
+    row = MemberLevel(tenant_id=tenant_id, member_id=member_id, level=level, changed_at=changed_at)
+    if await repo.insert_level_if_absent(row):
+        return
+    known = await repo.member_level(tenant_id, member_id)
+    assert known is not None
+    if levels.supersedes(changed_at, known.changed_at):
+        known.level, known.changed_at = level, changed_at
+
+
+async def _admitted(repo: Repository, membership: Membership | None) -> bool:
+    """May this member pay into a community that reviews applications?
+
+    Yes once their latest application was approved, and also for members who joined before
+    the community started reviewing (they have no application): they were admitted then.
+    """
+    if membership is None or Status(membership.status) == Status.PENDING_APPLICATION:
+        return False
+    latest = await repo.latest_application(membership.id)
+    return latest is None or latest.status == ApplicationStatus.APPROVED
+
+
+async def _withdraw_application(session: AsyncSession, membership: Membership) -> None:
+    """Leaving while the application waits takes it out of the review queue."""
+    application = await Repository(session).latest_application(membership.id)
+    if application is not None and application.status == ApplicationStatus.PENDING:
+        application.status = ApplicationStatus.WITHDRAWN
+        application.decided_at = utcnow()
+
+
+async def enter(session: AsyncSession, community: Community, membership: Membership) -> None:
     """Open → active; paid → a free trial if the member never had one, else pending_payment."""
     terms = paid_terms(community)
     now = utcnow()
@@ -579,7 +666,7 @@ async def _enter(session: AsyncSession, community: Community, membership: Member
         )
         return
     if Status(membership.status) != Status.PENDING_PAYMENT:
-        await _move(session, membership, Status.PENDING_PAYMENT, now)
+        await move(session, membership, Status.PENDING_PAYMENT, now)
 
 
 async def _apply_payment(
@@ -600,7 +687,7 @@ async def _apply_payment(
     except TermOver as error:
         raise unprocessable("term-over", "Term over", str(error)) from error
     payment = Payment(
-        id=_new_id(),
+        id=new_id(),
         tenant_id=membership.tenant_id,
         membership_id=membership.id,
         reference=confirmation.reference,
@@ -641,7 +728,7 @@ async def _activate(
     """Into trial or active, seated in a group, with the expiry timer and the event."""
     target = Status.TRIAL if tier == TIER_TRIAL else Status.ACTIVE
     was_seated = machine.holds_seat(Status(membership.status))
-    await _move(session, membership, target, now)
+    await move(session, membership, target, now)
     membership.tier = tier
     membership.activated_at = now
     membership.term_ends_at = term_ends_at
@@ -653,7 +740,7 @@ async def _activate(
     await add_event(session, events.membership_activated(membership))
 
 
-async def _move(
+async def move(
     session: AsyncSession, membership: Membership, target: Status, now: datetime | None = None
 ) -> None:
     """Apply one state-machine transition; leaving the seated states frees the seat."""
@@ -678,8 +765,16 @@ async def _schedule_expiry(session: AsyncSession, membership: Membership) -> Non
 
 
 async def _seat(session: AsyncSession, membership: Membership) -> None:
-    """Place the member in a group of their routing code (a direct join has no group)."""
+    """Place the member in a group of their routing code, or their invite's target group.
+
+    A full target group leaves the member without a group rather than refusing them: the
+    seat is taken on activation, often a payment, which must not fail over a chat group.
+    A direct join has no group.
+    """
     if membership.routing_code_id is None:
+        target = membership.target_group_id
+        seated = target is not None and await _take_seat(session, membership, target)
+        membership.group_id = target if seated else None
         return
     repo = Repository(session)
     code = await repo.routing_code_by_id(membership.tenant_id, membership.routing_code_id)
@@ -695,18 +790,22 @@ async def _seat(session: AsyncSession, membership: Membership) -> None:
 
 
 async def _take_any_seat(session: AsyncSession, code: RoutingCode) -> str | None:
-    repo = Repository(session)
-    for load in placement_order(await repo.group_loads(code)):
-        taken = await repo.take_seat(load.group_id)
-        if taken is not None:
-            count, capacity = taken
-            if count == capacity:
-                event = events.group_full(
-                    code.tenant_id, code.community_id, load.group_id, capacity, utcnow()
-                )
-                await add_event(session, event)
+    for load in placement_order(await Repository(session).group_loads(code)):
+        if await _take_seat(session, code, load.group_id):
             return load.group_id
     return None
+
+
+async def _take_seat(session: AsyncSession, owner: RoutingCode | Membership, group_id: str) -> bool:
+    """One seat of the group if it has room; the seat that fills it publishes group.full."""
+    taken = await Repository(session).take_seat(group_id)
+    if taken is None:
+        return False
+    count, capacity = taken
+    if count == capacity:
+        event = events.group_full(owner.tenant_id, owner.community_id, group_id, capacity, utcnow())
+        await add_event(session, event)
+    return True
 
 
 async def _open_overflow(session: AsyncSession, code: RoutingCode) -> str:
@@ -745,5 +844,5 @@ async def expire_membership(session: AsyncSession, timer: Timer) -> None:
     if membership.term_ends_at is None or membership.term_ends_at > timer.due_at:
         return  # the term was extended after this timer was armed
     now = utcnow()
-    await _move(session, membership, Status.EXPIRED, now)
+    await move(session, membership, Status.EXPIRED, now)
     await add_event(session, events.membership_expired(membership, membership.tier, now))

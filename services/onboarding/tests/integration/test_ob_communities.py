@@ -269,3 +269,28 @@ async def test_another_tenants_ids_are_not_found(onboarding: Onboarding) -> None
     listing = await onboarding.client.get(f"{BASE}/memberships", headers=other)
     assert listing.json()["items"] == []
     assert (await onboarding.client.get(f"{BASE}/communities", headers=other)).json()["items"] == []
+
+
+async def test_nul_characters_are_problems_not_server_errors(onboarding: Onboarding) -> None:
+    # PostgreSQL text cannot hold U+0000: without the checks each of these was a 500 there.
+    operator = onboarding.operator()
+    for method, url, params, body in (
+        ("GET", f"{BASE}/communities/a%00b", None, None),
+        ("GET", f"{BASE}/memberships", {"member_id": "a\x00b"}, None),
+        ("POST", f"{BASE}/communities", None, {"slug": "abc", "name": "a\x00b"}),
+        ("POST", f"{BASE}/invites", None, {"community_id": "c", "channel": "\x00"}),
+    ):
+        answer = await onboarding.client.request(
+            method, url, params=params, json=body, headers=operator
+        )
+        assert answer.status_code in (400, 422), (url, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+    community = await onboarding.community(
+        application_form={"fields": [{"key": "why", "label": "?", "kind": "text"}]}
+    )
+    applied = await onboarding.client.post(
+        f"{BASE}/communities/{community['id']}/applications",
+        json={"answers": {"why": "a\x00b", "a\x00": 1}},
+        headers=onboarding.member("crm-1"),
+    )
+    assert applied.status_code == 422

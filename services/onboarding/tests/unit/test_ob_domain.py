@@ -1,4 +1,5 @@
-"""Domain rules of onboarding: state machine, paid terms, capacity routing, moderation ladder."""
+"""Domain rules of onboarding: state machine, paid terms, capacity routing, moderation ladder,
+level gate."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from onboarding.domain.levels import BASE_LEVEL, admits, supersedes
 from onboarding.domain.memberships import (
     INITIAL,
     SEATED,
@@ -240,3 +242,18 @@ def test_sanction_never_softens_with_more_active_strikes(offsets: list[int]) -> 
     current = index(DEFAULT_LADDER.next_sanction(strikes, NOW))
     more = index(DEFAULT_LADDER.next_sanction([*strikes, NOW], NOW))
     assert more >= current
+
+
+# ---------------------------------------------------------------- level gate
+
+
+def test_level_gate_admits_at_or_above_the_level() -> None:
+    assert admits(None, BASE_LEVEL)
+    assert admits(3, 3) and admits(3, 4)
+    assert not admits(3, 2)
+
+
+def test_an_older_level_never_overwrites_a_newer_one() -> None:
+    assert supersedes(NOW, None)
+    assert supersedes(NOW, NOW)  # a redelivery of the same change is harmless
+    assert not supersedes(NOW - timedelta(seconds=1), NOW)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from onboarding.api.deps import Member, OnboardingDep, Operator, is_member
+from onboarding.api.deps import AdmissionsDep, Member, OnboardingDep, Operator, is_member
 from onboarding.api.schemas import (
     CommunityCreate,
     CommunityOut,
     GroupCreate,
     GroupOut,
+    LevelGate,
     MembershipOut,
     RoutingCodeCreate,
     RoutingCodeOut,
@@ -26,9 +27,12 @@ router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: communities"])
 async def create_community(
     body: CommunityCreate, operator: Operator, service: OnboardingDep
 ) -> CommunityOut:
-    """Create a community with its join policy (open or paid terms) and first groups."""
+    """Create a community with its join policies (open or paid terms, optionally an
+    application questionnaire) and first groups."""
     groups = [NewGroup(**g.model_dump()) for g in body.groups]
-    draft = NewCommunity(**{**body.model_dump(exclude={"groups"}), "groups": groups})
+    questionnaire = body.application_form.domain() if body.application_form else None
+    settings = body.model_dump(exclude={"groups", "application_form"})
+    draft = NewCommunity(**settings, groups=groups, questionnaire=questionnaire)
     return CommunityOut.model_validate(await service.create_community(operator.tenant_id, draft))
 
 
@@ -66,6 +70,15 @@ def _member_or_operator(principal: CurrentPrincipal) -> str | None:
     if principal.token_type == "access" and principal.has_any_role("owner", "admin", "operator"):
         return None
     raise Problem(403, "forbidden", "Forbidden", "operators and members only")
+
+
+@router.put("/communities/{community_id}/level-gate", response_model=CommunityOut)
+async def set_level_gate(
+    community_id: str, body: LevelGate, operator: Operator, admissions: AdmissionsDep
+) -> CommunityOut:
+    """Joining needs this rewards level (as rewards last reported it); null lifts the gate."""
+    community = await admissions.set_min_level(operator.tenant_id, community_id, body.min_level)
+    return CommunityOut.model_validate(community)
 
 
 @router.post("/communities/{community_id}/groups", status_code=201, response_model=GroupOut)

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from onboarding.admissions import Admissions
+from onboarding.invites import Invites
 from onboarding.service import Onboarding
 from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.problems import Problem
@@ -22,6 +24,29 @@ def onboarding(request: Request) -> Onboarding:
 
 
 OnboardingDep = Annotated[Onboarding, Depends(onboarding)]
+
+
+def admissions(request: Request) -> Admissions:
+    return Admissions(request.app.state.sessions)
+
+
+AdmissionsDep = Annotated[Admissions, Depends(admissions)]
+
+
+def invites(request: Request) -> Invites:
+    return Invites(request.app.state.sessions)
+
+
+InvitesDep = Annotated[Invites, Depends(invites)]
+
+
+async def refuse_nul(request: Request) -> None:
+    """PostgreSQL text cannot hold U+0000: a path or query value with one is a 400 problem
+    here rather than a driver error (a 500) later. Bodies are checked by their models."""
+    params = request.query_params
+    values = [*request.path_params.values(), *params.keys(), *params.values()]
+    if any("\x00" in str(value) for value in values):
+        raise Problem(400, "nul-character", "NUL character", "the path or query contains U+0000")
 
 
 def forbidden(detail: str) -> Problem:

@@ -6,7 +6,30 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import available_timezones
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from onboarding.domain.applications import (
+    MAX_CHOICES,
+    MAX_FIELDS,
+    MAX_RULES,
+    MAX_TEXT_LENGTH,
+    Condition,
+    Decision,
+    FieldKind,
+    Form,
+    FormField,
+    Op,
+    Questionnaire,
+    Rule,
+)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,58}[a-z0-9])$")]
@@ -16,19 +39,124 @@ ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 GroupKind = Literal["trial", "core", "interest", "local", "temporary"]
 Capacity = Annotated[int, Field(ge=1, le=100_000)]
+FieldKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+Choice = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+MAX_BULK_REVIEW = 100
+Level = Annotated[int, Field(ge=1, le=1000)]
 
 T = TypeVar("T")
 _TIMEZONES = frozenset(available_timezones())
 
 
 class Strict(BaseModel):
+    """Request bodies: unknown fields and NUL characters are refused (422)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold U+0000; refused here, it never becomes a driver error.
+        if _has_nul(data):
+            raise ValueError("text cannot contain the NUL character (U+0000)")
+        return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 class GroupCreate(Strict):
     name: Name
     kind: GroupKind = "core"
     capacity: Capacity = 500
+
+
+class FormFieldIn(Strict):
+    key: FieldKey
+    label: Name
+    kind: Literal["text", "choice", "multi_choice"]
+    required: bool = True
+    choices: Annotated[list[Choice], Field(max_length=MAX_CHOICES)] = []
+    max_length: Annotated[int, Field(ge=1, le=MAX_TEXT_LENGTH)] | None = None
+
+
+class ConditionIn(Strict):
+    key: FieldKey
+    op: Literal["equals", "any_of"]
+    values: Annotated[list[Choice], Field(min_length=1, max_length=MAX_CHOICES)]
+
+
+class RuleIn(Strict):
+    decision: Literal["approve", "reject"]
+    conditions: Annotated[list[ConditionIn], Field(min_length=1, max_length=10)]
+    reason: Reason | None = None  # shown to a rejected applicant
+
+
+class QuestionnaireIn(Strict):
+    """The application form and optional rules deciding on the answers at submit time."""
+
+    fields: Annotated[list[FormFieldIn], Field(min_length=1, max_length=MAX_FIELDS)]
+    rules: Annotated[list[RuleIn], Field(max_length=MAX_RULES)] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QuestionnaireIn:
+        self.domain()  # a FormError is a ValueError: reported as a validation problem
+        return self
+
+    def domain(self) -> Questionnaire:
+        fields = tuple(
+            FormField(f.key, f.label, FieldKind(f.kind), f.required, tuple(f.choices), f.max_length)
+            for f in self.fields
+        )
+        rules = tuple(
+            Rule(
+                Decision(r.decision),
+                tuple(Condition(c.key, Op(c.op), tuple(c.values)) for c in r.conditions),
+                r.reason,
+            )
+            for r in self.rules
+        )
+        return Questionnaire(Form(fields), rules)
+
+
+class FormFieldOut(BaseModel):
+    key: str
+    label: str
+    kind: str
+    required: bool
+    choices: list[str]
+    max_length: int | None
+
+
+class ApplicationFormOut(BaseModel):
+    """What applicants see: the fields; the rules stay with the operators."""
+
+    fields: list[FormFieldOut]
+
+
+class ConditionOut(BaseModel):
+    key: str
+    op: str
+    values: list[str]
+
+
+class RuleOut(BaseModel):
+    decision: str
+    conditions: list[ConditionOut]
+    reason: str | None
+
+
+class QuestionnaireOut(ApplicationFormOut):
+    rules: list[RuleOut]
 
 
 class CommunityCreate(Strict):
@@ -46,6 +174,8 @@ class CommunityCreate(Strict):
     trial_days: Annotated[int, Field(ge=0, le=365)] = 0
     refund_window_hours: Annotated[int, Field(ge=0, le=8760)] = 0
     groups: Annotated[list[GroupCreate], Field(max_length=50)] = []
+    application_form: QuestionnaireIn | None = None  # set: joining takes an application
+    min_level: Level | None = None  # set: joining needs this rewards level
 
     @field_validator("timezone")
     @classmethod
@@ -71,7 +201,13 @@ class CommunityOut(BaseModel):
     term_fixed_ends_at: datetime | None
     trial_days: int
     refund_window_hours: int
+    application_form: ApplicationFormOut | None
+    min_level: int | None
     created_at: datetime
+
+
+class LevelGate(Strict):
+    min_level: Level | None  # null: anyone may join
 
 
 class GroupOut(BaseModel):
@@ -165,3 +301,111 @@ class ProfileOut(BaseModel):
     display_name: str | None
     profile: dict[str, Any]
     tags: list[str]
+
+
+class ApplicationCreate(Strict):
+    answers: Annotated[dict[str, Any], Field(max_length=MAX_FIELDS)]
+    # The code that brought the applicant: it opens private communities and is the source.
+    routing_code: Code | None = None
+    invite_code: Code | None = None
+
+    @model_validator(mode="after")
+    def _one_code(self) -> ApplicationCreate:
+        if self.routing_code and self.invite_code:
+            raise ValueError("a routing code or an invite code, not both")
+        return self
+
+
+class ApplicationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    community_id: str
+    member_id: str
+    membership_id: str
+    status: str
+    answers: dict[str, Any]
+    auto: bool
+    decided_by: str | None
+    reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class ApplicationResult(BaseModel):
+    """An application with the membership it moved (active, trial, pending_payment...)."""
+
+    application: ApplicationOut
+    membership: MembershipOut
+
+    @classmethod
+    def of(cls, application: Any, membership: Any) -> ApplicationResult:
+        return cls(
+            application=ApplicationOut.model_validate(application),
+            membership=MembershipOut.of(membership),
+        )
+
+
+class ApproveIn(Strict):
+    reason: Reason | None = None
+
+
+class RejectIn(Strict):
+    reason: Reason  # the applicant is told why
+
+
+class BulkReviewIn(Strict):
+    application_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_BULK_REVIEW)]
+    decision: Literal["approve", "reject"]
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BulkReviewIn:
+        if len(set(self.application_ids)) != len(self.application_ids):
+            raise ValueError("each application id once")
+        if self.decision == "reject" and self.reason is None:
+            raise ValueError("a rejection gives a reason")
+        return self
+
+
+class ProblemOut(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str | None
+
+
+class BulkReviewItem(BaseModel):
+    application_id: str
+    status: int  # as if this id had been reviewed alone: 200, or the problem's status
+    result: ApplicationResult | None
+    problem: ProblemOut | None
+
+
+class BulkReviewOut(BaseModel):
+    results: list[BulkReviewItem]
+
+
+class InviteCreate(Strict):
+    community_id: Id
+    code: Code | None = None  # generated (8 characters, no look-alikes) when not given
+    channel: Annotated[str, StringConstraints(max_length=100)] | None = None
+    inviter_id: ExternalId | None = None  # a member of the community
+    target_group_id: Id | None = None
+    max_uses: Annotated[int, Field(ge=1, le=1_000_000)] | None = 1  # null: unlimited
+    expires_at: AwareDatetime | None = None
+
+
+class InviteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    community_id: str
+    code: str
+    channel: str | None
+    inviter_id: str | None
+    target_group_id: str | None
+    max_uses: int | None
+    uses: int
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    created_by: str
+    created_at: datetime

@@ -1,0 +1,68 @@
+"""Invite codes: operators issue and revoke them; members redeem them to join."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from onboarding.api.deps import InvitesDep, Member, Operator
+from onboarding.api.schemas import InviteCreate, InviteOut, MembershipOut
+from onboarding.invites import NewInvite
+from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
+
+router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: invites"])
+
+
+@router.post("/invites", status_code=201, response_model=InviteOut)
+async def create_invite(body: InviteCreate, operator: Operator, invites: InvitesDep) -> InviteOut:
+    """An invite code: single use by default, or ``max_uses`` (null: unlimited), with an
+    optional expiry, the inviting member (credited for every invitee) and a target group."""
+    invite = await invites.create(
+        operator.tenant_id, NewInvite(**body.model_dump()), created_by=operator.subject
+    )
+    return InviteOut.model_validate(invite)
+
+
+@router.get("/invites", response_model=Page[InviteOut])
+async def list_invites(
+    operator: Operator,
+    invites: InvitesDep,
+    community_id: Annotated[str | None, Query(max_length=36)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[InviteOut]:
+    rows = await invites.invites(
+        operator.tenant_id, community_id=community_id, after=keyset_after(cursor), limit=limit + 1
+    )
+    items = [InviteOut.model_validate(row) for row in rows[:limit]]
+    return Page[InviteOut](items=items, next_cursor=next_cursor(rows, limit))
+
+
+@router.get("/invites/{invite_id}", response_model=InviteOut)
+async def get_invite(invite_id: str, operator: Operator, invites: InvitesDep) -> InviteOut:
+    return InviteOut.model_validate(await invites.invite(operator.tenant_id, invite_id))
+
+
+@router.post("/invites/{invite_id}/revoke", response_model=InviteOut)
+async def revoke_invite(invite_id: str, operator: Operator, invites: InvitesDep) -> InviteOut:
+    """No more redemptions; members who joined with it stay."""
+    return InviteOut.model_validate(await invites.revoke(operator.tenant_id, invite_id))
+
+
+@router.post(
+    "/invites/{code}/redeem",
+    response_model=MembershipOut,
+    responses={
+        200: {"description": "Already a member: no use taken"},
+        201: {"description": "Joined"},
+        410: {"description": "The invite expired, was revoked or is used up"},
+    },
+)
+async def redeem_invite(
+    code: str, member: Member, invites: InvitesDep, response: Response
+) -> MembershipOut:
+    """Join with an invite code (any visibility): active, a trial, or pending_payment."""
+    joined = await invites.redeem(member.tenant_id, member.subject, code)
+    response.status_code = 201 if joined.created else 200
+    return MembershipOut.of(joined.membership)

@@ -1,0 +1,214 @@
+"""Use cases of invite codes (邀请码): operators issue them, members redeem them.
+
+An invite opens any community (private and secret ones too) and records who invited whom:
+``membership.activated`` carries ``{kind: invite, code, channel, inviter_id}``. It never lets
+anyone past the other policies: a paid community still waits for the payment, one with a
+questionnaire takes an application (submitted with the invite code).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from onboarding import events
+from onboarding.domain.memberships import Status
+from onboarding.orm import InviteCode, Membership
+from onboarding.repository import After, Repository
+from onboarding.service import (
+    Joined,
+    Source,
+    application_required,
+    check_level,
+    conflict,
+    enter,
+    new_id,
+    new_membership,
+    record_source,
+    reusable,
+    unprocessable,
+)
+from servicekit.db import read_only, transaction
+from servicekit.outbox import add_event
+from servicekit.problems import Problem, not_found
+from servicekit.types import utcnow
+
+# No 0/O or 1/I/L: codes are read aloud and typed from posters.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class NewInvite:
+    community_id: str
+    code: str | None = None  # generated when not given
+    channel: str | None = None
+    inviter_id: str | None = None  # a member of the community, credited for the invitees
+    target_group_id: str | None = None
+    max_uses: int | None = 1  # 1: single use; None: unlimited
+    expires_at: datetime | None = None
+
+
+def generate_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+class Invites:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def create(self, tenant_id: str, draft: NewInvite, created_by: str) -> InviteCode:
+        code = draft.code or generate_code()
+        try:
+            async with transaction(self.sessions) as session:
+                await _check_invite(Repository(session), tenant_id, draft)
+                invite = InviteCode(
+                    id=new_id(),
+                    tenant_id=tenant_id,
+                    community_id=draft.community_id,
+                    code=code,
+                    channel=draft.channel,
+                    inviter_id=draft.inviter_id,
+                    target_group_id=draft.target_group_id,
+                    max_uses=draft.max_uses,
+                    uses=0,
+                    expires_at=draft.expires_at,
+                    revoked_at=None,
+                    created_by=created_by,
+                    created_at=utcnow(),
+                )
+                session.add(invite)
+                await session.flush()
+                return invite
+        except IntegrityError as error:
+            detail = f"the invite code {code!r} exists"
+            raise conflict("code-taken", "Code taken", detail) from error
+
+    async def invite(self, tenant_id: str, invite_id: str) -> InviteCode:
+        async with read_only(self.sessions) as session:
+            invite = await Repository(session).invite_by_id(tenant_id, invite_id)
+        if invite is None:
+            raise not_found("invite")
+        return invite
+
+    async def invites(
+        self, tenant_id: str, *, community_id: str | None, after: After | None, limit: int
+    ) -> list[InviteCode]:
+        async with read_only(self.sessions) as session:
+            rows = await Repository(session).invites_page(
+                tenant_id, community_id=community_id, after=after, limit=limit
+            )
+            return list(rows)
+
+    async def revoke(self, tenant_id: str, invite_id: str) -> InviteCode:
+        """No further redemptions; members who already joined with it stay."""
+        async with transaction(self.sessions) as session:
+            invite = await Repository(session).invite_by_id(tenant_id, invite_id)
+            if invite is None:
+                raise not_found("invite")
+            invite.revoked_at = invite.revoked_at or utcnow()
+            return invite
+
+    async def redeem(self, tenant_id: str, member_id: str, code: str) -> Joined:
+        # Two concurrent first joins of one member collide on the unique membership key;
+        # the retry answers as a repeated join (and takes no second use).
+        for attempt in (1, 2):
+            try:
+                async with transaction(self.sessions) as session:
+                    return await _redeem_in(session, tenant_id, member_id, code)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+
+async def _check_invite(repo: Repository, tenant_id: str, draft: NewInvite) -> None:
+    if await repo.community(tenant_id, draft.community_id) is None:
+        raise not_found("community")
+    if draft.expires_at is not None and draft.expires_at <= utcnow():
+        raise unprocessable("invalid-invite", "Invalid invite", "expires_at is in the past")
+    if draft.target_group_id is not None:
+        groups = {g.id for g in await repo.groups(tenant_id, draft.community_id)}
+        if draft.target_group_id not in groups:
+            detail = "target_group_id is not a group of this community"
+            raise unprocessable("unknown-groups", "Unknown group", detail)
+    if draft.inviter_id is not None:
+        inviter = await repo.membership_of(tenant_id, draft.community_id, draft.inviter_id)
+        if inviter is None or Status(inviter.status) not in _MEMBERS:
+            raise unprocessable(
+                "inviter-not-member", "Inviter not a member", "the inviter is not in the community"
+            )
+
+
+# Who may invite: members in the community now (a muted member still counts as a member).
+_MEMBERS = frozenset({Status.TRIAL, Status.ACTIVE, Status.MUTED})
+
+
+async def _redeem_in(session: AsyncSession, tenant_id: str, member_id: str, code: str) -> Joined:
+    repo = Repository(session)
+    invite = await repo.invite(tenant_id, code)
+    if invite is None:
+        raise not_found("invite")
+    check_usable(invite)
+    community = await repo.community(tenant_id, invite.community_id)
+    assert community is not None
+    membership = await repo.membership_of(tenant_id, community.id, member_id)
+    if not reusable(membership):
+        assert membership is not None
+        return Joined(membership, created=False)  # already in: no use taken
+    await check_level(repo, community, member_id)
+    if community.application_form is not None:
+        raise application_required(
+            f"apply with answers and this invite_code: "
+            f"POST /v1/onboarding/communities/{community.id}/applications"
+        )
+    source = await take_use(session, invite, member_id)
+    if membership is None:
+        membership = await new_membership(
+            session, tenant_id, community.id, member_id, Status.PENDING_PAYMENT, source
+        )
+    else:
+        record_source(membership, source)
+    await redeemed(session, invite, membership)
+    await enter(session, community, membership)
+    return Joined(membership, created=True)
+
+
+def check_usable(invite: InviteCode) -> None:
+    """A precise reason for a dead invite (the conditional increment is the real guard)."""
+    if invite.revoked_at is not None:
+        raise _gone("invite-revoked", "Invite revoked", "this invite was revoked")
+    if invite.expires_at is not None and invite.expires_at <= utcnow():
+        raise _gone("invite-expired", "Invite expired", f"it expired at {invite.expires_at}")
+    if invite.max_uses is not None and invite.uses >= invite.max_uses:
+        raise _gone("invite-used-up", "Invite used up", "every use of this invite was taken")
+
+
+def _gone(slug: str, title: str, detail: str) -> Problem:
+    return Problem(410, slug, title, detail)
+
+
+async def take_use(session: AsyncSession, invite: InviteCode, member_id: str) -> Source:
+    """Take one use of the invite: the source to record on the member's membership.
+
+    The caller opens the membership with it, then publishes ``redeemed`` for it.
+    """
+    if invite.inviter_id == member_id:
+        raise conflict("own-invite", "Own invite", "members cannot redeem their own invite")
+    if not await Repository(session).take_invite_use(invite, utcnow()):
+        raise _gone("invite-used-up", "Invite used up", "every use of this invite was taken")
+    return Source(
+        kind="invite",
+        code=invite.code,
+        channel=invite.channel,
+        inviter_id=invite.inviter_id,
+        group_id=invite.target_group_id,
+    )
+
+
+async def redeemed(session: AsyncSession, invite: InviteCode, membership: Membership) -> None:
+    await add_event(session, events.invite_redeemed(invite, membership, utcnow()))
