@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekit import tracing
@@ -131,6 +132,23 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=errors,
         )
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, error: DBAPIError) -> JSONResponse:
+        if not _is_data_exception(error):
+            log.error("database error on %s %s", request.method, request.url.path, exc_info=error)
+            return status_problem(500, "An unexpected error occurred; quote the request id.")
+        # The database refused a value (NUL in text on PostgreSQL, a number out of range):
+        # the client's input, which validation let through. The transaction was rolled
+        # back, so nothing was half-written.
+        log.warning("database refused a value on %s: %s", request.url.path, error.orig)
+        return problem_response(
+            422,
+            "unstorable-value",
+            "Value cannot be stored",
+            "a value is out of range or contains characters that cannot be stored",
+            instance=request.url.path,
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -140,3 +158,14 @@ def install_problem_handlers(app: FastAPI) -> None:
 def not_found(what: str) -> Problem:
     """404 for an id that does not exist *for this tenant*: never says whether it exists."""
     return Problem(404, "not-found", "Not Found", f"no such {what}")
+
+
+def _is_data_exception(error: DBAPIError) -> bool:
+    """SQLSTATE class 22 ("data exception"), whichever driver reported it."""
+    if isinstance(error, DataError):
+        return True
+    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str) and state.startswith("22"):
+            return True
+    return False

@@ -411,3 +411,23 @@ async def test_every_event_written_matches_its_contract(gateway: Gateway) -> Non
         "quanzi.gateway.apikey.revoked.v1",
         "quanzi.gateway.password_reset.requested.v1",
     }
+
+
+async def test_values_the_database_cannot_store_are_a_4xx_not_a_500(
+    gateway: Gateway, backend: str
+) -> None:
+    body = {
+        "slug": "nul-tenant",
+        "name": "A\u0000B",
+        "owner_email": "o@n.example",
+        "owner_name": "O",
+    }
+    answer = await gateway.client.post(
+        "/v1/platform/tenants", json=body, headers=gateway.platform()
+    )
+    # PostgreSQL text cannot hold NUL; SQLite can. Either way: never a 500, never half-written.
+    assert answer.status_code == (422 if backend == "postgres" else 201), answer.text
+    if backend == "postgres":
+        assert answer.json()["type"].endswith("/unstorable-value")
+        listed = await gateway.client.get("/v1/platform/tenants", headers=gateway.platform())
+        assert listed.json()["items"] == []
