@@ -34,8 +34,17 @@ def _sqlite_engine(database_url: str, *, echo: bool) -> AsyncEngine:
     url = make_url(database_url)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    # One connection per process: SQLite has one writer anyway, and transactions queued
+    # in asyncio are served in order, while two connections fight in SQLite's busy
+    # handler (sleep and retry) and starve each other (p99 commit-to-publish 100+ ms).
+    # Code must therefore never hold two sessions at once in one task.
     engine = create_async_engine(
-        database_url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        database_url,
+        echo=echo,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -98,8 +107,15 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
 async def insert_ignore_returning(
     session: AsyncSession, table: Table, rows: list[dict[str, Any]], column: ColumnElement[Any]
 ) -> list[Any]:
-    """Multi-row INSERT skipping unique conflicts; returns ``column`` of the rows inserted."""
+    """Multi-row INSERT skipping unique conflicts; returns ``column`` of the rows inserted.
+
+    The rows go as executemany parameters, not as ``.values(rows)``: one cached statement
+    that SQLAlchemy batches itself ("insertmanyvalues"), instead of a new 3,000-parameter
+    statement compiled for every batch, which cost most of a consumer's CPU.
+    """
+    if not rows:
+        return []
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(rows).on_conflict_do_nothing().returning(column)
-    return list((await session.execute(statement)).scalars())
+    statement = insert(table).on_conflict_do_nothing().returning(column)
+    return list((await session.execute(statement, rows)).scalars())
