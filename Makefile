@@ -36,6 +36,8 @@ lint: install  ## ruff, mypy, import contracts, layout rules, contracts and docs
 
 bench: install  ## benchmarks: our figures as ratios to raw baselines in the same run
 	$(RUN) python bench/pipeline.py
+	$(RUN) python bench/gateway.py
+	$(RUN) python bench/ledger.py
 
 docs: install  ## regenerate the event catalog from contracts/
 	$(RUN) servicekit catalog docs/events.md
