@@ -8,22 +8,25 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from rewards import events, service
-from rewards.api import points
+from rewards.api import leaderboards, mall, points
 from rewards.domain.rules import MEMBERSHIP_ACTIVATED, MEMBERSHIP_REFUNDED
+from rewards.ledger import EXPIRE_TIMER, RELEASE_TIMER
 from rewards.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
+from servicekit.consumer import Batched
 
 MEMBERSHIPS = ConsumerSpec(
     name="memberships",
     topics=["onboarding.memberships"],
     handlers={
         # Table-driven: the tenant's earning rules for the type decide what is credited.
-        MEMBERSHIP_ACTIVATED: service.apply_rules,
+        # Batched: a poll's activations in a few statements (bench/ledger.py).
+        MEMBERSHIP_ACTIVATED: Batched(service.apply_rules_many),
         MEMBERSHIP_REFUNDED: service.on_membership_refunded,
     },
 )
 
-TIMERS = {service.RELEASE_TIMER: service.release_due, service.EXPIRE_TIMER: service.expire_due}
+TIMERS = {RELEASE_TIMER: service.release_due, EXPIRE_TIMER: service.expire_due}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             description=(
                 "Points ledger, earning rules, levels, badges, leaderboards and the points mall."
             ),
-            routers=[points.router],
+            routers=[points.router, mall.router, leaderboards.router],
             produces=events.TOPICS,
             consumers=[MEMBERSHIPS],
             timers=TIMERS,

@@ -1,4 +1,4 @@
-"""The rewards service's events (contracts/topics/rewards.points.yaml), keyed by member."""
+"""The rewards service's events (contracts/topics/rewards.*.yaml), all keyed by member."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from typing import Any
 
 from rewards.domain.ledger import Entry, EntryKind
 from rewards.domain.levels import LevelProgress
-from rewards.repository import Balances
+from rewards.domain.mall import RedemptionStatus
+from rewards.repository import Balances, RedemptionRow
 from servicekit.events import Event, new_event
 
 SOURCE = "/rewards"
 POINTS = "rewards.points"
-TOPICS = (POINTS,)
+REDEMPTIONS = "rewards.redemptions"
+TOPICS = (POINTS, REDEMPTIONS)
 
 CREDITED = "quanzi.rewards.points.credited.v1"
 RELEASED = "quanzi.rewards.points.released.v1"
@@ -19,6 +21,11 @@ DEBITED = "quanzi.rewards.points.debited.v1"
 EXPIRED = "quanzi.rewards.points.expired.v1"
 REVERSED = "quanzi.rewards.points.reversed.v1"
 LEVEL_CHANGED = "quanzi.rewards.level.changed.v1"
+REDEMPTION_EVENTS = {
+    RedemptionStatus.REQUESTED: "quanzi.rewards.redemption.requested.v1",
+    RedemptionStatus.FULFILLED: "quanzi.rewards.redemption.fulfilled.v1",
+    RedemptionStatus.CANCELLED: "quanzi.rewards.redemption.cancelled.v1",
+}
 
 
 def _type_of(entry: Entry) -> str:
@@ -31,15 +38,18 @@ def _type_of(entry: Entry) -> str:
         EntryKind.SETTLE: DEBITED,
         EntryKind.EXPIRE: EXPIRED,
         EntryKind.REVERSE: REVERSED,
+        EntryKind.RESTORE: CREDITED,
     }[entry.kind]
 
 
-def _event(event_type: str, tenant_id: str, member_id: str, data: dict[str, Any]) -> Event:
+def _event(
+    event_type: str, tenant_id: str, member_id: str, data: dict[str, Any], topic: str = POINTS
+) -> Event:
     return new_event(
         type=event_type,
         source=SOURCE,
         tenant_id=tenant_id,
-        topic=POINTS,
+        topic=topic,
         data={"tenant_id": tenant_id, "member_id": member_id, **data},
         key=member_id,
         subject=member_id,
@@ -85,3 +95,22 @@ def level_changed(
         "changed_at": at,
     }
     return _event(LEVEL_CHANGED, tenant_id, member_id, data)
+
+
+def redemption(row: RedemptionRow) -> Event:
+    """The redemption as it now stands; its status says which of the three events it is."""
+    data = {
+        "redemption_id": row.id,
+        "item_id": row.item_id,
+        "item_name": row.item_name,
+        "item_kind": row.item_kind.value,
+        "points": row.points,
+        "community_id": row.community_id,
+        "status": row.status.value,
+        "note": row.note,
+        "reference": row.reference,
+        "reason": row.cancel_reason,
+        "by": row.closed_by,
+        "occurred_at": (row.closed_at or row.created_at).isoformat(),
+    }
+    return _event(REDEMPTION_EVENTS[row.status], row.tenant_id, row.member_id, data, REDEMPTIONS)

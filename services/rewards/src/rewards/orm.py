@@ -114,3 +114,124 @@ level_schemes = sa.Table(
     sa.Column("names", sa.JSON, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
+
+catalog_items = sa.Table(
+    "catalog_items",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.String(2000), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("cost", sa.BigInteger, nullable=False),
+    sa.Column("stock", sa.BigInteger, nullable=False),
+    sa.Column("per_member_limit", sa.Integer, nullable=True),
+    sa.Column("min_level", sa.Integer, nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=True),
+    sa.Column("active_from", UtcDateTime, nullable=True),
+    sa.Column("active_until", UtcDateTime, nullable=True),
+    sa.Column("archived", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    # The last line of defence against overselling, whatever a query does.
+    sa.CheckConstraint("stock >= 0", name="ck_catalog_items_stock"),
+    sa.CheckConstraint("cost > 0", name="ck_catalog_items_cost"),
+    sa.Index("ix_catalog_items_tenant_created", "tenant_id", "created_at", "id"),
+)
+
+redemptions = sa.Table(
+    "redemptions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("item_id", sa.String(36), sa.ForeignKey("catalog_items.id"), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("request_key", sa.String(255), nullable=False),  # the member's Idempotency-Key
+    sa.Column("item_name", sa.String(200), nullable=False),  # as redeemed
+    sa.Column("item_kind", sa.String(16), nullable=False),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("allocations", sa.JSON, nullable=False),  # lots the points came from
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=True),
+    sa.Column("note", sa.String(500), nullable=True),  # the member's, e.g. a delivery address
+    sa.Column("reference", sa.String(500), nullable=True),  # the operator's, e.g. a tracking no.
+    sa.Column("cancel_reason", sa.String(500), nullable=True),
+    sa.Column("closed_by", sa.String(200), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("closed_at", UtcDateTime, nullable=True),
+    # A key the idempotency store has forgotten (24 h) still cannot redeem twice.
+    sa.UniqueConstraint("tenant_id", "member_id", "request_key", name="uq_redemptions_request"),
+    sa.Index("ix_redemptions_member_item", "tenant_id", "member_id", "item_id", "status"),
+    sa.Index("ix_redemptions_member_created", "tenant_id", "member_id", "created_at", "id"),
+    sa.Index("ix_redemptions_status_created", "tenant_id", "status", "created_at", "id"),
+)
+
+# Leaderboards (see domain/leaderboard.py). scope = a community id, or "" for the tenant.
+# A period's board sums the days it covers: an index range on (tenant, scope, day).
+score_days = sa.Table(
+    "score_days",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("scope", sa.String(200), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("reached_at", UtcDateTime, nullable=False),
+    # "My rank" first needs my own sum over the period.
+    sa.Index("ix_score_days_member", "tenant_id", "scope", "member_id", "day"),
+)
+
+# All time: one row per member and scope, kept in board order by an index, so the
+# top N is the first N index entries and a rank is a count of the entries before.
+score_totals = sa.Table(
+    "score_totals",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("scope", sa.String(200), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("reached_at", UtcDateTime, nullable=False),
+    sa.Index(
+        "ix_score_totals_board",
+        "tenant_id",
+        "scope",
+        sa.text("points DESC"),
+        "reached_at",
+        "member_id",
+    ),
+)
+
+# The rolling 7- and 30-day boards, kept like the all-time one: one row per member,
+# scope and span, summing the days of the window that ends on the span's ``as_of``
+# day (score_window_state). Rebuilt from score_days when the day changes; every
+# score written in between is added to the rows of the windows its day falls in.
+score_windows = sa.Table(
+    "score_windows",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("span", sa.Integer, primary_key=True),  # days: 7 or 30
+    sa.Column("scope", sa.String(200), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("reached_at", UtcDateTime, nullable=False),
+    sa.Index(
+        "ix_score_windows_board",
+        "tenant_id",
+        "span",
+        "scope",
+        sa.text("points DESC"),
+        "reached_at",
+        "member_id",
+    ),
+)
+
+# Which day each span's rows are for (NULL: not built yet). Writers hold it FOR SHARE
+# while they add to the windows, a rebuild FOR UPDATE: a score is either in the
+# rebuild's read of score_days or added to the rebuilt rows, never both or neither.
+score_window_state = sa.Table(
+    "score_window_state",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("span", sa.Integer, primary_key=True),
+    sa.Column("as_of", sa.Date, nullable=True),
+)

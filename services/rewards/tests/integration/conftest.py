@@ -4,10 +4,12 @@ the way the consumer and timer runners apply them; the API over ASGI."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 import httpx
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from rewards import app as rewards_app
 from rewards.orm import entries, lots, wallets
 from rewards.settings import Settings
+from servicekit.consumer import Batched
 from servicekit.contracts import Registry
 from servicekit.db import create_engine, session_factory, transaction
 from servicekit.devbroker import free_port
@@ -43,6 +46,7 @@ def activated(
     at: datetime | None = None,
     window_days: int | None = 3,
     tenant_id: str = TENANT,
+    community_id: str = "c-1",
 ) -> Event:
     at = at or utcnow()
     window = (at + timedelta(days=window_days)).isoformat() if window_days is not None else None
@@ -57,7 +61,7 @@ def activated(
             "tenant_id": tenant_id,
             "membership_id": membership_id,
             "member_id": member_id,
-            "community_id": "c-1",
+            "community_id": community_id,
             "tier": "core",
             "activated_at": at.isoformat(),
             "refund_window_ends_at": window,
@@ -86,6 +90,15 @@ def refunded(membership_id: str, member_id: str, tenant_id: str = TENANT) -> Eve
 HANDLERS = rewards_app.MEMBERSHIPS.handlers
 
 
+async def _handle(session: AsyncSession, run: list[Event]) -> None:
+    handler = HANDLERS[run[0].type]
+    if isinstance(handler, Batched):
+        await handler.handle(session, run)
+        return
+    for event in run:
+        await handler(session, event)
+
+
 @dataclass
 class Ledger:
     engine: AsyncEngine
@@ -97,9 +110,15 @@ class Ledger:
     async def deliver(self, *events: Event) -> None:
         """Each event in its own transaction, as the consumer's one-by-one path does."""
         for event in events:
-            handler = HANDLERS[event.type]
             async with transaction(self.sessions) as session:
-                await handler(session, event)  # type: ignore[operator]
+                await _handle(session, [event])
+
+    async def deliver_batch(self, *events: Event) -> None:
+        """All in one transaction, as the consumer applies a poll: consecutive events of
+        one type in one call of a batched handler."""
+        async with transaction(self.sessions) as session:
+            for _, run in groupby(events, key=lambda event: event.type):
+                await _handle(session, list(run))
 
     async def fire_timers(self, at: datetime) -> int:
         return await TimerRunner(self.sessions, rewards_app.TIMERS).fire_due(now=at)
@@ -120,6 +139,13 @@ class Ledger:
         if row is None:
             return None
         return {k: row[k] for k in ("available", "pending", "lifetime", "debt", "level")}
+
+    async def all_balances(self, tenant_id: str = TENANT) -> dict[str, dict[str, int]]:
+        async with self.engine.connect() as connection:
+            query = select(wallets).where(wallets.c.tenant_id == tenant_id)
+            rows = (await connection.execute(query)).mappings().all()
+        names = ("available", "pending", "lifetime", "debt", "level")
+        return {row["member_id"]: {k: row[k] for k in names} for row in rows}
 
     async def check_invariants(self) -> None:
         """Every wallet equals the sum of its entries and of its open lots."""
@@ -143,7 +169,7 @@ class Ledger:
         """The outbox as the relay would publish it, every event checked against contracts."""
         async with self.engine.connect() as connection:
             rows = (await connection.execute(select(outbox).order_by(outbox.c.id))).all()
-        registry = Registry.load()
+        registry = _registry()
         found = []
         for row in rows:
             headers = [(name, value.encode()) for name, value in row.headers]
@@ -152,6 +178,11 @@ class Ledger:
             if event_type is None or event.type == event_type:
                 found.append(event)
         return found
+
+
+@functools.cache
+def _registry() -> Registry:
+    return Registry.load()  # once per test process: it reads and checks every contract
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from rewards.domain.ledger import (
+    Allocation,
     Credit,
     Entry,
     EntryKind,
@@ -21,6 +22,7 @@ from rewards.domain.ledger import (
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+MIN_LIFE = timedelta(days=30)
 
 
 def credit(
@@ -145,6 +147,55 @@ def test_bad_operations_are_refused() -> None:
         wallet.release("missing", T0)
 
 
+def test_a_debit_says_which_lots_it_took_from() -> None:
+    wallet = Wallet()
+    wallet.credit(credit("late", 10, expires_at=T0 + timedelta(days=90)))
+    wallet.credit(credit("soon", 4, expires_at=T0 + timedelta(days=30)))
+    [entry] = wallet.debit("spend", 12, T0)
+    assert entry.allocations == (
+        Allocation("soon", 4, T0 + timedelta(days=30)),
+        Allocation("late", 8, T0 + timedelta(days=90)),
+    )
+
+
+def test_restore_gives_points_back_with_their_expiry_but_not_to_lifetime() -> None:
+    wallet = Wallet()
+    wallet.credit(credit("late", 10, expires_at=T0 + timedelta(days=90)))
+    wallet.credit(credit("soon", 4, expires_at=T0 + timedelta(days=31)))
+    [spend] = wallet.debit("spend", 12, T0)
+    later = T0 + timedelta(days=5)
+    [entry] = wallet.restore("restore:r", spend.allocations, ["r1", "r2"], later, min_life=MIN_LIFE)
+    assert (entry.kind, entry.available_delta, entry.lifetime_delta) == (EntryKind.RESTORE, 12, 0)
+    assert (wallet.available, wallet.lifetime) == (14, 14)
+    # "soon" had 26 days left: restored points get at least 30; "late" keeps its date.
+    assert wallet.lots["r1"].expires_at == later + MIN_LIFE
+    assert wallet.lots["r2"].expires_at == T0 + timedelta(days=90)
+    assert wallet.lots["r1"].cause is None  # reversing the source cannot take them twice
+    wallet.check()
+
+
+def test_restore_pays_a_debt_left_by_reversing_the_spent_lot() -> None:
+    wallet = Wallet()
+    wallet.credit(credit("bonus", 10, cause="membership_id=m-1"))
+    [spend] = wallet.debit("spend", 10, T0)
+    wallet.reverse("bonus", T0)  # refunded after the points were spent: debt 10
+    assert wallet.debt == 10
+    restore, settle = wallet.restore("restore:r", spend.allocations, ["r1"], T0, min_life=MIN_LIFE)
+    assert (restore.available_delta, settle.kind, settle.debt_delta) == (10, EntryKind.SETTLE, -10)
+    assert (wallet.available, wallet.debt, wallet.lifetime) == (0, 0, 0)
+    wallet.check()
+
+
+def test_restore_refuses_nonsense() -> None:
+    wallet = Wallet()
+    wallet.credit(credit("a", 10))
+    [spend] = wallet.debit("spend", 5, T0)
+    with pytest.raises(LedgerError):
+        wallet.restore("k", spend.allocations, [], T0, min_life=MIN_LIFE)
+    with pytest.raises(LedgerError):
+        wallet.restore("k", spend.allocations, ["a"], T0, min_life=MIN_LIFE)  # existing lot
+
+
 # ------------------------------------------------------------------ stateful
 
 
@@ -173,6 +224,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.now = T0
         self.delivered: list[Credit] = []
         self.lot_ids: list[str] = []
+        self.redeemed: list[Entry] = []  # spends not cancelled yet
+        self.restored_lots: list[str] = []  # no cause: never reversed
 
     def _credit_once(self, item: Credit) -> None:
         # What the consumer does: an entry key already written means "already applied".
@@ -208,11 +261,35 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             self.journal.add(self.wallet.debit(key, points, self.now))
 
+    @rule(points=st.integers(1, 40))
+    def redeem(self, points: int) -> None:
+        if points <= self.wallet.available:
+            [spend] = self.wallet.debit(f"redeem-{len(self.journal.entries)}", points, self.now)
+            assert sum(a.points for a in spend.allocations) == points
+            self.journal.add([spend])
+            self.redeemed.append(spend)
+
+    @precondition(lambda self: self.redeemed)
+    @rule(data=st.data())
+    def cancel_redemption(self, data: st.DataObject) -> None:
+        spend = self.redeemed.pop(data.draw(st.integers(0, len(self.redeemed) - 1)))
+        lot_ids = [f"{spend.key}:{i}" for i in range(len(spend.allocations))]
+        net, lifetime = self.wallet.available - self.wallet.debt, self.wallet.lifetime
+        self.journal.add(
+            self.wallet.restore(
+                f"restore:{spend.key}", spend.allocations, lot_ids, self.now, min_life=MIN_LIFE
+            )
+        )
+        self.restored_lots += lot_ids
+        # Every point comes back (paying any debt first); lifetime points do not move.
+        assert self.wallet.available - self.wallet.debt == net - spend.available_delta
+        assert self.wallet.lifetime == lifetime
+
     @rule(days=st.integers(1, 6))
     def time_passes(self, days: int) -> None:
         # What the timers do: release due lots, expire due ones.
         self.now += timedelta(days=days)
-        for lot_id in self.lot_ids:
+        for lot_id in self.lot_ids + self.restored_lots:  # restored lots expire too
             self.journal.add(self.wallet.release(lot_id, self.now))
             self.journal.add(self.wallet.expire(lot_id, self.now))
 

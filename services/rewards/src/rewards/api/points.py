@@ -4,50 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards import service
-from rewards.api.schemas import AdjustmentIn, EntryOut, EntryPage, SummaryOut
+from rewards.api.deps import Adjuster, Member, Reader, RewardsDep, require_key
+from rewards.api.schemas import AdjustmentIn, EntryOut, EntryPage, ExternalId, SummaryOut
 from rewards.domain.ledger import InsufficientPoints
 from rewards.repository import ConcurrentUpdate
-from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
 from servicekit.pagination import Cursor, Limit, decode_cursor, encode_cursor, invalid_cursor
 from servicekit.problems import Problem
 
 router = APIRouter(prefix="/v1/rewards", tags=["rewards"])
-
-READERS = ("owner", "admin", "operator", "activity_officer", "content_officer")
-ADJUSTERS = ("owner", "admin", "operator")
-
-
-def rewards(request: Request) -> service.Rewards:
-    return request.app.state.rewards  # type: ignore[no-any-return]
-
-
-RewardsDep = Annotated[service.Rewards, Depends(rewards)]
-
-
-async def member(principal: CurrentPrincipal) -> Principal:
-    if principal.token_type != "member":
-        raise Problem(403, "forbidden", "Forbidden", "member tokens only")
-    return principal
-
-
-def operator(*roles: str) -> Any:
-    async def check(principal: CurrentPrincipal) -> Principal:
-        if principal.token_type != "access" or not principal.has_any_role(*roles):
-            raise Problem(403, "forbidden", "Forbidden", "your role does not allow this")
-        return principal
-
-    return Depends(check)
-
-
-Member = Annotated[Principal, Depends(member)]
-Reader = Annotated[Principal, operator(*READERS)]
-Adjuster = Annotated[Principal, operator(*ADJUSTERS)]
 
 
 @router.get("/me/summary", summary="My points: available, pending, lifetime, level")
@@ -74,7 +44,9 @@ async def my_entries(
     summary="A member's points (operators)",
     responses={404: {"description": "No points in this tenant"}},
 )
-async def member_summary(member_id: str, principal: Reader, rewards: RewardsDep) -> SummaryOut:
+async def member_summary(
+    member_id: Annotated[ExternalId, Path()], principal: Reader, rewards: RewardsDep
+) -> SummaryOut:
     found = await rewards.summary(principal.tenant_id, member_id)
     if found is None:
         raise Problem(404, "not-found", "Not Found", "no such member in this tenant's ledger")
@@ -94,13 +66,7 @@ async def create_adjustment(
     rewards: RewardsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    if idempotency_key is None:
-        raise Problem(
-            400,
-            "idempotency-key-required",
-            "Idempotency-Key required",
-            "adjustments move points: send a unique Idempotency-Key",
-        )
+    key = require_key(idempotency_key, "adjustments")
     if body.points == 0:
         raise Problem(422, "zero-adjustment", "Zero adjustment", "points must not be 0")
     reason = f"{body.reason} (by {principal.subject})"
@@ -113,7 +79,7 @@ async def create_adjustment(
                 member_id=body.member_id,
                 points=body.points,
                 reason=reason,
-                key=idempotency_key,
+                key=key,
                 community_id=body.community_id,
             )
         except InsufficientPoints as error:
@@ -130,7 +96,7 @@ async def create_adjustment(
         result = await run_idempotent(
             rewards.sessions,
             tenant_id=principal.tenant_id,
-            key=idempotency_key,
+            key=key,
             request_hash=fingerprint("POST", request.url.path, body.model_dump(mode="json")),
             operation=operation,
         )

@@ -13,12 +13,19 @@ so "balance = sum of entries" is checkable at any time.
   other available points; whatever still cannot be covered becomes ``debt``, which
   the next points to become available pay first (a ``settle`` entry). Points that
   had expired are not owed: the member never had the use of them.
+- **Giving spent points back** (a cancelled redemption): a debit records which
+  lots it took from (its allocations); ``restore`` credits the same points back
+  as new available lots, each keeping the expiry of the lot it came from but with
+  at least ``min_life`` left, so a cancellation never costs the member points.
+  Restored points were never removed from lifetime points, so they do not add to
+  them, and they pay any debt first like other newly available points.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -30,6 +37,7 @@ class EntryKind(StrEnum):
     REVERSE = "reverse"  # a lot undone (its source was refunded or rejected)
     ADJUST = "adjust"  # an operator's correction, positive or negative
     SETTLE = "settle"  # newly available points paying the debt left by a reversal
+    RESTORE = "restore"  # spent points given back (a cancelled redemption)
 
 
 class LotState(StrEnum):
@@ -74,6 +82,15 @@ class Lot:
 
 
 @dataclass(frozen=True)
+class Allocation:
+    """Points a debit took from one lot, and when that lot expires."""
+
+    lot_id: str
+    points: int
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Entry:
     key: str  # unique per tenant: a redelivered cause produces the same key
     kind: EntryKind
@@ -88,6 +105,7 @@ class Entry:
     rule_version: int | None = None
     cause: str | None = None
     reason: str | None = None
+    allocations: tuple[Allocation, ...] = ()  # debits: the lots the points came from
 
     @property
     def points(self) -> int:
@@ -185,7 +203,6 @@ class Wallet:
             raise LedgerError("a debit must be positive")
         if points > self.available:
             raise InsufficientPoints(points, self.available)
-        self._consume(points)
         entry = Entry(
             key=key,
             kind=kind,
@@ -193,9 +210,54 @@ class Wallet:
             available_delta=-points,
             reason=reason,
             community_id=community_id,
+            allocations=self._consume(points),
         )
         self._apply(entry)
         return [entry]
+
+    def restore(
+        self,
+        key: str,
+        allocations: Sequence[Allocation],
+        lot_ids: Sequence[str],
+        at: datetime,
+        *,
+        min_life: timedelta,
+        reason: str | None = None,
+        community_id: str | None = None,
+    ) -> list[Entry]:
+        """Give a debit's points back as new available lots (see the module's policy)."""
+        if len(lot_ids) != len(allocations) or not allocations:
+            raise LedgerError("one new lot per allocation")
+        new: list[Lot] = []
+        for allocation, lot_id in zip(allocations, lot_ids, strict=True):
+            if allocation.points <= 0 or lot_id in self.lots:
+                raise LedgerError(f"cannot restore into lot {lot_id}")
+            expires_at = allocation.expires_at
+            if expires_at is not None and expires_at < at + min_life:
+                expires_at = at + min_life
+            lot = Lot(
+                id=lot_id,
+                points=allocation.points,
+                remaining=allocation.points,
+                state=LotState.AVAILABLE,
+                earned_at=at,
+                available_at=at,
+                expires_at=expires_at,
+                community_id=community_id,
+            )  # no cause: reversing the source lot already accounts for these points
+            self.lots[lot.id] = lot
+            new.append(lot)
+        entry = Entry(
+            key=key,
+            kind=EntryKind.RESTORE,
+            at=at,
+            available_delta=sum(lot.points for lot in new),
+            community_id=community_id,
+            reason=reason,
+        )
+        self._apply(entry)
+        return [entry, *(settle for lot in new for settle in self._settle_from(lot, at))]
 
     def expire(self, lot_id: str, now: datetime) -> list[Entry]:
         """What is left of a due lot expires; a no-op when nothing is left or not yet due."""
@@ -270,19 +332,22 @@ class Wallet:
             cause=lot.cause,
         )
 
-    def _consume(self, points: int) -> None:
-        """Take ``points`` from available lots in FIFO order."""
+    def _consume(self, points: int) -> tuple[Allocation, ...]:
+        """Take ``points`` from available lots in FIFO order; says from which."""
+        taken: list[Allocation] = []
         for lot in self.open_lots():
             if points == 0:
-                return
+                break
             if lot.state is not LotState.AVAILABLE:
                 continue
             take = min(points, lot.remaining)
             lot.remaining -= take
             lot.spent += take
             points -= take
+            taken.append(Allocation(lot.id, take, lot.expires_at))
         if points:
             raise LedgerError("lots disagree with the available balance")
+        return tuple(taken)
 
     def _settle_from(self, lot: Lot, at: datetime) -> list[Entry]:
         """Newly available points pay the debt first."""

@@ -8,6 +8,7 @@ start on Monday).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -94,6 +95,17 @@ class Periods:
     def containing(cls, at: datetime) -> Periods:
         day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         return cls(day=day, week=day - timedelta(days=day.weekday()), month=day.replace(day=1))
+
+
+def earned_so_far(earned: Iterable[tuple[datetime, int]], at: datetime) -> EarnedSoFar:
+    """Sum (time, points) earnings into the day, week and month containing ``at``."""
+    periods = Periods.containing(at)
+    day = week = month = 0
+    for when, points in earned:
+        day += points if when >= periods.day else 0
+        week += points if when >= periods.week else 0
+        month += points if when >= periods.month else 0
+    return EarnedSoFar(day=day, week=week, month=month)
 
 
 def capped(points: int, caps: Caps, earned: EarnedSoFar) -> int:

@@ -1,0 +1,75 @@
+"""Who may call what: member tokens for a member's own things, roles for operators."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from rewards import service
+from servicekit.auth import CurrentPrincipal, Principal
+from servicekit.pagination import invalid_cursor, keyset_after
+from servicekit.problems import Problem
+
+READERS = ("owner", "admin", "operator", "activity_officer", "content_officer")
+ADJUSTERS = ("owner", "admin", "operator")
+MERCHANDISERS = ("owner", "admin", "operator")  # the catalog and its redemptions
+
+
+def rewards(request: Request) -> service.Rewards:
+    return request.app.state.rewards  # type: ignore[no-any-return]
+
+
+RewardsDep = Annotated[service.Rewards, Depends(rewards)]
+
+
+async def member(principal: CurrentPrincipal) -> Principal:
+    if principal.token_type != "member":
+        raise Problem(403, "forbidden", "Forbidden", "member tokens only")
+    return principal
+
+
+def operator(*roles: str) -> Any:
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not is_operator(principal, *roles):
+            raise Problem(403, "forbidden", "Forbidden", "your role does not allow this")
+        return principal
+
+    return Depends(check)
+
+
+def is_operator(principal: Principal, *roles: str) -> bool:
+    return principal.token_type == "access" and principal.has_any_role(*roles)
+
+
+Member = Annotated[Principal, Depends(member)]
+Reader = Annotated[Principal, operator(*READERS)]
+Adjuster = Annotated[Principal, operator(*ADJUSTERS)]
+Merchandiser = Annotated[Principal, operator(*MERCHANDISERS)]
+
+
+def require_key(key: str | None, what: str) -> str:
+    if key is None:
+        raise Problem(
+            400,
+            "idempotency-key-required",
+            "Idempotency-Key required",
+            f"{what} move points: send a unique Idempotency-Key",
+        )
+    return key
+
+
+def page_start(cursor: str | None) -> tuple[datetime, str] | None:
+    """``keyset_after``, refusing what it lets through and the database would choke on
+    (a naive or out-of-range time, a NUL in the id): a tampered cursor is a 400."""
+    after = keyset_after(cursor)
+    if after is None:
+        return None
+    at, last_id = after
+    if at.tzinfo is None or "\x00" in last_id:
+        raise invalid_cursor()
+    try:
+        return at.astimezone(UTC), last_id
+    except OverflowError as error:
+        raise invalid_cursor() from error

@@ -1,0 +1,262 @@
+"""The points mall: operators keep the catalog and fulfil or cancel redemptions;
+members browse what is on offer and redeem with an Idempotency-Key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rewards import service
+from rewards.api.deps import (
+    Member,
+    Merchandiser,
+    Reader,
+    RewardsDep,
+    page_start,
+    require_key,
+)
+from rewards.api.schemas import (
+    CancelIn,
+    CatalogItemOut,
+    CatalogPage,
+    ExternalId,
+    FulfilIn,
+    ItemIn,
+    ItemOut,
+    ItemPage,
+    ItemPatch,
+    RedeemIn,
+    RedemptionOut,
+    RedemptionPage,
+)
+from rewards.domain.mall import RedemptionStatus
+from rewards.repository import ConcurrentUpdate
+from servicekit.db import transaction
+from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from servicekit.pagination import Cursor, Limit, encode_cursor, page_of
+from servicekit.problems import Problem
+
+router = APIRouter(prefix="/v1/rewards", tags=["rewards: mall"])
+
+# Ids are UUIDs; anything else cannot exist, and must not reach the database as is.
+ID_PATTERN = r"^[0-9A-Za-z-]+$"
+Id = Annotated[str, Path(min_length=1, max_length=36, pattern=ID_PATTERN)]
+MAX_REDEEM_KEY = 200  # the stored key carries a per-member prefix within the kit's 255
+
+
+# ------------------------------------------------------------------ operators
+
+
+@router.post("/mall/items", status_code=201, summary="Add an item to the catalog")
+async def create_item(body: ItemIn, principal: Merchandiser, rewards: RewardsDep) -> ItemOut:
+    draft = service.NewItem(**body.model_dump())
+    async with transaction(rewards.sessions) as session:
+        item = await service.create_item(session, principal.tenant_id, draft)
+    return ItemOut.model_validate(item)
+
+
+@router.get("/mall/items", summary="Every item of the catalog, archived ones too")
+async def list_items(
+    principal: Reader, rewards: RewardsDep, cursor: Cursor = None, limit: Limit = 50
+) -> ItemPage:
+    rows = await rewards.items(principal.tenant_id, after=page_start(cursor), limit=limit)
+    page = page_of(rows, limit, ItemOut)
+    return ItemPage(items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get("/mall/items/{item_id}", summary="One item of the catalog")
+async def get_item(item_id: Id, principal: Reader, rewards: RewardsDep) -> ItemOut:
+    return ItemOut.model_validate(await rewards.item(principal.tenant_id, item_id))
+
+
+@router.patch("/mall/items/{item_id}", summary="Change an item; `stock` is the number left")
+async def update_item(
+    item_id: Id, body: ItemPatch, principal: Merchandiser, rewards: RewardsDep
+) -> ItemOut:
+    async with transaction(rewards.sessions) as session:
+        item = await service.update_item(session, principal.tenant_id, item_id, body.changes())
+    return ItemOut.model_validate(item)
+
+
+@router.delete(
+    "/mall/items/{item_id}",
+    status_code=204,
+    summary="Archive an item: off the catalog, its redemptions can still be closed",
+)
+async def archive_item(item_id: Id, principal: Merchandiser, rewards: RewardsDep) -> Response:
+    async with transaction(rewards.sessions) as session:
+        await service.update_item(session, principal.tenant_id, item_id, {"archived": True})
+    return Response(status_code=204)
+
+
+@router.get("/mall/redemptions", summary="Redemptions, oldest first: the fulfilment queue")
+async def list_redemptions(
+    principal: Reader,
+    rewards: RewardsDep,
+    status: RedemptionStatus | None = None,
+    item_id: Annotated[str | None, Query(max_length=36, pattern=ID_PATTERN)] = None,
+    member_id: Annotated[ExternalId | None, Query()] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> RedemptionPage:
+    rows = await rewards.redemptions(
+        principal.tenant_id,
+        after=page_start(cursor),
+        limit=limit,
+        status=status,
+        item_id=item_id,
+        member_id=member_id,
+    )
+    page = page_of(rows, limit, RedemptionOut)
+    return RedemptionPage(items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get("/mall/redemptions/{redemption_id}", summary="One redemption")
+async def get_redemption(
+    redemption_id: Id, principal: Reader, rewards: RewardsDep
+) -> RedemptionOut:
+    return RedemptionOut.of(await rewards.redemption(principal.tenant_id, redemption_id))
+
+
+@router.post(
+    "/mall/redemptions/{redemption_id}/fulfil",
+    summary="Mark a redemption fulfilled (again: unchanged)",
+    responses={409: {"description": "Already cancelled"}},
+)
+async def fulfil(
+    redemption_id: Id, body: FulfilIn, principal: Merchandiser, rewards: RewardsDep
+) -> RedemptionOut:
+    async with transaction(rewards.sessions) as session:
+        row = await service.fulfil_redemption(
+            session, principal.tenant_id, redemption_id, principal.subject, body.reference
+        )
+    return RedemptionOut.of(row)
+
+
+@router.post(
+    "/mall/redemptions/{redemption_id}/cancel",
+    summary="Cancel a redemption: its points and its unit go back (again: unchanged)",
+    responses={409: {"description": "Already fulfilled"}},
+)
+async def cancel(
+    redemption_id: Id, body: CancelIn, principal: Merchandiser, rewards: RewardsDep
+) -> RedemptionOut:
+    try:
+        async with transaction(rewards.sessions) as session:
+            row = await service.cancel_redemption(
+                session, principal.tenant_id, redemption_id, principal.subject, body.reason
+            )
+    except ConcurrentUpdate as error:
+        raise Problem(409, "conflict", "Concurrent change", "retry the request") from error
+    return RedemptionOut.of(row)
+
+
+# -------------------------------------------------------------------- members
+
+
+@router.get("/catalog", summary="What is on offer now, with what I may still redeem")
+async def catalog(
+    principal: Member,
+    rewards: RewardsDep,
+    community_id: Annotated[ExternalId | None, Query()] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> CatalogPage:
+    found = await rewards.catalog(
+        principal.tenant_id,
+        principal.subject,
+        after=page_start(cursor),
+        limit=limit,
+        community_id=community_id,
+    )
+    items = [CatalogItemOut.of(entry) for entry in found[:limit]]
+    last = found[limit - 1].item if len(found) > limit else None
+    more = encode_cursor([last.created_at.isoformat(), last.id]) if last else None
+    return CatalogPage(items=items, next_cursor=more)
+
+
+@router.get("/catalog/{item_id}", summary="One item on offer")
+async def catalog_item(item_id: Id, principal: Member, rewards: RewardsDep) -> CatalogItemOut:
+    entry = await rewards.catalog_entry(principal.tenant_id, principal.subject, item_id)
+    return CatalogItemOut.of(entry)
+
+
+@router.post(
+    "/catalog/{item_id}/redeem",
+    status_code=201,
+    summary="Redeem one unit for points; send an Idempotency-Key",
+    responses={
+        201: {"model": RedemptionOut},
+        409: {"description": "Out of stock, not enough points, level or limit"},
+    },
+)
+async def redeem(
+    item_id: Id,
+    request: Request,
+    principal: Member,
+    rewards: RewardsDep,
+    body: RedeemIn | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    key = _redeem_key(idempotency_key)
+    note = body.note if body else None
+
+    async def operation(session: AsyncSession) -> tuple[int, Any]:
+        row = await service.redeem(
+            session,
+            tenant_id=principal.tenant_id,
+            member_id=principal.subject,
+            item_id=item_id,
+            key=key,
+            note=note,
+        )
+        return 201, RedemptionOut.of(row).model_dump(mode="json")
+
+    request_body = {"member_id": principal.subject, "note": note}
+    try:
+        result = await run_idempotent(
+            rewards.sessions,
+            tenant_id=principal.tenant_id,
+            key=service.scoped_key(principal.subject, key),
+            request_hash=fingerprint("POST", request.url.path, request_body),
+            operation=operation,
+        )
+    except ConcurrentUpdate as error:
+        raise Problem(409, "conflict", "Concurrent change", "retry the request") from error
+    return result.response()
+
+
+@router.get("/me/redemptions", summary="My redemptions, newest first")
+async def my_redemptions(
+    principal: Member, rewards: RewardsDep, cursor: Cursor = None, limit: Limit = 50
+) -> RedemptionPage:
+    rows = await rewards.redemptions(
+        principal.tenant_id,
+        after=page_start(cursor),
+        limit=limit,
+        member_id=principal.subject,
+        newest_first=True,
+    )
+    page = page_of(rows, limit, RedemptionOut)
+    return RedemptionPage(items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get("/me/redemptions/{redemption_id}", summary="One of my redemptions")
+async def my_redemption(redemption_id: Id, principal: Member, rewards: RewardsDep) -> RedemptionOut:
+    row = await rewards.redemption(principal.tenant_id, redemption_id, member_id=principal.subject)
+    return RedemptionOut.of(row)
+
+
+def _redeem_key(key: str | None) -> str:
+    key = require_key(key, "redemptions")
+    if len(key) > MAX_REDEEM_KEY:
+        raise Problem(
+            400,
+            "invalid-idempotency-key",
+            "Invalid Idempotency-Key",
+            f"the key must be 1 to {MAX_REDEEM_KEY} printable characters",
+        )
+    return key
