@@ -40,16 +40,26 @@ _RELAY_LOCK_ID = 0x5155414E5A49
 
 async def add_event(session: AsyncSession, event: Event) -> None:
     """Write ``event`` in the session's transaction; it is published only if that commits."""
-    await session.execute(
-        outbox.insert().values(
-            event_id=event.id,
-            topic=event.topic,
-            key=event.key,
-            headers=[[name, value.decode()] for name, value in event.kafka_headers()],
-            payload=event.kafka_value().decode(),
-            created_at=utcnow(),
-        )
-    )
+    await add_events(session, [event])
+
+
+async def add_events(session: AsyncSession, events: Sequence[Event]) -> None:
+    """``add_event`` for many events in one statement (batch handlers); order is kept."""
+    if not events:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "event_id": event.id,
+            "topic": event.topic,
+            "key": event.key,
+            "headers": [[name, value.decode()] for name, value in event.kafka_headers()],
+            "payload": event.kafka_value().decode(),
+            "created_at": now,
+        }
+        for event in events
+    ]
+    await session.execute(outbox.insert(), rows)
     session.sync_session.info[_WAKE_AFTER_COMMIT] = True
 
 

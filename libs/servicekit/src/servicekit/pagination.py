@@ -63,9 +63,14 @@ def keyset_after(cursor: str | None) -> tuple[datetime, str] | None:
     if values is None:
         return None
     try:
-        return datetime.fromisoformat(str(values[0])), str(values[1])
+        at = datetime.fromisoformat(str(values[0]))
     except ValueError as error:
         raise invalid_cursor() from error
+    row_id = str(values[1])
+    # Cursors come from clients: only what we issue (aware times, ids without NUL) passes.
+    if at.tzinfo is None or "\x00" in row_id or len(row_id) > 255:
+        raise invalid_cursor()
+    return at, row_id
 
 
 def next_cursor(rows: Sequence[Keyed], limit: int) -> str | None:

@@ -23,8 +23,7 @@ from rewards.domain.levels import LevelScheme
 from rewards.repository import Balances, Repository, WalletRow
 from servicekit import timers
 from servicekit.events import Event
-from servicekit.outbox import add_event
-from servicekit.tables import outbox
+from servicekit.outbox import add_events
 from servicekit.tables import timers as timer_rows
 from servicekit.types import utcnow
 
@@ -131,7 +130,7 @@ class Ledger:
         await self.repo.add_scores(self._scores)
         afters = [(o, _balances(o.wallet, await self.scheme(o.row.tenant_id))) for o in changed]
         await self.repo.save_wallets([(o.row, after) for o, after in afters], utcnow())
-        await _add_events(self.session, self._events)
+        await add_events(self.session, self._events)
         for opened, after in afters:  # what is stored now, should the wallet change again
             opened.row = replace(opened.row, **asdict(after), version=opened.row.version + 1)
             opened.loaded = {lot.id: replace(lot) for lot in opened.wallet.lots.values()}
@@ -205,25 +204,3 @@ def _timers_of(row: WalletRow, lot: Lot) -> list[dict[str, Any]]:
         {"kind": kind, "key": lot.id, "due_at": at, "payload": payload, "attempts": 0}
         for kind, at in due
     ]
-
-
-async def _add_events(session: AsyncSession, new: Sequence[Event]) -> None:
-    """``add_event`` for many events in one statement: the rows it writes, in order (the
-    relay publishes in id order), the last through ``add_event`` itself so that the
-    relay is woken at commit as usual. (A candidate for servicekit.)"""
-    if not new:
-        return
-    rows = [
-        {
-            "event_id": event.id,
-            "topic": event.topic,
-            "key": event.key,
-            "headers": [[name, value.decode()] for name, value in event.kafka_headers()],
-            "payload": event.kafka_value().decode(),
-            "created_at": utcnow(),
-        }
-        for event in new[:-1]
-    ]
-    if rows:
-        await session.execute(outbox.insert(), rows)
-    await add_event(session, new[-1])

@@ -130,8 +130,8 @@ async def _candidates(repo: Repository, tenant_id: str, batch: Sequence[Event]) 
         for rule in rules[event.type]:
             award = rule.award(event.type, event.data, event.time)
             if award is not None:
-                # Redelivery and replay land on the same key.
-                found.append(_Candidate(event, rule, award, f"{event.id}:{rule.rule_id}"))
+                key = rule.award_key(event.id, event.data)
+                found.append(_Candidate(event, rule, award, key))
     unique: dict[str, _Candidate] = {}
     for candidate in found:  # the consumer never repeats an event in a batch; still
         unique.setdefault(candidate.key, candidate)

@@ -51,6 +51,16 @@ async def test_activation_credits_join_bonus_and_referral_pending(ledger: Ledger
     await ledger.check_invariants()
 
 
+async def test_a_membership_activated_again_pays_its_bonuses_once(ledger: Ledger) -> None:
+    # Onboarding activates a membership again when a trial turns into a paid term:
+    # a new event id, the same membership.
+    await ledger.deliver(ledger.activated("m-1", "newbie", inviter_id="host"))
+    await ledger.deliver(ledger.activated("m-1", "newbie", inviter_id="host"))
+    assert (await ledger.balances("newbie"))["lifetime"] == 10
+    assert (await ledger.balances("host"))["lifetime"] == 20
+    await ledger.check_invariants()
+
+
 async def test_redelivery_and_replay_change_nothing(ledger: Ledger) -> None:
     history = [
         ledger.activated("m-1", "a", inviter_id="host"),

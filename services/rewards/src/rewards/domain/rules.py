@@ -167,6 +167,9 @@ class EarningRule:
     expiry: Expiry = field(default_factory=Expiry)
     community_id: str | None = None  # None: every community of the tenant
     cause: str | None = None  # path whose reversal undoes the award, e.g. membership_id
+    # Path that makes the award once-only: a membership activated again (trial → paid)
+    # must not pay its join bonus twice. None: once per event.
+    once_per: str | None = None
     active_from: datetime | None = None
     active_until: datetime | None = None
 
@@ -208,6 +211,14 @@ class EarningRule:
             expires_at=self.expiry.expires_at(at),
             cause=self.cause_of(data),
         )
+
+    def award_key(self, event_id: str, data: dict[str, Any]) -> str:
+        """The ledger's idempotency key: redelivery and replay land on the same key."""
+        if self.once_per is not None:
+            value = lookup(data, self.once_per)
+            if value is not None:
+                return f"{self.rule_id}:{cause_key(self.once_per, str(value))}"
+        return f"{event_id}:{self.rule_id}"
 
     def cause_of(self, data: dict[str, Any]) -> str | None:
         if self.cause is None:
@@ -291,6 +302,7 @@ def default_rules() -> list[EarningRule]:
             points=10,
             pending_until="refund_window_ends_at",
             cause="membership_id",
+            once_per="membership_id",
             expiry=YEAR,
         ),
         EarningRule(
@@ -303,6 +315,7 @@ def default_rules() -> list[EarningRule]:
             caps=Caps(per_month=400),
             pending_until="refund_window_ends_at",
             cause="membership_id",
+            once_per="membership_id",
             expiry=YEAR,
         ),
         EarningRule(
