@@ -1,15 +1,19 @@
 """Pipeline benchmark: outbox → relay → broker → consumer → inbox, against raw aiokafka.
 
 For each backend (SQLite, PostgreSQL) and beside raw aiokafka on the same dev
-broker, with the same message size, key spread and client settings:
+broker, with the same message size, key spread and client settings. As in
+production, the producing side (writer and ``OutboxRelay``; raw: the producer)
+runs in its own process and the consuming side (``ConsumerRunner``; raw: the
+consumer) in this one, so each has a core:
 
   throughput  N events already committed to the outbox, timed from starting the
-              relay until the consumer's last transaction commits; raw: produce N
-              messages (send, then gather the acks), then consume them all.
+              relay until the consumer's last transaction commits; raw: timed
+              from the first send of N messages until the consumer has them all.
   latency     events written one per transaction at a fixed rate, each timed from
               the writer's commit to the commit of the consumer transaction that
               applied it; raw: send at the same rate with a timestamp in the
-              payload, time until the consumer receives it.
+              payload, time until the consumer receives it. Wall-clock times
+              (``time.time()``), comparable across the two processes.
 
 Our figures are printed as ratios to the raw ones taken minutes apart in the
 same run. Nothing here asserts a timing: it measures.
@@ -22,42 +26,53 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import json
 import logging
 import math
+import multiprocessing
 import os
 import platform
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import NewTopic
 from prometheus_client import REGISTRY
-from sqlalchemy import Column, Integer, MetaData, String, Table, case, func, select, update
 from sqlalchemy import event as orm_event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from servicekit.consumer import ConsumerRunner
-from servicekit.db import create_engine, insert_ignore, session_factory, transaction
+from servicekit.consumer import Batched, ConsumerRunner
+from servicekit.db import create_engine, read_only, session_factory, transaction
 from servicekit.devbroker import DevBroker, free_port
-from servicekit.events import Event, new_event
+from servicekit.events import Event
 from servicekit.kafka import KafkaConfig, consumer, ensure_topics, producer
-from servicekit.outbox import OutboxRelay, add_event
-from servicekit.tables import inbox, kit_metadata, outbox
+from servicekit.outbox import OutboxRelay
+from servicekit.probe import (
+    PROBE_TYPE,
+    apply_probes,
+    create_schema,
+    probe_event,
+    tallies,
+    write_probe,
+)
+from servicekit.tables import inbox, outbox
 from servicekit.testing import fresh_database, postgres_admin_dsn, postgres_available
 from servicekit.types import utcnow
 
-PROBE_TYPE = "quanzi.platform.probe.recorded.v1"
 VALUE_BYTES = 300
 PARTITIONS = 3
 SUBJECTS = 100
@@ -68,23 +83,12 @@ THROUGHPUT_GOAL = 0.3  # ours / raw events per second, at least
 P99_GOAL = 3.0  # ours / raw p99 latency, at most
 RESULTS = Path(__file__).parent / "results"
 
-metadata = MetaData()
-probes = Table(
-    "probes",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("subject", String(64), nullable=False),
-    Column("amount", Integer, nullable=False),
-)
-tallies = Table(
-    "tallies",
-    metadata,
-    Column("subject", String(64), primary_key=True),
-    Column("total", Integer, nullable=False),
-    Column("applied", Integer, nullable=False),
-    Column("last_seq", Integer, nullable=False),
-    Column("out_of_order", Integer, nullable=False),
-)
+R = TypeVar("R")
+S = TypeVar("S")
+if TYPE_CHECKING:
+    from multiprocessing.sharedctypes import Synchronized
+
+    Counter = Synchronized[int]  # a count a child process shares with this one
 
 
 # ---------------------------------------------------------------- progress
@@ -126,14 +130,14 @@ _ON_COMMIT = "bench.on_commit"
 
 
 def on_commit(session: AsyncSession, callback: Callable[[float], None]) -> None:
-    """Call ``callback(perf_counter())`` right after the session's transaction commits."""
+    """Call ``callback(time.time())`` right after the session's transaction commits."""
     session.sync_session.info.setdefault(_ON_COMMIT, []).append(callback)
 
 
 @orm_event.listens_for(Session, "after_commit")
 def _stamp_commit(session: Session) -> None:
     callbacks = session.info.pop(_ON_COMMIT, ())
-    now = time.perf_counter()
+    now = time.time()
     for callback in callbacks:
         callback(now)
 
@@ -145,35 +149,29 @@ def _forget_stamps(session: Session) -> None:
 
 @dataclass
 class Applied:
-    """The consumer side: a probe handler that records when its transaction committed."""
+    """The consumer side: ``apply_probes``, and when each event's transaction committed."""
 
     at: dict[str, float] = field(default_factory=dict)
     last: float = 0.0
+    transactions: int = 0
 
-    def stamp(self, event_id: str, now: float) -> None:
-        self.at[event_id] = now
+    def count(self) -> int:
+        return len(self.at)
+
+    def stamp(self, event_ids: list[str], now: float) -> None:
+        self.at.update(dict.fromkeys(event_ids, now))
         self.last = now
+        self.transactions += 1
 
-    async def handle(self, session: AsyncSession, event: Event) -> None:
-        await apply_probe(session, event)
-        on_commit(session, partial(self.stamp, event.id))
+    def detail(self, cpu_seconds: float, seconds: float) -> dict[str, float]:
+        return {
+            "consumer_events_per_transaction": self.count() / max(self.transactions, 1),
+            "consumer_cpu_share": cpu_seconds / seconds,
+        }
 
-
-async def apply_probe(session: AsyncSession, event: Event) -> None:
-    """The small upsert of the reliability tests' probe consumer."""
-    subject, amount, seq = event.data["subject"], int(event.data["amount"]), int(event.data["seq"])
-    first = {"subject": subject, "total": amount, "applied": 1, "last_seq": seq, "out_of_order": 0}
-    if not await insert_ignore(session, tallies, first):
-        await session.execute(
-            update(tallies)
-            .where(tallies.c.subject == subject)
-            .values(
-                total=tallies.c.total + amount,
-                applied=tallies.c.applied + 1,
-                out_of_order=tallies.c.out_of_order + case((tallies.c.last_seq > seq, 1), else_=0),
-                last_seq=seq,
-            )
-        )
+    async def handle(self, session: AsyncSession, events: Sequence[Event]) -> None:
+        await apply_probes(session, events)
+        on_commit(session, partial(self.stamp, [event.id for event in events]))
 
 
 # ---------------------------------------------------------------- messages
@@ -189,17 +187,12 @@ def subject_of(seq: int) -> str:
     return f"member-{seq % SUBJECTS}"
 
 
-def probe_event(topic: str, seq: int) -> Event:
-    data = {"probe_id": uuid.uuid4().hex, "subject": subject_of(seq), "amount": 1, "seq": seq}
-    return new_event(
-        type=PROBE_TYPE,
-        source="/bench",
-        tenant_id="t-bench",
-        topic=topic,
-        data=padded(data),
-        key=subject_of(seq),
-        subject=subject_of(seq),
-    )
+def bench_event(topic: str, seq: int) -> Event:
+    """The probe event for ``seq``, its data VALUE_BYTES of JSON."""
+    subject = subject_of(seq)
+    skeleton = {"probe_id": uuid.uuid4().hex, "subject": subject, "amount": 1, "seq": seq}
+    padding = len(padded(skeleton)["padding"])
+    return probe_event(topic, subject, 1, seq, padding=padding)
 
 
 def outbox_row(event: Event) -> dict[str, Any]:
@@ -235,34 +228,25 @@ class Bench:
         return full
 
 
-@dataclass(frozen=True)
-class Databases:
-    """A producer service's database (outbox) and a consumer service's (inbox)."""
-
-    source: async_sessionmaker[AsyncSession]
-    sink: async_sessionmaker[AsyncSession]
+@asynccontextmanager
+async def databases(backend: str, workdir: Path) -> AsyncIterator[tuple[str, str]]:
+    """URLs of a producer service's database (outbox) and a consumer service's (inbox)."""
+    async with (
+        fresh_database(backend, workdir) as source,
+        fresh_database(backend, workdir) as sink,
+    ):
+        await create_schema(source)
+        await create_schema(sink)
+        yield source, sink
 
 
 @asynccontextmanager
-async def databases(backend: str, workdir: Path) -> AsyncIterator[Databases]:
-    async with (
-        fresh_database(backend, workdir) as source_url,
-        fresh_database(backend, workdir) as sink_url,
-    ):
-        engines = [create_engine(source_url), create_engine(sink_url)]
-        try:
-            for engine in engines:
-                await create_schema(engine)
-            yield Databases(session_factory(engines[0]), session_factory(engines[1]))
-        finally:
-            for engine in engines:
-                await engine.dispose()
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as connection:
-        await connection.run_sync(kit_metadata.create_all)
-        await connection.run_sync(metadata.create_all)
+async def sessions_for(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
 
 
 @asynccontextmanager
@@ -284,7 +268,7 @@ async def running_consumer(
         runner = ConsumerRunner(
             group_id=f"{topic}-group",
             topics=[topic],
-            handlers={PROBE_TYPE: applied.handle},
+            handlers={PROBE_TYPE: Batched(applied.handle)},
             sessions=sessions,
             kafka=bench.config,
             dlq_producer=dlq_producer,
@@ -310,12 +294,12 @@ async def wait_assigned(runner: ConsumerRunner, task: asyncio.Task[None]) -> Non
 
 @asynccontextmanager
 async def running_relay(
-    bench: Bench, sessions: async_sessionmaker[AsyncSession], service: str
+    config: KafkaConfig, sessions: async_sessionmaker[AsyncSession], service: str
 ) -> AsyncIterator[float]:
-    """An OutboxRelay with a started producer; yields the perf_counter() it started at."""
-    async with started_producer(bench.config) as kafka_producer:
+    """An OutboxRelay with a started producer; yields the time.time() it started at."""
+    async with started_producer(config) as kafka_producer:
         relay = OutboxRelay(sessions, kafka_producer, service=service)
-        started = time.perf_counter()
+        started = time.time()
         task = asyncio.create_task(relay.run())
         try:
             yield started
@@ -348,11 +332,18 @@ def note(message: str) -> None:
 
 
 async def wait_until(
-    count: Callable[[], int], total: int, progress: Progress, extra: Callable[[], str] = str
+    count: Callable[[], int],
+    total: int,
+    progress: Progress,
+    extra: Callable[[], str] = str,
+    child: Child[Any] | None = None,
 ) -> None:
-    """Poll ``count()`` until it reaches ``total``; fail if it stalls for STALL_S."""
+    """Poll ``count()`` until it reaches ``total``; fail if it stalls for STALL_S
+    or if ``child`` failed."""
     last, moved = -1, time.perf_counter()
     while (done := count()) < total:
+        if child is not None and child.result.done() and child.result.exception():
+            child.result.result()  # raises the child's failure
         if done != last:
             last, moved = done, time.perf_counter()
         elif time.perf_counter() - moved > STALL_S:
@@ -363,7 +354,7 @@ async def wait_until(
 
 
 async def paced(
-    total: int, rate: float, step: Callable[[int], Awaitable[None]], progress: Progress
+    total: int, rate: float, step: Callable[[int], Awaitable[None]], done: Counter
 ) -> float:
     """Run ``step(i)`` for i < total at ``rate`` per second; returns the rate achieved."""
     started = time.perf_counter()
@@ -371,15 +362,196 @@ async def paced(
         delay = started + i / rate - time.perf_counter()
         await asyncio.sleep(max(delay, 0))
         await step(i)
-        progress.update(i + 1)
-    elapsed = time.perf_counter() - started
-    progress.finish(total)
-    return total / elapsed
+        done.value = i + 1
+    return total / (time.perf_counter() - started)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of ``values`` (sorted), ``q`` in (0, 100]."""
     return values[max(0, math.ceil(q / 100 * len(values)) - 1)]
+
+
+# ---------------------------------------------------------------- processes
+
+
+@dataclass(frozen=True)
+class Side:
+    """What the producing side's process is given: it writes and relays, or produces raw."""
+
+    config: KafkaConfig
+    topic: str
+    total: int
+    rate: float = 0.0  # 0: everything at once (throughput); else one per 1/rate s (latency)
+    url: str = ""  # ours: the source database
+    service: str = ""  # ours: the relay's metrics label
+
+
+@dataclass
+class Produced:
+    """What the producing side's process reports back."""
+
+    started: float  # time.time() at the relay's start / the first raw send
+    finished: float  # time.time() once everything was acked by the broker
+    cpu_seconds: float  # the process's CPU time from started to finished
+    achieved_rate: float = 0.0  # latency: the rate the writer kept
+    committed: list[tuple[str, float]] = field(default_factory=list)  # ours: (event id, time)
+
+    @property
+    def cpu_share(self) -> float:
+        """Near 1: that process was busy all along, a core's worth of CPU."""
+        return self.cpu_seconds / (self.finished - self.started)
+
+
+@dataclass
+class Child(Generic[R]):
+    """A coroutine function run in a spawned process, with a count it keeps up to date."""
+
+    process: BaseProcess
+    count: Counter
+    result: asyncio.Future[R]
+
+
+def _child_main(
+    target: Callable[[S, Counter], Coroutine[Any, Any, Any]],
+    spec: S,
+    count: Counter,
+    results: Connection,
+) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    results.send(asyncio.run(target(spec, count)))
+    results.close()
+
+
+def _receive(results: Connection, process: BaseProcess) -> Any:
+    try:
+        return results.recv()
+    except EOFError:
+        process.join(5)
+        raise RuntimeError(f"{process.name} exited with {process.exitcode}") from None
+
+
+@asynccontextmanager
+async def child_process(
+    target: Callable[[S, Counter], Coroutine[Any, Any, R]], spec: S
+) -> AsyncIterator[Child[R]]:
+    """Run ``target(spec, count)`` in a new process (spawn): its own interpreter and core."""
+    context = multiprocessing.get_context("spawn")
+    count = context.Value(ctypes.c_long, 0)
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_child_main, args=(target, spec, count, sender), name=target.__name__, daemon=True
+    )
+    process.start()
+    sender.close()
+    child = Child[R](
+        process, count, asyncio.ensure_future(asyncio.to_thread(_receive, receiver, process))
+    )
+    try:
+        yield child
+    finally:
+        if not child.result.done():
+            process.terminate()
+        with suppress(Exception):
+            await child.result
+        await asyncio.to_thread(process.join, 10)
+        receiver.close()
+
+
+async def until_published(service: str, total: int, relayed: Counter | None = None) -> float:
+    """Wait for the relay of this process to publish ``total``; returns when it had."""
+    while (done := published(service)) < total:
+        if relayed is not None:
+            relayed.value = done
+        await asyncio.sleep(0.01)
+    if relayed is not None:
+        relayed.value = done
+    return time.time()
+
+
+async def relay_main(side: Side, relayed: Counter) -> Produced:
+    """The producing service in the throughput test: a relay over a full outbox."""
+    async with (
+        sessions_for(side.url) as sessions,
+        running_relay(side.config, sessions, side.service) as started,
+    ):
+        cpu = time.process_time()
+        finished = await until_published(side.service, side.total, relayed)
+    return Produced(started, finished, time.process_time() - cpu)
+
+
+@dataclass
+class Writer:
+    """One probe row and its event per transaction, commit times kept in order."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    topic: str
+    committed: list[tuple[str, float]] = field(default_factory=list)
+
+    async def __call__(self, seq: int) -> None:
+        event = bench_event(self.topic, seq)
+        async with transaction(self.sessions) as session:
+            await write_probe(session, event)
+            on_commit(session, partial(self.stamp, event.id))
+
+    def stamp(self, event_id: str, now: float) -> None:
+        self.committed.append((event_id, now))
+
+
+async def writer_main(side: Side, written: Counter) -> Produced:
+    """The producing service in the latency test: paced writes, and its relay."""
+    async with sessions_for(side.url) as sessions:
+        write = Writer(sessions, side.topic)
+        async with running_relay(side.config, sessions, side.service) as started:
+            cpu = time.process_time()
+            achieved = await paced(side.total, side.rate, write, written)
+            finished = await until_published(side.service, side.total)
+    return Produced(started, finished, time.process_time() - cpu, achieved, write.committed)
+
+
+async def raw_producer_main(side: Side, sent: Counter) -> Produced:
+    """The raw producer: all messages at once, or paced with time.time() in the payload."""
+    acks: list[asyncio.Future[Any]] = []
+    async with started_producer(side.config) as writer:
+
+        async def send(seq: int, value: bytes) -> None:
+            acks.append(await writer.send(side.topic, value=value, key=subject_of(seq).encode()))
+
+        values = [] if side.rate else [raw_value(seq) for seq in range(side.total)]
+        started, cpu = time.time(), time.process_time()
+        if side.rate:
+            achieved = await paced(
+                side.total, side.rate, lambda seq: send(seq, raw_value(seq, time.time())), sent
+            )
+        else:
+            for seq, value in enumerate(values):
+                await send(seq, value)
+                sent.value = seq + 1
+            achieved = 0.0
+        await asyncio.gather(*acks)
+        return Produced(started, time.time(), time.process_time() - cpu, achieved)
+
+
+async def raw_receive(reader: AIOKafkaConsumer, received: list[tuple[bytes, float]]) -> None:
+    """Append (value, time.time() of the poll that returned it) for every record."""
+    while True:
+        batches = await reader.getmany(timeout_ms=500)
+        now = time.time()
+        received.extend((record.value, now) for part in batches.values() for record in part)
+
+
+@asynccontextmanager
+async def raw_receiving(
+    config: KafkaConfig, topic: str
+) -> AsyncIterator[list[tuple[bytes, float]]]:
+    received: list[tuple[bytes, float]] = []
+    async with raw_consumer(config, topic) as reader:
+        reading = asyncio.create_task(raw_receive(reader, received))
+        try:
+            yield received
+        finally:
+            reading.cancel()
+            with suppress(asyncio.CancelledError):
+                await reading
 
 
 # ---------------------------------------------------------------- throughput
@@ -396,91 +568,85 @@ class Throughput:
         return self.events / self.seconds
 
 
-async def fill_outbox(
-    sessions: async_sessionmaker[AsyncSession], topic: str, total: int, label: str
-) -> None:
+async def fill_outbox(url: str, topic: str, total: int, label: str) -> None:
     progress = Progress(f"{label} outbox insert", total)
-    for first in range(0, total, INSERT_CHUNK):
-        rows = [
-            outbox_row(probe_event(topic, seq))
-            for seq in range(first, min(total, first + INSERT_CHUNK))
-        ]
-        async with transaction(sessions) as session:
-            await session.execute(outbox.insert(), rows)
-        progress.update(first + len(rows))
+    async with sessions_for(url) as sessions:
+        for first in range(0, total, INSERT_CHUNK):
+            rows = [
+                outbox_row(bench_event(topic, seq))
+                for seq in range(first, min(total, first + INSERT_CHUNK))
+            ]
+            async with transaction(sessions) as session:
+                await session.execute(outbox.insert(), rows)
+            progress.update(first + len(rows))
     progress.finish(total)
 
 
 async def ours_throughput(bench: Bench, backend: str, total: int) -> Throughput:
     topic = await bench.topic(f"tp-{backend}")
-    label, service = f"{backend} ours", f"bench-tp-{backend}"
-    async with databases(backend, bench.workdir) as dbs:
-        await fill_outbox(dbs.source, topic, total, label)
+    label = f"{backend} ours"
+    async with databases(backend, bench.workdir) as (source, sink):
+        await fill_outbox(source, topic, total, label)
         applied = Applied()
-        async with running_consumer(bench, dbs.sink, topic, applied):
-            progress = Progress(f"{label} relay → consumer → inbox", total)
-            async with running_relay(bench, dbs.source, service) as started:
-                await wait_until(
-                    lambda: len(applied.at),
-                    total,
-                    progress,
-                    lambda: f"  (relayed {published(service):,})",
-                )
-            seconds = applied.last - started
-        checks = await verify(dbs, total)
-    return Throughput(total, seconds, {"checks": checks})
+        side = Side(bench.config, topic, total, url=source, service=f"bench-tp-{backend}")
+        async with (
+            sessions_for(sink) as sessions,
+            running_consumer(bench, sessions, topic, applied),
+            child_process(relay_main, side) as relay,
+        ):
+            cpu = time.process_time()
+            await wait_until(
+                applied.count,
+                total,
+                Progress(f"{label} relay → consumer → inbox", total),
+                lambda: f"  (relayed {relay.count.value:,})",
+                relay,
+            )
+            produced = await relay.result
+            cpu = time.process_time() - cpu
+        checks = await verify(source, sink, total)
+    seconds = applied.last - produced.started
+    detail = {
+        "relay_per_second": total / (produced.finished - produced.started),
+        "relay_cpu_share": produced.cpu_share,
+        **applied.detail(cpu, seconds),
+        "checks": checks,
+    }
+    return Throughput(total, seconds, detail)
 
 
 async def raw_throughput(bench: Bench, backend: str, total: int) -> Throughput:
     topic = await bench.topic(f"tp-raw-{backend}")
-    messages = [(subject_of(seq).encode(), raw_value(seq)) for seq in range(total)]
     async with (
-        raw_consumer(bench.config, topic) as reader,
-        started_producer(bench.config) as writer,
+        raw_receiving(bench.config, topic) as received,
+        child_process(raw_producer_main, Side(bench.config, topic, total)) as writer,
     ):
-        started = time.perf_counter()
-        await raw_produce(writer, topic, messages, Progress(f"{backend} raw produce", total))
-        produced = time.perf_counter()
-        await raw_drain(reader, total, Progress(f"{backend} raw consume", total))
-        consumed = time.perf_counter()
+        cpu = time.process_time()
+        await wait_until(
+            lambda: len(received),
+            total,
+            Progress(f"{backend} raw produce → consume", total),
+            lambda: f"  (produced {writer.count.value:,})",
+            writer,
+        )
+        produced = await writer.result
+        cpu = time.process_time() - cpu
+    seconds = received[-1][1] - produced.started
     detail = {
-        "produce_per_second": total / (produced - started),
-        "consume_per_second": total / (consumed - produced),
+        "produce_per_second": total / (produced.finished - produced.started),
+        "producer_cpu_share": produced.cpu_share,
+        "consumer_cpu_share": cpu / seconds,
     }
-    return Throughput(total, consumed - started, detail)
+    return Throughput(total, seconds, detail)
 
 
-async def raw_produce(
-    writer: AIOKafkaProducer,
-    topic: str,
-    messages: Sequence[tuple[bytes, bytes]],
-    progress: Progress,
-) -> None:
-    acks = []
-    for i, (key, value) in enumerate(messages):
-        acks.append(await writer.send(topic, value=value, key=key))
-        progress.update(i + 1)
-    await asyncio.gather(*acks)
-    progress.finish(len(messages))
-
-
-async def raw_drain(reader: AIOKafkaConsumer, total: int, progress: Progress) -> None:
-    """Read until ``total`` records arrived (counted: the dev broker's end offsets lie)."""
-    count = 0
-    while count < total:
-        batches = await reader.getmany(timeout_ms=500)
-        count += sum(len(records) for records in batches.values())
-        progress.update(count)
-    progress.finish(count)
-
-
-async def verify(dbs: Databases, total: int) -> dict[str, int]:
+async def verify(source: str, sink: str, total: int) -> dict[str, int]:
     """Every event applied once, in order per key, and the outbox drained."""
-    async with transaction(dbs.sink) as session:
+    async with sessions_for(sink) as sessions, read_only(sessions) as session:
         inbox_rows = await session.scalar(select(func.count()).select_from(inbox))
         applied = await session.scalar(select(func.sum(tallies.c.applied)))
         out_of_order = await session.scalar(select(func.sum(tallies.c.out_of_order)))
-    async with transaction(dbs.source) as session:
+    async with sessions_for(source) as sessions, read_only(sessions) as session:
         unsent = await session.scalar(
             select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
         )
@@ -519,46 +685,37 @@ class Latency:
         }
 
 
-def latencies_ms(sent: Sequence[tuple[Any, float]], received: dict[Any, float]) -> list[float]:
-    return sorted((received[key] - at) * 1000 for key, at in sent)
-
-
-@dataclass
-class Writer:
-    """The producer side: one probe row and its event per transaction, commit times kept."""
-
-    sessions: async_sessionmaker[AsyncSession]
-    topic: str
-    committed: dict[str, float] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
-
-    async def __call__(self, seq: int) -> None:
-        event = probe_event(self.topic, seq)
-        row = {"id": event.data["probe_id"], "subject": event.data["subject"], "amount": 1}
-        async with transaction(self.sessions) as session:
-            await session.execute(probes.insert().values(**row))
-            await add_event(session, event)
-            on_commit(session, partial(self.committed.__setitem__, event.id))
-        self.order.append(event.id)
-
-
 async def ours_latency(
     bench: Bench, backend: str, rate: float, seconds: float, warmup_s: float
 ) -> Latency:
     topic = await bench.topic(f"lat-{backend}")
     warmup, total = int(rate * warmup_s), int(rate * (warmup_s + seconds))
-    async with databases(backend, bench.workdir) as dbs:
-        applied, write = Applied(), Writer(dbs.source, topic)
+    async with databases(backend, bench.workdir) as (source, sink):
+        applied = Applied()
+        side = Side(bench.config, topic, total, rate, url=source, service=f"bench-lat-{backend}")
         async with (
-            running_consumer(bench, dbs.sink, topic, applied),
-            running_relay(bench, dbs.source, f"bench-lat-{backend}"),
+            sessions_for(sink) as sessions,
+            running_consumer(bench, sessions, topic, applied),
+            child_process(writer_main, side) as writer,
         ):
-            achieved = await paced(total, rate, write, Progress(f"{backend} ours write", total))
-            progress = Progress(f"{backend} ours applied", total)
-            await wait_until(lambda: len(applied.at), total, progress)
-        checks = await verify(dbs, total)
-    measured = [(event_id, write.committed[event_id]) for event_id in write.order[warmup:]]
-    return Latency(latencies_ms(measured, applied.at), achieved, {"checks": checks})
+            cpu = time.process_time()
+            await wait_until(
+                applied.count,
+                total,
+                Progress(f"{backend} ours write → relay → consumer → inbox", total),
+                lambda: f"  (written {writer.count.value:,})",
+                writer,
+            )
+            produced = await writer.result
+            cpu = time.process_time() - cpu
+        checks = await verify(source, sink, total)
+    samples = sorted((applied.at[id_] - at) * 1000 for id_, at in produced.committed[warmup:])
+    detail = {
+        "writer_cpu_share": produced.cpu_share,
+        **applied.detail(cpu, applied.last - produced.started),
+        "checks": checks,
+    }
+    return Latency(samples, produced.achieved_rate, detail)
 
 
 async def raw_latency(
@@ -566,39 +723,31 @@ async def raw_latency(
 ) -> Latency:
     topic = await bench.topic(f"lat-raw-{backend}")
     warmup, total = int(rate * warmup_s), int(rate * (warmup_s + seconds))
-    sent: list[tuple[int, float]] = []
-    received: dict[int, float] = {}
-    acks: list[asyncio.Future[Any]] = []
     async with (
-        raw_consumer(bench.config, topic) as reader,
-        started_producer(bench.config) as writer,
+        raw_receiving(bench.config, topic) as received,
+        child_process(raw_producer_main, Side(bench.config, topic, total, rate)) as writer,
     ):
-
-        async def send(seq: int) -> None:
-            now = time.perf_counter()
-            value = raw_value(seq, now)
-            acks.append(await writer.send(topic, value=value, key=subject_of(seq).encode()))
-            sent.append((seq, now))
-
-        reading = asyncio.create_task(raw_receive(reader, received))
-        try:
-            achieved = await paced(total, rate, send, Progress(f"{backend} raw send", total))
-            await asyncio.gather(*acks)
-            await wait_until(
-                lambda: len(received), total, Progress(f"{backend} raw received", total)
-            )
-        finally:
-            reading.cancel()
-    return Latency(latencies_ms(sent[warmup:], received), achieved)
-
-
-async def raw_receive(reader: AIOKafkaConsumer, received: dict[int, float]) -> None:
-    while True:
-        batches = await reader.getmany(timeout_ms=500)
-        now = time.perf_counter()
-        for records in batches.values():
-            for record in records:
-                received[json.loads(record.value)["seq"]] = now
+        cpu = time.process_time()
+        await wait_until(
+            lambda: len(received),
+            total,
+            Progress(f"{backend} raw send → receive", total),
+            lambda: f"  (sent {writer.count.value:,})",
+            writer,
+        )
+        produced = await writer.result
+        cpu = time.process_time() - cpu
+    sent = [json.loads(value) for value, _ in received]
+    samples = sorted(
+        (at - data["sent"]) * 1000
+        for data, (_, at) in zip(sent, received, strict=True)
+        if data["seq"] >= warmup
+    )
+    detail = {
+        "producer_cpu_share": produced.cpu_share,
+        "consumer_cpu_share": cpu / (received[-1][1] - produced.started),
+    }
+    return Latency(samples, produced.achieved_rate, detail)
 
 
 # ---------------------------------------------------------------- report
@@ -701,6 +850,7 @@ async def bench_backend(
     bench: Bench, backend: str, args: argparse.Namespace
 ) -> tuple[list[Figure], dict[str, Any]]:
     print(f"[{backend}] throughput, {args.events:,} events", file=sys.stderr, flush=True)
+    loadavg = os.getloadavg()  # the host's load before: other work skews the figures
     raw_tp = await raw_throughput(bench, backend, args.events)
     ours_tp = await ours_throughput(bench, backend, args.events)
     print(
@@ -720,6 +870,7 @@ async def bench_backend(
             flush=True,
         )
     details = {
+        "loadavg_before": loadavg,
         "throughput": {
             "ours": {
                 "per_second": ours_tp.per_second,
@@ -728,7 +879,10 @@ async def bench_backend(
             },
             "raw": {"per_second": raw_tp.per_second, "seconds": raw_tp.seconds, **raw_tp.detail},
         },
-        "latency": {"ours": {**ours_lat.summary(), **ours_lat.detail}, "raw": raw_lat.summary()},
+        "latency": {
+            "ours": {**ours_lat.summary(), **ours_lat.detail},
+            "raw": {**raw_lat.summary(), **raw_lat.detail},
+        },
     }
     return rows, details
 
