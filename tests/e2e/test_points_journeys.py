@@ -1,0 +1,92 @@
+"""Points across services, over real HTTP and Kafka: a member joins by an invite →
+onboarding publishes the activation → rewards credits the join bonus and the
+inviter's referral → rewards publishes level.changed → onboarding lets the inviter,
+and not the newcomer, into a level-gated community."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from quanzi_devstack.run import Platform
+
+if TYPE_CHECKING:
+    from conftest import Tenant
+
+OB = "/v1/onboarding"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def member(client: httpx.Client, tenant: Tenant, external_id: str) -> dict[str, str]:
+    minted = client.post(
+        "/v1/member-tokens",
+        headers={"X-Api-Key": tenant.api_key},
+        json={"external_id": external_id},
+    )
+    assert minted.status_code == 201, minted.text
+    return bearer(minted.json()["access_token"])
+
+
+def eventually(read: Callable[[], Any], expected: Any, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    seen = read()
+    while seen != expected and time.monotonic() < deadline:
+        time.sleep(0.3)
+        seen = read()
+    assert seen == expected
+
+
+def test_invite_credits_both_members_and_levels_open_a_gated_community(
+    platform: Platform, tenant: Tenant
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        owner = bearer(tenant.owner_token)
+        community = client.post(
+            f"{OB}/communities", headers=owner, json={"slug": f"runners-{suffix}", "name": "跑步群"}
+        )
+        assert community.status_code == 201, community.text
+        cid = community.json()["id"]
+        host_id, newbie_id = f"host-{suffix}", f"newbie-{suffix}"
+        host, newbie = member(client, tenant, host_id), member(client, tenant, newbie_id)
+        assert client.post(f"{OB}/communities/{cid}/join", headers=host).status_code == 201
+        invite = client.post(
+            f"{OB}/invites",
+            headers=owner,
+            json={"community_id": cid, "inviter_id": host_id, "channel": "wechat-moments"},
+        )
+        assert invite.status_code == 201, invite.text
+        joined = client.post(f"{OB}/invites/{invite.json()['code']}/redeem", headers=newbie)
+        assert joined.status_code == 201, joined.text
+
+        def available(headers: dict[str, str]) -> Any:
+            summary = client.get("/v1/rewards/me/summary", headers=headers)
+            return summary.json().get("available") if summary.status_code == 200 else None
+
+        # Open community, no refund window: bonuses are available at once.
+        eventually(lambda: available(newbie), 10)  # join bonus
+        eventually(lambda: available(host), 30)  # own join bonus + referral
+
+        gated = client.post(
+            f"{OB}/communities",
+            headers=owner,
+            json={"slug": f"club-{suffix}", "name": "精英俱乐部", "min_level": 3},
+        )
+        assert gated.status_code == 201, gated.text
+        gid = gated.json()["id"]
+        refused = client.post(f"{OB}/communities/{gid}/join", headers=newbie)
+        assert refused.status_code == 403 and refused.json()["type"].endswith("/level-required")
+        # 30 lifetime points is level 3: rewards → Kafka → onboarding's level projection.
+        eventually(
+            lambda: (
+                client.post(f"{OB}/communities/{gid}/join", headers=host).status_code in (200, 201)
+            ),
+            True,
+        )
