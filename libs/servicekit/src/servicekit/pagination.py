@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Query
@@ -70,7 +70,10 @@ def keyset_after(cursor: str | None) -> tuple[datetime, str] | None:
     # Cursors come from clients: only what we issue (aware times, ids without NUL) passes.
     if at.tzinfo is None or "\x00" in row_id or len(row_id) > 255:
         raise invalid_cursor()
-    return at, row_id
+    try:
+        return at.astimezone(UTC), row_id
+    except OverflowError as error:  # a time at the edge of the calendar
+        raise invalid_cursor() from error
 
 
 def next_cursor(rows: Sequence[Keyed], limit: int) -> str | None:

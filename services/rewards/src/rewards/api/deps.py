@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from rewards import service
 from servicekit.auth import CurrentPrincipal, Principal
-from servicekit.pagination import invalid_cursor, keyset_after
 from servicekit.problems import Problem
 
 READERS = ("owner", "admin", "operator", "activity_officer", "content_officer")
@@ -58,18 +56,3 @@ def require_key(key: str | None, what: str) -> str:
             f"{what} move points: send a unique Idempotency-Key",
         )
     return key
-
-
-def page_start(cursor: str | None) -> tuple[datetime, str] | None:
-    """``keyset_after``, refusing what it lets through and the database would choke on
-    (a naive or out-of-range time, a NUL in the id): a tampered cursor is a 400."""
-    after = keyset_after(cursor)
-    if after is None:
-        return None
-    at, last_id = after
-    if at.tzinfo is None or "\x00" in last_id:
-        raise invalid_cursor()
-    try:
-        return at.astimezone(UTC), last_id
-    except OverflowError as error:
-        raise invalid_cursor() from error

@@ -15,7 +15,6 @@ from rewards.api.deps import (
     Merchandiser,
     Reader,
     RewardsDep,
-    page_start,
     require_key,
 )
 from rewards.api.schemas import (
@@ -36,7 +35,7 @@ from rewards.domain.mall import RedemptionStatus
 from rewards.repository import ConcurrentUpdate
 from servicekit.db import transaction
 from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
-from servicekit.pagination import Cursor, Limit, encode_cursor, page_of
+from servicekit.pagination import Cursor, Limit, encode_cursor, keyset_after, page_of
 from servicekit.problems import Problem
 
 router = APIRouter(prefix="/v1/rewards", tags=["rewards: mall"])
@@ -62,7 +61,7 @@ async def create_item(body: ItemIn, principal: Merchandiser, rewards: RewardsDep
 async def list_items(
     principal: Reader, rewards: RewardsDep, cursor: Cursor = None, limit: Limit = 50
 ) -> ItemPage:
-    rows = await rewards.items(principal.tenant_id, after=page_start(cursor), limit=limit)
+    rows = await rewards.items(principal.tenant_id, after=keyset_after(cursor), limit=limit)
     page = page_of(rows, limit, ItemOut)
     return ItemPage(items=page.items, next_cursor=page.next_cursor)
 
@@ -104,7 +103,7 @@ async def list_redemptions(
 ) -> RedemptionPage:
     rows = await rewards.redemptions(
         principal.tenant_id,
-        after=page_start(cursor),
+        after=keyset_after(cursor),
         limit=limit,
         status=status,
         item_id=item_id,
@@ -168,7 +167,7 @@ async def catalog(
     found = await rewards.catalog(
         principal.tenant_id,
         principal.subject,
-        after=page_start(cursor),
+        after=keyset_after(cursor),
         limit=limit,
         community_id=community_id,
     )
@@ -235,7 +234,7 @@ async def my_redemptions(
 ) -> RedemptionPage:
     rows = await rewards.redemptions(
         principal.tenant_id,
-        after=page_start(cursor),
+        after=keyset_after(cursor),
         limit=limit,
         member_id=principal.subject,
         newest_first=True,
