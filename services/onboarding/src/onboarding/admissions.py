@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from onboarding import events
+from onboarding import audit, events
+from onboarding.audit import Actor
 from onboarding.domain.applications import (
     ApplicationStatus,
     Decision,
@@ -82,7 +83,12 @@ class Admissions:
     # ------------------------------------------------------------ questionnaire
 
     async def set_questionnaire(
-        self, tenant_id: str, community_id: str, questionnaire: Questionnaire | None
+        self,
+        tenant_id: str,
+        community_id: str,
+        questionnaire: Questionnaire | None,
+        *,
+        actor: Actor,
     ) -> Community:
         """Set (or, with None, remove) the community's questionnaire.
 
@@ -95,6 +101,16 @@ class Admissions:
             community.application_form = questionnaire.as_json() if questionnaire else None
             event = events.community_updated(community, ["application_form"], utcnow())
             await add_event(session, event)
+            action = "questionnaire.set" if questionnaire else "questionnaire.removed"
+            await audit.record(
+                session,
+                tenant_id,
+                actor,
+                action,
+                target_kind="community",
+                target_id=community.id,
+                community_id=community.id,
+            )
             return community
 
     async def community(self, tenant_id: str, community_id: str) -> Community:
@@ -105,7 +121,7 @@ class Admissions:
         return community
 
     async def set_min_level(
-        self, tenant_id: str, community_id: str, min_level: int | None
+        self, tenant_id: str, community_id: str, min_level: int | None, *, actor: Actor
     ) -> Community:
         """Gate (or, with None, ungate) joining on the member's rewards level.
 
@@ -117,6 +133,16 @@ class Admissions:
                 raise not_found("community")
             community.min_level = min_level
             await add_event(session, events.community_updated(community, ["min_level"], utcnow()))
+            await audit.record(
+                session,
+                tenant_id,
+                actor,
+                "community.level_gate_set",
+                target_kind="community",
+                target_id=community.id,
+                community_id=community.id,
+                details={"min_level": min_level},
+            )
             return community
 
     # ------------------------------------------------------------ applying
@@ -363,6 +389,18 @@ async def _record_decision(
     application.reason = review.reason
     application.decided_at = now
     await add_event(session, events.application_decided(application, membership))
+    if review.reviewer is not None:  # a rule's decision at submit time is no one's action
+        await audit.record(
+            session,
+            community.tenant_id,
+            Actor(review.reviewer, "operator"),
+            f"application.{application.status}",
+            target_kind="application",
+            target_id=application.id,
+            community_id=community.id,
+            reason=review.reason,
+            details={"membership_id": membership.id, "member_id": membership.member_id},
+        )
     if approved:
         await enter(session, community, membership)
     else:

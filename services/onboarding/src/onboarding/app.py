@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends, FastAPI
 
 from onboarding import events
-from onboarding.api import applications, communities, invites, memberships
+from onboarding.api import applications, audit, communities, invites, memberships
 from onboarding.api.deps import refuse_nul
 from onboarding.handlers import on_level_changed, on_member_identified
 from onboarding.service import EXPIRY_TIMER, expire_membership
@@ -17,6 +17,7 @@ ROUTERS = (
     memberships.router,
     memberships.me,
     applications.me,
+    audit.router,
 )
 
 

@@ -15,7 +15,8 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from onboarding import events
+from onboarding import audit, events
+from onboarding.audit import Actor
 from onboarding.domain.memberships import Status
 from onboarding.orm import InviteCode, Membership
 from onboarding.repository import After, Repository
@@ -61,7 +62,7 @@ class Invites:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 
-    async def create(self, tenant_id: str, draft: NewInvite, created_by: str) -> InviteCode:
+    async def create(self, tenant_id: str, draft: NewInvite, actor: Actor) -> InviteCode:
         code = draft.code or generate_code()
         try:
             async with transaction(self.sessions) as session:
@@ -78,11 +79,21 @@ class Invites:
                     uses=0,
                     expires_at=draft.expires_at,
                     revoked_at=None,
-                    created_by=created_by,
+                    created_by=actor.id,
                     created_at=utcnow(),
                 )
                 session.add(invite)
                 await session.flush()
+                await audit.record(
+                    session,
+                    tenant_id,
+                    actor,
+                    "invite.created",
+                    target_kind="invite",
+                    target_id=invite.id,
+                    community_id=invite.community_id,
+                    details={"code": code, "inviter_id": draft.inviter_id},
+                )
                 return invite
         except IntegrityError as error:
             detail = f"the invite code {code!r} exists"
@@ -104,13 +115,23 @@ class Invites:
             )
             return list(rows)
 
-    async def revoke(self, tenant_id: str, invite_id: str) -> InviteCode:
+    async def revoke(self, tenant_id: str, invite_id: str, *, actor: Actor) -> InviteCode:
         """No further redemptions; members who already joined with it stay."""
         async with transaction(self.sessions) as session:
             invite = await Repository(session).invite_by_id(tenant_id, invite_id)
             if invite is None:
                 raise not_found("invite")
-            invite.revoked_at = invite.revoked_at or utcnow()
+            if invite.revoked_at is None:
+                invite.revoked_at = utcnow()
+                await audit.record(
+                    session,
+                    tenant_id,
+                    actor,
+                    "invite.revoked",
+                    target_kind="invite",
+                    target_id=invite.id,
+                    community_id=invite.community_id,
+                )
             return invite
 
     async def redeem(self, tenant_id: str, member_id: str, code: str) -> Joined:

@@ -215,3 +215,30 @@ class MemberLevel(Base):
     member_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     level: Mapped[int] = mapped_column(Integer)
     changed_at: Mapped[datetime]
+
+
+class AuditRecord(Base):
+    """One moderator or operator action: who did what to which target, why and when.
+
+    Written in the action's own transaction (audit.record), so an action without its record,
+    or a record of an action that rolled back, cannot exist. Never updated or deleted.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_listing", "tenant_id", "created_at", "id"),
+        Index("ix_audit_log_target", "tenant_id", "target_id", "created_at"),
+        Index("ix_audit_log_actor", "tenant_id", "actor_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    actor_id: Mapped[str] = mapped_column(String(200))
+    actor_kind: Mapped[str] = mapped_column(String(20))  # operator, member, integration, system
+    action: Mapped[str] = mapped_column(String(60))  # e.g. sanction.issued, application.approved
+    target_kind: Mapped[str] = mapped_column(String(30))  # membership, community, member, ...
+    target_id: Mapped[str] = mapped_column(String(200))
+    community_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    details: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]

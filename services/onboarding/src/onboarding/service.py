@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from onboarding import events
+from onboarding import audit, events
+from onboarding.audit import Actor
 from onboarding.domain import levels
 from onboarding.domain import memberships as machine
 from onboarding.domain.applications import ApplicationStatus, Questionnaire
@@ -152,7 +153,9 @@ class Onboarding:
 
     # ------------------------------------------------------------- communities
 
-    async def create_community(self, tenant_id: str, draft: NewCommunity) -> Community:
+    async def create_community(
+        self, tenant_id: str, draft: NewCommunity, *, actor: Actor
+    ) -> Community:
         _check_terms(draft)
         now = utcnow()
         settings = {k: v for k, v in draft.__dict__.items() if k not in ("groups", "questionnaire")}
@@ -168,6 +171,15 @@ class Onboarding:
                 await add_event(session, events.community_created(community))
                 for group in draft.groups:
                     await _open_group(session, community, group, routing_code_id=None)
+                await audit.record(
+                    session,
+                    tenant_id,
+                    actor,
+                    "community.created",
+                    target_kind="community",
+                    target_id=community.id,
+                    community_id=community.id,
+                )
         except IntegrityError as error:
             raise conflict(
                 "slug-taken", "Slug taken", f"a community is already {draft.slug!r}"
@@ -205,13 +217,25 @@ class Onboarding:
 
     # ------------------------------------------------------------------ groups
 
-    async def add_group(self, tenant_id: str, community_id: str, draft: NewGroup) -> Group:
+    async def add_group(
+        self, tenant_id: str, community_id: str, draft: NewGroup, *, actor: Actor
+    ) -> Group:
         try:
             async with transaction(self.sessions) as session:
                 community = await Repository(session).community(tenant_id, community_id)
                 if community is None:
                     raise not_found("community")
-                return await _open_group(session, community, draft, routing_code_id=None)
+                group = await _open_group(session, community, draft, routing_code_id=None)
+                await audit.record(
+                    session,
+                    tenant_id,
+                    actor,
+                    "group.created",
+                    target_kind="group",
+                    target_id=group.id,
+                    community_id=community_id,
+                )
+                return group
         except IntegrityError as error:
             raise conflict(
                 "group-name-taken", "Group name taken", f"the community has a {draft.name!r}"
@@ -226,7 +250,9 @@ class Onboarding:
 
     # ----------------------------------------------------------- routing codes
 
-    async def create_routing_code(self, tenant_id: str, draft: NewRoutingCode) -> RoutingCode:
+    async def create_routing_code(
+        self, tenant_id: str, draft: NewRoutingCode, *, actor: Actor
+    ) -> RoutingCode:
         try:
             async with transaction(self.sessions) as session:
                 repo = Repository(session)
@@ -249,6 +275,16 @@ class Onboarding:
                 )
                 repo.add(code)
                 await repo.flush()
+                await audit.record(
+                    session,
+                    tenant_id,
+                    actor,
+                    "routing_code.created",
+                    target_kind="routing_code",
+                    target_id=code.id,
+                    community_id=code.community_id,
+                    details={"code": code.code, "channel": code.channel},
+                )
         except IntegrityError as error:
             raise conflict(
                 "code-taken", "Code taken", f"the routing code {draft.code!r} exists"
@@ -348,7 +384,13 @@ class Onboarding:
         return await _apply_payment(session, membership, terms, payment)
 
     async def refund(
-        self, session: AsyncSession, tenant_id: str, membership_id: str, reason: str | None
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        membership_id: str,
+        reason: str | None,
+        *,
+        actor: Actor,
     ) -> Membership:
         """Refund the latest payment inside its window: the membership is revoked."""
         repo = Repository(session)
@@ -370,6 +412,17 @@ class Onboarding:
         membership.refund_window_ends_at = None
         await cancel(session, EXPIRY_TIMER, membership.id)
         await add_event(session, events.membership_refunded(membership, reason, now))
+        await audit.record(
+            session,
+            tenant_id,
+            actor,
+            "membership.refunded",
+            target_kind="membership",
+            target_id=membership.id,
+            community_id=membership.community_id,
+            reason=reason,
+            details={"member_id": membership.member_id, "payment_id": payment.id},
+        )
         return membership
 
     # ------------------------------------------------------------- memberships

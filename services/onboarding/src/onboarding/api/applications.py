@@ -21,6 +21,7 @@ from onboarding.api.schemas import (
     QuestionnaireOut,
     RejectIn,
 )
+from onboarding.audit import Actor
 from onboarding.domain.applications import ApplicationStatus, Decision, Questionnaire
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 from servicekit.problems import PROBLEM_TYPE_BASE, not_found
@@ -34,7 +35,9 @@ async def set_application_form(
 ) -> QuestionnaireOut:
     """Joining now takes an application with these answers (rules decide some at once)."""
     questionnaire = body.domain()
-    await admissions.set_questionnaire(operator.tenant_id, community_id, questionnaire)
+    await admissions.set_questionnaire(
+        operator.tenant_id, community_id, questionnaire, actor=Actor.of(operator)
+    )
     return _questionnaire_out(questionnaire)
 
 
@@ -53,7 +56,9 @@ async def remove_application_form(
     community_id: str, operator: Operator, admissions: AdmissionsDep
 ) -> Response:
     """Members join without applying again; applications already waiting stay in the queue."""
-    await admissions.set_questionnaire(operator.tenant_id, community_id, None)
+    await admissions.set_questionnaire(
+        operator.tenant_id, community_id, None, actor=Actor.of(operator)
+    )
     return Response(status_code=204)
 
 

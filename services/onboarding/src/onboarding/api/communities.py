@@ -15,6 +15,7 @@ from onboarding.api.schemas import (
     RoutingCodeCreate,
     RoutingCodeOut,
 )
+from onboarding.audit import Actor
 from onboarding.service import NewCommunity, NewGroup, NewRoutingCode
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
@@ -33,7 +34,9 @@ async def create_community(
     questionnaire = body.application_form.domain() if body.application_form else None
     settings = body.model_dump(exclude={"groups", "application_form"})
     draft = NewCommunity(**settings, groups=groups, questionnaire=questionnaire)
-    return CommunityOut.model_validate(await service.create_community(operator.tenant_id, draft))
+    return CommunityOut.model_validate(
+        await service.create_community(operator.tenant_id, draft, actor=Actor.of(operator))
+    )
 
 
 @router.get("/communities", response_model=Page[CommunityOut])
@@ -77,7 +80,9 @@ async def set_level_gate(
     community_id: str, body: LevelGate, operator: Operator, admissions: AdmissionsDep
 ) -> CommunityOut:
     """Joining needs this rewards level (as rewards last reported it); null lifts the gate."""
-    community = await admissions.set_min_level(operator.tenant_id, community_id, body.min_level)
+    community = await admissions.set_min_level(
+        operator.tenant_id, community_id, body.min_level, actor=Actor.of(operator)
+    )
     return CommunityOut.model_validate(community)
 
 
@@ -85,7 +90,9 @@ async def set_level_gate(
 async def add_group(
     community_id: str, body: GroupCreate, operator: Operator, service: OnboardingDep
 ) -> GroupOut:
-    group = await service.add_group(operator.tenant_id, community_id, NewGroup(**body.model_dump()))
+    group = await service.add_group(
+        operator.tenant_id, community_id, NewGroup(**body.model_dump()), actor=Actor.of(operator)
+    )
     return GroupOut.model_validate(group)
 
 
@@ -103,7 +110,7 @@ async def create_routing_code(
 ) -> RoutingCodeOut:
     """A 群活码 over some of the community's groups; overflow groups open when all are full."""
     code = await service.create_routing_code(
-        operator.tenant_id, NewRoutingCode(**body.model_dump())
+        operator.tenant_id, NewRoutingCode(**body.model_dump()), actor=Actor.of(operator)
     )
     return RoutingCodeOut.model_validate(code)
 

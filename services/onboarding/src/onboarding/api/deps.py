@@ -78,6 +78,12 @@ async def operator(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
+async def manager(principal: CurrentPrincipal) -> Principal:
+    if not (principal.token_type == "access" and principal.has_any_role(*MANAGER_ROLES)):
+        raise forbidden("owners and admins only")
+    return principal
+
+
 async def member(principal: CurrentPrincipal) -> Principal:
     if not is_member(principal):
         raise forbidden("members only (a member token)")
@@ -99,6 +105,7 @@ async def refunder(principal: CurrentPrincipal) -> Principal:
 
 
 Operator = Annotated[Principal, Depends(operator)]
+Manager = Annotated[Principal, Depends(manager)]
 Member = Annotated[Principal, Depends(member)]
 PaymentsWriter = Annotated[Principal, Depends(payments_writer)]
 Refunder = Annotated[Principal, Depends(refunder)]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from onboarding.api.deps import InvitesDep, Member, Operator
 from onboarding.api.schemas import InviteCreate, InviteOut, MembershipOut
+from onboarding.audit import Actor
 from onboarding.invites import NewInvite
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 
@@ -19,7 +20,7 @@ async def create_invite(body: InviteCreate, operator: Operator, invites: Invites
     """An invite code: single use by default, or ``max_uses`` (null: unlimited), with an
     optional expiry, the inviting member (credited for every invitee) and a target group."""
     invite = await invites.create(
-        operator.tenant_id, NewInvite(**body.model_dump()), created_by=operator.subject
+        operator.tenant_id, NewInvite(**body.model_dump()), Actor.of(operator)
     )
     return InviteOut.model_validate(invite)
 
@@ -47,7 +48,9 @@ async def get_invite(invite_id: str, operator: Operator, invites: InvitesDep) ->
 @router.post("/invites/{invite_id}/revoke", response_model=InviteOut)
 async def revoke_invite(invite_id: str, operator: Operator, invites: InvitesDep) -> InviteOut:
     """No more redemptions; members who joined with it stay."""
-    return InviteOut.model_validate(await invites.revoke(operator.tenant_id, invite_id))
+    return InviteOut.model_validate(
+        await invites.revoke(operator.tenant_id, invite_id, actor=Actor.of(operator))
+    )
 
 
 @router.post(

@@ -22,6 +22,7 @@ from onboarding.api.schemas import (
     ProfileOut,
     RefundCreate,
 )
+from onboarding.audit import Actor
 from onboarding.domain.memberships import Status
 from onboarding.service import PaymentConfirmation
 from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
@@ -111,6 +112,7 @@ async def refund(
             refunder.tenant_id,
             membership_id,
             body.reason,
+            actor=Actor.of(refunder),
         )
         return 200, MembershipOut.of(membership).model_dump(mode="json")
 
