@@ -235,3 +235,95 @@ score_window_state = sa.Table(
     sa.Column("span", sa.Integer, primary_key=True),
     sa.Column("as_of", sa.Date, nullable=True),
 )
+
+# ------------------------------------------------ rules admin, settings, notices (0006)
+
+# One row per rule: the version in force and whether it is archived. The versions
+# themselves are earning_rules rows; entries name the version they came from.
+rule_heads = sa.Table(
+    "rule_heads",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("rule_id", sa.String(100), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("event_type", sa.String(200), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=True),
+    sa.Column("archived_at", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=True),  # None: the service's defaults
+    sa.Index("ix_rule_heads_tenant_type", "tenant_id", "event_type", "rule_id"),
+)
+
+# Per-tenant settings; a tenant without a row has the defaults.
+reward_settings = sa.Table(
+    "reward_settings",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("expiry_notice_days", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(
+        "expiry_notice_days >= 0 AND expiry_notice_days <= 90", name="ck_reward_settings_notice"
+    ),
+)
+
+# A lot announced in points.will_expire: each lot is announced at most once, however
+# often its timer fires or is re-armed.
+expiry_notices = sa.Table(
+    "expiry_notices",
+    metadata,
+    sa.Column("lot_id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("announced_at", UtcDateTime, nullable=False),
+)
+
+# Reports sum a tenant's entries over a period.
+sa.Index("ix_entries_tenant_time", entries.c.tenant_id, entries.c.created_at)
+
+# Badges (domain/badges.py). Rules are data like earning rules; a member's progress on a
+# rule is a small state per (member, rule), which is also the record of the badge earned
+# (times > 0).
+badge_tenants = sa.Table(
+    "badge_tenants",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("set_up_at", UtcDateTime, nullable=False),  # default badge rules written
+)
+
+badge_rules = sa.Table(
+    "badge_rules",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("event_type", sa.String(200), nullable=True),  # NULL: a level rule
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("archived", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_badge_rules_tenant_type", "tenant_id", "event_type", "archived"),
+    sa.Index("ix_badge_rules_tenant_created", "tenant_id", "created_at", "id"),
+)
+
+badge_progress = sa.Table(
+    "badge_progress",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("rule_id", sa.String(36), primary_key=True),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("times", sa.Integer, nullable=False),
+    sa.Column("first_awarded_at", UtcDateTime, nullable=True),
+    sa.Column("last_awarded_at", UtcDateTime, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("times >= 0", name="ck_badge_progress_times"),
+)
+
+# One row per occurrence counted for a rule (``BadgeRule.occurrence_key``), written with
+# the progress it advanced: a redelivered or replayed event never counts twice.
+badge_marks = sa.Table(
+    "badge_marks",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

@@ -110,12 +110,15 @@ async def _apply_tenant_rules(ledger: Ledger, tenant_id: str, batch: Sequence[Ev
     members = list(dict.fromkeys(c.award.member_id for c in candidates))
     wallets = await ledger.open_many(tenant_id, members)
     earned = await _earned(ledger.repo, candidates, wallets)
+    scheme = await ledger.scheme(tenant_id)
     for candidate in candidates:  # in event order, rules in id order, as one by one
         opened = wallets[candidate.award.member_id]
         so_far = earned.setdefault((opened.row.id, candidate.rule.rule_id), [])
-        points = capped(
-            candidate.award.points, candidate.rule.caps, earned_so_far(so_far, candidate.event.time)
-        )
+        # The level as of this credit (earlier credits of the batch count), under the
+        # tenant's current thresholds; multipliers apply before caps.
+        level = scheme.level_of(opened.wallet.lifetime)
+        boosted = candidate.rule.boosted(candidate.award.points, level, candidate.event.data)
+        points = capped(boosted, candidate.rule.caps, earned_so_far(so_far, candidate.event.time))
         if points == 0:
             continue
         so_far.append((candidate.event.time, points))

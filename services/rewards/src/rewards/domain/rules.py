@@ -8,13 +8,15 @@ start on Monday).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
 MAX_POINTS = 1_000_000  # per award: a typo in a rule must not mint a fortune
+MAX_MULTIPLIER = Decimal(10)
 
 
 class Op(StrEnum):
@@ -139,6 +141,73 @@ class Expiry:
 
 
 @dataclass(frozen=True)
+class Multipliers:
+    """Bonus factors by the member's level and by the event's ``tier``.
+
+    ``by_level`` maps a level to a factor for members at that level or above; of the
+    entries a member has reached the highest factor applies (not the latest level's,
+    so a table that is not increasing never lowers a higher level). ``by_tier`` is
+    an exact match on the event's ``tier``. The two multiply; factors are decimals
+    (``1.15`` is exactly 1.15) at most 10. Level factors are bonuses (≥ 1: reaching a
+    level never pays less); a tier factor may also reduce (e.g. trial 0.5).
+    """
+
+    by_level: Mapping[int, Decimal] = field(default_factory=dict)
+    by_tier: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for factor in (*self.by_level.values(), *self.by_tier.values()):
+            if not Decimal(0) < factor <= MAX_MULTIPLIER:
+                raise ValueError(f"multipliers must be in (0, {MAX_MULTIPLIER}]")
+        if any(level < 1 for level in self.by_level):
+            raise ValueError("multiplier levels start at 1")
+        if any(factor < 1 for factor in self.by_level.values()):
+            raise ValueError("level multipliers are at least 1")
+
+    def factor(self, level: int, tier: str | None) -> Decimal:
+        reached = [f for at, f in self.by_level.items() if at <= level]
+        by_level = max(reached, default=Decimal(1))
+        by_tier = self.by_tier.get(tier, Decimal(1)) if tier is not None else Decimal(1)
+        return by_level * by_tier
+
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        """JSON-safe: decimals as strings, so 1.15 stays 1.15 in storage."""
+        return {
+            "by_level": {str(k): str(v) for k, v in sorted(self.by_level.items())},
+            "by_tier": {k: str(v) for k, v in sorted(self.by_tier.items())},
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Multipliers:
+        raw = raw or {}
+        if not isinstance(raw, Mapping) or not all(
+            isinstance(raw.get(name) or {}, Mapping) for name in ("by_level", "by_tier")
+        ):
+            raise ValueError("multipliers are {by_level: {level: factor}, by_tier: {tier: factor}}")
+        return cls(
+            by_level={int(k): _decimal(v) for k, v in (raw.get("by_level") or {}).items()},
+            by_tier={str(k): _decimal(v) for k, v in (raw.get("by_tier") or {}).items()},
+        )
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError("a multiplier is a number")
+    try:
+        found = Decimal(str(value))
+    except InvalidOperation as error:
+        raise ValueError("a multiplier is a number") from error
+    if not found.is_finite():
+        raise ValueError("a multiplier is a finite number")
+    return found
+
+
+def multiplied(points: int, factor: Decimal) -> int:
+    """Points × factor, rounded down to whole points, at most ``MAX_POINTS``."""
+    return min(int((points * factor).to_integral_value(rounding=ROUND_FLOOR)), MAX_POINTS)
+
+
+@dataclass(frozen=True)
 class Award:
     """What a rule grants for one event, before caps."""
 
@@ -172,6 +241,7 @@ class EarningRule:
     once_per: str | None = None
     active_from: datetime | None = None
     active_until: datetime | None = None
+    multipliers: Multipliers = field(default_factory=Multipliers)
 
     def __post_init__(self) -> None:
         if not self.rule_id or self.version < 1:
@@ -212,6 +282,13 @@ class EarningRule:
             cause=self.cause_of(data),
         )
 
+    def boosted(self, points: int, level: int, data: dict[str, Any]) -> int:
+        """An award's points with the multipliers for the member's level and the event's
+        tier; applied before caps, so caps still bound what is credited."""
+        tier = lookup(data, "tier")
+        factor = self.multipliers.factor(level, tier if isinstance(tier, str) else None)
+        return points if factor == 1 else multiplied(points, factor)
+
     def award_key(self, event_id: str, data: dict[str, Any]) -> str:
         """The ledger's idempotency key: redelivery and replay land on the same key."""
         if self.once_per is not None:
@@ -251,6 +328,7 @@ class EarningRule:
         raw = asdict(self)
         for name in ("active_from", "active_until"):
             raw[name] = raw[name].isoformat() if raw[name] else None
+        raw["multipliers"] = self.multipliers.to_dict()
         return raw
 
     @classmethod
@@ -266,6 +344,7 @@ class EarningRule:
         values["expiry"] = Expiry(ExpiryKind(expiry.get("kind", "never")), expiry.get("days"))
         for name in ("active_from", "active_until"):
             values[name] = _timestamp(values.get(name))
+        values["multipliers"] = Multipliers.from_dict(values.get("multipliers"))
         return cls(**values)
 
 
