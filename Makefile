@@ -38,6 +38,7 @@ bench: install  ## benchmarks: our figures as ratios to raw baselines in the sam
 	$(RUN) python bench/pipeline.py
 	$(RUN) python bench/gateway.py
 	$(RUN) python bench/ledger.py
+	$(RUN) python bench/onboarding.py
 
 docs: install  ## regenerate the event catalog from contracts/
 	$(RUN) servicekit catalog docs/events.md

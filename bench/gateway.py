@@ -48,21 +48,19 @@ import aiohttp
 import httpx
 import uvicorn
 import uvloop
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import text
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from quanzi_devstack.access import GatewaySigner, create_tenant
 from quanzi_devstack.run import Platform
 from servicekit.app import ServiceSpec, create_service_app
 from servicekit.auth import CurrentPrincipal
 from servicekit.db import create_engine, read_only
 from servicekit.devbroker import free_port
-from servicekit.settings import DEV_SECRET, ServiceSettings
-from servicekit.testing import TokenMint
+from servicekit.settings import ServiceSettings
 
 RESULTS = Path(__file__).parent / "results"
 SERVICE = "rewards"
@@ -220,22 +218,8 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 
 
 def mint_token(platform: Platform) -> str:
     """A tenant made through the platform admin API and a token signed with the gateway's key."""
-    admin = {"Authorization": f"Bearer {DEV_SECRET}"}
-    slug = f"bench-{os.getpid()}"
-    created = httpx.post(
-        platform.gateway_url + "/v1/platform/tenants",
-        headers=admin,
-        json={"slug": slug, "name": slug, "owner_email": f"o@{slug}.example", "owner_name": "O"},
-        timeout=10,
-    )
-    created.raise_for_status()
-    tenant_id = created.json()["tenant"]["id"]
-    pem = (platform.var_dir / "gateway-signing-key.pem").read_bytes()
-    key = serialization.load_pem_private_key(pem, password=None)
-    assert isinstance(key, Ed25519PrivateKey)
-    kid = httpx.get(platform.gateway_url + "/.well-known/jwks.json").json()["keys"][0]["kid"]
-    mint = TokenMint(private_key=key, kid=kid)
-    return mint.mint(tenant_id=tenant_id, roles=["owner"], exp=int(time.time()) + 3600)
+    tenant_id = create_tenant(platform, f"bench-{os.getpid()}")
+    return GatewaySigner.of(platform).operator(tenant_id)
 
 
 def start_extras(

@@ -1,0 +1,307 @@
+"""Onboarding benchmark: joins per second through the gateway, with capacity routing, on
+PostgreSQL, beside the raw single-row INSERT+COMMIT rate measured in the same run.
+
+The platform runs as processes on free ports (``quanzi_devstack.run.Platform``), every
+service on its own fresh PostgreSQL database. One community gets a routing code (群活码) over
+``--groups`` groups of ``--capacity`` seats with overflow groups of the same size, so a run
+fills the groups and opens overflow groups while joins are in flight. ``--joins`` members,
+each with their own member token (signed with the gateway's development key, so minting is
+not measured), join through ``POST /v1/onboarding/routing-codes/{code}/join`` on
+``--connections`` keep-alive connections, each sending its next join when the last is
+answered. Each join is a full request: gateway admission (JWT, tenant, rate limits with the
+limits lifted), proxy, onboarding's transaction (membership, seat, outbox event).
+
+Raw baseline: the same number of single-row ``INSERT`` statements, each its own
+transaction (autocommit), on the same number of asyncpg connections to the same server.
+
+After the run the groups are read back: every join placed once, no group over capacity.
+Printed: joins/s, p50, p99, and the ratio to raw. Nothing asserts a timing.
+
+    uv run --frozen python bench/onboarding.py [--joins 3000] [--connections 32]
+                                               [--groups 3] [--capacity 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# Run as a script, this file's directory leads sys.path, and this file would shadow the
+# onboarding package.
+sys.path.remove(os.path.dirname(os.path.abspath(__file__)))
+
+import aiohttp
+import asyncpg
+import httpx
+
+from quanzi_devstack.access import GatewaySigner, create_tenant
+from quanzi_devstack.run import DEFAULT_PORTS, Platform
+from servicekit.testing import postgres_admin_dsn, postgres_available
+
+RESULTS = Path(__file__).parent / "results"
+UNLIMITED = {
+    "tenant_rate": 1e9,
+    "tenant_burst": 10**9,
+    "principal_rate": 1e9,
+    "principal_burst": 10**9,
+}
+PLANS = {name: UNLIMITED for name in ("free", "standard", "enterprise", "anonymous")}
+
+
+@dataclass
+class Figure:
+    case: str
+    operations: int
+    seconds: float
+    per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+
+
+def note(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def drive(
+    case: str, total: int, connections: int, operation: Callable[[int], Awaitable[str | None]]
+) -> Figure:
+    """``operation(n)`` for n in 0..total-1 on ``connections`` workers; None means success."""
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    queue = iter(range(total))
+    started = time.perf_counter()
+
+    async def worker() -> None:
+        for n in queue:
+            began = time.perf_counter()
+            error = await operation(n)
+            latencies.append(time.perf_counter() - began)
+            if error is not None:
+                errors[error] += 1
+            if len(latencies) % 500 == 0:
+                elapsed = time.perf_counter() - started
+                note(f"{case}: {len(latencies):,}/{total:,}  {len(latencies) / elapsed:,.0f}/s")
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    seconds = time.perf_counter() - started
+    return Figure(
+        case=case,
+        operations=total,
+        seconds=seconds,
+        per_s=total / seconds,
+        p50_ms=statistics.median(latencies) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+        errors=dict(errors),
+    )
+
+
+# ------------------------------------------------------------------ raw baseline
+
+
+async def raw_inserts(dsn: str, total: int, connections: int) -> Figure:
+    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+    assert pool is not None
+    try:
+        await pool.execute(
+            "CREATE TABLE bench_joins (id uuid PRIMARY KEY, member_id text NOT NULL,"
+            " joined_at timestamptz NOT NULL)"
+        )
+
+        async def insert(n: int) -> str | None:
+            await pool.execute(
+                "INSERT INTO bench_joins (id, member_id, joined_at) VALUES ($1, $2, now())",
+                uuid.uuid4(),
+                f"m-{n}",
+            )
+            return None
+
+        return await drive("raw INSERT+COMMIT", total, connections, insert)
+    finally:
+        await pool.close()
+
+
+# ------------------------------------------------------------------ joins through the gateway
+
+
+@dataclass(frozen=True)
+class Setup:
+    tenant_id: str
+    owner: dict[str, str]
+    community_id: str
+    code: str
+
+
+def set_up(platform: Platform, signer: GatewaySigner, groups: int, capacity: int) -> Setup:
+    tenant_id = create_tenant(platform, f"bench-{uuid.uuid4().hex[:8]}")
+    owner = {"Authorization": f"Bearer {signer.operator(tenant_id)}"}
+    with httpx.Client(base_url=platform.gateway_url, headers=owner, timeout=30) as client:
+        community = client.post(
+            "/v1/onboarding/communities",
+            json={
+                "slug": "bench",
+                "name": "压测社群",
+                "groups": [
+                    {"name": f"新人群 {n + 1}", "capacity": capacity} for n in range(groups)
+                ],
+            },
+        )
+        community.raise_for_status()
+        community_id = community.json()["id"]
+        group_ids = [
+            g["id"] for g in client.get(f"/v1/onboarding/communities/{community_id}/groups").json()
+        ]
+        code = client.post(
+            "/v1/onboarding/routing-codes",
+            json={
+                "community_id": community_id,
+                "code": "bench-code",
+                "group_ids": group_ids,
+                "channel": "bench",
+                "overflow_prefix": "扩容群 ",
+                "overflow_capacity": capacity,
+            },
+        )
+        code.raise_for_status()
+    return Setup(tenant_id, owner, community_id, "bench-code")
+
+
+async def joins(
+    platform: Platform, signer: GatewaySigner, setup: Setup, total: int, connections: int
+) -> Figure:
+    tokens = [signer.member(setup.tenant_id, f"member-{n}") for n in range(total)]
+    url = f"{platform.gateway_url}/v1/onboarding/routing-codes/{setup.code}/join"
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def join(n: int) -> str | None:
+            headers = {"Authorization": f"Bearer {tokens[n]}"}
+            async with session.post(url, headers=headers) as response:
+                await response.read()
+                return None if response.status == 201 else str(response.status)
+
+        return await drive("join via gateway", total, connections, join)
+
+
+def placements(platform: Platform, setup: Setup, capacity: int) -> dict[str, Any]:
+    """Every member placed once, no group over capacity: read back through the API."""
+    with httpx.Client(base_url=platform.gateway_url, headers=setup.owner, timeout=30) as client:
+        groups = client.get(f"/v1/onboarding/communities/{setup.community_id}/groups").json()
+    seated = sum(group["member_count"] for group in groups)
+    over = [g["name"] for g in groups if g["member_count"] > g["capacity"]]
+    return {"groups": len(groups), "seated": seated, "over_capacity": over, "capacity": capacity}
+
+
+# ------------------------------------------------------------------ the run
+
+
+async def drop_databases(names: Sequence[str]) -> None:
+    admin = await asyncpg.connect(postgres_admin_dsn())
+    try:
+        for name in names:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def measure(platform: Platform, args: argparse.Namespace, raw_dsn: str) -> dict[str, Any]:
+    signer = GatewaySigner.of(platform)
+    setup = set_up(platform, signer, args.groups, args.capacity)
+    note(f"raw: {args.joins:,} single-row INSERT+COMMIT on {args.connections} connections")
+    raw = await raw_inserts(raw_dsn, args.joins, args.connections)
+    note(f"ours: {args.joins:,} joins through the gateway on {args.connections} connections")
+    ours = await joins(platform, signer, setup, args.joins, args.connections)
+    return {"raw": raw, "ours": ours, "placements": placements(platform, setup, args.capacity)}
+
+
+def report(result: dict[str, Any]) -> None:
+    raw, ours, placed = result["raw"], result["ours"], result["placements"]
+    print(
+        f"\n{'case':<20} {'ops':>7} {'seconds':>8} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8}  errors"
+    )
+    for figure in (raw, ours):
+        print(
+            f"{figure.case:<20} {figure.operations:>7,} {figure.seconds:>8.2f}"
+            f" {figure.per_s:>8,.0f} {figure.p50_ms:>8.1f} {figure.p99_ms:>8.1f}"
+            f"  {figure.errors or '-'}"
+        )
+    print(f"\njoins/s through the gateway ÷ raw INSERT+COMMIT/s = {ours.per_s / raw.per_s:.2f}×")
+    print(
+        f"placements: {placed['seated']:,} seated in {placed['groups']} groups"
+        f" (capacity {placed['capacity']} each); over capacity: {placed['over_capacity'] or 'none'}"
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    if not asyncio.run(postgres_available()):
+        raise SystemExit(f"PostgreSQL unreachable at {postgres_admin_dsn()}")
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    server = postgres_admin_dsn().rsplit("/", 1)[0]
+    names = {service: f"bench_{service}_{stamp}" for service in DEFAULT_PORTS}
+    urls = {
+        s: f"{server.replace('postgresql://', 'postgresql+asyncpg://')}/{n}"
+        for s, n in names.items()
+    }
+    raw_name = f"bench_raw_{stamp}"
+    env = {"QUANZI_GATEWAY_RATE_LIMIT_PLANS": json.dumps(PLANS)}  # measure joins, not 429s
+    with tempfile.TemporaryDirectory(prefix="quanzi-bench-") as workdir:
+        platform = Platform.on_free_ports(
+            Path(workdir), quiet=True, extra_env=env, database_urls=urls
+        )
+        try:
+            note("starting the platform on PostgreSQL")
+            platform.start()
+            asyncio.run(_create_database(raw_name))
+            result = asyncio.run(measure(platform, args, f"{server}/{raw_name}"))
+        finally:
+            platform.stop()
+            asyncio.run(drop_databases([*names.values(), raw_name]))
+    report(result)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"onboarding-{stamp}.json"
+    serialisable = {k: asdict(v) if isinstance(v, Figure) else v for k, v in result.items()}
+    out.write_text(json.dumps({"args": vars(args), **serialisable}, indent=2))
+    print(f"\nfull results: {out}")
+
+
+async def _create_database(name: str) -> None:
+    admin = await asyncpg.connect(postgres_admin_dsn())
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--joins", type=int, default=3000)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--groups", type=int, default=3)
+    parser.add_argument("--capacity", type=int, default=200)
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    run(parse_args())
+
+
+if __name__ == "__main__":
+    main()
