@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from rewards import events, service
+from rewards.api import admin as admin_api
+from rewards.api import badges as badge_api
 from rewards.api import leaderboards, mall, points
 from rewards.domain.rules import MEMBERSHIP_ACTIVATED, MEMBERSHIP_REFUNDED
-from rewards.ledger import EXPIRE_TIMER, RELEASE_TIMER
+from rewards.ledger import EXPIRE_TIMER, NOTICE_TIMER, RELEASE_TIMER
 from rewards.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
@@ -26,7 +28,11 @@ MEMBERSHIPS = ConsumerSpec(
     },
 )
 
-TIMERS = {RELEASE_TIMER: service.release_due, EXPIRE_TIMER: service.expire_due}
+TIMERS = {
+    RELEASE_TIMER: service.release_due,
+    EXPIRE_TIMER: service.expire_due,
+    NOTICE_TIMER: service.announce_due,
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,7 +43,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             description=(
                 "Points ledger, earning rules, levels, badges, leaderboards and the points mall."
             ),
-            routers=[points.router, mall.router, leaderboards.router],
+            routers=[
+                points.router,
+                mall.router,
+                leaderboards.router,
+                badge_api.router,
+                admin_api.router,
+            ],
             produces=events.TOPICS,
             consumers=[MEMBERSHIPS],
             timers=TIMERS,

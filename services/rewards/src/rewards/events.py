@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
-from rewards.domain.ledger import Entry, EntryKind
+from rewards.domain.badges import BadgeRule
+from rewards.domain.ledger import Entry, EntryKind, Lot
 from rewards.domain.levels import LevelProgress
 from rewards.domain.mall import RedemptionStatus
+from rewards.domain.rules import lookup
 from rewards.repository import Balances, RedemptionRow
 from servicekit.events import Event, new_event
 
@@ -114,3 +118,60 @@ def redemption(row: RedemptionRow) -> Event:
         "occurred_at": (row.closed_at or row.created_at).isoformat(),
     }
     return _event(REDEMPTION_EVENTS[row.status], row.tenant_id, row.member_id, data, REDEMPTIONS)
+
+
+BADGE_AWARDED = "quanzi.rewards.badge.awarded.v1"
+
+
+def badge_awarded(
+    tenant_id: str,
+    member_id: str,
+    rule: BadgeRule,
+    times: int,
+    at: datetime,
+    trigger: Event | None,
+) -> Event:
+    """A badge (and its title, if the rule gives one) awarded; ``times`` counts the awards
+    of a repeatable badge. ``trigger`` is the event that completed it (None: a level)."""
+    community = lookup(trigger.data, "community_id") if trigger else None
+    data = {
+        "badge_id": rule.rule_id,
+        "name": rule.name,
+        "description": rule.description,
+        "title": rule.title,
+        "criterion": rule.criterion.value,
+        "threshold": rule.threshold,
+        "days": rule.days,
+        "repeatable": rule.repeatable,
+        "times": times,
+        "community_id": community if isinstance(community, str) else None,
+        "event_id": trigger.id if trigger else None,
+        "event_type": trigger.type if trigger else None,
+        "awarded_at": at.isoformat(),
+    }
+    return _event(BADGE_AWARDED, tenant_id, member_id, data)
+
+
+WILL_EXPIRE = "quanzi.rewards.points.will_expire.v1"
+
+
+def will_expire(
+    tenant_id: str, member_id: str, day: date, lots: Sequence[Lot], at: datetime
+) -> Event:
+    """Points of a member that expire on one UTC day, announced ahead (each lot once)."""
+    data = {
+        "points": sum(lot.remaining for lot in lots),
+        "expires_on": day.isoformat(),
+        "expires_at": min(lot.expires_at for lot in lots if lot.expires_at).isoformat(),
+        "lots": [
+            {
+                "lot_id": lot.id,
+                "points": lot.remaining,
+                "expires_at": lot.expires_at.isoformat() if lot.expires_at else None,
+                "community_id": lot.community_id,
+            }
+            for lot in lots
+        ],
+        "announced_at": at.isoformat(),
+    }
+    return _event(WILL_EXPIRE, tenant_id, member_id, data)

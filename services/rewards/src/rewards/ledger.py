@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,10 @@ from servicekit.types import utcnow
 
 RELEASE_TIMER = "rewards.release"
 EXPIRE_TIMER = "rewards.expire"
+# Announces points about to expire: one timer per wallet and UTC day of expiry, so the
+# lots of a member expiring on the same day make one points.will_expire.
+NOTICE_TIMER = "rewards.will_expire"
+DEFAULT_NOTICE_DAYS = 7
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Ledger:
         self.session = session
         self.repo = Repository(session)
         self._schemes: dict[str, LevelScheme] = {}
+        self._notice_days: dict[str, int] = {}
         self._changed: dict[int, OpenWallet] = {}
         self._levels: dict[int, int] = {}  # wallet id → level as last recorded
         self._entries: list[tuple[str, int, Entry]] = []
@@ -86,6 +91,12 @@ class Ledger:
         if tenant_id not in self._schemes:
             self._schemes[tenant_id] = await self.repo.level_scheme(tenant_id)
         return self._schemes[tenant_id]
+
+    async def notice_days(self, tenant_id: str) -> int:
+        if tenant_id not in self._notice_days:
+            days = await self.repo.notice_days(tenant_id)
+            self._notice_days[tenant_id] = DEFAULT_NOTICE_DAYS if days is None else days
+        return self._notice_days[tenant_id]
 
     async def save(self, opened: OpenWallet, new: Sequence[Entry]) -> None:
         await self.record(opened, new)
@@ -140,6 +151,9 @@ class Ledger:
     async def _save_lots(self, changed: Sequence[OpenWallet]) -> None:
         new: list[tuple[str, int, Lot]] = []
         due: list[dict[str, Any]] = []
+        notices: dict[str, dict[str, Any]] = {}
+        reversed_lots: list[tuple[WalletRow, Lot]] = []
+        now = utcnow()
         for opened in changed:
             row = opened.row
             for lot in opened.wallet.lots.values():
@@ -147,16 +161,35 @@ class Ledger:
                 if before is None:
                     new.append((row.tenant_id, row.id, lot))
                     due += _timers_of(row, lot)
+                    if lot.expires_at is not None:
+                        days = await self.notice_days(row.tenant_id)
+                        notice = _notice_of(row, lot, days, now)
+                        if notice is not None:
+                            _keep_earliest(notices, notice)
                 elif before != lot:
                     await self.repo.update_lot(lot)
                     if lot.state is LotState.REVERSED:
                         await timers.cancel(self.session, RELEASE_TIMER, lot.id)
                         await timers.cancel(self.session, EXPIRE_TIMER, lot.id)
+                        reversed_lots.append((row, lot))
+        # After every lot is written, so that the check sees what the day still holds.
+        for row, lot in reversed_lots:
+            await self._cancel_notice_if_idle(row, lot, now)
         await self.repo.insert_lots(new)
         if due:
             # New lots have new ids, so these are new timers: the rows ``timers.schedule``
             # would insert, in one statement.
             await self.session.execute(timer_rows.insert(), due)
+        await self.repo.schedule_notices(list(notices.values()))
+
+    async def _cancel_notice_if_idle(self, row: WalletRow, lot: Lot, now: datetime) -> None:
+        """A reversed lot is never announced; its day's timer goes when no other lot of
+        the wallet expiring that day is left to announce."""
+        if lot.expires_at is None:
+            return
+        first, end = expiry_day(lot.expires_at)
+        if not await self.repo.lots_to_announce(row.id, first, end, now):
+            await timers.cancel(self.session, NOTICE_TIMER, notice_key(row.id, first))
 
 
 def _opened(row: WalletRow, lots: Sequence[Lot]) -> OpenWallet:
@@ -191,6 +224,36 @@ def _scores_of(opened: OpenWallet, new: Sequence[Entry]) -> list[tuple[str, str,
 
     row = opened.row
     return [(row.tenant_id, row.member_id, k, v) for k, v in scores(new, earned_at).items()]
+
+
+def expiry_day(expires_at: datetime) -> tuple[datetime, datetime]:
+    """The UTC day an expiry falls on, as ``[first, end)``."""
+    first = datetime.combine(expires_at.astimezone(UTC).date(), time(), UTC)
+    return first, first + timedelta(days=1)
+
+
+def notice_key(wallet_id: int, day: datetime) -> str:
+    return f"{wallet_id}:{day.date().isoformat()}"
+
+
+def _notice_of(row: WalletRow, lot: Lot, days: int, now: datetime) -> dict[str, Any] | None:
+    """The announcement timer a new lot needs: ``days`` before it expires, if that is
+    still ahead (0 days: the tenant announces nothing)."""
+    if lot.expires_at is None or days <= 0:
+        return None
+    at = lot.expires_at - timedelta(days=days)
+    if at <= now:
+        return None
+    first, _ = expiry_day(lot.expires_at)
+    key = notice_key(row.id, first)
+    payload = {"tenant_id": row.tenant_id, "wallet_id": row.id, "day": first.date().isoformat()}
+    return {"kind": NOTICE_TIMER, "key": key, "due_at": at, "payload": payload, "attempts": 0}
+
+
+def _keep_earliest(notices: dict[str, dict[str, Any]], notice: dict[str, Any]) -> None:
+    found = notices.get(notice["key"])
+    if found is None or notice["due_at"] < found["due_at"]:
+        notices[notice["key"]] = notice
 
 
 def _timers_of(row: WalletRow, lot: Lot) -> list[dict[str, Any]]:

@@ -23,9 +23,12 @@ from rewards.orm import (
     catalog_items,
     earning_rules,
     entries,
+    expiry_notices,
     level_schemes,
     lots,
     redemptions,
+    reward_settings,
+    rule_heads,
     score_days,
     score_totals,
     score_window_state,
@@ -34,6 +37,7 @@ from rewards.orm import (
     wallets,
 )
 from servicekit.db import insert_ignore
+from servicekit.tables import timers as timer_rows
 from servicekit.types import UtcDateTime
 
 
@@ -133,17 +137,8 @@ class Repository:
         ):
             return False
         for rule in rules:
-            await self.session.execute(
-                earning_rules.insert().values(
-                    tenant_id=tenant_id,
-                    rule_id=rule.rule_id,
-                    version=rule.version,
-                    event_type=rule.event_type,
-                    definition=rule.to_dict(),
-                    active=True,
-                    created_at=now,
-                )
-            )
+            await self.insert_rule_version(tenant_id, rule, now)
+            await self.insert_rule_head(tenant_id, rule, now, None)
         await insert_ignore(
             self.session,
             level_schemes,
@@ -763,10 +758,309 @@ class Repository:
             query = query.where(score_days.c.member_id == member_id)
         return query
 
+    # ------------------------------------------------------- rules (operators)
+
+    async def insert_rule_version(
+        self, tenant_id: str, rule: EarningRule, now: datetime, *, active: bool = True
+    ) -> None:
+        await self.session.execute(
+            earning_rules.insert().values(
+                tenant_id=tenant_id,
+                rule_id=rule.rule_id,
+                version=rule.version,
+                event_type=rule.event_type,
+                definition=rule.to_dict(),
+                active=active,
+                created_at=now,
+            )
+        )
+
+    async def deactivate_rule_version(self, tenant_id: str, rule_id: str, version: int) -> None:
+        await self.session.execute(
+            update(earning_rules)
+            .where(
+                earning_rules.c.tenant_id == tenant_id,
+                earning_rules.c.rule_id == rule_id,
+                earning_rules.c.version == version,
+            )
+            .values(active=False)
+        )
+
+    async def insert_rule_head(
+        self, tenant_id: str, rule: EarningRule, now: datetime, by: str | None
+    ) -> bool:
+        """False when the tenant already has a rule with that id."""
+        values = {
+            "tenant_id": tenant_id,
+            "rule_id": rule.rule_id,
+            "version": rule.version,
+            "event_type": rule.event_type,
+            "community_id": rule.community_id,
+            "archived_at": None,
+            "created_at": now,
+            "updated_at": now,
+            "updated_by": by,
+        }
+        return await insert_ignore(self.session, rule_heads, values)
+
+    async def update_rule_head(self, tenant_id: str, rule_id: str, values: dict[str, Any]) -> None:
+        await self.session.execute(
+            update(rule_heads)
+            .where(rule_heads.c.tenant_id == tenant_id, rule_heads.c.rule_id == rule_id)
+            .values(**values)
+        )
+
+    async def rule_head(
+        self, tenant_id: str, rule_id: str, *, lock: bool = False
+    ) -> RuleHeadRow | None:
+        """With its version in force; ``lock`` queues concurrent editors of the rule."""
+        query = _heads_query().where(
+            rule_heads.c.tenant_id == tenant_id, rule_heads.c.rule_id == rule_id
+        )
+        if lock:
+            query = query.with_for_update(of=rule_heads)
+        row = (await self.session.execute(query)).mappings().first()
+        return _rule_head(row) if row else None
+
+    async def rule_heads_page(
+        self,
+        tenant_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        event_type: str | None = None,
+        community_id: str | None = None,
+        archived: bool | None = None,
+    ) -> list[RuleHeadRow]:
+        """By rule id (stable while rules change); ``limit + 1`` rows."""
+        query = _heads_query().where(rule_heads.c.tenant_id == tenant_id)
+        if event_type is not None:
+            query = query.where(rule_heads.c.event_type == event_type)
+        if community_id is not None:
+            query = query.where(rule_heads.c.community_id == community_id)
+        if archived is not None:
+            archived_at = rule_heads.c.archived_at
+            query = query.where(archived_at.is_not(None) if archived else archived_at.is_(None))
+        if after is not None:
+            query = query.where(rule_heads.c.rule_id > after)
+        query = query.order_by(rule_heads.c.rule_id).limit(limit + 1)
+        return [_rule_head(row) for row in (await self.session.execute(query)).mappings()]
+
+    async def rule_versions(self, tenant_id: str, rule_id: str) -> list[RuleVersionRow]:
+        """Newest first."""
+        rows = await self.session.execute(
+            select(earning_rules)
+            .where(earning_rules.c.tenant_id == tenant_id, earning_rules.c.rule_id == rule_id)
+            .order_by(earning_rules.c.version.desc())
+        )
+        return [
+            RuleVersionRow(
+                EarningRule.from_dict(row["definition"]), bool(row["active"]), row["created_at"]
+            )
+            for row in rows.mappings()
+        ]
+
+    # ------------------------------------------------------ levels, settings
+
+    async def save_level_scheme(self, tenant_id: str, scheme: LevelScheme, now: datetime) -> None:
+        values = {"thresholds": list(scheme.thresholds), "names": list(scheme.names)}
+        await self.session.execute(
+            update(level_schemes)
+            .where(level_schemes.c.tenant_id == tenant_id)
+            .values(**values, updated_at=now)
+        )
+
+    async def level_scheme_updated_at(self, tenant_id: str) -> datetime | None:
+        return await self.session.scalar(
+            select(level_schemes.c.updated_at).where(level_schemes.c.tenant_id == tenant_id)
+        )
+
+    async def notice_days(self, tenant_id: str) -> int | None:
+        """Days ahead to announce expiring points; None: the tenant kept the default."""
+        return await self.session.scalar(
+            select(reward_settings.c.expiry_notice_days).where(
+                reward_settings.c.tenant_id == tenant_id
+            )
+        )
+
+    async def save_notice_days(self, tenant_id: str, days: int, now: datetime) -> None:
+        statement = _dialect_insert(self.session, reward_settings)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[reward_settings.c.tenant_id],
+                set_={"expiry_notice_days": days, "updated_at": now},
+            ),
+            {"tenant_id": tenant_id, "expiry_notice_days": days, "updated_at": now},
+        )
+
+    # ------------------------------------------------ expiry announcements
+
+    async def schedule_notices(self, due: Sequence[dict[str, Any]]) -> None:
+        """Announcement timers, one per wallet and day of expiry. A pending one keeps
+        the earlier due time; a fired one is re-armed for lots announced since (the
+        lots already announced are never announced again: ``expiry_notices``)."""
+        if not due:
+            return
+        statement = _dialect_insert(self.session, timer_rows)
+        new = statement.excluded
+        keep = and_(timer_rows.c.fired_at.is_(None), timer_rows.c.due_at <= new.due_at)
+        upsert = statement.on_conflict_do_update(
+            index_elements=[timer_rows.c.kind, timer_rows.c.key],
+            set_={
+                "due_at": case((keep, timer_rows.c.due_at), else_=new.due_at),
+                "payload": new.payload,
+                "fired_at": None,
+                "attempts": 0,
+            },
+        )
+        await self.session.execute(upsert, sorted(due, key=lambda row: row["key"]))
+
+    async def lots_to_announce(
+        self, wallet_id: int, first: datetime, end: datetime, as_of: datetime
+    ) -> list[Lot]:
+        """The wallet's lots expiring in ``[first, end)`` after ``as_of`` that still hold
+        points and were not announced yet."""
+        announced = select(expiry_notices.c.lot_id).where(expiry_notices.c.lot_id == lots.c.id)
+        rows = await self.session.execute(
+            select(lots)
+            .where(
+                lots.c.wallet_id == wallet_id,
+                lots.c.expires_at >= first,
+                lots.c.expires_at < end,
+                lots.c.expires_at > as_of,
+                lots.c.state != LotState.REVERSED.value,
+                lots.c.remaining > 0,
+                ~announced.exists(),
+            )
+            .order_by(lots.c.expires_at, lots.c.id)
+        )
+        return [_lot(row) for row in rows.mappings()]
+
+    async def mark_announced(self, tenant_id: str, lot_ids: Sequence[str], now: datetime) -> None:
+        rows = [{"lot_id": i, "tenant_id": tenant_id, "announced_at": now} for i in lot_ids]
+        if rows:
+            await self.session.execute(expiry_notices.insert(), rows)
+
+    # --------------------------------------------------------------- reports
+
+    async def report(
+        self,
+        tenant_id: str,
+        first: datetime,
+        end: datetime,
+        *,
+        community_id: str | None,
+        group_by: str | None,
+    ) -> list[ReportRow]:
+        """Totals of the tenant's entries in ``[first, end)``, one row per group (one row
+        with key None when not grouped): one aggregate query."""
+        key = _report_key(group_by)
+        query = select(key.label("key"), *_report_columns()).where(
+            entries.c.tenant_id == tenant_id,
+            entries.c.created_at >= first,
+            entries.c.created_at < end,
+        )
+        if community_id is not None:
+            query = query.where(entries.c.community_id == community_id)
+        if group_by is not None:
+            query = query.group_by(key).order_by(key)
+        rows = (await self.session.execute(query)).mappings().all()
+        return [_report_row(row, group_by) for row in rows]
+
 
 class Lock(Enum):
     SHARE = "share"
     UPDATE = "update"
+
+
+@dataclass(frozen=True)
+class RuleHeadRow:
+    """A rule as operators see it: the version in force and whether it is archived."""
+
+    tenant_id: str
+    rule_id: str
+    version: int
+    event_type: str
+    community_id: str | None
+    archived_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str | None
+    rule: EarningRule
+
+
+@dataclass(frozen=True)
+class RuleVersionRow:
+    rule: EarningRule
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    key: str | date | None
+    earned: int
+    spent: int
+    restored: int
+    expired: int
+    reversed: int
+    adjusted: int
+    members_earning: int
+
+
+def _heads_query() -> Any:
+    version = and_(
+        earning_rules.c.tenant_id == rule_heads.c.tenant_id,
+        earning_rules.c.rule_id == rule_heads.c.rule_id,
+        earning_rules.c.version == rule_heads.c.version,
+    )
+    return select(rule_heads, earning_rules.c.definition).select_from(
+        rule_heads.join(earning_rules, version)
+    )
+
+
+def _rule_head(row: Any) -> RuleHeadRow:
+    values = {name: row[name] for name in RuleHeadRow.__dataclass_fields__ if name != "rule"}
+    return RuleHeadRow(**values, rule=EarningRule.from_dict(row["definition"]))
+
+
+def _report_key(group_by: str | None) -> Any:
+    if group_by == "rule":
+        return entries.c.rule_id
+    if group_by == "community":
+        return entries.c.community_id
+    if group_by == "day":
+        return func.date(entries.c.created_at)  # times are stored as naive UTC
+    return literal(None, sa_types.String)
+
+
+def _report_columns() -> list[Any]:
+    """Each measure is a conditional sum over the entries' kinds (see README: Reports)."""
+    kind = entries.c.kind
+    held = entries.c.available_delta + entries.c.pending_delta
+
+    def total(name: str, of_kind: str, value: Any) -> Any:
+        return func.coalesce(func.sum(case((kind == of_kind, value), else_=0)), 0).label(name)
+
+    return [
+        total("earned", "earn", entries.c.lifetime_delta),
+        total("spent", "spend", -entries.c.available_delta),
+        total("restored", "restore", entries.c.available_delta),
+        total("expired", "expire", -held),
+        total("reversed", "reverse", -entries.c.lifetime_delta),
+        total("adjusted", "adjust", held),
+        func.count(func.distinct(case((kind == "earn", entries.c.wallet_id)))).label(
+            "members_earning"
+        ),
+    ]
+
+
+def _report_row(row: Any, group_by: str | None) -> ReportRow:
+    key = row["key"]
+    if group_by == "day" and isinstance(key, str):  # SQLite's date() is text
+        key = date.fromisoformat(key)
+    measures = {name: int(row[name]) for name in ReportRow.__dataclass_fields__ if name != "key"}
+    return ReportRow(key=key, **measures)
 
 
 @dataclass(frozen=True)

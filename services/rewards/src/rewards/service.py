@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rewards import events
+from rewards import badges, events
 from rewards.domain.leaderboard import (
     Period,
     Standing,
@@ -47,7 +47,7 @@ from rewards.domain.rules import (
     default_rules,
     earned_so_far,
 )
-from rewards.ledger import Ledger, OpenWallet
+from rewards.ledger import Ledger, OpenWallet, expiry_day
 from rewards.repository import (
     After,
     BoardSource,
@@ -89,9 +89,12 @@ async def apply_rules_many(session: AsyncSession, batch: Sequence[Event]) -> Non
     by_tenant: dict[str, list[Event]] = {}
     for event in batch:
         by_tenant.setdefault(event.tenant_id, []).append(event)
+    credited: dict[str, list[str]] = {}
     for tenant_id, tenant_events in by_tenant.items():  # wallets never span tenants
-        await _apply_tenant_rules(ledger, tenant_id, tenant_events)
+        credited[tenant_id] = await _apply_tenant_rules(ledger, tenant_id, tenant_events)
     await ledger.flush()
+    for tenant_id, tenant_events in by_tenant.items():  # the same events, and levels now
+        await badges.evaluate(session, tenant_id, tenant_events, credited[tenant_id])
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,12 @@ class _Candidate:
     key: str
 
 
-async def _apply_tenant_rules(ledger: Ledger, tenant_id: str, batch: Sequence[Event]) -> None:
+async def _apply_tenant_rules(ledger: Ledger, tenant_id: str, batch: Sequence[Event]) -> list[str]:
+    """Returns the members the rules credit (their level may have changed)."""
     await set_up_tenant(ledger.session, tenant_id)
     candidates = await _candidates(ledger.repo, tenant_id, batch)
     if not candidates:
-        return
+        return []
     members = list(dict.fromkeys(c.award.member_id for c in candidates))
     wallets = await ledger.open_many(tenant_id, members)
     earned = await _earned(ledger.repo, candidates, wallets)
@@ -123,6 +127,7 @@ async def _apply_tenant_rules(ledger: Ledger, tenant_id: str, batch: Sequence[Ev
             continue
         so_far.append((candidate.event.time, points))
         await ledger.record(opened, opened.wallet.credit(_credit(candidate, points)))
+    return members
 
 
 async def _candidates(repo: Repository, tenant_id: str, batch: Sequence[Event]) -> list[_Candidate]:
@@ -220,6 +225,23 @@ def _as_of(timer: timers.Timer) -> datetime:
     return max(utcnow(), timer.due_at)
 
 
+async def announce_due(session: AsyncSession, timer: timers.Timer) -> None:
+    """``points.will_expire`` for the member's lots expiring on the timer's day that
+    still hold points and were not announced: spent, expired and reversed lots say
+    nothing, and a lot is announced once however often the timer fires."""
+    repo = Repository(session)
+    wallet = await repo.wallet_by_id(int(timer.payload["wallet_id"]))  # locked: spends wait
+    first, end = expiry_day(datetime.fromisoformat(f"{timer.payload['day']}T00:00:00+00:00"))
+    found = await repo.lots_to_announce(wallet.id, first, end, _as_of(timer))
+    if not found:
+        return
+    now = utcnow()
+    await repo.mark_announced(wallet.tenant_id, [lot.id for lot in found], now)
+    await add_event(
+        session, events.will_expire(wallet.tenant_id, wallet.member_id, first.date(), found, now)
+    )
+
+
 # ---------------------------------------------------------------- API side
 
 
@@ -277,6 +299,8 @@ async def adjust(
         )
     assert opened is not None  # a debit of a missing wallet was refused above
     await ledger.save(opened, new)
+    if points > 0:  # a level badge may be due
+        await badges.check_levels(session, tenant_id, [member_id])
     return await _summary(session, tenant_id, member_id) or _empty(member_id, LevelScheme())
 
 

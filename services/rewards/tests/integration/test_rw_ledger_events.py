@@ -249,8 +249,12 @@ async def _ledger_of(ledger: Ledger, tenant_id: str) -> dict[str, Any]:
         "wallets": await ledger.all_balances(tenant_id),
         "entries": found_entries,
         "scores": scores,
-        "events": published,
+        # Badges are evaluated after the batch's credits (rewards.badges): the same
+        # awards, not interleaved with the ledger's events the way one by one puts them.
+        "events": [p for p in published if p[0] != BADGE_AWARDED],
+        "badges": sorted((p for p in published if p[0] == BADGE_AWARDED), key=repr),
     }
 
 
-_VARYING = {"tenant_id", "entry_key", "changed_at"}  # ids and clocks
+_VARYING = {"tenant_id", "entry_key", "changed_at", "event_id", "awarded_at"}  # ids, clocks
+BADGE_AWARDED = "quanzi.rewards.badge.awarded.v1"

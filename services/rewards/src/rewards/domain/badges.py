@@ -342,4 +342,3 @@ def default_badge_rules() -> list[BadgeRule]:
             title="资深成员",
         ),
     ]
-
