@@ -29,7 +29,7 @@ from onboarding.orm import Application, Community, InviteCode, Membership
 from onboarding.repository import After, Repository
 from onboarding.service import (
     Source,
-    check_level,
+    check_entry,
     conflict,
     enter,
     move,
@@ -58,6 +58,7 @@ class Entry:
 
     routing_code: str | None = None
     invite_code: str | None = None
+    accepted_rules_version: int | None = None  # the community's rules, when it has some
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Review:
     decision: Decision
     reviewer: str | None  # None: a rule decided
     reason: str | None = None
+    reviewer_kind: str = "operator"  # or "member": a community role with review_applications
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,7 @@ async def _apply_in(
         return pending
     questionnaire = Questionnaire.from_json(community.application_form)
     clean = _checked(questionnaire, answers)
-    await check_level(repo, community, member_id)
+    await check_entry(repo, community, member_id, entry.accepted_rules_version)
     if invite is not None:
         source = await take_use(session, invite, member_id)
     membership = await _pending_membership(session, community, member_id, membership, source)
@@ -393,7 +395,7 @@ async def _record_decision(
         await audit.record(
             session,
             community.tenant_id,
-            Actor(review.reviewer, "operator"),
+            Actor(review.reviewer, review.reviewer_kind),
             f"application.{application.status}",
             target_kind="application",
             target_id=application.id,

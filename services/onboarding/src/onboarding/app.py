@@ -3,10 +3,20 @@
 from fastapi import APIRouter, Depends, FastAPI
 
 from onboarding import events
-from onboarding.api import applications, audit, communities, invites, memberships
+from onboarding.api import applications, audit, communities, invites, members, memberships
+from onboarding.api import moderation as moderation_routes
+from onboarding.api import roles as role_routes
+from onboarding.api import rules as rules_routes
 from onboarding.api.deps import refuse_nul
 from onboarding.handlers import on_level_changed, on_member_identified
-from onboarding.service import EXPIRY_TIMER, expire_membership
+from onboarding.moderation import MUTE_END_TIMER, end_mute
+from onboarding.rules import GRACE_TIMER, end_grace
+from onboarding.service import (
+    EXPIRY_TIMER,
+    REMINDER_TIMER,
+    expire_membership,
+    remind_renewal,
+)
 from onboarding.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 
@@ -18,6 +28,13 @@ ROUTERS = (
     memberships.me,
     applications.me,
     audit.router,
+    members.router,
+    role_routes.router,
+    role_routes.me,
+    rules_routes.router,
+    rules_routes.me,
+    moderation_routes.router,
+    moderation_routes.me,
 )
 
 
@@ -52,6 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     handlers={events.LEVEL_CHANGED: on_level_changed},
                 ),
             ],
-            timers={EXPIRY_TIMER: expire_membership},
+            timers={
+                EXPIRY_TIMER: expire_membership,
+                REMINDER_TIMER: remind_renewal,
+                MUTE_END_TIMER: end_mute,
+                GRACE_TIMER: end_grace,
+            },
         )
     )

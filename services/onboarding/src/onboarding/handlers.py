@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from onboarding.service import record_level, upsert_member
+from onboarding.service import record_level, upgrade_on_level, upsert_member
 from servicekit.events import Event
 
 
@@ -29,10 +29,7 @@ async def on_level_changed(session: AsyncSession, event: Event) -> None:
     changed_at = datetime.fromisoformat(str(event.data["changed_at"]))
     if changed_at.tzinfo is None:  # the contract says date-time; read a bare one as UTC
         changed_at = changed_at.replace(tzinfo=UTC)
-    await record_level(
-        session,
-        event.tenant_id,
-        str(event.data["member_id"]),
-        int(event.data["level"]),
-        changed_at,
-    )
+    member_id = str(event.data["member_id"])
+    await record_level(session, event.tenant_id, member_id, int(event.data["level"]), changed_at)
+    # A level may move the member out of a trial group (a community's auto upgrade).
+    await upgrade_on_level(session, event.tenant_id, member_id)

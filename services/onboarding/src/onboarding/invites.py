@@ -24,7 +24,7 @@ from onboarding.service import (
     Joined,
     Source,
     application_required,
-    check_level,
+    check_entry,
     conflict,
     enter,
     new_id,
@@ -134,13 +134,17 @@ class Invites:
                 )
             return invite
 
-    async def redeem(self, tenant_id: str, member_id: str, code: str) -> Joined:
+    async def redeem(
+        self, tenant_id: str, member_id: str, code: str, accepted_rules_version: int | None = None
+    ) -> Joined:
         # Two concurrent first joins of one member collide on the unique membership key;
         # the retry answers as a repeated join (and takes no second use).
         for attempt in (1, 2):
             try:
                 async with transaction(self.sessions) as session:
-                    return await _redeem_in(session, tenant_id, member_id, code)
+                    return await _redeem_in(
+                        session, tenant_id, member_id, code, accepted_rules_version
+                    )
             except IntegrityError:
                 if attempt == 2:
                     raise
@@ -169,7 +173,13 @@ async def _check_invite(repo: Repository, tenant_id: str, draft: NewInvite) -> N
 _MEMBERS = frozenset({Status.TRIAL, Status.ACTIVE, Status.MUTED})
 
 
-async def _redeem_in(session: AsyncSession, tenant_id: str, member_id: str, code: str) -> Joined:
+async def _redeem_in(
+    session: AsyncSession,
+    tenant_id: str,
+    member_id: str,
+    code: str,
+    accepted_rules_version: int | None = None,
+) -> Joined:
     repo = Repository(session)
     invite = await repo.invite(tenant_id, code)
     if invite is None:
@@ -181,7 +191,7 @@ async def _redeem_in(session: AsyncSession, tenant_id: str, member_id: str, code
     if not reusable(membership):
         assert membership is not None
         return Joined(membership, created=False)  # already in: no use taken
-    await check_level(repo, community, member_id)
+    await check_entry(repo, community, member_id, accepted_rules_version)
     if community.application_form is not None:
         raise application_required(
             f"apply with answers and this invite_code: "

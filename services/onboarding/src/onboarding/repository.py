@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
 
-from onboarding.domain.routing import GroupLoad
+from onboarding.domain.memberships import SEATED
+from onboarding.domain.routing import GroupLoad, Requirements
 from onboarding.orm import (
     Application,
     Community,
@@ -20,9 +21,13 @@ from onboarding.orm import (
     MemberLevel,
     Membership,
     Payment,
+    RenewalReminder,
     RoutingCode,
+    RulesAcceptance,
+    TenantBan,
 )
 from servicekit.db import insert_ignore
+from servicekit.tables import timers
 
 After = tuple[datetime, str]
 
@@ -88,12 +93,72 @@ class Repository:
         Columns, not ORM objects: the identity map would hand back stale counts.
         """
         eligible = or_(Group.id.in_(code.group_ids), Group.routing_code_id == code.id)
-        rows = await self.session.execute(
-            select(Group.id, Group.member_count, Group.capacity).where(
-                Group.tenant_id == code.tenant_id, Group.community_id == code.community_id, eligible
-            )
+        return await self._loads(
+            Group.tenant_id == code.tenant_id, Group.community_id == code.community_id, eligible
         )
-        return [GroupLoad(row.id, row.member_count, row.capacity) for row in rows]
+
+    async def kind_loads(self, tenant_id: str, community_id: str, kind: str) -> list[GroupLoad]:
+        """Fresh counts of every group of one kind in the community (an upgrade's targets)."""
+        return await self._loads(
+            Group.tenant_id == tenant_id, Group.community_id == community_id, Group.kind == kind
+        )
+
+    async def _loads(self, *where: ColumnElement[bool]) -> list[GroupLoad]:
+        columns = (Group.id, Group.member_count, Group.capacity, Group.min_tier, Group.min_level)
+        labels = (Group.city, Group.tags)
+        rows = await self.session.execute(select(*columns, *labels).where(*where))
+        return [
+            GroupLoad(
+                row.id,
+                row.member_count,
+                row.capacity,
+                Requirements(row.min_tier, row.min_level),
+                row.city,
+                frozenset(row.tags or ()),
+            )
+            for row in rows
+        ]
+
+    async def group(self, tenant_id: str, community_id: str, group_id: str) -> Group | None:
+        return await self.session.scalar(
+            select(Group)
+            .where(
+                Group.tenant_id == tenant_id,
+                Group.community_id == community_id,
+                Group.id == group_id,
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
+    async def set_capacity(self, group_id: str, capacity: int) -> bool:
+        """Conditional: never below the members seated now (False then)."""
+        result = await self.session.execute(
+            update(Group)
+            .where(Group.id == group_id, Group.member_count <= capacity)
+            .values(capacity=capacity)
+            .returning(Group.id)
+            .execution_options(synchronize_session=False)
+        )
+        return result.first() is not None
+
+    async def trial_group_seats(
+        self, tenant_id: str, member_id: str
+    ) -> Sequence[tuple[Membership, Community]]:
+        """The member's seated memberships in a trial-kind group, with their communities."""
+        query = (
+            select(Membership, Community)
+            .join(Group, Group.id == Membership.group_id)
+            .join(Community, Community.id == Membership.community_id)
+            .where(
+                Membership.tenant_id == tenant_id,
+                Membership.member_id == member_id,
+                Membership.status.in_([str(s) for s in SEATED]),
+                Group.kind == "trial",
+            )
+            .with_for_update(of=Membership)
+        )
+        return [(row[0], row[1]) for row in await self.session.execute(query)]
 
     async def take_seat(self, group_id: str) -> tuple[int, int] | None:
         """Conditional increment: (new count, capacity) if a seat was free, else None.
@@ -289,6 +354,20 @@ class Repository:
         set_committed_value(invite, "uses", uses)
         return True
 
+    # timers and reminders
+    async def cancel_pending_timers(self, kind: str, key_prefix: str) -> None:
+        await self.session.execute(
+            delete(timers).where(
+                timers.c.kind == kind,
+                timers.c.key.startswith(key_prefix, autoescape=True),
+                timers.c.fired_at.is_(None),
+            )
+        )
+
+    async def insert_reminder_if_absent(self, row: RenewalReminder) -> bool:
+        values = {c.name: getattr(row, c.key) for c in RenewalReminder.__table__.columns}
+        return await insert_ignore(self.session, RenewalReminder.__table__, values)  # type: ignore[arg-type]
+
     # levels (the projection of rewards' level.changed)
     async def member_level(self, tenant_id: str, member_id: str) -> MemberLevel | None:
         return await self.session.get(MemberLevel, (tenant_id, member_id))
@@ -296,6 +375,34 @@ class Repository:
     async def insert_level_if_absent(self, row: MemberLevel) -> bool:
         values = {c.name: getattr(row, c.key) for c in MemberLevel.__table__.columns}
         return await insert_ignore(self.session, MemberLevel.__table__, values)  # type: ignore[arg-type]
+
+    # the entry gate's moderation checks (rules acceptance, tenant-wide bans)
+    async def tenant_ban(self, tenant_id: str, member_id: str) -> TenantBan | None:
+        return await self.session.get(TenantBan, (tenant_id, member_id))
+
+    async def insert_acceptance_if_absent(
+        self, tenant_id: str, community_id: str, member_id: str, version: int, at: datetime
+    ) -> bool:
+        values = {
+            "tenant_id": tenant_id,
+            "community_id": community_id,
+            "member_id": member_id,
+            "version": version,
+            "accepted_at": at,
+        }
+        return await insert_ignore(self.session, RulesAcceptance.__table__, values)  # type: ignore[arg-type]
+
+    async def clear_rules_mute(self, tenant_id: str, community_id: str, member_id: str) -> None:
+        await self.session.execute(
+            update(Membership)
+            .where(
+                Membership.tenant_id == tenant_id,
+                Membership.community_id == community_id,
+                Membership.member_id == member_id,
+                Membership.rules_muted.is_(True),
+            )
+            .values(rules_muted=False)
+        )
 
 
 def _after(

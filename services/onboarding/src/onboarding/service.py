@@ -7,20 +7,33 @@ tenant's ids are simply not found (404), never "forbidden" (which would confirm 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
-from onboarding import audit, events
+from onboarding import audit, events, roles
 from onboarding.audit import Actor
+from onboarding.directory import MemberUpsert, upsert_members
 from onboarding.domain import levels
 from onboarding.domain import memberships as machine
 from onboarding.domain.applications import ApplicationStatus, Questionnaire
 from onboarding.domain.memberships import IllegalTransition, Status
-from onboarding.domain.routing import overflow_name, placement_order
+from onboarding.domain.moderation import MuteReasons, resting_status
+from onboarding.domain.routing import (
+    AutoUpgrade,
+    Candidate,
+    Requirements,
+    meets,
+    overflow_name,
+    overflow_template,
+    placement_order,
+    reminder_times,
+)
 from onboarding.domain.terms import (
     PaidTerms,
     TermKind,
@@ -36,16 +49,22 @@ from onboarding.orm import (
     MemberLevel,
     Membership,
     Payment,
+    RenewalReminder,
     RoutingCode,
 )
+from onboarding.permissions import Permission, authorize
 from onboarding.repository import After, Repository
+from servicekit.auth import Principal
 from servicekit.db import read_only, transaction
 from servicekit.outbox import add_event
 from servicekit.problems import Problem, not_found
 from servicekit.timers import Timer, cancel, schedule
 from servicekit.types import utcnow
 
+MANAGE_COMMUNITY = Permission.MANAGE_COMMUNITY
 EXPIRY_TIMER = "membership.expiry"
+REMINDER_TIMER = "membership.renewal_reminder"
+DEFAULT_REMINDER_DAYS = (7, 1)
 TIER_TRIAL = "trial"
 TIER_CORE = "core"
 
@@ -83,6 +102,10 @@ class NewGroup:
     name: str
     kind: str = "core"
     capacity: int = 500
+    min_tier: str | None = None  # placement requirements (domain.routing.Requirements)
+    min_level: int | None = None
+    city: str | None = None  # labels: routing prefers them for members of that city/interest
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -103,6 +126,11 @@ class NewCommunity:
     groups: list[NewGroup] = field(default_factory=list)
     questionnaire: Questionnaire | None = None  # set: joining takes an application
     min_level: int | None = None  # set: joining needs this rewards level
+    guest_speaker_limit: int = 10  # 嘉宾 at a time (roles.py)
+    value_statement: str = ""  # 定位: who the community is for and what it gives them
+    settings: dict[str, Any] = field(default_factory=dict)  # free-form, for the apps
+    renewal_reminder_days: list[int] = field(default_factory=lambda: list(DEFAULT_REMINDER_DAYS))
+    auto_upgrade: dict[str, Any] | None = None  # domain.routing.AutoUpgrade as JSON
 
 
 @dataclass(frozen=True)
@@ -123,6 +151,7 @@ class PaymentConfirmation:
     member_id: str
     amount_cents: int
     currency: str
+    accepted_rules_version: int | None = None  # the member accepted these rules in the app
 
 
 @dataclass(frozen=True)
@@ -248,6 +277,87 @@ class Onboarding:
                 raise not_found("community")
             return list(await repo.groups(tenant_id, community_id))
 
+    async def update_community(
+        self, principal: Principal, community_id: str, changes: Mapping[str, Any]
+    ) -> Community:
+        """Change settings (PATCH): only the fields given; paid terms apply to future payments.
+
+        Publishes community.updated with the names of the fields that really changed (none:
+        nothing is written). A slug another community has is a 409.
+        """
+        tenant_id = principal.tenant_id
+        try:
+            async with transaction(self.sessions) as session:
+                community = await Repository(session).community(tenant_id, community_id)
+                if community is None:
+                    raise not_found("community")
+                actor = await authorize(session, principal, community_id, MANAGE_COMMUNITY)
+                changed = [k for k, v in changes.items() if getattr(community, k) != v]
+                if not changed:
+                    return community
+                if TERM_FIELDS.intersection(changed):
+                    _check_terms(_terms_after(community, changes))
+                for name in changed:
+                    setattr(community, name, changes[name])
+                await session.flush()  # a taken slug fails here, inside the try
+                await add_event(session, events.community_updated(community, changed, utcnow()))
+                await audit.record(
+                    session,
+                    tenant_id,
+                    actor,
+                    "community.updated",
+                    target_kind="community",
+                    target_id=community.id,
+                    community_id=community.id,
+                    details={"changes": changed},
+                )
+                return community
+        except IntegrityError as error:
+            slug = changes.get("slug")
+            raise conflict(
+                "slug-taken", "Slug taken", f"a community is already {slug!r}"
+            ) from error
+
+    async def update_group(
+        self, principal: Principal, community_id: str, group_id: str, changes: Mapping[str, Any]
+    ) -> Group:
+        """Rename, resize (never below the members seated: 409) or change requirements.
+
+        Members already seated stay when they no longer meet new requirements: placement
+        checks them on the way in only, like the level gate.
+        """
+        tenant_id = principal.tenant_id
+        try:
+            async with transaction(self.sessions) as session:
+                repo = Repository(session)
+                if await repo.community(tenant_id, community_id) is None:
+                    raise not_found("community")
+                actor = await authorize(session, principal, community_id, MANAGE_COMMUNITY)
+                group = await repo.group(tenant_id, community_id, group_id)
+                if group is None:
+                    raise not_found("group")
+                changed = [k for k, v in changes.items() if getattr(group, k) != v]
+                if not changed:
+                    return group
+                await _apply_group_changes(session, group, {k: changes[k] for k in changed})
+                await add_event(session, events.group_updated(group, changed, utcnow()))
+                await audit.record(
+                    session,
+                    tenant_id,
+                    actor,
+                    "group.updated",
+                    target_kind="group",
+                    target_id=group.id,
+                    community_id=community_id,
+                    details={"changes": changed},
+                )
+                return group
+        except IntegrityError as error:
+            name = changes.get("name")
+            raise conflict(
+                "group-name-taken", "Group name taken", f"the community has a {name!r}"
+            ) from error
+
     # ----------------------------------------------------------- routing codes
 
     async def create_routing_code(
@@ -300,11 +410,22 @@ class Onboarding:
 
     # ------------------------------------------------------------------- joins
 
-    async def join(self, tenant_id: str, member_id: str, community_id: str) -> Joined:
+    async def join(
+        self,
+        tenant_id: str,
+        member_id: str,
+        community_id: str,
+        accepted_rules_version: int | None = None,
+    ) -> Joined:
         """A member joins a public community directly (open → active; paid → trial or payment)."""
-        return await self._join(tenant_id, member_id, community_id, Source(kind="open"), True)
+        source = Source(kind="open")
+        return await self._join(
+            tenant_id, member_id, community_id, source, True, accepted_rules_version
+        )
 
-    async def join_by_code(self, tenant_id: str, member_id: str, code: str) -> Joined:
+    async def join_by_code(
+        self, tenant_id: str, member_id: str, code: str, accepted_rules_version: int | None = None
+    ) -> Joined:
         """A member scanned a routing code: any visibility; placed in the code's groups."""
         async with read_only(self.sessions) as session:
             found = await Repository(session).routing_code(tenant_id, code)
@@ -313,10 +434,18 @@ class Onboarding:
         source = Source(
             kind="routing_code", code=found.code, channel=found.channel, routing_code_id=found.id
         )
-        return await self._join(tenant_id, member_id, found.community_id, source, False)
+        return await self._join(
+            tenant_id, member_id, found.community_id, source, False, accepted_rules_version
+        )
 
     async def _join(
-        self, tenant_id: str, member_id: str, community_id: str, source: Source, public_only: bool
+        self,
+        tenant_id: str,
+        member_id: str,
+        community_id: str,
+        source: Source,
+        public_only: bool,
+        accepted_rules_version: int | None,
     ) -> Joined:
         # Two concurrent first joins of one member collide on the unique membership key;
         # the retry finds the winner's row and answers as a repeated join.
@@ -324,7 +453,13 @@ class Onboarding:
             try:
                 async with transaction(self.sessions) as session:
                     return await _join_in(
-                        session, tenant_id, member_id, community_id, source, public_only
+                        session,
+                        tenant_id,
+                        member_id,
+                        community_id,
+                        source,
+                        public_only,
+                        accepted_rules_version,
                     )
             except IntegrityError:
                 if attempt == 2:
@@ -371,7 +506,7 @@ class Onboarding:
         if community.application_form is not None and not await _admitted(repo, membership):
             raise application_required("the member's application was not approved")
         if membership is None or Status(membership.status) in ENDED:
-            await check_level(repo, community, payment.member_id)
+            await check_entry(repo, community, payment.member_id, payment.accepted_rules_version)
         if membership is None:
             membership = await new_membership(
                 session,
@@ -463,6 +598,44 @@ class Onboarding:
 
 # ---------------------------------------------------------------- in-transaction steps
 
+TERM_FIELDS = frozenset(
+    {
+        "price_cents",
+        "currency",
+        "term_kind",
+        "term_days",
+        "term_fixed_ends_at",
+        "trial_days",
+        "refund_window_hours",
+    }
+)
+
+
+def _terms_after(community: Community, changes: Mapping[str, Any]) -> NewCommunity:
+    """The community's terms as they would be after ``changes``, to check like a creation."""
+    terms = {name: changes.get(name, getattr(community, name)) for name in TERM_FIELDS}
+    return NewCommunity(
+        slug=community.slug, name=community.name, join_policy=community.join_policy, **terms
+    )
+
+
+async def _apply_group_changes(
+    session: AsyncSession, group: Group, changes: Mapping[str, Any]
+) -> None:
+    if "capacity" in changes:
+        capacity = changes["capacity"]
+        if not await Repository(session).set_capacity(group.id, capacity):
+            raise conflict(
+                "capacity-below-members",
+                "Capacity below members",
+                f"the group seats {group.member_count} members: capacity {capacity} is too small",
+            )
+        set_committed_value(group, "capacity", capacity)  # written above, conditionally
+    for name, value in changes.items():
+        if name != "capacity":
+            setattr(group, name, value)
+    await session.flush()  # a taken name fails here, inside the caller's try
+
 
 def _check_terms(draft: NewCommunity) -> None:
     if draft.join_policy != "paid":
@@ -506,6 +679,10 @@ async def _open_group(
         capacity=draft.capacity,
         member_count=0,
         routing_code_id=routing_code_id,
+        min_tier=draft.min_tier,
+        min_level=draft.min_level,
+        city=draft.city,
+        tags=list(draft.tags),
         created_at=utcnow(),
     )
     session.add(group)
@@ -517,40 +694,13 @@ async def _open_group(
 async def upsert_member(
     session: AsyncSession, tenant_id: str, external_id: str, profile: dict[str, Any]
 ) -> None:
-    """Create or update a directory entry; an unchanged profile changes (and emits) nothing."""
-    repo = Repository(session)
-    now = utcnow()
-    display_name = _display_name(profile)
-    created = await repo.insert_member_if_absent(
-        Member(
-            id=new_id(),
-            tenant_id=tenant_id,
-            external_id=external_id,
-            display_name=display_name,
-            profile=profile,
-            tags=[],
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    if not created:
-        member = await repo.member(tenant_id, external_id)
-        assert member is not None
-        merged = {**member.profile, **profile}
-        if merged == member.profile:
-            return
-        member.profile, member.updated_at = merged, now
-        member.display_name = _display_name(merged)
-        display_name, profile = member.display_name, merged
-    event = events.member_upserted(
-        tenant_id, external_id, display_name, profile, created=created, at=now
-    )
-    await add_event(session, event)
+    """gateway's member.identified: merge the profile (an unchanged one emits nothing).
 
-
-def _display_name(profile: dict[str, Any]) -> str | None:
-    name = profile.get("display_name")
-    return str(name)[:200] if name else None
+    The directory's batch upsert with one row; the gateway's profile is not held to the
+    API's size bounds (it was accepted there already).
+    """
+    row = MemberUpsert(external_id, profile=profile)
+    await upsert_members(session, tenant_id, [row], bounded=False)
 
 
 async def _ensure_member(session: AsyncSession, tenant_id: str, external_id: str) -> None:
@@ -617,6 +767,7 @@ async def _join_in(
     community_id: str,
     source: Source,
     public_only: bool,
+    accepted_rules_version: int | None = None,
 ) -> Joined:
     repo = Repository(session)
     community = await repo.community(tenant_id, community_id)
@@ -626,7 +777,7 @@ async def _join_in(
     if not reusable(membership):
         assert membership is not None
         return Joined(membership, created=False)  # already in (or on the way in): a no-op
-    await check_level(repo, community, member_id)
+    await check_entry(repo, community, member_id, accepted_rules_version)
     if community.application_form is not None:
         raise application_required(
             "apply with answers (and the code that brought you, if any): "
@@ -651,6 +802,49 @@ def reusable(membership: Membership | None) -> bool:
     if membership is not None and Status(membership.status) == Status.BANNED:
         raise Problem(403, "banned", "Banned", "you are banned from this community")
     return membership is None or Status(membership.status) in ENDED
+
+
+async def check_entry(
+    repo: Repository, community: Community, member_id: str, accepted_rules_version: int | None
+) -> None:
+    """The gate every way in passes (join, code, invite, application, first payment):
+    no tenant-wide ban, the current rules accepted (recorded as accepted), the level gate."""
+    if await repo.tenant_ban(community.tenant_id, member_id) is not None:
+        raise Problem(403, "banned", "Banned", "you are banned from this tenant's communities")
+    current = community.rules_version
+    if current is not None:
+        if accepted_rules_version != current:
+            raise rules_not_accepted(current)
+        await accept_rules(repo.session, community, member_id, current)
+        # A rules mute from an earlier stay ends: the member accepted the current rules now.
+        await repo.clear_rules_mute(community.tenant_id, community.id, member_id)
+    await check_level(repo, community, member_id)
+
+
+def rules_not_accepted(current: int) -> Problem:
+    return Problem(
+        409,
+        "rules-not-accepted",
+        "Rules not accepted",
+        f"accept the community's rules version {current} (accepted_rules_version)",
+        current_version=current,
+    )
+
+
+async def accept_rules(
+    session: AsyncSession, community: Community, member_id: str, version: int
+) -> bool:
+    """Record the acceptance, once per version: True when it was new (``rules.accepted``
+    is published then)."""
+    now = utcnow()
+    repo = Repository(session)
+    if not await repo.insert_acceptance_if_absent(
+        community.tenant_id, community.id, member_id, version, now
+    ):
+        return False
+    event = events.rules_accepted(community.tenant_id, community.id, member_id, version, now)
+    await add_event(session, event)
+    return True
 
 
 async def check_level(repo: Repository, community: Community, member_id: str) -> None:
@@ -734,7 +928,8 @@ async def _apply_payment(
             "cannot-activate", "Cannot activate", f"the membership is {status}: payment refused"
         )
     now = utcnow()
-    renewing = status in (Status.ACTIVE, Status.MUTED)
+    # A muted trial member who pays is activated (tier core), not renewed.
+    renewing = status == Status.ACTIVE or (status == Status.MUTED and membership.tier == TIER_CORE)
     try:
         period = paid_period(terms, now, membership.term_ends_at if renewing else None)
     except TermOver as error:
@@ -758,6 +953,7 @@ async def _apply_payment(
         await _schedule_expiry(session, membership)
         await add_event(session, events.membership_renewed(membership, payment.id, now))
     else:
+        from_tier, from_group = membership.tier, membership.group_id
         await _activate(
             session,
             membership,
@@ -766,6 +962,7 @@ async def _apply_payment(
             term_ends_at=period.term_ends_at,
             refund_ends_at=period.refund_window_ends_at,
         )
+        await _upgrade_after_payment(session, membership, status, from_tier, from_group)
     return membership, payment
 
 
@@ -781,16 +978,41 @@ async def _activate(
     """Into trial or active, seated in a group, with the expiry timer and the event."""
     target = Status.TRIAL if tier == TIER_TRIAL else Status.ACTIVE
     was_seated = machine.holds_seat(Status(membership.status))
-    await move(session, membership, target, now)
+    if Status(membership.status) != Status.MUTED:  # a muted trial member who pays stays muted
+        await move(session, membership, target, now)
     membership.tier = tier
     membership.activated_at = now
     membership.term_ends_at = term_ends_at
     membership.refund_window_ends_at = refund_ends_at
-    if not was_seated:
+    if not was_seated:  # an arrival, not trial → paid: seat, mentor and welcome
         await _seat(session, membership)
+        await roles.assign_mentor(session, membership)
     if term_ends_at is not None:
         await _schedule_expiry(session, membership)
     await add_event(session, events.membership_activated(membership))
+    if not was_seated:
+        await roles.welcome(session, membership)
+    await settle_mute(session, membership, now)  # a mute running from an earlier stay holds
+
+
+async def settle_mute(
+    session: AsyncSession, membership: Membership, now: datetime, *, cause: str = "mute_ended"
+) -> None:
+    """Put a seated member where their mute reasons say: muted iff one holds
+    (domain.moderation). Publishes membership.muted / .unmuted (``cause`` of an unmute)."""
+    current = Status(membership.status)
+    if not machine.holds_seat(current):
+        return
+    reasons = MuteReasons(membership.muted_until, membership.rules_muted)
+    target = resting_status(membership.tier, reasons, now)
+    if target == current:
+        return
+    await move(session, membership, target, now)
+    if target == Status.MUTED:
+        why = "sanction" if reasons.sanction_holds(now) else "rules"
+        await add_event(session, events.membership_muted(membership, why, now))
+    else:
+        await add_event(session, events.membership_unmuted(membership, cause, now))
 
 
 async def move(
@@ -804,6 +1026,7 @@ async def move(
         raise conflict("illegal-transition", "Not possible now", str(error)) from error
     if machine.holds_seat(current) and not machine.holds_seat(target):
         await _unseat(session, membership)
+        await roles.end_roles(session, membership, target)  # roles need a seat
     membership.status = target
     membership.status_changed_at = now or utcnow()
 
@@ -812,6 +1035,7 @@ async def _schedule_expiry(session: AsyncSession, membership: Membership) -> Non
     assert membership.term_ends_at is not None
     payload = {"tenant_id": membership.tenant_id, "membership_id": membership.id}
     await schedule(session, EXPIRY_TIMER, membership.id, membership.term_ends_at, payload)
+    await _schedule_reminders(session, membership)
 
 
 # ---------------------------------------------------------------- seats (capacity routing)
@@ -826,24 +1050,55 @@ async def _seat(session: AsyncSession, membership: Membership) -> None:
     """
     if membership.routing_code_id is None:
         target = membership.target_group_id
-        seated = target is not None and await _take_seat(session, membership, target)
+        seated = target is not None and await _take_eligible_seat(session, membership, target)
         membership.group_id = target if seated else None
         return
     repo = Repository(session)
     code = await repo.routing_code_by_id(membership.tenant_id, membership.routing_code_id)
     if code is None:
         return
-    group_id = await _take_any_seat(session, code)
+    candidate = await _candidate(session, membership)
+    group_id = await _take_any_seat(session, code, candidate)
     if group_id is None:
-        # Every group is full. Lock the code so only one joiner at a time opens an overflow
-        # group, then look again: the joiner before us may just have opened one with room.
+        # Every group open to them is full. Lock the code so only one joiner at a time opens
+        # an overflow group, then look again: the joiner before us may just have opened one.
         code = await repo.lock_routing_code(code.id)
-        group_id = await _take_any_seat(session, code) or await _open_overflow(session, code)
+        group_id = await _take_any_seat(session, code, candidate) or await _open_overflow(
+            session, code, candidate
+        )
     membership.group_id = group_id
 
 
-async def _take_any_seat(session: AsyncSession, code: RoutingCode) -> str | None:
-    for load in placement_order(await Repository(session).group_loads(code)):
+async def _candidate(session: AsyncSession, membership: Membership) -> Candidate:
+    """The member as routing sees them: tier, level (member_levels), city and tags."""
+    repo = Repository(session)
+    known = await repo.member_level(membership.tenant_id, membership.member_id)
+    member = await repo.member(membership.tenant_id, membership.member_id)
+    city = member.profile.get("city") if member else None
+    return Candidate(
+        tier=membership.tier,
+        level=known.level if known else levels.BASE_LEVEL,
+        city=city if isinstance(city, str) else None,
+        tags=frozenset(member.tags if member else ()),
+    )
+
+
+async def _take_eligible_seat(session: AsyncSession, membership: Membership, group_id: str) -> bool:
+    """An invite's target group seats the member only if they meet its requirements."""
+    group = await session.get(Group, group_id)
+    if group is None or group.community_id != membership.community_id:
+        return False
+    candidate = await _candidate(session, membership)
+    if not meets(Requirements(group.min_tier, group.min_level), candidate):
+        return False
+    return await _take_seat(session, membership, group_id)
+
+
+async def _take_any_seat(
+    session: AsyncSession, code: RoutingCode, candidate: Candidate
+) -> str | None:
+    loads = await Repository(session).group_loads(code)
+    for load in placement_order(loads, candidate):
         if await _take_seat(session, code, load.group_id):
             return load.group_id
     return None
@@ -861,8 +1116,17 @@ async def _take_seat(session: AsyncSession, owner: RoutingCode | Membership, gro
     return True
 
 
-async def _open_overflow(session: AsyncSession, code: RoutingCode) -> str:
+async def _open_overflow(
+    session: AsyncSession, code: RoutingCode, candidate: Candidate
+) -> str | None:
+    """A new group for the code, copying the requirements and labels of the code's most
+    demanding group the member may sit in; None (no group) if they may sit in none."""
     repo = Repository(session)
+    template = overflow_template(
+        [g for g in await repo.group_loads(code) if g.group_id in code.group_ids], candidate
+    )
+    if template is None:
+        return None
     community = await repo.community(code.tenant_id, code.community_id)
     assert community is not None
     taken = await repo.group_names(code.community_id)
@@ -871,7 +1135,13 @@ async def _open_overflow(session: AsyncSession, code: RoutingCode) -> str:
         number += 1
     code.overflow_count = number
     draft = NewGroup(
-        overflow_name(code.overflow_prefix, number), code.overflow_kind, code.overflow_capacity
+        overflow_name(code.overflow_prefix, number),
+        code.overflow_kind,
+        code.overflow_capacity,
+        min_tier=template.requires.min_tier,
+        min_level=template.requires.min_level,
+        city=template.city,
+        tags=sorted(template.tags),
     )
     group = await _open_group(session, community, draft, routing_code_id=code.id)
     seat = await repo.take_seat(group.id)
@@ -899,3 +1169,123 @@ async def expire_membership(session: AsyncSession, timer: Timer) -> None:
     now = utcnow()
     await move(session, membership, Status.EXPIRED, now)
     await add_event(session, events.membership_expired(membership, membership.tier, now))
+
+
+# ---------------------------------------------------------------- trial → core
+
+
+async def _upgrade_after_payment(
+    session: AsyncSession,
+    membership: Membership,
+    before: Status,
+    from_tier: str,
+    from_group: str | None,
+) -> None:
+    """A payment activated the member: trial → core is a tier change, and a community that
+    upgrades on payment moves them out of a trial group. Never fails the payment."""
+    community = await Repository(session).community(membership.tenant_id, membership.community_id)
+    assert community is not None
+    upgrade = AutoUpgrade.of(community.auto_upgrade)
+    moved_from = None
+    if upgrade is not None and upgrade.on_payment():
+        moved_from = await _upgrade_group(session, membership, upgrade)
+    was_trial = before == Status.TRIAL and from_tier == TIER_TRIAL
+    if was_trial or moved_from:
+        event = events.membership_tier_changed(
+            membership,
+            from_tier=from_tier if was_trial else membership.tier,
+            from_group_id=moved_from or from_group,
+            reason="payment",
+            at=utcnow(),
+        )
+        await add_event(session, event)
+
+
+async def upgrade_on_level(session: AsyncSession, tenant_id: str, member_id: str) -> None:
+    """rewards reported a level: the member leaves the trial groups of communities that
+    upgrade at that level (when a group of the target kind has room and admits them)."""
+    repo = Repository(session)
+    known = await repo.member_level(tenant_id, member_id)
+    level = known.level if known else levels.BASE_LEVEL
+    for membership, community in await repo.trial_group_seats(tenant_id, member_id):
+        upgrade = AutoUpgrade.of(community.auto_upgrade)
+        if upgrade is None or not upgrade.on_level(level):
+            continue
+        moved_from = await _upgrade_group(session, membership, upgrade)
+        if moved_from is not None:
+            event = events.membership_tier_changed(
+                membership,
+                from_tier=membership.tier,
+                from_group_id=moved_from,
+                reason="level",
+                at=utcnow(),
+            )
+            await add_event(session, event)
+
+
+async def _upgrade_group(
+    session: AsyncSession, membership: Membership, upgrade: AutoUpgrade
+) -> str | None:
+    """Move a member sitting in a trial-kind group to a group of the upgrade's kind that has
+    room and admits them: the group they left, or None (they stay where they are)."""
+    current = membership.group_id
+    group = await session.get(Group, current) if current else None
+    if group is None or group.kind != "trial":
+        return None
+    repo = Repository(session)
+    candidate = await _candidate(session, membership)
+    loads = await repo.kind_loads(
+        membership.tenant_id, membership.community_id, upgrade.to_group_kind
+    )
+    for load in placement_order(loads, candidate):
+        if load.group_id != group.id and await _take_seat(session, membership, load.group_id):
+            await repo.free_seat(group.id)
+            membership.group_id = load.group_id
+            return group.id
+    return None
+
+
+# ---------------------------------------------------------------- renewal reminders
+
+
+async def _schedule_reminders(session: AsyncSession, membership: Membership) -> None:
+    """Timers at term end − N days for the community's offsets still ahead; the ones armed
+    for an earlier term end are dropped (and would do nothing anyway)."""
+    term_end = membership.term_ends_at
+    assert term_end is not None
+    community = await Repository(session).community(membership.tenant_id, membership.community_id)
+    offsets = community.renewal_reminder_days if community else list(DEFAULT_REMINDER_DAYS)
+    await Repository(session).cancel_pending_timers(REMINDER_TIMER, f"{membership.id}:")
+    for days in reminder_times(term_end, offsets, utcnow()):
+        payload = {
+            "tenant_id": membership.tenant_id,
+            "membership_id": membership.id,
+            "days_before": days,
+            "term_ends_at": term_end.isoformat(),
+        }
+        key = f"{membership.id}:{days}:{term_end.isoformat()}"
+        await schedule(session, REMINDER_TIMER, key, term_end - timedelta(days=days), payload)
+
+
+async def remind_renewal(session: AsyncSession, timer: Timer) -> None:
+    """Timer: membership.renewal_due, if the member still holds a seat and the term still
+    ends when the timer was armed for; once per membership, term end and offset."""
+    payload = timer.payload
+    repo = Repository(session)
+    membership = await repo.membership(payload["tenant_id"], payload["membership_id"])
+    if membership is None or not machine.holds_seat(Status(membership.status)):
+        return
+    armed_for = datetime.fromisoformat(payload["term_ends_at"])
+    if membership.term_ends_at != armed_for:
+        return  # renewed (or refunded and back) since: a newer timer reminds
+    days = int(payload["days_before"])
+    now = utcnow()
+    sent = RenewalReminder(
+        membership_id=membership.id,
+        term_ends_at=armed_for,
+        days_before=days,
+        tenant_id=membership.tenant_id,
+        sent_at=now,
+    )
+    if await repo.insert_reminder_if_absent(sent):
+        await add_event(session, events.membership_renewal_due(membership, days, now))

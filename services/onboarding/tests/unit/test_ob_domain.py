@@ -61,7 +61,7 @@ def test_allowed_moves(current: Status, target: Status) -> None:
     [
         (Status.PENDING_PAYMENT, Status.REFUNDED),  # nothing was paid yet
         (Status.TRIAL, Status.REFUNDED),  # a trial is free
-        (Status.BANNED, Status.ACTIVE),  # a ban must be lifted first
+        (Status.BANNED, Status.MUTED),  # restored to the status before, then muted again
         (Status.EXPIRED, Status.MUTED),
         (Status.ACTIVE, Status.ACTIVE),
     ],

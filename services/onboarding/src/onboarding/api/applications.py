@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from onboarding.admissions import Applied, Entry, Review, ReviewResult
 from onboarding.api.deps import AdmissionsDep, Member, Operator
+from onboarding.api.roles import RolesDep
 from onboarding.api.schemas import (
     ApplicationCreate,
     ApplicationOut,
@@ -23,6 +24,7 @@ from onboarding.api.schemas import (
 )
 from onboarding.audit import Actor
 from onboarding.domain.applications import ApplicationStatus, Decision, Questionnaire
+from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 from servicekit.problems import PROBLEM_TYPE_BASE, not_found
 
@@ -80,7 +82,11 @@ async def apply(
     response: Response,
 ) -> ApplicationResult:
     """Apply with answers: pending review, or decided at once when a rule matches."""
-    entry = Entry(routing_code=body.routing_code, invite_code=body.invite_code)
+    entry = Entry(
+        routing_code=body.routing_code,
+        invite_code=body.invite_code,
+        accepted_rules_version=body.accepted_rules_version,
+    )
     applied = await admissions.apply(
         member.tenant_id, member.subject, community_id, body.answers, entry
     )
@@ -121,19 +127,30 @@ async def get_application(
 
 @router.post("/applications/{application_id}/approve", response_model=ApplicationResult)
 async def approve(
-    application_id: str, body: ApproveIn, operator: Operator, admissions: AdmissionsDep
+    application_id: str,
+    body: ApproveIn,
+    principal: CurrentPrincipal,
+    admissions: AdmissionsDep,
+    roles: RolesDep,
 ) -> ApplicationResult:
-    """Approve: active (free), a free trial, or pending_payment (paid)."""
-    review = Review(Decision.APPROVE, operator.subject, body.reason)
-    return _result(await admissions.decide(operator.tenant_id, application_id, review))
+    """Approve: active (free), a free trial, or pending_payment (paid). Operators, and members
+    whose community role reviews applications (community admins and operators)."""
+    actor = await roles.reviewer(principal, application_id)
+    review = Review(Decision.APPROVE, actor.id, body.reason, reviewer_kind=actor.kind)
+    return _result(await admissions.decide(principal.tenant_id, application_id, review))
 
 
 @router.post("/applications/{application_id}/reject", response_model=ApplicationResult)
 async def reject(
-    application_id: str, body: RejectIn, operator: Operator, admissions: AdmissionsDep
+    application_id: str,
+    body: RejectIn,
+    principal: CurrentPrincipal,
+    admissions: AdmissionsDep,
+    roles: RolesDep,
 ) -> ApplicationResult:
-    review = Review(Decision.REJECT, operator.subject, body.reason)
-    return _result(await admissions.decide(operator.tenant_id, application_id, review))
+    actor = await roles.reviewer(principal, application_id)
+    review = Review(Decision.REJECT, actor.id, body.reason, reviewer_kind=actor.kind)
+    return _result(await admissions.decide(principal.tenant_id, application_id, review))
 
 
 @router.post("/applications/review", response_model=BulkReviewOut)

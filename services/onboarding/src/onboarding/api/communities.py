@@ -8,8 +8,11 @@ from onboarding.api.deps import AdmissionsDep, Member, OnboardingDep, Operator, 
 from onboarding.api.schemas import (
     CommunityCreate,
     CommunityOut,
+    CommunityUpdate,
     GroupCreate,
     GroupOut,
+    GroupUpdate,
+    JoinIn,
     LevelGate,
     MembershipOut,
     RoutingCodeCreate,
@@ -75,6 +78,30 @@ def _member_or_operator(principal: CurrentPrincipal) -> str | None:
     raise Problem(403, "forbidden", "Forbidden", "operators and members only")
 
 
+@router.patch("/communities/{community_id}", response_model=CommunityOut)
+async def update_community(
+    community_id: str, body: CommunityUpdate, principal: CurrentPrincipal, service: OnboardingDep
+) -> CommunityOut:
+    """Change settings: only the fields given. Paid terms apply to future payments; a slug
+    another community has is a 409. Publishes community.updated with the changed names."""
+    community = await service.update_community(principal, community_id, body.changes())
+    return CommunityOut.model_validate(community)
+
+
+@router.patch("/communities/{community_id}/groups/{group_id}", response_model=GroupOut)
+async def update_group(
+    community_id: str,
+    group_id: str,
+    body: GroupUpdate,
+    principal: CurrentPrincipal,
+    service: OnboardingDep,
+) -> GroupOut:
+    """Rename, resize (never below the members seated: 409) or change the requirements;
+    members already seated stay."""
+    group = await service.update_group(principal, community_id, group_id, body.changes())
+    return GroupOut.model_validate(group)
+
+
 @router.put("/communities/{community_id}/level-gate", response_model=CommunityOut)
 async def set_level_gate(
     community_id: str, body: LevelGate, operator: Operator, admissions: AdmissionsDep
@@ -128,10 +155,17 @@ async def get_routing_code(
     responses={200: {"description": "Already a member"}, 201: {"description": "Joined"}},
 )
 async def join(
-    community_id: str, member: Member, service: OnboardingDep, response: Response
+    community_id: str,
+    member: Member,
+    service: OnboardingDep,
+    response: Response,
+    body: JoinIn | None = None,
 ) -> MembershipOut:
-    """Join a public community: open → active; paid → a free trial or pending_payment."""
-    joined = await service.join(member.tenant_id, member.subject, community_id)
+    """Join a public community: open → active; paid → a free trial or pending_payment.
+
+    A community with rules (群规) needs ``accepted_rules_version`` = its current version."""
+    accepted = body.accepted_rules_version if body else None
+    joined = await service.join(member.tenant_id, member.subject, community_id, accepted)
     response.status_code = 201 if joined.created else 200
     return MembershipOut.of(joined.membership)
 
@@ -142,10 +176,15 @@ async def join(
     responses={200: {"description": "Already a member"}, 201: {"description": "Joined"}},
 )
 async def join_by_code(
-    code: str, member: Member, service: OnboardingDep, response: Response
+    code: str,
+    member: Member,
+    service: OnboardingDep,
+    response: Response,
+    body: JoinIn | None = None,
 ) -> MembershipOut:
     """Join through a routing code: placed in its least-full group (or a new overflow group)."""
-    joined = await service.join_by_code(member.tenant_id, member.subject, code)
+    accepted = body.accepted_rules_version if body else None
+    joined = await service.join_by_code(member.tenant_id, member.subject, code, accepted)
     response.status_code = 201 if joined.created else 200
     return MembershipOut.of(joined.membership)
 

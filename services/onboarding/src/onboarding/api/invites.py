@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from onboarding.api.deps import InvitesDep, Member, Operator
-from onboarding.api.schemas import InviteCreate, InviteOut, MembershipOut
+from onboarding.api.schemas import InviteCreate, InviteOut, JoinIn, MembershipOut
 from onboarding.audit import Actor
 from onboarding.invites import NewInvite
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
@@ -63,9 +63,14 @@ async def revoke_invite(invite_id: str, operator: Operator, invites: InvitesDep)
     },
 )
 async def redeem_invite(
-    code: str, member: Member, invites: InvitesDep, response: Response
+    code: str,
+    member: Member,
+    invites: InvitesDep,
+    response: Response,
+    body: JoinIn | None = None,
 ) -> MembershipOut:
     """Join with an invite code (any visibility): active, a trial, or pending_payment."""
-    joined = await invites.redeem(member.tenant_id, member.subject, code)
+    accepted = body.accepted_rules_version if body else None
+    joined = await invites.redeem(member.tenant_id, member.subject, code, accepted)
     response.status_code = 201 if joined.created else 200
     return MembershipOut.of(joined.membership)

@@ -27,22 +27,29 @@ INITIAL = frozenset({S.PENDING_APPLICATION, S.PENDING_PAYMENT, S.TRIAL, S.ACTIVE
 SEATED = frozenset({S.TRIAL, S.ACTIVE, S.MUTED})
 
 # A membership that ended (left, expired, removed, refunded) may start again the way a new one
-# would; a ban ends only by being lifted (→ left), so a banned member cannot simply re-join.
+# would, or be banned (a member who left after misbehaving is kept out). A banned member cannot
+# simply re-join: a ban ends by being lifted (→ left) or overturned on appeal (→ the status it
+# had before, which may be any other).
 _RESTART = frozenset({S.PENDING_APPLICATION, S.PENDING_PAYMENT, S.TRIAL, S.ACTIVE})
+_ENDED_NEXT = _RESTART | {S.BANNED}
+_UNBANNED = _RESTART | {S.LEFT, S.EXPIRED, S.REMOVED, S.REFUNDED}
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.PENDING_APPLICATION: frozenset(
         {S.PENDING_PAYMENT, S.TRIAL, S.ACTIVE, S.LEFT, S.REMOVED, S.BANNED}
     ),
     S.PENDING_PAYMENT: frozenset({S.TRIAL, S.ACTIVE, S.LEFT, S.REMOVED, S.BANNED}),
-    S.TRIAL: frozenset({S.ACTIVE, S.EXPIRED, S.LEFT, S.REMOVED, S.BANNED, S.PENDING_PAYMENT}),
+    S.TRIAL: frozenset(
+        {S.ACTIVE, S.MUTED, S.EXPIRED, S.LEFT, S.REMOVED, S.BANNED, S.PENDING_PAYMENT}
+    ),
     S.ACTIVE: frozenset({S.MUTED, S.EXPIRED, S.LEFT, S.REMOVED, S.BANNED, S.REFUNDED}),
-    S.MUTED: frozenset({S.ACTIVE, S.EXPIRED, S.LEFT, S.REMOVED, S.BANNED, S.REFUNDED}),
-    S.EXPIRED: _RESTART,
-    S.LEFT: _RESTART,
-    S.REMOVED: _RESTART,
-    S.REFUNDED: _RESTART,
-    S.BANNED: frozenset({S.LEFT}),
+    # A muted member returns to the status their tier gives (trial or active).
+    S.MUTED: frozenset({S.ACTIVE, S.TRIAL, S.EXPIRED, S.LEFT, S.REMOVED, S.BANNED, S.REFUNDED}),
+    S.EXPIRED: _ENDED_NEXT,
+    S.LEFT: _ENDED_NEXT,
+    S.REMOVED: _ENDED_NEXT,
+    S.REFUNDED: _ENDED_NEXT,
+    S.BANNED: _UNBANNED,
 }
 
 

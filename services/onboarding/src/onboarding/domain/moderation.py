@@ -1,22 +1,68 @@
-"""The moderation ladder (禁言 → 封号): each new strike earns the next, harsher sanction.
+"""Moderation rules: the ladder (禁言 → 封号), strikes, and the reasons a member is muted.
 
-Default: warning → mute 1 day → mute 7 days → mute 15 days → permanent ban. Strikes decay:
-one older than the decay period no longer counts, so a member who behaved for a long time
-starts again near the bottom of the ladder.
+Ladder default: warning → mute 1 day → mute 7 days → mute 15 days → permanent ban. Strikes
+decay: one older than the decay period no longer counts, so a member who behaved for a long
+time starts again near the bottom of the ladder.
+
+Mute reasons: a sanction mute running until a time, and rules (群规) not accepted after the
+grace period. A seated member is muted while any reason holds and returns to the status their
+tier gives when none does; each reason is cleared only by its own cause.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from onboarding.domain.memberships import SEATED, Status
+
+TRIAL_TIER = "trial"
 
 
 class SanctionKind(StrEnum):
     WARNING = "warning"
     MUTE = "mute"
+    REMOVAL = "removal"
     BAN = "ban"
+
+
+class SanctionStatus(StrEnum):
+    ACTIVE = "active"  # in force (a warning stays on record as active)
+    EXPIRED = "expired"  # a mute that ran its time
+    LIFTED = "lifted"  # ended early by a moderator; still a strike
+    OVERTURNED = "overturned"  # undone on appeal; no longer a strike
+
+
+def counts_as_strike(status: SanctionStatus) -> bool:
+    return status is not SanctionStatus.OVERTURNED
+
+
+class ReportCategory(StrEnum):
+    SPAM = "spam"  # spam and ads (广告)
+    ABUSE = "abuse"
+    VULGAR = "vulgar"
+    ILLEGAL = "illegal"
+    RUMOR = "rumor"
+    OTHER = "other"
+
+
+class ReportTarget(StrEnum):
+    MEMBER = "member"
+    CONTENT = "content"  # an id of the content service (a post, a comment...)
+
+
+class ReportStatus(StrEnum):
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    ACTIONED = "actioned"  # a sanction followed
+
+
+class AppealStatus(StrEnum):
+    PENDING = "pending"
+    UPHELD = "upheld"
+    OVERTURNED = "overturned"
 
 
 @dataclass(frozen=True)
@@ -45,12 +91,13 @@ class Ladder:
     def active_strikes(self, strikes: Iterable[datetime], now: datetime) -> int:
         return sum(1 for at in strikes if now - self.strike_decay < at <= now)
 
-    def next_sanction(self, strikes: Iterable[datetime], now: datetime) -> Step:
-        """The sanction for a new strike at ``now``, given the member's earlier strikes.
+    def next_index(self, strikes: Iterable[datetime], now: datetime) -> int:
+        """The index of the step for a new strike at ``now``: past the top, the top again."""
+        return min(self.active_strikes(strikes, now), len(self.steps) - 1)
 
-        Past the top of the ladder every further strike gets the top step again.
-        """
-        return self.steps[min(self.active_strikes(strikes, now), len(self.steps) - 1)]
+    def next_sanction(self, strikes: Iterable[datetime], now: datetime) -> Step:
+        """The sanction for a new strike at ``now``, given the member's earlier strikes."""
+        return self.steps[self.next_index(strikes, now)]
 
 
 DEFAULT_LADDER = Ladder(
@@ -62,3 +109,63 @@ DEFAULT_LADDER = Ladder(
         Step(SanctionKind.BAN),
     )
 )
+
+
+# ---------------------------------------------------------------- mute reasons
+
+
+@dataclass(frozen=True)
+class MuteReasons:
+    """Why a member is muted. ``until``: the end of the longest running sanction mute."""
+
+    until: datetime | None = None
+    rules: bool = False  # the current rules were not accepted within the grace period
+
+    def sanction_holds(self, now: datetime) -> bool:
+        return self.until is not None and self.until > now
+
+    def holds(self, now: datetime) -> bool:
+        return self.rules or self.sanction_holds(now)
+
+    def muted_until(self, end: datetime) -> MuteReasons:
+        """A new sanction mute: the longer of the running one and the new one wins."""
+        longest = end if self.until is None else max(self.until, end)
+        return replace(self, until=longest)
+
+    def sanction_ended(self, remaining: datetime | None) -> MuteReasons:
+        """A sanction mute ended (timer, lift, overturn): ``remaining`` is the end of the
+        longest other running mute. The rules reason is untouched."""
+        return replace(self, until=remaining)
+
+    def rules_missed(self) -> MuteReasons:
+        return replace(self, rules=True)
+
+    def rules_accepted(self) -> MuteReasons:
+        """Accepting the rules clears their reason only: a sanction mute keeps running."""
+        return replace(self, rules=False)
+
+
+def unmuted_status(tier: str) -> Status:
+    """The status a seated, unmuted member has: trial members stay in their trial."""
+    return Status.TRIAL if tier == TRIAL_TIER else Status.ACTIVE
+
+
+def resting_status(tier: str, reasons: MuteReasons, now: datetime) -> Status:
+    """Where a seated member belongs: muted iff some reason holds."""
+    return Status.MUTED if reasons.holds(now) else unmuted_status(tier)
+
+
+def restored_status(
+    previous: Status,
+    tier: str,
+    term_ends_at: datetime | None,
+    reasons: MuteReasons,
+    now: datetime,
+) -> Status:
+    """The status an overturned removal or ban gives back: the one before, except that a
+    term which ended meanwhile is expired and the mute reasons are applied afresh."""
+    if previous not in SEATED:
+        return previous
+    if term_ends_at is not None and term_ends_at <= now:
+        return Status.EXPIRED
+    return resting_status(tier, reasons, now)

@@ -1,11 +1,35 @@
-"""Capacity routing (群活码): fill the least-full group; overflow when every group is full."""
+"""Capacity routing (群活码): fill the least-full group the member may sit in; overflow when
+every such group is full. Groups may require a tier and a level (eligibility below)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 DEFAULT_CAPACITY = 500  # a chat group usually caps at 500 members
+TIER_RANK = {"trial": 0, "core": 1}  # a core member may sit wherever a trial member may
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What a group asks of its members: a tier (trial = any) and a rewards level."""
+
+    min_tier: str | None = None
+    min_level: int | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The member being placed: their membership's tier, their level, their city and tags."""
+
+    tier: str = "core"
+    level: int = 1
+    city: str | None = None
+    tags: frozenset[str] = frozenset()
+
+
+ANYONE = Candidate()
 
 
 @dataclass(frozen=True)
@@ -13,24 +37,98 @@ class GroupLoad:
     group_id: str
     member_count: int
     capacity: int
+    requires: Requirements = Requirements()
+    city: str | None = None
+    tags: frozenset[str] = frozenset()
 
     @property
     def has_room(self) -> bool:
         return self.member_count < self.capacity
 
 
-def placement_order(groups: Iterable[GroupLoad]) -> list[GroupLoad]:
-    """Groups with room, least full first (ties by id, so every replica tries the same order).
+def meets(requires: Requirements, candidate: Candidate) -> bool:
+    """Does the member meet a group's requirements? Unknown tiers rank lowest."""
+    tier = TIER_RANK.get(candidate.tier, -1)
+    if requires.min_tier is not None and tier < TIER_RANK.get(requires.min_tier, 0):
+        return False
+    return requires.min_level is None or candidate.level >= requires.min_level
 
-    Least full = the lowest fill ratio: a half-empty 500 group comes before a 2/3 full 3 group.
+
+def _matches(group: GroupLoad, candidate: Candidate) -> bool:
+    """A group labelled with the member's city or one of their interests suits them better."""
+    same_city = (
+        group.city is not None
+        and candidate.city is not None
+        and group.city.casefold() == candidate.city.casefold()
+    )
+    return same_city or bool(group.tags & candidate.tags)
+
+
+def placement_order(groups: Iterable[GroupLoad], candidate: Candidate = ANYONE) -> list[GroupLoad]:
+    """Groups with room whose requirements the member meets: the ones labelled with their city
+    or interests first, then least full first (ties by id, so every replica tries the same
+    order). Least full = the lowest fill ratio: a half-empty 500 group comes before a 2/3 full
+    3 group. Labels only order; they never exclude.
     """
-    with_room = [g for g in groups if g.has_room]
-    return sorted(with_room, key=lambda g: (g.member_count / g.capacity, g.group_id))
+    open_to_them = [g for g in groups if g.has_room and meets(g.requires, candidate)]
+    return sorted(
+        open_to_them,
+        key=lambda g: (not _matches(g, candidate), g.member_count / g.capacity, g.group_id),
+    )
 
 
-def choose_group(groups: Iterable[GroupLoad]) -> GroupLoad | None:
-    ordered = placement_order(groups)
+def choose_group(groups: Iterable[GroupLoad], candidate: Candidate = ANYONE) -> GroupLoad | None:
+    ordered = placement_order(groups, candidate)
     return ordered[0] if ordered else None
+
+
+def overflow_template(groups: Iterable[GroupLoad], candidate: Candidate) -> GroupLoad | None:
+    """The group an overflow group copies its requirements and labels from: of the code's
+    groups the member may sit in, the most demanding (a core member's overflow is a core
+    group, a trial member's a trial one). None: the member meets none of them, and an
+    overflow group would not be theirs either."""
+    theirs = [g for g in groups if meets(g.requires, candidate)]
+    return max(theirs, key=_strictness, default=None)
+
+
+def _strictness(group: GroupLoad) -> tuple[int, int, str]:
+    tier = TIER_RANK.get(group.requires.min_tier or "trial", 0)
+    return tier, group.requires.min_level or 0, group.group_id
+
+
+@dataclass(frozen=True)
+class AutoUpgrade:
+    """A community's trial → core move: into a group of ``to_group_kind`` on payment and/or on
+    reaching ``level``."""
+
+    to_group_kind: str = "core"
+    on: frozenset[str] = frozenset({"payment"})
+    level: int | None = None
+
+    @classmethod
+    def of(cls, settings: dict[str, object] | None) -> AutoUpgrade | None:
+        if not settings:
+            return None
+        level = settings.get("level")
+        on = settings.get("on", ["payment"])
+        return cls(
+            to_group_kind=str(settings.get("to_group_kind", "core")),
+            on=frozenset(str(x) for x in on) if isinstance(on, list) else frozenset(),
+            level=level if isinstance(level, int) else None,
+        )
+
+    def on_payment(self) -> bool:
+        return "payment" in self.on
+
+    def on_level(self, level: int) -> bool:
+        return "level" in self.on and self.level is not None and level >= self.level
+
+
+def reminder_times(term_ends_at: datetime, days_before: Iterable[int], now: datetime) -> list[int]:
+    """The reminder offsets (days before the term ends) still ahead of ``now``, each once,
+    largest first."""
+    ahead = {d for d in days_before if d > 0 and term_ends_at - timedelta(days=d) > now}
+    return sorted(ahead, reverse=True)
 
 
 def overflow_name(prefix: str, number: int) -> str:
