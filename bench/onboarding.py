@@ -271,6 +271,11 @@ def run(args: argparse.Namespace) -> None:
             platform.start()
             asyncio.run(_create_database(raw_name))
             result = asyncio.run(measure(platform, args, f"{server}/{raw_name}"))
+        except Exception:
+            for service in ("gateway", "onboarding"):  # the logs vanish with the directory
+                log = (Path(workdir) / f"{service}.log").read_text(errors="replace")
+                print(f"--- {service}.log (end)\n{log[-3000:]}", file=sys.stderr)
+            raise
         finally:
             platform.stop()
             asyncio.run(drop_databases([*names.values(), raw_name]))

@@ -162,7 +162,9 @@ def test_refund_inside_the_window_reverses_the_pending_bonuses(
         eventually(lambda: points(host), (0, 30, 30))  # own join bonus + referral
 
         refunded = client.post(
-            f"{OB}/memberships/{membership['id']}/refund", headers=billing, json={"reason": "不合适"}
+            f"{OB}/memberships/{membership['id']}/refund",
+            headers=billing,
+            json={"reason": "不合适"},
         )
         assert refunded.status_code == 200, refunded.text
         eventually(lambda: points(newbie), (0, 0, 0))
