@@ -50,11 +50,11 @@ from onboarding.permissions import Permission, authorize, is_tenant_operator
 from onboarding.repository import After, Repository
 from onboarding.service import (
     ENDED,
-    _schedule_expiry,
-    _take_seat,
+    claim_seat,
     conflict,
     move,
     new_id,
+    schedule_expiry,
     settle_mute,
     unprocessable,
 )
@@ -578,10 +578,10 @@ async def _reinstate(
     await move(session, membership, base, now)
     if machine.holds_seat(base):
         group_id = entry.get("group_id")
-        seated = group_id is not None and await _take_seat(session, membership, group_id)
+        seated = group_id is not None and await claim_seat(session, membership, group_id)
         membership.group_id = group_id if seated else None
         if membership.term_ends_at is not None:
-            await _schedule_expiry(session, membership)  # its timer may have passed meanwhile
+            await schedule_expiry(session, membership)  # its timer may have passed meanwhile
     await add_event(session, events.membership_reinstated(membership, from_status, sanction, now))
     await settle_mute(session, membership, now)
 

@@ -22,7 +22,7 @@ from onboarding.orm import (
     Sanction,
     TenantBan,
 )
-from onboarding.repository import After, _after
+from onboarding.repository import After, keyset
 from servicekit.db import insert_ignore
 
 _SEATED = [str(status) for status in SEATED]
@@ -67,7 +67,7 @@ class ModerationRepository:
             CommunityRules.tenant_id == tenant_id, CommunityRules.community_id == community_id
         )
         if after:
-            query = query.where(_after(CommunityRules.created_at, CommunityRules.id, after))
+            query = query.where(keyset(CommunityRules.created_at, CommunityRules.id, after))
         ordered = query.order_by(CommunityRules.created_at, CommunityRules.id).limit(limit)
         return (await self.session.scalars(ordered)).all()
 
@@ -193,7 +193,7 @@ class ModerationRepository:
             if value is not None:
                 query = query.where(column == value)
         if after:
-            query = query.where(_after(Sanction.created_at, Sanction.id, after))
+            query = query.where(keyset(Sanction.created_at, Sanction.id, after))
         ordered = query.order_by(Sanction.created_at, Sanction.id).limit(limit)
         return (await self.session.scalars(ordered)).all()
 
@@ -244,7 +244,7 @@ class ModerationRepository:
             if value is not None:
                 query = query.where(column == value)
         if after:
-            query = query.where(_after(Report.created_at, Report.id, after))
+            query = query.where(keyset(Report.created_at, Report.id, after))
         ordered = query.order_by(Report.created_at, Report.id).limit(limit)
         return (await self.session.scalars(ordered)).all()
 
@@ -274,6 +274,6 @@ class ModerationRepository:
         if status is not None:
             query = query.where(Appeal.status == status)
         if after:
-            query = query.where(_after(Appeal.created_at, Appeal.id, after))
+            query = query.where(keyset(Appeal.created_at, Appeal.id, after))
         ordered = query.order_by(Appeal.created_at, Appeal.id).limit(limit)
         return (await self.session.scalars(ordered)).all()

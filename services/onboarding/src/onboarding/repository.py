@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,9 +56,9 @@ class Repository:
 
     # communities
     async def community(self, tenant_id: str, community_id: str) -> Community | None:
-        return await self.session.scalar(
-            select(Community).where(Community.tenant_id == tenant_id, Community.id == community_id)
-        )
+        # By primary key: a use case looks its community up several times, and the session's
+        # identity map answers all but the first without a round trip.
+        return _of_tenant(await self.session.get(Community, community_id), tenant_id)
 
     async def communities_page(
         self, tenant_id: str, *, visible_to: str | None, after: After | None, limit: int
@@ -70,7 +71,7 @@ class Repository:
             )
             query = query.where(or_(Community.visibility == "public", Community.id.in_(theirs)))
         if after:
-            query = query.where(_after(Community.created_at, Community.id, after))
+            query = query.where(keyset(Community.created_at, Community.id, after))
         ordered = query.order_by(Community.created_at, Community.id).limit(limit)
         return (await self.session.scalars(ordered)).all()
 
@@ -160,15 +161,27 @@ class Repository:
         )
         return [(row[0], row[1]) for row in await self.session.execute(query)]
 
-    async def take_seat(self, group_id: str) -> tuple[int, int] | None:
+    async def take_seat(
+        self, group_id: str, *, skip_locked: bool = False
+    ) -> tuple[int, int] | None:
         """Conditional increment: (new count, capacity) if a seat was free, else None.
 
         The WHERE is re-checked on the latest row version under concurrent updates, so two
-        joiners can never both take the last seat.
+        joiners can never both take the last seat. With ``skip_locked`` (PostgreSQL; SQLite
+        has a single writer anyway) a group another joiner's transaction holds counts as
+        busy (None) instead of being waited for, so concurrent joins spread over groups.
         """
+        free = Group.member_count < Group.capacity
+        if skip_locked:
+            free = Group.id.in_(
+                select(Group.id)
+                .where(Group.id == group_id, free)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
         result = await self.session.execute(
             update(Group)
-            .where(Group.id == group_id, Group.member_count < Group.capacity)
+            .where(Group.id == group_id, free)
             .values(member_count=Group.member_count + 1)
             .returning(Group.member_count, Group.capacity)
             .execution_options(synchronize_session=False)
@@ -201,9 +214,7 @@ class Repository:
         return (await self.session.scalars(query)).one()
 
     async def routing_code_by_id(self, tenant_id: str, code_id: str) -> RoutingCode | None:
-        return await self.session.scalar(
-            select(RoutingCode).where(RoutingCode.tenant_id == tenant_id, RoutingCode.id == code_id)
-        )
+        return _of_tenant(await self.session.get(RoutingCode, code_id), tenant_id)
 
     async def routing_codes(self, tenant_id: str, community_id: str) -> Sequence[RoutingCode]:
         query = select(RoutingCode).where(
@@ -250,7 +261,7 @@ class Repository:
         if status:
             query = query.where(Membership.status == status)
         if after:
-            query = query.where(_after(Membership.created_at, Membership.id, after))
+            query = query.where(keyset(Membership.created_at, Membership.id, after))
         ordered = query.order_by(Membership.created_at, Membership.id).limit(limit)
         return (await self.session.scalars(ordered)).all()
 
@@ -303,7 +314,7 @@ class Repository:
         if status:
             query = query.where(Application.status == status)
         if after:
-            query = query.where(_after(Application.created_at, Application.id, after))
+            query = query.where(keyset(Application.created_at, Application.id, after))
         ordered = query.order_by(Application.created_at, Application.id).limit(limit)
         return (await self.session.scalars(ordered)).all()
 
@@ -325,7 +336,7 @@ class Repository:
         if community_id:
             query = query.where(InviteCode.community_id == community_id)
         if after:
-            query = query.where(_after(InviteCode.created_at, InviteCode.id, after))
+            query = query.where(keyset(InviteCode.created_at, InviteCode.id, after))
         ordered = query.order_by(InviteCode.created_at, InviteCode.id).limit(limit)
         return (await self.session.scalars(ordered)).all()
 
@@ -405,7 +416,19 @@ class Repository:
         )
 
 
-def _after(
+class _Owned(Protocol):
+    tenant_id: str
+
+
+Row = TypeVar("Row", bound=_Owned)
+
+
+def _of_tenant(row: Row | None, tenant_id: str) -> Row | None:
+    """A row found by primary key, if it is the tenant's (another tenant's is not found)."""
+    return row if row is not None and row.tenant_id == tenant_id else None
+
+
+def keyset(
     created_at: InstrumentedAttribute[datetime],
     row_id: InstrumentedAttribute[str],
     after: After,

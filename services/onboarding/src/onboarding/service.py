@@ -950,7 +950,7 @@ async def _apply_payment(
     if renewing:
         membership.term_ends_at = period.term_ends_at
         membership.refund_window_ends_at = period.refund_window_ends_at
-        await _schedule_expiry(session, membership)
+        await schedule_expiry(session, membership)
         await add_event(session, events.membership_renewed(membership, payment.id, now))
     else:
         from_tier, from_group = membership.tier, membership.group_id
@@ -988,7 +988,7 @@ async def _activate(
         await _seat(session, membership)
         await roles.assign_mentor(session, membership)
     if term_ends_at is not None:
-        await _schedule_expiry(session, membership)
+        await schedule_expiry(session, membership)
     await add_event(session, events.membership_activated(membership))
     if not was_seated:
         await roles.welcome(session, membership)
@@ -1031,7 +1031,7 @@ async def move(
     membership.status_changed_at = now or utcnow()
 
 
-async def _schedule_expiry(session: AsyncSession, membership: Membership) -> None:
+async def schedule_expiry(session: AsyncSession, membership: Membership) -> None:
     assert membership.term_ends_at is not None
     payload = {"tenant_id": membership.tenant_id, "membership_id": membership.id}
     await schedule(session, EXPIRY_TIMER, membership.id, membership.term_ends_at, payload)
@@ -1091,22 +1091,32 @@ async def _take_eligible_seat(session: AsyncSession, membership: Membership, gro
     candidate = await _candidate(session, membership)
     if not meets(Requirements(group.min_tier, group.min_level), candidate):
         return False
-    return await _take_seat(session, membership, group_id)
+    return await claim_seat(session, membership, group_id)
 
 
 async def _take_any_seat(
     session: AsyncSession, code: RoutingCode, candidate: Candidate
 ) -> str | None:
-    loads = await Repository(session).group_loads(code)
-    for load in placement_order(loads, candidate):
-        if await _take_seat(session, code, load.group_id):
-            return load.group_id
+    """The first group in placement order with a free seat. Concurrent joiners would all pick
+    the same least-full group and queue on its row lock until each commits, so the first
+    pass skips groups another joiner holds; only when all are busy does it wait its turn."""
+    order = placement_order(await Repository(session).group_loads(code), candidate)
+    for skip_locked in (True, False):
+        for load in order:
+            if await claim_seat(session, code, load.group_id, skip_locked=skip_locked):
+                return load.group_id
     return None
 
 
-async def _take_seat(session: AsyncSession, owner: RoutingCode | Membership, group_id: str) -> bool:
+async def claim_seat(
+    session: AsyncSession,
+    owner: RoutingCode | Membership,
+    group_id: str,
+    *,
+    skip_locked: bool = False,
+) -> bool:
     """One seat of the group if it has room; the seat that fills it publishes group.full."""
-    taken = await Repository(session).take_seat(group_id)
+    taken = await Repository(session).take_seat(group_id, skip_locked=skip_locked)
     if taken is None:
         return False
     count, capacity = taken
@@ -1238,7 +1248,7 @@ async def _upgrade_group(
         membership.tenant_id, membership.community_id, upgrade.to_group_kind
     )
     for load in placement_order(loads, candidate):
-        if load.group_id != group.id and await _take_seat(session, membership, load.group_id):
+        if load.group_id != group.id and await claim_seat(session, membership, load.group_id):
             await repo.free_seat(group.id)
             membership.group_id = load.group_id
             return group.id
