@@ -403,6 +403,12 @@ class Repository:
         }
         return await insert_ignore(self.session, RulesAcceptance.__table__, values)  # type: ignore[arg-type]
 
+    async def has_accepted(
+        self, tenant_id: str, community_id: str, member_id: str, version: int
+    ) -> bool:
+        key = (tenant_id, community_id, member_id, version)
+        return await self.session.get(RulesAcceptance, key) is not None
+
     async def clear_rules_mute(self, tenant_id: str, community_id: str, member_id: str) -> None:
         await self.session.execute(
             update(Membership)

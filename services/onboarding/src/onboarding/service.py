@@ -987,12 +987,27 @@ async def _activate(
     if not was_seated:  # an arrival, not trial → paid: seat, mentor and welcome
         await _seat(session, membership)
         await roles.assign_mentor(session, membership)
+        await _owe_current_rules(session, membership)
     if term_ends_at is not None:
         await schedule_expiry(session, membership)
     await add_event(session, events.membership_activated(membership))
     if not was_seated:
         await roles.welcome(session, membership)
     await settle_mute(session, membership, now)  # a mute running from an earlier stay holds
+
+
+async def _owe_current_rules(session: AsyncSession, membership: Membership) -> None:
+    """Someone who entered before the current rules were published (waiting for a payment or
+    a review, past the gate already) arrives without having accepted them: they arrive
+    muted for rules, like a member who let a grace period pass, until they accept."""
+    repo = Repository(session)
+    community = await repo.community(membership.tenant_id, membership.community_id)
+    assert community is not None
+    version = community.rules_version
+    if version is not None and not await repo.has_accepted(
+        membership.tenant_id, community.id, membership.member_id, version
+    ):
+        membership.rules_muted = True
 
 
 async def settle_mute(

@@ -158,6 +158,23 @@ async def test_every_way_in_checks_the_rules(onboarding: Onboarding) -> None:
     assert len(await onboarding.events(ACCEPTED)) == 4
 
 
+async def test_rules_published_while_waiting_for_payment_are_owed_on_arrival(
+    onboarding: Onboarding,
+) -> None:
+    """Entered before the rules existed (waiting to pay): paying seats them muted for rules
+    until they accept the version in force, which unmutes them."""
+    cid = (await onboarding.paid_community())["id"]
+    assert (await join(onboarding, cid, "payer")).json()["status"] == "pending_payment"
+    assert (await publish(onboarding, cid)).status_code == 201
+    paid = await onboarding.pay(cid, "payer", "ref-rules")
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["membership"]["status"] == "muted"
+    [muted] = await onboarding.events(MUTED)
+    assert muted.data["cause"] == "rules"
+    assert (await accept(onboarding, cid, "payer", 1)).status_code == 200
+    assert await status_of(onboarding, "payer") == ["active"]
+
+
 async def test_grace_period_mutes_then_accepting_unmutes(onboarding: Onboarding) -> None:
     paid = await onboarding.paid_community(trial_days=7)
     cid = paid["id"]
