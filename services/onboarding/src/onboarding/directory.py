@@ -47,7 +47,7 @@ from servicekit.db import insert_ignore_returning, read_only, transaction
 from servicekit.events import Event
 from servicekit.outbox import add_events
 from servicekit.problems import Problem
-from servicekit.types import utcnow
+from servicekit.types import contains_nul, utcnow
 
 MAX_BATCH = 1000
 MAX_PROFILE_KEYS = 50
@@ -121,7 +121,7 @@ class MemberFields(BaseModel):
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
         # PostgreSQL text cannot hold U+0000: refused here rather than by the driver.
-        if _has_nul(data):
+        if contains_nul(data):
             raise ValueError("text cannot contain the NUL character (U+0000)")
         return data
 
@@ -164,16 +164,6 @@ def parse_row(raw: object, location: Sequence[str | int] = ()) -> MemberUpsert |
 
 def invalid_row(detail: str, errors: list[dict[str, Any]] | None = None) -> Problem:
     return Problem(422, "invalid-row", "Invalid row", detail, errors=errors or [])
-
-
-def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 def _text_or_none(value: object) -> str | None:

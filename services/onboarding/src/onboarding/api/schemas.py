@@ -32,6 +32,7 @@ from onboarding.domain.applications import (
     Questionnaire,
     Rule,
 )
+from servicekit.types import contains_nul
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,58}[a-z0-9])$")]
@@ -63,19 +64,9 @@ class Strict(BaseModel):
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
         # PostgreSQL text cannot hold U+0000; refused here, it never becomes a driver error.
-        if _has_nul(data):
+        if contains_nul(data):
             raise ValueError("text cannot contain the NUL character (U+0000)")
         return data
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 Tier = Literal["trial", "core"]
