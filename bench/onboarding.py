@@ -222,14 +222,34 @@ async def drop_databases(names: Sequence[str]) -> None:
         await admin.close()
 
 
+def cpu_seconds(platform: Platform) -> dict[str, float]:
+    """CPU time (user + system) each platform process has used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, process in platform.processes.items():
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
 async def measure(platform: Platform, args: argparse.Namespace, raw_dsn: str) -> dict[str, Any]:
     signer = GatewaySigner.of(platform)
     setup = set_up(platform, signer, args.groups, args.capacity)
     note(f"raw: {args.joins:,} single-row INSERT+COMMIT on {args.connections} connections")
     raw = await raw_inserts(raw_dsn, args.joins, args.connections)
     note(f"ours: {args.joins:,} joins through the gateway on {args.connections} connections")
+    before = cpu_seconds(platform)
     ours = await joins(platform, signer, setup, args.joins, args.connections)
-    return {"raw": raw, "ours": ours, "placements": placements(platform, setup, args.capacity)}
+    after = cpu_seconds(platform)
+    # Each join also sets the rest of the platform to work (relay, rewards' join bonus...):
+    # on one machine they share its cores with the joins.
+    cpu_ms = {name: (after[name] - before[name]) * 1000 / args.joins for name in after}
+    return {
+        "raw": raw,
+        "ours": ours,
+        "cpu_ms_per_join": cpu_ms,
+        "placements": placements(platform, setup, args.capacity),
+    }
 
 
 def report(result: dict[str, Any]) -> None:
@@ -244,6 +264,8 @@ def report(result: dict[str, Any]) -> None:
             f"  {figure.errors or '-'}"
         )
     print(f"\njoins/s through the gateway ÷ raw INSERT+COMMIT/s = {ours.per_s / raw.per_s:.2f}×")
+    cpu = ", ".join(f"{name} {ms:.1f}" for name, ms in result["cpu_ms_per_join"].items())
+    print(f"CPU ms per join, by process, during the joins: {cpu} ({os.cpu_count()} cores)")
     print(
         f"placements: {placed['seated']:,} seated in {placed['groups']} groups"
         f" (capacity {placed['capacity']} each); over capacity: {placed['over_capacity'] or 'none'}"
