@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, event
+from sqlalchemy import ColumnElement, Table, bindparam, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -119,3 +119,45 @@ async def insert_ignore_returning(
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).on_conflict_do_nothing().returning(column)
     return list((await session.execute(statement, rows)).scalars())
+
+
+async def insert_many(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Callable[[Any], Any] | None = None,
+) -> None:
+    """INSERT ``rows`` (all with the same keys) in one statement, in their order;
+    ``conflict`` may add an ON CONFLICT clause to the dialect's insert (its
+    ``excluded`` is the row being inserted).
+
+    On PostgreSQL this is ``INSERT … SELECT … FROM unnest(<an array per column>)``: one
+    statement and one execution whatever the number of rows. An executemany is one
+    round trip but an execution per row on the server, and SQLAlchemy processes every
+    row's parameters in Python: about half of a rewards consumer batch's time went
+    there (profiled). The arrays are read in order, so rows are inserted (and take
+    sequence ids, and lock conflicting rows) in the order given. On SQLite an
+    executemany (there is no unnest; it runs in process anyway).
+
+    Unlike an executemany, one statement updates a row at most once: with ``ON
+    CONFLICT DO UPDATE`` the rows' keys must be distinct (merge them first). A None
+    in a JSON column is SQL NULL, not JSON ``null``.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    if session.get_bind().dialect.name == "postgresql":
+        # dimensions=1: a JSON value that is itself a list is one element, not a row.
+        arrays = [
+            bindparam(f"unnest_{name}", type_=postgresql.ARRAY(table.c[name].type, dimensions=1))
+            for name in columns
+        ]
+        unnested = func.unnest(*arrays).table_valued(*columns).render_derived()
+        statement: Any = postgresql.insert(table).from_select(columns, select(unnested))
+        parameters: Any = {f"unnest_{name}": [row[name] for row in rows] for name in columns}
+    else:
+        statement, parameters = sqlite.insert(table), list(rows)
+    if conflict is not None:
+        statement = conflict(statement)
+    await session.execute(statement, parameters)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from servicekit import failpoints
-from servicekit.db import read_only
+from servicekit.db import insert_many, read_only
 from servicekit.events import Event
 from servicekit.tables import outbox
 from servicekit.types import utcnow
@@ -59,7 +59,7 @@ async def add_events(session: AsyncSession, events: Sequence[Event]) -> None:
         }
         for event in events
     ]
-    await session.execute(outbox.insert(), rows)
+    await insert_many(session, outbox, rows)  # one statement, ids in the events' order
     session.sync_session.info[_WAKE_AFTER_COMMIT] = True
 
 

@@ -12,7 +12,13 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit import timers as timer_api
-from servicekit.db import create_engine, insert_ignore, session_factory, transaction
+from servicekit.db import (
+    create_engine,
+    insert_ignore,
+    insert_many,
+    session_factory,
+    transaction,
+)
 from servicekit.events import new_event
 from servicekit.idempotency import fingerprint, run_idempotent
 from servicekit.outbox import _wakeups, add_event
@@ -202,6 +208,38 @@ async def test_insert_ignore_reports_whether_the_row_was_new(sessions: Sessions)
     async with transaction(sessions) as session:
         assert await insert_ignore(session, inbox, values) is True
         assert await insert_ignore(session, inbox, values) is False
+
+
+async def test_insert_many_keeps_order_values_and_the_conflict_clause(sessions: Sessions) -> None:
+    now = utcnow()
+    rows = [
+        {
+            "kind": "k",
+            "key": f"t{n}",
+            "due_at": now + timedelta(seconds=n),
+            "payload": [["a", n]] if n % 2 else {"n": n},  # a list is one JSON value
+            "last_error": None if n % 2 else f"e{n}",
+        }
+        for n in range(5)
+    ]
+
+    def keep_payload_set_error(statement):  # type: ignore[no-untyped-def]
+        return statement.on_conflict_do_update(
+            index_elements=[timers.c.kind, timers.c.key],
+            set_={"last_error": statement.excluded.last_error},
+        )
+
+    async with transaction(sessions) as session:
+        await insert_many(session, timers, rows)
+        again = [{**rows[1], "payload": {}, "last_error": "again"}]
+        await insert_many(session, timers, again, conflict=keep_payload_set_error)
+        await insert_many(session, timers, [])
+    async with transaction(sessions) as session:
+        found = (await session.execute(select(timers).order_by(timers.c.id))).mappings().all()
+    assert [row["key"] for row in found] == [f"t{n}" for n in range(5)]  # ids in order
+    assert [row["payload"] for row in found] == [row["payload"] for row in rows]
+    assert [row["due_at"] for row in found] == [row["due_at"] for row in rows]
+    assert [row["last_error"] for row in found] == ["e0", "again", "e2", None, "e4"]
 
 
 async def test_timers_fire_once_even_with_two_runners(sessions: Sessions) -> None:

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards.domain.badges import BadgeRule, Progress
 from rewards.orm import badge_marks, badge_progress, badge_rules, badge_tenants, wallets
-from servicekit.db import insert_ignore
+from servicekit.db import insert_ignore, insert_many
 
 # Where a keyset page starts: after (created_at, id) in the page's order.
 After = tuple[datetime, str] | None
@@ -144,9 +143,8 @@ class BadgeRepository:
     async def insert_marks(self, tenant_id: str, keys: Sequence[str], now: datetime) -> None:
         """A plain INSERT: a concurrent transaction counting the same occurrence fails on
         the primary key and is retried, then finds the mark."""
-        if keys:
-            rows = [{"tenant_id": tenant_id, "key": key, "created_at": now} for key in keys]
-            await self.session.execute(badge_marks.insert(), rows)
+        rows = [{"tenant_id": tenant_id, "key": key, "created_at": now} for key in keys]
+        await insert_many(self.session, badge_marks, rows)
 
     async def levels(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, int]:
         if not member_ids:
@@ -169,7 +167,7 @@ class BadgeRepository:
             | {"state": empty, "times": 0, "updated_at": now}
             for m, r in sorted(pairs)
         ]
-        await self.session.execute(_dialect_insert(self.session).on_conflict_do_nothing(), rows)
+        await insert_many(self.session, badge_progress, rows, conflict=_do_nothing)
         query = (
             select(badge_progress)
             .where(
@@ -191,38 +189,32 @@ class BadgeRepository:
     async def save_progress(
         self, tenant_id: str, changed: dict[Pair, Progress], now: datetime
     ) -> None:
-        """One executemany for every changed row (rows were locked by ``progress_locked``)."""
-        if not changed:
-            return
-        statement = (
-            update(badge_progress)
-            .where(
-                badge_progress.c.tenant_id == tenant_id,
-                badge_progress.c.member_id == bindparam("b_member"),
-                badge_progress.c.rule_id == bindparam("b_rule"),
+        """Every changed row in one statement. The rows exist and are locked
+        (``progress_locked``): the upsert only ever takes its UPDATE branch; it is how
+        ``insert_many`` writes many rows' own values at once."""
+        rows = [
+            {
+                "tenant_id": tenant_id,
+                "member_id": member,
+                "rule_id": rule_id,
+                "state": progress.state(),
+                "times": progress.times,
+                "first_awarded_at": progress.first_awarded_at,
+                "last_awarded_at": progress.last_awarded_at,
+                "updated_at": now,
+            }
+            for (member, rule_id), progress in sorted(changed.items())
+        ]
+
+        def overwrite(statement: Any) -> Any:
+            new = statement.excluded
+            kept = ("state", "times", "first_awarded_at", "last_awarded_at", "updated_at")
+            return statement.on_conflict_do_update(
+                index_elements=list(badge_progress.primary_key.columns),
+                set_={name: new[name] for name in kept},
             )
-            .values(
-                state=bindparam("b_state"),
-                times=bindparam("b_times"),
-                first_awarded_at=bindparam("b_first"),
-                last_awarded_at=bindparam("b_last"),
-                updated_at=now,
-            )
-        )
-        await self.session.execute(
-            statement,
-            [
-                {
-                    "b_member": member,
-                    "b_rule": rule_id,
-                    "b_state": progress.state(),
-                    "b_times": progress.times,
-                    "b_first": progress.first_awarded_at,
-                    "b_last": progress.last_awarded_at,
-                }
-                for (member, rule_id), progress in sorted(changed.items())
-            ],
-        )
+
+        await insert_many(self.session, badge_progress, rows, conflict=overwrite)
 
     # ------------------------------------------------------------- members
 
@@ -315,9 +307,8 @@ def _beyond(after: tuple[datetime, str]) -> Any:
     )
 
 
-def _dialect_insert(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(badge_progress)
+def _do_nothing(statement: Any) -> Any:
+    return statement.on_conflict_do_nothing()
 
 
 def _rule_values(tenant_id: str, rule: BadgeRule, now: datetime) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from rewards.domain.ledger import Entry, Lot, LotState, Wallet
 from rewards.domain.levels import LevelScheme
 from rewards.repository import Balances, Repository, WalletRow
 from servicekit import timers
+from servicekit.db import insert_many
 from servicekit.events import Event
 from servicekit.outbox import add_events
 from servicekit.tables import timers as timer_rows
@@ -179,7 +180,7 @@ class Ledger:
         if due:
             # New lots have new ids, so these are new timers: the rows ``timers.schedule``
             # would insert, in one statement.
-            await self.session.execute(timer_rows.insert(), due)
+            await insert_many(self.session, timer_rows, due)
         await self.repo.schedule_notices(list(notices.values()))
 
     async def _cancel_notice_if_idle(self, row: WalletRow, lot: Lot, now: datetime) -> None:

@@ -36,7 +36,7 @@ from rewards.orm import (
     tenants,
     wallets,
 )
-from servicekit.db import insert_ignore
+from servicekit.db import insert_ignore, insert_many
 from servicekit.tables import timers as timer_rows
 from servicekit.types import UtcDateTime
 
@@ -215,10 +215,7 @@ class Repository:
             | {"created_at": now, "updated_at": now}
             for member_id in member_ids
         ]
-        if rows:
-            await self.session.execute(
-                _dialect_insert(self.session, wallets).on_conflict_do_nothing(), rows
-            )
+        await insert_many(self.session, wallets, rows, conflict=_do_nothing)
 
     async def wallets_locked(self, tenant_id: str, member_ids: Sequence[str]) -> list[WalletRow]:
         """Locked in id order: two batches wanting the same wallets queue, never deadlock."""
@@ -316,10 +313,9 @@ class Repository:
         return [(int(wallet_id), str(lot_id)) for wallet_id, lot_id in rows]
 
     async def insert_lots(self, new: Sequence[tuple[str, int, Lot]]) -> None:
-        """(tenant, wallet id, lot) rows in one executemany."""
+        """(tenant, wallet id, lot) rows in one statement."""
         rows = [{"tenant_id": t, "wallet_id": w, **_lot_values(lot)} for t, w, lot in new]
-        if rows:
-            await self.session.execute(lots.insert(), rows)
+        await insert_many(self.session, lots, rows)
 
     async def update_lot(self, lot: Lot) -> None:
         values = _lot_values(lot)
@@ -347,10 +343,9 @@ class Repository:
         return {str(key) for (key,) in rows}
 
     async def insert_entries(self, new: Sequence[tuple[str, int, Entry]]) -> None:
-        """(tenant, wallet id, entry) rows in one executemany, in order (ids follow it)."""
+        """(tenant, wallet id, entry) rows in one statement, in order (ids follow it)."""
         rows = [{"tenant_id": t, "wallet_id": w, **_entry_values(entry)} for t, w, entry in new]
-        if rows:
-            await self.session.execute(entries.insert(), rows)
+        await insert_many(self.session, entries, rows)
 
     async def earned_since(
         self, wallet_ids: Sequence[int], rule_ids: Sequence[str], since: datetime
@@ -594,22 +589,22 @@ class Repository:
 
     async def _add_up(self, table: Any, rows: list[dict[str, Any]]) -> None:
         """INSERT … ON CONFLICT DO UPDATE adding points; reached_at only moves later.
-        An executemany (it compiles once, whatever the number of rows), in key order so
-        that two writers lock the rows they share in the same order."""
-        if not rows:
-            return
-        statement = _dialect_insert(self.session, table)
-        later = statement.excluded.reached_at > table.c.reached_at
-        upsert = statement.on_conflict_do_update(
-            index_elements=list(table.primary_key.columns),
-            set_={
-                "points": table.c.points + statement.excluded.points,
-                "reached_at": case(
-                    (later, statement.excluded.reached_at), else_=table.c.reached_at
-                ),
-            },
-        )
-        await self.session.execute(upsert, rows)
+        One statement (``insert_many``), in key order so that two writers lock the rows
+        they share in the same order."""
+
+        def add_up(statement: Any) -> Any:
+            later = statement.excluded.reached_at > table.c.reached_at
+            return statement.on_conflict_do_update(
+                index_elements=list(table.primary_key.columns),
+                set_={
+                    "points": table.c.points + statement.excluded.points,
+                    "reached_at": case(
+                        (later, statement.excluded.reached_at), else_=table.c.reached_at
+                    ),
+                },
+            )
+
+        await insert_many(self.session, table, rows, conflict=add_up)
 
     async def window_states(
         self, tenant_id: str, *, lock: Lock | None = None
@@ -899,21 +894,22 @@ class Repository:
         """Announcement timers, one per wallet and day of expiry. A pending one keeps
         the earlier due time; a fired one is re-armed for lots announced since (the
         lots already announced are never announced again: ``expiry_notices``)."""
-        if not due:
-            return
-        statement = _dialect_insert(self.session, timer_rows)
-        new = statement.excluded
-        keep = and_(timer_rows.c.fired_at.is_(None), timer_rows.c.due_at <= new.due_at)
-        upsert = statement.on_conflict_do_update(
-            index_elements=[timer_rows.c.kind, timer_rows.c.key],
-            set_={
-                "due_at": case((keep, timer_rows.c.due_at), else_=new.due_at),
-                "payload": new.payload,
-                "fired_at": None,
-                "attempts": 0,
-            },
-        )
-        await self.session.execute(upsert, sorted(due, key=lambda row: row["key"]))
+
+        def rearm(statement: Any) -> Any:
+            new = statement.excluded
+            keep = and_(timer_rows.c.fired_at.is_(None), timer_rows.c.due_at <= new.due_at)
+            return statement.on_conflict_do_update(
+                index_elements=[timer_rows.c.kind, timer_rows.c.key],
+                set_={
+                    "due_at": case((keep, timer_rows.c.due_at), else_=new.due_at),
+                    "payload": new.payload,
+                    "fired_at": None,
+                    "attempts": 0,
+                },
+            )
+
+        rows = sorted(due, key=lambda row: row["key"])
+        await insert_many(self.session, timer_rows, rows, conflict=rearm)
 
     async def lots_to_announce(
         self, wallet_id: int, first: datetime, end: datetime, as_of: datetime
@@ -1126,6 +1122,10 @@ def _allocation(raw: dict[str, Any]) -> Allocation:
         int(raw["points"]),
         datetime.fromisoformat(expires) if expires else None,
     )
+
+
+def _do_nothing(statement: Any) -> Any:
+    return statement.on_conflict_do_nothing()
 
 
 def _dialect_insert(session: AsyncSession, table: Any) -> Any:
