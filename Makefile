@@ -20,8 +20,10 @@ install: $(UV)
 run: install  ## the whole platform on this machine: dev broker, SQLite, gateway on :8000
 	$(RUN) quanzi-dev run
 
+# One worker per core; a test file stays on one worker (its databases, broker and platform
+# fixtures are set up once per worker and file). About 9 minutes on 2 cores.
 test: install  ## unit, integration (SQLite and PostgreSQL, real broker), end to end
-	$(RUN) pytest -q
+	$(RUN) pytest -q -n auto --dist loadfile
 
 test-unit: install
 	$(RUN) pytest -q -m "not postgres and not broker and not e2e"

@@ -165,6 +165,7 @@ def test_apply_approve_pay_refund_reaches_kafka(platform: Platform, tenant: Tena
         ["application", "submitted"],
         ["application", "approved"],
         ["membership", "activated"],
+        ["member", "welcomed"],  # what content needs to greet the newcomer
         ["membership", "refunded"],
     ]
     assert seen[-1][1]["membership_id"] == membership_id
