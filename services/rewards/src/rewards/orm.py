@@ -87,10 +87,12 @@ entries = sa.Table(
     sa.Column("cause", sa.String(300), nullable=True),
     sa.Column("reason", sa.String(500), nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("actor_id", sa.String(200), nullable=True),  # the operator of an adjustment
     # A redelivered event or a retried request can never write its entry twice.
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="uq_entries_tenant_key"),
     sa.Index("ix_entries_wallet_id", "wallet_id", "id"),
     sa.Index("ix_entries_wallet_rule_time", "wallet_id", "rule_id", "created_at"),
+    sa.Index("ix_entries_tenant_kind", "tenant_id", "kind", "id"),
 )
 
 earning_rules = sa.Table(

@@ -122,6 +122,15 @@ class RedemptionRow:
 After = tuple[datetime, str] | None
 
 
+@dataclass(frozen=True)
+class AdjustmentQuery:
+    member_id: str | None = None
+    actor_id: str | None = None
+    community_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 class Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -368,6 +377,46 @@ class Repository:
             )
         )
         return [(int(w), str(r), at, int(points)) for w, r, at, points in rows]
+
+    async def set_actor(self, tenant_id: str, entry_key: str, actor_id: str) -> None:
+        await self.session.execute(
+            update(entries)
+            .where(entries.c.tenant_id == tenant_id, entries.c.idempotency_key == entry_key)
+            .values(actor_id=actor_id)
+        )
+
+    async def adjustments_page(
+        self, tenant_id: str, where: AdjustmentQuery, *, before_id: int | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Operators' adjustments, newest first; ``limit + 1`` rows."""
+        query = (
+            select(
+                entries.c.id,
+                wallets.c.member_id,
+                (entries.c.available_delta + entries.c.pending_delta).label("points"),
+                entries.c.reason,
+                entries.c.actor_id,
+                entries.c.community_id,
+                entries.c.created_at,
+            )
+            .join(wallets, wallets.c.id == entries.c.wallet_id)
+            .where(entries.c.tenant_id == tenant_id, entries.c.kind == "adjust")
+        )
+        for column, value in (
+            (wallets.c.member_id, where.member_id),
+            (entries.c.actor_id, where.actor_id),
+            (entries.c.community_id, where.community_id),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if where.since is not None:
+            query = query.where(entries.c.created_at >= where.since)
+        if where.until is not None:
+            query = query.where(entries.c.created_at < where.until)
+        if before_id is not None:
+            query = query.where(entries.c.id < before_id)
+        rows = await self.session.execute(query.order_by(entries.c.id.desc()).limit(limit + 1))
+        return [dict(row) for row in rows.mappings()]
 
     async def entries_page(
         self, wallet_id: int, *, before_id: int | None, limit: int

@@ -49,6 +49,7 @@ from rewards.domain.rules import (
 )
 from rewards.ledger import Ledger, OpenWallet, expiry_day
 from rewards.repository import (
+    AdjustmentQuery,
     After,
     BoardSource,
     ItemRow,
@@ -264,9 +265,11 @@ async def adjust(
     reason: str,
     key: str,
     community_id: str | None,
+    actor_id: str,
 ) -> Summary:
     """An operator's correction: a positive one is a credit (available at once, never
-    expiring, counted in lifetime points); a negative one a debit of available points."""
+    expiring, counted in lifetime points); a negative one a debit of available points.
+    The entry records who made it (``actor_id``): the adjustments trail."""
     ledger = Ledger(session)
     if await ledger.repo.entry_exists(tenant_id, f"adjust:{key}"):
         # The Idempotency-Key row expired (24 h) but the entry is forever: still refuse.
@@ -299,6 +302,7 @@ async def adjust(
         )
     assert opened is not None  # a debit of a missing wallet was refused above
     await ledger.save(opened, new)
+    await ledger.repo.set_actor(tenant_id, f"adjust:{key}", actor_id)
     if points > 0:  # a level badge may be due
         await badges.check_levels(session, tenant_id, [member_id])
     return await _summary(session, tenant_id, member_id) or _empty(member_id, LevelScheme())
@@ -563,6 +567,14 @@ class Rewards:
             found = await _summary(session, tenant_id, member_id)
             scheme = await Repository(session).level_scheme(tenant_id)
         return found or _empty(member_id, scheme)
+
+    async def adjustments(
+        self, tenant_id: str, where: AdjustmentQuery, *, before_id: int | None, limit: int
+    ) -> list[dict[str, Any]]:
+        async with read_only(self.sessions) as session:
+            return await Repository(session).adjustments_page(
+                tenant_id, where, before_id=before_id, limit=limit
+            )
 
     async def entries(
         self, tenant_id: str, member_id: str, *, before_id: int | None, limit: int

@@ -352,6 +352,7 @@ async def test_report_totals_are_sums_of_entries(ledger: Ledger, api: Api) -> No
             reason="spent",
             key="k-1",
             community_id="c-1",
+            actor_id="op-1",
         )
     await ledger.deliver(ledger.activated("m-9", "x", tenant_id="t-other", window_days=None))
     today = now.date()

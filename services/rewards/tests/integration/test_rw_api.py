@@ -82,6 +82,54 @@ async def test_adjustments_are_idempotent_and_never_overdraw(api: Api, ledger: L
     await ledger.check_invariants()
 
 
+async def test_the_adjustments_trail_says_who_how_many_why_and_when(
+    api: Api, ledger: Ledger
+) -> None:
+    await adjust(api, "crm-1", 30, "a-1", community_id="c-1")
+    await adjust(api, "crm-2", 5, "a-2")
+    await adjust(api, "crm-1", -10, "a-3")
+    refused = await adjust(api, "crm-2", -99, "a-4")  # refused: not in the trail
+    assert refused.status_code == 409
+    await ledger.deliver(ledger.activated("m-1", "crm-1", window_days=None))  # an earning
+    trail, cursor = [], None
+    while True:
+        page = await api.client.get(
+            "/v1/rewards/adjustments",
+            params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+            headers=api.operator("activity_officer"),
+        )
+        assert page.status_code == 200, page.text
+        trail += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert [(a["member_id"], a["points"]) for a in trail] == [
+        ("crm-1", -10),
+        ("crm-2", 5),
+        ("crm-1", 30),
+    ]
+    assert {a["actor_id"] for a in trail} == {"op-1"}
+    assert trail[-1]["community_id"] == "c-1" and trail[-1]["reason"].startswith("support")
+    mine = await api.client.get(
+        "/v1/rewards/adjustments",
+        params={"member_id": "crm-2"},
+        headers=api.operator("activity_officer"),
+    )
+    assert [a["points"] for a in mine.json()["items"]] == [5]
+    other_tenant = await api.client.get(
+        "/v1/rewards/adjustments", headers=api.operator("owner", tenant_id="t-other")
+    )
+    assert other_tenant.status_code == 200 and other_tenant.json()["items"] == []
+    member = await api.client.get("/v1/rewards/adjustments", headers=api.member("crm-1"))
+    assert member.status_code == 403
+    backwards = await api.client.get(
+        "/v1/rewards/adjustments",
+        params={"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+        headers=api.operator("activity_officer"),
+    )
+    assert backwards.status_code == 422
+
+
 async def test_concurrent_debits_never_spend_twice(api: Api, ledger: Ledger) -> None:
     await adjust(api, "crm-1", 100, "fund")
     answers = await asyncio.gather(*(adjust(api, "crm-1", -10, f"d-{i}") for i in range(20)))

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards import service
 from rewards.api.deps import Adjuster, Member, Reader, RewardsDep, require_key
 from rewards.api.schemas import AdjustmentIn, EntryOut, EntryPage, ExternalId, SummaryOut
 from rewards.domain.ledger import InsufficientPoints
-from rewards.repository import ConcurrentUpdate
+from rewards.repository import AdjustmentQuery, ConcurrentUpdate
 from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
-from servicekit.pagination import Cursor, Limit, decode_cursor, encode_cursor, invalid_cursor
+from servicekit.pagination import (
+    Cursor,
+    Limit,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+)
 from servicekit.problems import Problem
 
 router = APIRouter(prefix="/v1/rewards", tags=["rewards"])
@@ -81,6 +90,7 @@ async def create_adjustment(
                 reason=reason,
                 key=key,
                 community_id=body.community_id,
+                actor_id=principal.subject,
             )
         except InsufficientPoints as error:
             raise Problem(
@@ -103,6 +113,42 @@ async def create_adjustment(
     except ConcurrentUpdate as error:
         raise Problem(409, "conflict", "Concurrent change", "retry the request") from error
     return result.response()
+
+
+class AdjustmentOut(BaseModel):
+    id: int
+    member_id: str
+    points: int
+    reason: str | None
+    actor_id: str | None  # null for adjustments made before actors were recorded
+    community_id: str | None
+    created_at: datetime
+
+
+@router.get("/adjustments", summary="Operators' adjustments (who, how many, why, when)")
+async def list_adjustments(
+    principal: Reader,
+    rewards: RewardsDep,
+    member_id: Annotated[ExternalId | None, Query()] = None,
+    actor_id: Annotated[ExternalId | None, Query()] = None,
+    community_id: Annotated[ExternalId | None, Query()] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[AdjustmentOut]:
+    """Newest first. The trail of every hand-made credit and debit in the tenant."""
+    if since is not None and until is not None and since >= until:
+        raise Problem(422, "invalid-period", "Invalid period", "`since` must be before `until`")
+    where = AdjustmentQuery(member_id, actor_id, community_id, since, until)
+    rows = await rewards.adjustments(
+        principal.tenant_id, where, before_id=_before_id(cursor), limit=limit
+    )
+    items = [AdjustmentOut(**row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return Page[AdjustmentOut](
+        items=items, next_cursor=encode_cursor([items[-1].id]) if more else None
+    )
 
 
 def _before_id(cursor: str | None) -> int | None:
