@@ -44,6 +44,7 @@ async def debit(ledger: Ledger, member_id: str, points: int, key: str) -> None:
             reason="test",
             key=key,
             community_id=None,
+            actor_id="op-1",
         )
 
 
