@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from quanzi_devstack.run import SERVICES, Platform
-from servicekit.devbroker import free_port, port_open
+from servicekit.devbroker import free_port_block, port_open
 from servicekit.settings import DEV_SECRET
 from servicekit.testing import TokenMint
 
@@ -219,9 +219,8 @@ def test_a_killed_service_gives_502_then_recovers_on_restart(
 
 
 def test_make_run_entry_point_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
-    port, broker_port = free_port(), free_port()
-    while any(port_open("127.0.0.1", port + i) for i in range(5)):
-        port = free_port()
+    port = free_port_block(6)  # the gateway, the four services after it, then the broker
+    broker_port = port + 5
     var = tmp_path / "var"
     run = subprocess.Popen(
         [

@@ -9,6 +9,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -42,9 +43,30 @@ def die_with_parent() -> None:
 
 
 def free_port() -> int:
+    """A port free now, for a process that will listen on it (see free_port_block)."""
+    return free_port_block(1)
+
+
+def free_port_block(count: int) -> int:
+    """The first of ``count`` consecutive ports that are free now, for processes that will
+    listen on them. Chosen below Linux's ephemeral range (32768+), where the kernel picks
+    outgoing connections' local ports: a block there can be taken by any client between
+    the check and the bind (seen with tests running in parallel)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 32_000 - count)
+        if all(_bindable(base + offset) for offset in range(count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def port_open(host: str, port: int) -> bool:

@@ -22,7 +22,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from servicekit.devbroker import DevBroker, die_with_parent, free_port, port_open
+from servicekit.devbroker import DevBroker, die_with_parent, free_port_block, port_open
 
 SERVICES = ("onboarding", "content", "activities", "rewards")
 DEFAULT_PORTS = {name: 8000 + offset for offset, name in enumerate(("gateway", *SERVICES))}
@@ -44,8 +44,10 @@ class Platform:
 
     @classmethod
     def on_free_ports(cls, var_dir: Path, **kwargs: object) -> Platform:
-        ports = {name: free_port() for name in DEFAULT_PORTS}
-        return cls(var_dir=var_dir, ports=ports, broker_port=free_port(), **kwargs)  # type: ignore[arg-type]
+        base = free_port_block(len(DEFAULT_PORTS) + 1)
+        ports = {name: base + offset for offset, name in enumerate(DEFAULT_PORTS)}
+        broker_port = base + len(DEFAULT_PORTS)
+        return cls(var_dir=var_dir, ports=ports, broker_port=broker_port, **kwargs)  # type: ignore[arg-type]
 
     @property
     def gateway_url(self) -> str:
