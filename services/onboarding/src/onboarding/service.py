@@ -7,7 +7,7 @@ tenant's ids are simply not found (404), never "forbidden" (which would confirm 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -418,40 +418,47 @@ class Onboarding:
         accepted_rules_version: int | None = None,
     ) -> Joined:
         """A member joins a public community directly (open → active; paid → trial or payment)."""
-        source = Source(kind="open")
-        return await self._join(
-            tenant_id, member_id, community_id, source, True, accepted_rules_version
-        )
+
+        async def direct(_: AsyncSession) -> tuple[str, Source]:
+            return community_id, Source(kind="open")
+
+        return await self._join(tenant_id, member_id, direct, True, accepted_rules_version)
 
     async def join_by_code(
         self, tenant_id: str, member_id: str, code: str, accepted_rules_version: int | None = None
     ) -> Joined:
         """A member scanned a routing code: any visibility; placed in the code's groups."""
-        async with read_only(self.sessions) as session:
+
+        async def by_code(session: AsyncSession) -> tuple[str, Source]:
             found = await Repository(session).routing_code(tenant_id, code)
-        if found is None:
-            raise not_found("routing code")
-        source = Source(
-            kind="routing_code", code=found.code, channel=found.channel, routing_code_id=found.id
-        )
-        return await self._join(
-            tenant_id, member_id, found.community_id, source, False, accepted_rules_version
-        )
+            if found is None:
+                raise not_found("routing code")
+            source = Source(
+                kind="routing_code",
+                code=found.code,
+                channel=found.channel,
+                routing_code_id=found.id,
+            )
+            return found.community_id, source
+
+        return await self._join(tenant_id, member_id, by_code, False, accepted_rules_version)
 
     async def _join(
         self,
         tenant_id: str,
         member_id: str,
-        community_id: str,
-        source: Source,
+        way_in: Callable[[AsyncSession], Awaitable[tuple[str, Source]]],
         public_only: bool,
         accepted_rules_version: int | None,
     ) -> Joined:
+        """``way_in`` names the community and the source inside the join's own transaction
+        (a code looked up there is then in the session for seating: no second read)."""
         # Two concurrent first joins of one member collide on the unique membership key;
         # the retry finds the winner's row and answers as a repeated join.
         for attempt in (1, 2):
             try:
                 async with transaction(self.sessions) as session:
+                    community_id, source = await way_in(session)
                     return await _join_in(
                         session,
                         tenant_id,
