@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, bindparam, event, func, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -161,3 +161,15 @@ async def insert_many(
     if conflict is not None:
         statement = conflict(statement)
     await session.execute(statement, parameters)
+
+
+Query = TypeVar("Query", bound=Select[Any])
+
+
+def where_given(query: Query, *filters: tuple[Any, object]) -> Query:
+    """``query`` narrowed by ``column == value`` for each filter whose value was given (not
+    None): the optional equality filters of a list endpoint."""
+    for column, value in filters:
+        if value is not None:
+            query = query.where(column == value)
+    return query

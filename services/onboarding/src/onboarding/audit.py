@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from onboarding.orm import AuditRecord
 from servicekit.auth import Principal
-from servicekit.db import read_only
+from servicekit.db import read_only, where_given
 from servicekit.types import utcnow
 
 
@@ -92,14 +92,12 @@ class AuditLog:
         limit: int,
     ) -> Sequence[AuditRecord]:
         """Newest first; ``before`` is the (created_at, id) the previous page ended on."""
-        query = select(AuditRecord).where(AuditRecord.tenant_id == tenant_id)
-        for column, value in (
+        query = where_given(
+            select(AuditRecord).where(AuditRecord.tenant_id == tenant_id),
             (AuditRecord.actor_id, where.actor_id),
             (AuditRecord.target_id, where.target_id),
             (AuditRecord.community_id, where.community_id),
-        ):
-            if value is not None:
-                query = query.where(column == value)
+        )
         if where.action is not None:
             query = query.where(
                 AuditRecord.action.startswith(where.action, autoescape=True)

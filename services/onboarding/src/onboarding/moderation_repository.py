@@ -22,8 +22,8 @@ from onboarding.orm import (
     Sanction,
     TenantBan,
 )
-from onboarding.repository import After, keyset
-from servicekit.db import insert_ignore
+from onboarding.repository import After, oldest_first
+from servicekit.db import insert_ignore, where_given
 
 _SEATED = [str(status) for status in SEATED]
 
@@ -66,9 +66,7 @@ class ModerationRepository:
         query = select(CommunityRules).where(
             CommunityRules.tenant_id == tenant_id, CommunityRules.community_id == community_id
         )
-        if after:
-            query = query.where(keyset(CommunityRules.created_at, CommunityRules.id, after))
-        ordered = query.order_by(CommunityRules.created_at, CommunityRules.id).limit(limit)
+        ordered = oldest_first(query, CommunityRules.created_at, CommunityRules.id, after, limit)
         return (await self.session.scalars(ordered)).all()
 
     def _accepted(self, version: int) -> Exists:
@@ -183,18 +181,14 @@ class ModerationRepository:
     async def sanctions_page(
         self, tenant_id: str, where: SanctionQuery, after: After | None, limit: int
     ) -> Sequence[Sanction]:
-        query = select(Sanction).where(Sanction.tenant_id == tenant_id)
-        for column, value in (
+        query = where_given(
+            select(Sanction).where(Sanction.tenant_id == tenant_id),
             (Sanction.community_id, where.community_id),
             (Sanction.member_id, where.member_id),
             (Sanction.kind, where.kind),
             (Sanction.status, where.status),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if after:
-            query = query.where(keyset(Sanction.created_at, Sanction.id, after))
-        ordered = query.order_by(Sanction.created_at, Sanction.id).limit(limit)
+        )
+        ordered = oldest_first(query, Sanction.created_at, Sanction.id, after, limit)
         return (await self.session.scalars(ordered)).all()
 
     async def member_memberships(self, tenant_id: str, member_id: str) -> Sequence[Membership]:
@@ -234,18 +228,14 @@ class ModerationRepository:
         self, tenant_id: str, where: ReportQuery, after: After | None, limit: int
     ) -> Sequence[Report]:
         """Oldest first: the queue is worked in the order members reported."""
-        query = select(Report).where(Report.tenant_id == tenant_id)
-        for column, value in (
+        query = where_given(
+            select(Report).where(Report.tenant_id == tenant_id),
             (Report.community_id, where.community_id),
             (Report.status, where.status),
             (Report.category, where.category),
             (Report.target_id, where.target_id),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if after:
-            query = query.where(keyset(Report.created_at, Report.id, after))
-        ordered = query.order_by(Report.created_at, Report.id).limit(limit)
+        )
+        ordered = oldest_first(query, Report.created_at, Report.id, after, limit)
         return (await self.session.scalars(ordered)).all()
 
     # appeals
@@ -268,12 +258,10 @@ class ModerationRepository:
         after: After | None,
         limit: int,
     ) -> Sequence[Appeal]:
-        query = select(Appeal).where(Appeal.tenant_id == tenant_id)
-        if community_id is not None:
-            query = query.where(Appeal.community_id == community_id)
-        if status is not None:
-            query = query.where(Appeal.status == status)
-        if after:
-            query = query.where(keyset(Appeal.created_at, Appeal.id, after))
-        ordered = query.order_by(Appeal.created_at, Appeal.id).limit(limit)
+        query = where_given(
+            select(Appeal).where(Appeal.tenant_id == tenant_id),
+            (Appeal.community_id, community_id),
+            (Appeal.status, status),
+        )
+        ordered = oldest_first(query, Appeal.created_at, Appeal.id, after, limit)
         return (await self.session.scalars(ordered)).all()

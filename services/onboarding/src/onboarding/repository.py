@@ -27,7 +27,7 @@ from onboarding.orm import (
     RulesAcceptance,
     TenantBan,
 )
-from servicekit.db import insert_ignore
+from servicekit.db import Query, insert_ignore
 from servicekit.tables import timers
 
 After = tuple[datetime, str]
@@ -70,9 +70,7 @@ class Repository:
                 Membership.tenant_id == tenant_id, Membership.member_id == visible_to
             )
             query = query.where(or_(Community.visibility == "public", Community.id.in_(theirs)))
-        if after:
-            query = query.where(keyset(Community.created_at, Community.id, after))
-        ordered = query.order_by(Community.created_at, Community.id).limit(limit)
+        ordered = oldest_first(query, Community.created_at, Community.id, after, limit)
         return (await self.session.scalars(ordered)).all()
 
     # groups
@@ -260,9 +258,7 @@ class Repository:
             query = query.where(Membership.member_id == member_id)
         if status:
             query = query.where(Membership.status == status)
-        if after:
-            query = query.where(keyset(Membership.created_at, Membership.id, after))
-        ordered = query.order_by(Membership.created_at, Membership.id).limit(limit)
+        ordered = oldest_first(query, Membership.created_at, Membership.id, after, limit)
         return (await self.session.scalars(ordered)).all()
 
     # payments
@@ -313,9 +309,7 @@ class Repository:
             query = query.where(Application.member_id == member_id)
         if status:
             query = query.where(Application.status == status)
-        if after:
-            query = query.where(keyset(Application.created_at, Application.id, after))
-        ordered = query.order_by(Application.created_at, Application.id).limit(limit)
+        ordered = oldest_first(query, Application.created_at, Application.id, after, limit)
         return (await self.session.scalars(ordered)).all()
 
     # invites
@@ -335,9 +329,7 @@ class Repository:
         query = select(InviteCode).where(InviteCode.tenant_id == tenant_id)
         if community_id:
             query = query.where(InviteCode.community_id == community_id)
-        if after:
-            query = query.where(keyset(InviteCode.created_at, InviteCode.id, after))
-        ordered = query.order_by(InviteCode.created_at, InviteCode.id).limit(limit)
+        ordered = oldest_first(query, InviteCode.created_at, InviteCode.id, after, limit)
         return (await self.session.scalars(ordered)).all()
 
     async def take_invite_use(self, invite: InviteCode, now: datetime) -> bool:
@@ -432,6 +424,19 @@ Row = TypeVar("Row", bound=_Owned)
 def _of_tenant(row: Row | None, tenant_id: str) -> Row | None:
     """A row found by primary key, if it is the tenant's (another tenant's is not found)."""
     return row if row is not None and row.tenant_id == tenant_id else None
+
+
+def oldest_first(
+    query: Query,
+    created_at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[str],
+    after: After | None,
+    limit: int,
+) -> Query:
+    """A page of ``query`` in (created_at, id) order, starting after the cursor's row."""
+    if after is not None:
+        query = query.where(keyset(created_at, row_id, after))
+    return query.order_by(created_at, row_id).limit(limit)
 
 
 def keyset(

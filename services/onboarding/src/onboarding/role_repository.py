@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from onboarding.domain.memberships import Status, holds_seat
 from onboarding.domain.roles import Mentor, MentorKey, Role
 from onboarding.orm import Application, Community, CommunityRole, Group, Membership, MentorRotation
-from onboarding.repository import After
-from servicekit.db import insert_ignore
+from onboarding.repository import After, oldest_first
+from servicekit.db import insert_ignore, where_given
 
 
 class RoleRepository:
@@ -99,23 +99,15 @@ class RoleRepository:
         limit: int,
     ) -> Sequence[CommunityRole]:
         """Oldest grant first, keyed by (granted_at, id)."""
-        query = select(CommunityRole).where(CommunityRole.tenant_id == tenant_id)
-        for column, value in (
+        query = where_given(
+            select(CommunityRole).where(CommunityRole.tenant_id == tenant_id),
             (CommunityRole.community_id, community_id),
             (CommunityRole.member_id, member_id),
             (CommunityRole.role, role),
-        ):
-            if value is not None:
-                query = query.where(column == value)
+        )
         if active_only:
             query = query.where(CommunityRole.revoked_at.is_(None))
-        if after is not None:
-            at, last_id = after
-            query = query.where(
-                (CommunityRole.granted_at > at)
-                | ((CommunityRole.granted_at == at) & (CommunityRole.id > last_id))
-            )
-        ordered = query.order_by(CommunityRole.granted_at, CommunityRole.id).limit(limit)
+        ordered = oldest_first(query, CommunityRole.granted_at, CommunityRole.id, after, limit)
         return (await self.session.scalars(ordered)).all()
 
     async def mentors(self, tenant_id: str, community_id: str) -> list[Mentor]:

@@ -36,7 +36,7 @@ from rewards.orm import (
     tenants,
     wallets,
 )
-from servicekit.db import insert_ignore, insert_many
+from servicekit.db import insert_ignore, insert_many, where_given
 from servicekit.tables import timers as timer_rows
 from servicekit.types import UtcDateTime
 
@@ -402,13 +402,12 @@ class Repository:
             .join(wallets, wallets.c.id == entries.c.wallet_id)
             .where(entries.c.tenant_id == tenant_id, entries.c.kind == "adjust")
         )
-        for column, value in (
+        query = where_given(
+            query,
             (wallets.c.member_id, where.member_id),
             (entries.c.actor_id, where.actor_id),
             (entries.c.community_id, where.community_id),
-        ):
-            if value is not None:
-                query = query.where(column == value)
+        )
         if where.since is not None:
             query = query.where(entries.c.created_at >= where.since)
         if where.until is not None:
