@@ -74,6 +74,7 @@ class Runtime:
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             enable_idempotence=self.settings.kafka_enable_idempotence,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            idle_fetch_max_wait_ms=self.settings.kafka_idle_fetch_max_wait_ms,
             client_id=self.settings.service_name,
             replication_factor=self.settings.kafka_replication_factor,
         )
@@ -218,7 +219,11 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
-        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            pre_ping=settings.database_pool_pre_ping,
+        )
         runtime = Runtime(spec, engine)
         app.state.runtime = runtime
         app.state.sessions = runtime.sessions

@@ -27,7 +27,7 @@ from servicekit import failpoints, tracing
 from servicekit.contracts import DLQ_SUFFIX
 from servicekit.db import insert_ignore_returning
 from servicekit.events import EnvelopeError, Event, decode
-from servicekit.kafka import KafkaConfig
+from servicekit.kafka import FetchPacer, KafkaConfig
 from servicekit.kafka import consumer as make_consumer
 from servicekit.tables import inbox
 from servicekit.types import utcnow
@@ -103,11 +103,16 @@ class ConsumerRunner:
         self._consumer = consumer  # before start(): the first assignment may come during it
         try:
             await consumer.start()  # inside try: a cancellation while joining must stop it too
+            pacer = FetchPacer(consumer, self._kafka)
+            loop = asyncio.get_running_loop()
             while not self._stopping:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+                pacer.saw(bool(batches), loop.time())
                 if batches:
                     records = [record for part in batches.values() for record in part]
-                    await self._apply_records(records)
+                    wanted = [record for record in records if self._wants(record)]
+                    if wanted:
+                        await self._apply_records(wanted)
                     await self._commit({tp: part[-1].offset + 1 for tp, part in batches.items()})
                 await self._report_lag(consumer)
         finally:
@@ -117,6 +122,15 @@ class ConsumerRunner:
 
     def stop(self) -> None:
         self._stopping = True
+
+    def _wants(self, record: Record) -> bool:
+        """Skip, by the ``ce_type`` header alone, the types this group has no handler for:
+        no decoding, no transaction. A record without the header is decoded (and dead-
+        lettered as not an envelope)."""
+        for name, value in record.headers or ():
+            if name == "ce_type":
+                return bytes(value).decode(errors="replace") in self._handlers
+        return True
 
     async def _apply_records(self, records: list[Record]) -> None:
         """All records of one poll in one transaction; on failure, one by one."""

@@ -21,6 +21,9 @@ class KafkaConfig:
     bootstrap_servers: str
     enable_idempotence: bool = False
     fetch_max_wait_ms: int = 10
+    # The wait once a consumer has seen nothing for ``idle_after_s``; 0 keeps the short one.
+    idle_fetch_max_wait_ms: int = 0
+    idle_after_s: float = 2.0
     client_id: str = "quanzi"
     replication_factor: int = 1
 
@@ -48,6 +51,49 @@ def consumer(config: KafkaConfig, *topics: str, group_id: str | None) -> AIOKafk
         fetch_max_wait_ms=config.fetch_max_wait_ms,
         isolation_level="read_committed",
     )
+
+
+class FetchPacer:
+    """Short broker waits while events flow, long ones while a consumer is idle.
+
+    aiokafka prefetches in the background, one fetch request after another, each held by
+    the broker for at most ``fetch_max_wait_ms``. The dev broker (Tansu) holds a fetch for
+    the whole wait even when records arrive meanwhile, so a short wait is what keeps the
+    commit-to-consumer latency low, and it costs a request every few milliseconds per
+    consumer doing nothing (measured: 4.9 % of a core for one idle consumer at 10 ms, 0.4 %
+    at 500 ms). The pacer switches to ``idle_fetch_max_wait_ms`` after ``idle_after_s``
+    without records and back to the short wait on the first record: only the first event
+    after a quiet spell waits longer (up to the idle wait). A broker that answers a fetch
+    as soon as data is there (Apache Kafka) can simply use a long wait for both.
+    """
+
+    def __init__(self, consumer: AIOKafkaConsumer, config: KafkaConfig) -> None:
+        self._consumer = consumer
+        self._active_ms = config.fetch_max_wait_ms
+        self._idle_ms = config.idle_fetch_max_wait_ms or config.fetch_max_wait_ms
+        self._idle_after_s = config.idle_after_s
+        self._quiet_since: float | None = None
+        self._idle = False
+
+    def saw(self, records: bool, now: float) -> None:
+        if records:
+            self._quiet_since = None
+            if self._idle:
+                self._set_wait(self._active_ms)
+                self._idle = False
+            return
+        if self._quiet_since is None:
+            self._quiet_since = now
+        elif not self._idle and now - self._quiet_since >= self._idle_after_s:
+            self._set_wait(self._idle_ms)
+            self._idle = True
+
+    def _set_wait(self, wait_ms: int) -> None:
+        # aiokafka reads this attribute each time it builds a fetch request and has no
+        # public setter; tests/unit/test_sk_kafka checks that it still exists.
+        fetcher = self._consumer._fetcher  # noqa: SLF001
+        if fetcher is not None:
+            fetcher._fetch_max_wait_ms = wait_ms  # noqa: SLF001
 
 
 async def ensure_topics(config: KafkaConfig, topics: Iterable[NewTopic]) -> list[str]:

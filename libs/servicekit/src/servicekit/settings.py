@@ -31,12 +31,15 @@ class ServiceSettings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite+aiosqlite:///./var/service.db"
     database_pool_size: int = 10
+    database_pool_pre_ping: bool = False  # a round trip per checkout (servicekit.db)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Tansu (dev broker) rejects InitProducerId; real Kafka should turn this on.
     kafka_enable_idempotence: bool = False
     # Tansu holds every fetch for the full wait even when data is ready: keep it low there.
     kafka_fetch_max_wait_ms: int = 10
+    # ... and the wait a consumer idle for 2 s switches to (servicekit.kafka.FetchPacer).
+    kafka_idle_fetch_max_wait_ms: int = 250
     kafka_provision_topics: bool = True
     kafka_replication_factor: int = 1  # 3 on a production cluster
     consumers_enabled: bool = True

@@ -48,9 +48,9 @@ from onboarding.orm import (
 )
 from onboarding.permissions import Permission, authorize, is_tenant_operator
 from onboarding.repository import After, Repository
+from onboarding.seating import claim_seat
 from onboarding.service import (
     ENDED,
-    claim_seat,
     conflict,
     move,
     new_id,

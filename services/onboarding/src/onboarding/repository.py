@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
 
 from onboarding.domain.memberships import SEATED
+from onboarding.domain.roles import Role
 from onboarding.domain.routing import GroupLoad, Requirements
 from onboarding.orm import (
     Application,
     Community,
+    CommunityRole,
     Group,
     InviteCode,
     Member,
@@ -31,6 +35,20 @@ from servicekit.db import Query, insert_ignore
 from servicekit.tables import timers
 
 After = tuple[datetime, str]
+
+
+@dataclass(frozen=True)
+class EntryContext:
+    """What every way in needs to know about the member, read in one statement."""
+
+    banned: bool  # tenant-wide
+    level: int | None  # None: rewards never reported on them
+    member_known: bool  # a directory entry exists (else a stub is written)
+    display_name: str | None
+    profile: dict[str, Any]
+    tags: list[str]
+    has_mentors: bool  # the community has mentors to assign in turn
+    accepted_rules: bool  # the community's current rules version (False without rules)
 
 
 class Repository:
@@ -104,7 +122,7 @@ class Repository:
 
     async def _loads(self, *where: ColumnElement[bool]) -> list[GroupLoad]:
         columns = (Group.id, Group.member_count, Group.capacity, Group.min_tier, Group.min_level)
-        labels = (Group.city, Group.tags)
+        labels = (Group.city, Group.tags, Group.name)
         rows = await self.session.execute(select(*columns, *labels).where(*where))
         return [
             GroupLoad(
@@ -114,6 +132,7 @@ class Repository:
                 Requirements(row.min_tier, row.min_level),
                 row.city,
                 frozenset(row.tags or ()),
+                row.name,
             )
             for row in rows
         ]
@@ -171,10 +190,12 @@ class Repository:
         """
         free = Group.member_count < Group.capacity
         if skip_locked:
+            # NO KEY UPDATE, the lock the UPDATE itself takes: FOR UPDATE would also wait
+            # on (here: skip) groups that uncommitted memberships reference by foreign key.
             free = Group.id.in_(
                 select(Group.id)
                 .where(Group.id == group_id, free)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, key_share=True)
                 .scalar_subquery()
             )
         result = await self.session.execute(
@@ -206,7 +227,7 @@ class Repository:
         query = (
             select(RoutingCode)
             .where(RoutingCode.id == code_id)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
         return (await self.session.scalars(query)).one()
@@ -380,6 +401,65 @@ class Repository:
         return await insert_ignore(self.session, MemberLevel.__table__, values)  # type: ignore[arg-type]
 
     # the entry gate's moderation checks (rules acceptance, tenant-wide bans)
+    async def entry_context(
+        self, tenant_id: str, community_id: str, member_id: str, rules_version: int | None
+    ) -> EntryContext:
+        """Ban, level, directory entry, mentors and rules acceptance: one round trip."""
+
+        def of_member(column: InstrumentedAttribute[Any]) -> Any:
+            return (
+                select(column)
+                .where(Member.tenant_id == tenant_id, Member.external_id == member_id)
+                .scalar_subquery()
+            )
+
+        banned = exists().where(TenantBan.tenant_id == tenant_id, TenantBan.member_id == member_id)
+        level = (
+            select(MemberLevel.level)
+            .where(MemberLevel.tenant_id == tenant_id, MemberLevel.member_id == member_id)
+            .scalar_subquery()
+        )
+        mentors = exists().where(
+            CommunityRole.tenant_id == tenant_id,
+            CommunityRole.community_id == community_id,
+            CommunityRole.role == Role.MENTOR,
+            CommunityRole.revoked_at.is_(None),
+        )
+        accepted = (
+            exists().where(
+                RulesAcceptance.tenant_id == tenant_id,
+                RulesAcceptance.community_id == community_id,
+                RulesAcceptance.member_id == member_id,
+                RulesAcceptance.version == rules_version,
+            )
+            if rules_version is not None
+            else false()
+        )
+        row = (
+            await self.session.execute(
+                select(
+                    banned.label("banned"),
+                    level.label("level"),
+                    of_member(Member.id).label("member_id"),
+                    of_member(Member.display_name).label("display_name"),
+                    of_member(Member.profile).label("profile"),
+                    of_member(Member.tags).label("tags"),
+                    mentors.label("has_mentors"),
+                    accepted.label("accepted"),
+                )
+            )
+        ).one()
+        return EntryContext(
+            banned=bool(row.banned),
+            level=row.level,
+            member_known=row.member_id is not None,
+            display_name=row.display_name,
+            profile=_json(row.profile, dict),
+            tags=_json(row.tags, list),
+            has_mentors=bool(row.has_mentors),
+            accepted_rules=bool(row.accepted),
+        )
+
     async def tenant_ban(self, tenant_id: str, member_id: str) -> TenantBan | None:
         return await self.session.get(TenantBan, (tenant_id, member_id))
 
@@ -419,6 +499,13 @@ class _Owned(Protocol):
 
 
 Row = TypeVar("Row", bound=_Owned)
+
+
+def _json(value: Any, kind: type) -> Any:
+    """A JSON column read through a scalar subquery arrives untyped (a string on SQLite)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, kind) else kind()
 
 
 def _of_tenant(row: Row | None, tenant_id: str) -> Row | None:

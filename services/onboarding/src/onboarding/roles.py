@@ -46,6 +46,7 @@ from onboarding.repository import After, Repository
 from onboarding.role_repository import RoleRepository, rotation_key
 from servicekit.auth import Principal
 from servicekit.db import read_only, transaction
+from servicekit.events import Event
 from servicekit.outbox import add_event
 from servicekit.problems import Problem, not_found
 from servicekit.types import utcnow
@@ -373,7 +374,7 @@ async def assign_mentor(session: AsyncSession, membership: Membership) -> None:
 
 
 async def welcome(session: AsyncSession, membership: Membership) -> None:
-    """On arrival: member.welcomed with the rendered greeting and what it was made of."""
+    """On arrival: member.welcomed, with the names it greets read here."""
     repo, roles = Repository(session), RoleRepository(session)
     tenant_id = membership.tenant_id
     community = await repo.community(tenant_id, membership.community_id)
@@ -385,9 +386,28 @@ async def welcome(session: AsyncSession, membership: Membership) -> None:
         if membership.group_id
         else None
     )
-    display_name = member.display_name if member else None
-    mentor_name = mentor.display_name if mentor else None
-    group_name = group.name if group else None
+    event = welcome_event(
+        membership,
+        community,
+        display_name=member.display_name if member else None,
+        group_name=group.name if group else None,
+        mentor_name=mentor.display_name if mentor else None,
+        at=utcnow(),
+    )
+    await add_event(session, event)
+
+
+def welcome_event(
+    membership: Membership,
+    community: Community,
+    *,
+    display_name: str | None,
+    group_name: str | None,
+    mentor_name: str | None,
+    at: datetime,
+) -> Event:
+    """member.welcomed with the rendered greeting and what it was made of (no I/O: the join
+    passes the names it has already read)."""
     values = {
         "member_name": display_name or NEWCOMER,
         "community_name": community.name,
@@ -398,13 +418,12 @@ async def welcome(session: AsyncSession, membership: Membership) -> None:
         text = render(community.welcome_template or DEFAULT_TEMPLATE, values)
     except TemplateError:  # templates are checked when set; never fail an activation over one
         text = render(DEFAULT_TEMPLATE, values)
-    event = events.member_welcomed(
+    return events.member_welcomed(
         membership,
         community,
         display_name=display_name,
         group_name=group_name,
         mentor_name=mentor_name,
         text=text,
-        at=utcnow(),
+        at=at,
     )
-    await add_event(session, event)

@@ -8,40 +8,32 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
-from onboarding import audit, events, roles
+from onboarding import audit, events, roles, seating
 from onboarding.audit import Actor
 from onboarding.directory import MemberUpsert, upsert_members
 from onboarding.domain import levels
+from onboarding.domain import membership as aggregate
 from onboarding.domain import memberships as machine
 from onboarding.domain.applications import ApplicationStatus, Questionnaire
+from onboarding.domain.membership import TIER_CORE, TIER_TRIAL, Change, Outcome
 from onboarding.domain.memberships import IllegalTransition, Status
 from onboarding.domain.moderation import MuteReasons, resting_status
 from onboarding.domain.routing import (
+    ANYONE,
     AutoUpgrade,
     Candidate,
-    Requirements,
-    meets,
-    overflow_name,
-    overflow_template,
     placement_order,
     reminder_times,
 )
-from onboarding.domain.terms import (
-    PaidTerms,
-    TermKind,
-    TermOver,
-    paid_period,
-    refund_allowed,
-    trial_ends_at,
-)
+from onboarding.domain.terms import PaidTerms, TermKind
 from onboarding.orm import (
     Community,
     Group,
@@ -53,20 +45,29 @@ from onboarding.orm import (
     RoutingCode,
 )
 from onboarding.permissions import Permission, authorize
-from onboarding.repository import After, Repository
+from onboarding.repository import After, EntryContext, Repository
+from onboarding.seating import (
+    NewGroup,
+    Seat,
+    candidate_of,
+    claim_seat,
+    open_group,
+    open_overflow_ahead,
+)
 from servicekit.auth import Principal
 from servicekit.db import read_only, transaction
-from servicekit.outbox import add_event
+from servicekit.outbox import add_event, add_events
 from servicekit.problems import Problem, not_found
 from servicekit.timers import Timer, cancel, schedule
 from servicekit.types import utcnow
+
+T = TypeVar("T")
+ENDED = aggregate.ENDED
 
 MANAGE_COMMUNITY = Permission.MANAGE_COMMUNITY
 EXPIRY_TIMER = "membership.expiry"
 REMINDER_TIMER = "membership.renewal_reminder"
 DEFAULT_REMINDER_DAYS = (7, 1)
-TIER_TRIAL = "trial"
-TIER_CORE = "core"
 
 
 def conflict(slug: str, title: str, detail: str) -> Problem:
@@ -95,17 +96,6 @@ class Source:
     inviter_id: str | None = None
     routing_code_id: str | None = None
     group_id: str | None = None  # an invite's target group
-
-
-@dataclass(frozen=True)
-class NewGroup:
-    name: str
-    kind: str = "core"
-    capacity: int = 500
-    min_tier: str | None = None  # placement requirements (domain.routing.Requirements)
-    min_level: int | None = None
-    city: str | None = None  # labels: routing prefers them for members of that city/interest
-    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -158,6 +148,8 @@ class PaymentConfirmation:
 class Joined:
     membership: Membership
     created: bool  # False when the member already belonged (the join was a no-op)
+    seat: Seat | None = None
+    candidate: Candidate = ANYONE
 
 
 def paid_terms(community: Community) -> PaidTerms | None:
@@ -199,7 +191,7 @@ class Onboarding:
                 await repo.flush()
                 await add_event(session, events.community_created(community))
                 for group in draft.groups:
-                    await _open_group(session, community, group, routing_code_id=None)
+                    await open_group(session, community, group, routing_code_id=None)
                 await audit.record(
                     session,
                     tenant_id,
@@ -254,7 +246,7 @@ class Onboarding:
                 community = await Repository(session).community(tenant_id, community_id)
                 if community is None:
                     raise not_found("community")
-                group = await _open_group(session, community, draft, routing_code_id=None)
+                group = await open_group(session, community, draft, routing_code_id=None)
                 await audit.record(
                     session,
                     tenant_id,
@@ -459,7 +451,7 @@ class Onboarding:
             try:
                 async with transaction(self.sessions) as session:
                     community_id, source = await way_in(session)
-                    return await _join_in(
+                    joined = await _join_in(
                         session,
                         tenant_id,
                         member_id,
@@ -468,10 +460,15 @@ class Onboarding:
                         public_only,
                         accepted_rules_version,
                     )
+                break
             except IntegrityError:
                 if attempt == 2:
                     raise
-        raise AssertionError("unreachable")
+        if joined.seat is not None and joined.seat.low_code_id is not None:
+            await open_overflow_ahead(
+                self.sessions, tenant_id, joined.seat.low_code_id, joined.candidate
+            )
+        return joined
 
     async def leave(self, tenant_id: str, member_id: str, community_id: str) -> Membership:
         async with transaction(self.sessions) as session:
@@ -480,7 +477,7 @@ class Onboarding:
                 raise not_found("membership")
             if Status(membership.status) == Status.PENDING_APPLICATION:
                 await _withdraw_application(session, membership)
-            await move(session, membership, Status.LEFT)
+            await save(session, membership, decide(aggregate.leave, state_of(membership)))
             await add_event(
                 session, events.membership_left(membership, membership.status_changed_at)
             )
@@ -543,15 +540,9 @@ class Onboarding:
         if payment is None or payment.refunded_at is not None:
             raise conflict("nothing-to-refund", "Nothing to refund", "no refundable payment")
         now = utcnow()
-        if not refund_allowed(payment.refund_window_ends_at, now):
-            raise conflict(
-                "refund-window-closed",
-                "Refund window closed",
-                f"refunds were possible until {payment.refund_window_ends_at.isoformat()}",
-            )
-        await move(session, membership, Status.REFUNDED, now)
+        change = decide(aggregate.refund, state_of(membership), payment.refund_window_ends_at, now)
+        await save(session, membership, change, now)
         payment.refunded_at = now
-        membership.refund_window_ends_at = None
         await cancel(session, EXPIRY_TIMER, membership.id)
         await add_event(session, events.membership_refunded(membership, reason, now))
         await audit.record(
@@ -674,30 +665,6 @@ def _check_terms(draft: NewCommunity) -> None:
         )
 
 
-async def _open_group(
-    session: AsyncSession, community: Community, draft: NewGroup, *, routing_code_id: str | None
-) -> Group:
-    group = Group(
-        id=new_id(),
-        tenant_id=community.tenant_id,
-        community_id=community.id,
-        name=draft.name,
-        kind=draft.kind,
-        capacity=draft.capacity,
-        member_count=0,
-        routing_code_id=routing_code_id,
-        min_tier=draft.min_tier,
-        min_level=draft.min_level,
-        city=draft.city,
-        tags=list(draft.tags),
-        created_at=utcnow(),
-    )
-    session.add(group)
-    await session.flush()
-    await add_event(session, events.group_created(group))
-    return group
-
-
 async def upsert_member(
     session: AsyncSession, tenant_id: str, external_id: str, profile: dict[str, Any]
 ) -> None:
@@ -735,7 +702,18 @@ async def new_membership(
     status: Status,
     source: Source,
 ) -> Membership:
+    """A membership row written now (a caller that needs its id in the database at once)."""
     await _ensure_member(session, tenant_id, member_id)
+    membership = membership_row(tenant_id, community_id, member_id, status, source)
+    session.add(membership)
+    await session.flush()
+    return membership
+
+
+def membership_row(
+    tenant_id: str, community_id: str, member_id: str, status: Status, source: Source
+) -> Membership:
+    """A new membership, not yet in the session: the join adds it once, in its final state."""
     now = utcnow()
     membership = Membership(
         id=new_id(),
@@ -745,6 +723,9 @@ async def new_membership(
         status=status,
         tier=TIER_CORE,
         group_id=None,
+        mentor_id=None,
+        muted_until=None,
+        rules_muted=False,
         trial_used=False,
         activated_at=None,
         term_ends_at=None,
@@ -753,8 +734,6 @@ async def new_membership(
         status_changed_at=now,
     )
     record_source(membership, source)
-    session.add(membership)
-    await session.flush()
     return membership
 
 
@@ -781,51 +760,53 @@ async def _join_in(
     membership = await repo.membership_of(tenant_id, community_id, member_id)
     if community is None or (public_only and community.visibility != "public" and not membership):
         raise not_found("community")
-    if not reusable(membership):
+    if not decide(aggregate.may_start, state_of(membership)):
         assert membership is not None
         return Joined(membership, created=False)  # already in (or on the way in): a no-op
-    await check_entry(repo, community, member_id, accepted_rules_version)
+    context = await check_entry(repo, community, member_id, accepted_rules_version)
     if community.application_form is not None:
         raise application_required(
             "apply with answers (and the code that brought you, if any): "
             f"POST /v1/onboarding/communities/{community.id}/applications"
         )
     if membership is None:
-        membership = await new_membership(
-            session, tenant_id, community.id, member_id, Status.PENDING_PAYMENT, source
+        if not context.member_known:
+            await _ensure_member(session, tenant_id, member_id)
+        membership = membership_row(
+            tenant_id, community.id, member_id, Status.PENDING_PAYMENT, source
         )
     else:
         record_source(membership, source)
-    await enter(session, community, membership)
-    return Joined(membership, created=True)
-
-
-ENDED = frozenset({Status.EXPIRED, Status.LEFT, Status.REMOVED, Status.REFUNDED})
+    seat = await enter(session, community, membership, context)
+    return Joined(membership, True, seat, candidate_of(membership, context))
 
 
 def reusable(membership: Membership | None) -> bool:
     """May a join (re)start this membership? False: the member is already in, or on the way
     in (a join is then a no-op). A banned member is refused."""
-    if membership is not None and Status(membership.status) == Status.BANNED:
-        raise Problem(403, "banned", "Banned", "you are banned from this community")
-    return membership is None or Status(membership.status) in ENDED
+    return decide(aggregate.may_start, state_of(membership))
 
 
 async def check_entry(
     repo: Repository, community: Community, member_id: str, accepted_rules_version: int | None
-) -> None:
+) -> EntryContext:
     """The gate every way in passes (join, code, invite, application, first payment):
-    no tenant-wide ban, the current rules accepted (recorded as accepted), the level gate."""
-    if await repo.tenant_ban(community.tenant_id, member_id) is not None:
-        raise Problem(403, "banned", "Banned", "you are banned from this tenant's communities")
+    no tenant-wide ban, the current rules accepted (recorded as accepted), the level gate.
+    Returns what it read of the member, for seating and the welcome."""
     current = community.rules_version
+    context = await repo.entry_context(community.tenant_id, community.id, member_id, current)
+    if context.banned:
+        raise Problem(403, "banned", "Banned", "you are banned from this tenant's communities")
     if current is not None:
         if accepted_rules_version != current:
             raise rules_not_accepted(current)
-        await accept_rules(repo.session, community, member_id, current)
+        if not context.accepted_rules:
+            await accept_rules(repo.session, community, member_id, current)
+            context = replace(context, accepted_rules=True)
         # A rules mute from an earlier stay ends: the member accepted the current rules now.
         await repo.clear_rules_mute(community.tenant_id, community.id, member_id)
-    await check_level(repo, community, member_id)
+    check_level(community, context.level)
+    return context
 
 
 def rules_not_accepted(current: int) -> Problem:
@@ -854,12 +835,11 @@ async def accept_rules(
     return True
 
 
-async def check_level(repo: Repository, community: Community, member_id: str) -> None:
+def check_level(community: Community, known_level: int | None) -> None:
     """A level-gated community admits members whom rewards reported at its level or above."""
     if community.min_level is None:
         return
-    known = await repo.member_level(community.tenant_id, member_id)
-    level = known.level if known else levels.BASE_LEVEL
+    level = known_level if known_level is not None else levels.BASE_LEVEL
     if not levels.admits(community.min_level, level):
         raise Problem(
             403,
@@ -905,22 +885,22 @@ async def _withdraw_application(session: AsyncSession, membership: Membership) -
         application.decided_at = utcnow()
 
 
-async def enter(session: AsyncSession, community: Community, membership: Membership) -> None:
-    """Open → active; paid → a free trial if the member never had one, else pending_payment."""
-    terms = paid_terms(community)
+async def enter(
+    session: AsyncSession,
+    community: Community,
+    membership: Membership,
+    context: EntryContext | None = None,
+) -> Seat | None:
+    """Past the gate: open → active; paid → a free trial if the member never had one, else
+    pending_payment (domain.membership.enter decides). The seat taken, if any."""
     now = utcnow()
-    if terms is None:
-        await _activate(session, membership, TIER_CORE, now, term_ends_at=None, refund_ends_at=None)
-        return
-    trial_end = trial_ends_at(terms, now)
-    if trial_end is not None and not membership.trial_used:
-        membership.trial_used = True
-        await _activate(
-            session, membership, TIER_TRIAL, now, term_ends_at=trial_end, refund_ends_at=None
-        )
-        return
-    if Status(membership.status) != Status.PENDING_PAYMENT:
-        await move(session, membership, Status.PENDING_PAYMENT, now)
+    change = decide(aggregate.enter, state_of(membership), paid_terms(community), now)
+    await save(session, membership, change, now)
+    if change.outcome in (Outcome.ARRIVED, Outcome.UPGRADED):
+        return await _activated(session, community, membership, change, context, now)
+    if membership not in session:
+        session.add(membership)
+    return None
 
 
 async def _apply_payment(
@@ -929,18 +909,10 @@ async def _apply_payment(
     terms: PaidTerms,
     confirmation: PaymentConfirmation,
 ) -> tuple[Membership, Payment]:
-    status = Status(membership.status)
-    if status in (Status.BANNED, Status.PENDING_APPLICATION):
-        raise conflict(
-            "cannot-activate", "Cannot activate", f"the membership is {status}: payment refused"
-        )
     now = utcnow()
-    # A muted trial member who pays is activated (tier core), not renewed.
-    renewing = status == Status.ACTIVE or (status == Status.MUTED and membership.tier == TIER_CORE)
-    try:
-        period = paid_period(terms, now, membership.term_ends_at if renewing else None)
-    except TermOver as error:
-        raise unprocessable("term-over", "Term over", str(error)) from error
+    before = state_of(membership)
+    change = decide(aggregate.pay, before, terms, now)
+    assert change.period is not None
     payment = Payment(
         id=new_id(),
         tenant_id=membership.tenant_id,
@@ -949,72 +921,71 @@ async def _apply_payment(
         amount_cents=confirmation.amount_cents,
         currency=confirmation.currency.upper(),
         paid_at=now,
-        refund_window_ends_at=period.refund_window_ends_at,
+        refund_window_ends_at=change.period.refund_window_ends_at,
         refunded_at=None,
     )
     session.add(payment)
-    await session.flush()
-    if renewing:
-        membership.term_ends_at = period.term_ends_at
-        membership.refund_window_ends_at = period.refund_window_ends_at
+    from_group = membership.group_id
+    await save(session, membership, change, now)
+    community = await Repository(session).community(membership.tenant_id, membership.community_id)
+    assert community is not None
+    if change.outcome == Outcome.RENEWED:
         await schedule_expiry(session, membership)
         await add_event(session, events.membership_renewed(membership, payment.id, now))
     else:
-        from_tier, from_group = membership.tier, membership.group_id
-        await _activate(
-            session,
-            membership,
-            TIER_CORE,
-            now,
-            term_ends_at=period.term_ends_at,
-            refund_ends_at=period.refund_window_ends_at,
-        )
-        await _upgrade_after_payment(session, membership, status, from_tier, from_group)
+        await _activated(session, community, membership, change, None, now)
+        await _upgrade_after_payment(session, membership, before, from_group)
     return membership, payment
 
 
-async def _activate(
+async def _activated(
     session: AsyncSession,
+    community: Community,
     membership: Membership,
-    tier: str,
+    change: Change,
+    context: EntryContext | None,
     now: datetime,
-    *,
-    term_ends_at: datetime | None,
-    refund_ends_at: datetime | None,
-) -> None:
-    """Into trial or active, seated in a group, with the expiry timer and the event."""
-    target = Status.TRIAL if tier == TIER_TRIAL else Status.ACTIVE
-    was_seated = machine.holds_seat(Status(membership.status))
-    if Status(membership.status) != Status.MUTED:  # a muted trial member who pays stays muted
-        await move(session, membership, target, now)
-    membership.tier = tier
-    membership.activated_at = now
-    membership.term_ends_at = term_ends_at
-    membership.refund_window_ends_at = refund_ends_at
-    if not was_seated:  # an arrival, not trial → paid: seat, mentor and welcome
-        await _seat(session, membership)
-        await roles.assign_mentor(session, membership)
-        await _owe_current_rules(session, membership)
-    if term_ends_at is not None:
+) -> Seat | None:
+    """Into trial or active (already saved): the expiry timer and membership.activated; an
+    arrival (not trial → paid) also gets a mentor, a seat and a welcome. The seat is taken
+    last, just before the membership row and the events are written, so the group's row
+    lock is held for the fewest statements."""
+    if membership.term_ends_at is not None:
         await schedule_expiry(session, membership)
-    await add_event(session, events.membership_activated(membership))
-    if not was_seated:
+    seat = None
+    if change.outcome == Outcome.ARRIVED:
+        if context is None:
+            context = await Repository(session).entry_context(
+                membership.tenant_id, community.id, membership.member_id, community.rules_version
+            )
+        if context.has_mentors:
+            await roles.assign_mentor(session, membership)
+        if community.rules_version is not None and not context.accepted_rules:
+            # Entered before the current rules were published (waiting for a payment or a
+            # review, past the gate already): muted for rules until they accept.
+            membership.rules_muted = True
+        seat = await seating.seat(session, membership, candidate_of(membership, context))
+        membership.group_id = seat.group_id if seat else None
+    if membership not in session:
+        session.add(membership)
+    activated = events.membership_activated(membership)
+    if change.outcome != Outcome.ARRIVED:
+        await add_event(session, activated)
+    elif membership.mentor_id is not None:  # the mentor's name is read for the welcome
+        await add_event(session, activated)
         await roles.welcome(session, membership)
+    else:
+        welcomed = roles.welcome_event(
+            membership,
+            community,
+            display_name=context.display_name if context else None,
+            group_name=seat.group_name if seat else None,
+            mentor_name=None,
+            at=now,
+        )
+        await add_events(session, [activated, welcomed])
     await settle_mute(session, membership, now)  # a mute running from an earlier stay holds
-
-
-async def _owe_current_rules(session: AsyncSession, membership: Membership) -> None:
-    """Someone who entered before the current rules were published (waiting for a payment or
-    a review, past the gate already) arrives without having accepted them: they arrive
-    muted for rules, like a member who let a grace period pass, until they accept."""
-    repo = Repository(session)
-    community = await repo.community(membership.tenant_id, membership.community_id)
-    assert community is not None
-    version = community.rules_version
-    if version is not None and not await repo.has_accepted(
-        membership.tenant_id, community.id, membership.member_id, version
-    ):
-        membership.rules_muted = True
+    return seat
 
 
 async def settle_mute(
@@ -1047,10 +1018,53 @@ async def move(
     except IllegalTransition as error:
         raise conflict("illegal-transition", "Not possible now", str(error)) from error
     if machine.holds_seat(current) and not machine.holds_seat(target):
-        await _unseat(session, membership)
+        await seating.unseat(session, membership)
         await roles.end_roles(session, membership, target)  # roles need a seat
     membership.status = target
     membership.status_changed_at = now or utcnow()
+
+
+# ---------------------------------------------------------------- the aggregate, saved
+
+
+def state_of(membership: Membership | None) -> aggregate.Membership:
+    if membership is None:
+        return aggregate.NEW
+    return aggregate.Membership(
+        status=Status(membership.status),
+        tier=membership.tier,
+        trial_used=membership.trial_used,
+        activated_at=membership.activated_at,
+        term_ends_at=membership.term_ends_at,
+        refund_window_ends_at=membership.refund_window_ends_at,
+    )
+
+
+def decide(rule: Callable[..., T], *args: Any) -> T:
+    """Run one of the aggregate's rules; what it refuses answers as a problem."""
+    try:
+        return rule(*args)
+    except aggregate.Refused as refused:
+        raise Problem(refused.status, refused.slug, refused.title, refused.detail) from refused
+
+
+async def save(
+    session: AsyncSession, membership: Membership, change: Change, now: datetime | None = None
+) -> None:
+    """Write the aggregate's new state to the row; leaving a seat frees it and ends roles."""
+    after = change.after
+    assert after.status is not None
+    if change.frees_seat:
+        await seating.unseat(session, membership)
+        await roles.end_roles(session, membership, after.status)
+    membership.status = after.status
+    membership.tier = after.tier
+    membership.trial_used = after.trial_used
+    membership.activated_at = after.activated_at
+    membership.term_ends_at = after.term_ends_at
+    membership.refund_window_ends_at = after.refund_window_ends_at
+    if change.status_changed:
+        membership.status_changed_at = now or utcnow()
 
 
 async def schedule_expiry(session: AsyncSession, membership: Membership) -> None:
@@ -1060,133 +1074,6 @@ async def schedule_expiry(session: AsyncSession, membership: Membership) -> None
     await _schedule_reminders(session, membership)
 
 
-# ---------------------------------------------------------------- seats (capacity routing)
-
-
-async def _seat(session: AsyncSession, membership: Membership) -> None:
-    """Place the member in a group of their routing code, or their invite's target group.
-
-    A full target group leaves the member without a group rather than refusing them: the
-    seat is taken on activation, often a payment, which must not fail over a chat group.
-    A direct join has no group.
-    """
-    if membership.routing_code_id is None:
-        target = membership.target_group_id
-        seated = target is not None and await _take_eligible_seat(session, membership, target)
-        membership.group_id = target if seated else None
-        return
-    repo = Repository(session)
-    code = await repo.routing_code_by_id(membership.tenant_id, membership.routing_code_id)
-    if code is None:
-        return
-    candidate = await _candidate(session, membership)
-    group_id = await _take_any_seat(session, code, candidate)
-    if group_id is None:
-        # Every group open to them is full. Lock the code so only one joiner at a time opens
-        # an overflow group, then look again: the joiner before us may just have opened one.
-        code = await repo.lock_routing_code(code.id)
-        group_id = await _take_any_seat(session, code, candidate) or await _open_overflow(
-            session, code, candidate
-        )
-    membership.group_id = group_id
-
-
-async def _candidate(session: AsyncSession, membership: Membership) -> Candidate:
-    """The member as routing sees them: tier, level (member_levels), city and tags."""
-    repo = Repository(session)
-    known = await repo.member_level(membership.tenant_id, membership.member_id)
-    member = await repo.member(membership.tenant_id, membership.member_id)
-    city = member.profile.get("city") if member else None
-    return Candidate(
-        tier=membership.tier,
-        level=known.level if known else levels.BASE_LEVEL,
-        city=city if isinstance(city, str) else None,
-        tags=frozenset(member.tags if member else ()),
-    )
-
-
-async def _take_eligible_seat(session: AsyncSession, membership: Membership, group_id: str) -> bool:
-    """An invite's target group seats the member only if they meet its requirements."""
-    group = await session.get(Group, group_id)
-    if group is None or group.community_id != membership.community_id:
-        return False
-    candidate = await _candidate(session, membership)
-    if not meets(Requirements(group.min_tier, group.min_level), candidate):
-        return False
-    return await claim_seat(session, membership, group_id)
-
-
-async def _take_any_seat(
-    session: AsyncSession, code: RoutingCode, candidate: Candidate
-) -> str | None:
-    """The first group in placement order with a free seat. Concurrent joiners would all pick
-    the same least-full group and queue on its row lock until each commits, so the first
-    pass skips groups another joiner holds; only when all are busy does it wait its turn."""
-    order = placement_order(await Repository(session).group_loads(code), candidate)
-    for skip_locked in (True, False):
-        for load in order:
-            if await claim_seat(session, code, load.group_id, skip_locked=skip_locked):
-                return load.group_id
-    return None
-
-
-async def claim_seat(
-    session: AsyncSession,
-    owner: RoutingCode | Membership,
-    group_id: str,
-    *,
-    skip_locked: bool = False,
-) -> bool:
-    """One seat of the group if it has room; the seat that fills it publishes group.full."""
-    taken = await Repository(session).take_seat(group_id, skip_locked=skip_locked)
-    if taken is None:
-        return False
-    count, capacity = taken
-    if count == capacity:
-        event = events.group_full(owner.tenant_id, owner.community_id, group_id, capacity, utcnow())
-        await add_event(session, event)
-    return True
-
-
-async def _open_overflow(
-    session: AsyncSession, code: RoutingCode, candidate: Candidate
-) -> str | None:
-    """A new group for the code, copying the requirements and labels of the code's most
-    demanding group the member may sit in; None (no group) if they may sit in none."""
-    repo = Repository(session)
-    template = overflow_template(
-        [g for g in await repo.group_loads(code) if g.group_id in code.group_ids], candidate
-    )
-    if template is None:
-        return None
-    community = await repo.community(code.tenant_id, code.community_id)
-    assert community is not None
-    taken = await repo.group_names(code.community_id)
-    number = code.overflow_count + 1
-    while overflow_name(code.overflow_prefix, number) in taken:  # skip names operators used
-        number += 1
-    code.overflow_count = number
-    draft = NewGroup(
-        overflow_name(code.overflow_prefix, number),
-        code.overflow_kind,
-        code.overflow_capacity,
-        min_tier=template.requires.min_tier,
-        min_level=template.requires.min_level,
-        city=template.city,
-        tags=sorted(template.tags),
-    )
-    group = await _open_group(session, community, draft, routing_code_id=code.id)
-    seat = await repo.take_seat(group.id)
-    assert seat is not None  # a group we just created, invisible to everyone else until commit
-    return group.id
-
-
-async def _unseat(session: AsyncSession, membership: Membership) -> None:
-    if membership.group_id is not None:
-        await Repository(session).free_seat(membership.group_id)
-        membership.group_id = None
-
-
 # ---------------------------------------------------------------- timers
 
 
@@ -1194,12 +1081,13 @@ async def expire_membership(session: AsyncSession, timer: Timer) -> None:
     """Timer: a trial or a term ended (a renewal moves the timer and the term together)."""
     repo = Repository(session)
     membership = await repo.membership(timer.payload["tenant_id"], timer.payload["membership_id"])
-    if membership is None or not machine.holds_seat(Status(membership.status)):
-        return  # refunded, left, removed meanwhile: nothing to expire
-    if membership.term_ends_at is None or membership.term_ends_at > timer.due_at:
-        return  # the term was extended after this timer was armed
+    if membership is None:
+        return
+    change = aggregate.expire(state_of(membership), timer.due_at)
+    if change.outcome != Outcome.EXPIRED:
+        return  # refunded, left, removed or renewed meanwhile: nothing to expire
     now = utcnow()
-    await move(session, membership, Status.EXPIRED, now)
+    await save(session, membership, change, now)
     await add_event(session, events.membership_expired(membership, membership.tier, now))
 
 
@@ -1209,8 +1097,7 @@ async def expire_membership(session: AsyncSession, timer: Timer) -> None:
 async def _upgrade_after_payment(
     session: AsyncSession,
     membership: Membership,
-    before: Status,
-    from_tier: str,
+    before: aggregate.Membership,
     from_group: str | None,
 ) -> None:
     """A payment activated the member: trial → core is a tier change, and a community that
@@ -1221,11 +1108,11 @@ async def _upgrade_after_payment(
     moved_from = None
     if upgrade is not None and upgrade.on_payment():
         moved_from = await _upgrade_group(session, membership, upgrade)
-    was_trial = before == Status.TRIAL and from_tier == TIER_TRIAL
+    was_trial = before.status == Status.TRIAL and before.tier == TIER_TRIAL
     if was_trial or moved_from:
         event = events.membership_tier_changed(
             membership,
-            from_tier=from_tier if was_trial else membership.tier,
+            from_tier=before.tier if was_trial else membership.tier,
             from_group_id=moved_from or from_group,
             reason="payment",
             at=utcnow(),
@@ -1265,7 +1152,10 @@ async def _upgrade_group(
     if group is None or group.kind != "trial":
         return None
     repo = Repository(session)
-    candidate = await _candidate(session, membership)
+    context = await repo.entry_context(
+        membership.tenant_id, membership.community_id, membership.member_id, None
+    )
+    candidate = candidate_of(membership, context)
     loads = await repo.kind_loads(
         membership.tenant_id, membership.community_id, upgrade.to_group_kind
     )

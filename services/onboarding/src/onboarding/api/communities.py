@@ -19,7 +19,8 @@ from onboarding.api.schemas import (
     RoutingCodeOut,
 )
 from onboarding.audit import Actor
-from onboarding.service import NewCommunity, NewGroup, NewRoutingCode
+from onboarding.seating import NewGroup
+from onboarding.service import NewCommunity, NewRoutingCode
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 from servicekit.problems import Problem

@@ -40,6 +40,7 @@ class GroupLoad:
     requires: Requirements = Requirements()
     city: str | None = None
     tags: frozenset[str] = frozenset()
+    name: str = ""
 
     @property
     def has_room(self) -> bool:
@@ -129,6 +130,23 @@ def reminder_times(term_ends_at: datetime, days_before: Iterable[int], now: date
     largest first."""
     ahead = {d for d in days_before if d > 0 and term_ends_at - timedelta(days=d) > now}
     return sorted(ahead, reverse=True)
+
+
+def free_seats(groups: Iterable[GroupLoad]) -> int:
+    return sum(max(0, group.capacity - group.member_count) for group in groups)
+
+
+def needs_overflow_soon(
+    groups: Iterable[GroupLoad], overflow_capacity: int, *, taken: int = 0
+) -> bool:
+    """Open the next overflow group ahead of demand when the free seats of the groups a
+    member may sit in (``taken`` of them just taken) fall below a tenth of an overflow
+    group, or of those groups' seats if fewer: joiners of a burst then find it open
+    instead of queueing, one by one, on whoever holds the code while opening it. Under
+    ten seats, groups open on demand only."""
+    groups = list(groups)
+    seats = sum(group.capacity for group in groups)
+    return free_seats(groups) - taken < min(overflow_capacity, seats) // 10
 
 
 def overflow_name(prefix: str, number: int) -> str:

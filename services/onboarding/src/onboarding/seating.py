@@ -1,0 +1,232 @@
+"""Seats: which group (群) a membership sits in, under concurrent joins, never over capacity.
+
+Decided in ``domain.routing`` (placement order, overflow template, when to open ahead);
+this module takes and frees seats with conditional updates, and opens groups.
+
+Locks, so that no mix of joins, refunds, leaves and overflow can deadlock:
+
+- a use case takes a seat **last**, after everything else it reads and writes but the
+  membership row and its events, so the group's row lock is held for two statements;
+- a use case holds at most one group row when it waits for anything, and never waits for a
+  routing code while holding a group (it asks for the code only when it found no seat);
+- the routing code's lock is ``FOR NO KEY UPDATE``: it never waits for, nor blocks, the
+  foreign-key share locks that memberships and groups take;
+- overflow groups are opened ahead of demand after the join that crossed the threshold
+  commits, in their own short transaction, so a burst rarely reaches the locked path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from onboarding import events
+from onboarding.domain import levels
+from onboarding.domain.routing import (
+    Candidate,
+    GroupLoad,
+    Requirements,
+    meets,
+    needs_overflow_soon,
+    overflow_name,
+    overflow_template,
+    placement_order,
+)
+from onboarding.orm import Community, Group, Membership, RoutingCode
+from onboarding.repository import EntryContext, Repository
+from servicekit.db import transaction
+from servicekit.outbox import add_event
+from servicekit.types import utcnow
+
+
+@dataclass(frozen=True)
+class NewGroup:
+    name: str
+    kind: str = "core"
+    capacity: int = 500
+    min_tier: str | None = None  # placement requirements (domain.routing.Requirements)
+    min_level: int | None = None
+    city: str | None = None  # labels: routing prefers them for members of that city/interest
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Seat:
+    group_id: str
+    group_name: str
+    # The routing code whose free seats ran low with this seat: open its next overflow
+    # group once the caller's transaction has committed (``open_overflow_ahead``).
+    low_code_id: str | None = None
+
+
+def candidate_of(membership: Membership, context: EntryContext) -> Candidate:
+    """The member as routing sees them: tier, level, city (profile) and tags."""
+    city = context.profile.get("city")
+    return Candidate(
+        tier=membership.tier,
+        level=context.level if context.level is not None else levels.BASE_LEVEL,
+        city=city if isinstance(city, str) else None,
+        tags=frozenset(context.tags),
+    )
+
+
+async def seat(session: AsyncSession, membership: Membership, candidate: Candidate) -> Seat | None:
+    """A seat in a group of the member's routing code, or in their invite's target group.
+
+    A full target group leaves the member without a group rather than refusing them: the
+    seat is taken on activation, often a payment, which must not fail over a chat group.
+    A direct join has no group.
+    """
+    repo = Repository(session)
+    if membership.routing_code_id is None:
+        target = membership.target_group_id
+        if target is None:
+            return None
+        return await _take_eligible_seat(session, membership, target, candidate)
+    code = await repo.routing_code_by_id(membership.tenant_id, membership.routing_code_id)
+    if code is None:
+        return None
+    loads = await repo.group_loads(code)
+    taken = await _take_any_seat(session, code, loads, candidate)
+    if taken is not None:
+        return taken
+    # Every group open to them is full or went full meanwhile. We hold no group: lock the
+    # code so that one joiner at a time opens an overflow group, and look again first (the
+    # joiner before us may just have opened one).
+    code = await repo.lock_routing_code(code.id)
+    loads = await repo.group_loads(code)
+    taken = await _take_any_seat(session, code, loads, candidate)
+    return taken or await _open_overflow(session, code, loads, candidate)
+
+
+async def _take_any_seat(
+    session: AsyncSession, code: RoutingCode, loads: list[GroupLoad], candidate: Candidate
+) -> Seat | None:
+    """The first group in placement order with a free seat. Concurrent joiners would all pick
+    the same least-full group and queue on its row lock until each commits, so the first
+    pass skips groups another joiner holds; only when all are busy does it wait its turn."""
+    order = placement_order(loads, candidate)
+    for skip_locked in (True, False):
+        for load in order:
+            if await claim_seat(session, code, load.group_id, skip_locked=skip_locked):
+                low = needs_overflow_soon(order, code.overflow_capacity, taken=1)
+                return Seat(load.group_id, load.name, code.id if low else None)
+    return None
+
+
+async def _take_eligible_seat(
+    session: AsyncSession, membership: Membership, group_id: str, candidate: Candidate
+) -> Seat | None:
+    """An invite's target group seats the member only if they meet its requirements."""
+    group = await session.get(Group, group_id)
+    if group is None or group.community_id != membership.community_id:
+        return None
+    if not meets(Requirements(group.min_tier, group.min_level), candidate):
+        return None
+    if not await claim_seat(session, membership, group_id):
+        return None
+    return Seat(group.id, group.name)
+
+
+async def claim_seat(
+    session: AsyncSession,
+    owner: RoutingCode | Membership,
+    group_id: str,
+    *,
+    skip_locked: bool = False,
+) -> bool:
+    """One seat of the group if it has room; the seat that fills it publishes group.full."""
+    taken = await Repository(session).take_seat(group_id, skip_locked=skip_locked)
+    if taken is None:
+        return False
+    count, capacity = taken
+    if count == capacity:
+        event = events.group_full(owner.tenant_id, owner.community_id, group_id, capacity, utcnow())
+        await add_event(session, event)
+    return True
+
+
+async def unseat(session: AsyncSession, membership: Membership) -> None:
+    if membership.group_id is not None:
+        await Repository(session).free_seat(membership.group_id)
+        membership.group_id = None
+
+
+async def open_overflow_ahead(
+    sessions: async_sessionmaker[AsyncSession], tenant_id: str, code_id: str, candidate: Candidate
+) -> None:
+    """The code's free seats ran low: open its next overflow group now, in a transaction of
+    its own, unless another joiner did meanwhile (checked under the code's lock)."""
+    async with transaction(sessions) as session:
+        repo = Repository(session)
+        if await repo.routing_code_by_id(tenant_id, code_id) is None:
+            return
+        code = await repo.lock_routing_code(code_id)
+        loads = await repo.group_loads(code)
+        if needs_overflow_soon(placement_order(loads, candidate), code.overflow_capacity):
+            await _open_overflow(session, code, loads, candidate, take_seat=False)
+
+
+async def _open_overflow(
+    session: AsyncSession,
+    code: RoutingCode,
+    loads: list[GroupLoad],
+    candidate: Candidate,
+    *,
+    take_seat: bool = True,
+) -> Seat | None:
+    """A new group for the code (its seat taken unless ``take_seat`` is False), copying the
+    requirements and labels of the code's most demanding group the member may sit in; None
+    (no group) if they may sit in none."""
+    repo = Repository(session)
+    template = overflow_template([g for g in loads if g.group_id in code.group_ids], candidate)
+    if template is None:
+        return None
+    community = await repo.community(code.tenant_id, code.community_id)
+    assert community is not None
+    taken = await repo.group_names(code.community_id)
+    number = code.overflow_count + 1
+    while overflow_name(code.overflow_prefix, number) in taken:  # skip names operators used
+        number += 1
+    code.overflow_count = number
+    draft = NewGroup(
+        overflow_name(code.overflow_prefix, number),
+        code.overflow_kind,
+        code.overflow_capacity,
+        min_tier=template.requires.min_tier,
+        min_level=template.requires.min_level,
+        city=template.city,
+        tags=sorted(template.tags),
+    )
+    group = await open_group(session, community, draft, routing_code_id=code.id)
+    if not take_seat:
+        return None
+    taken_seat = await repo.take_seat(group.id)
+    assert taken_seat is not None  # a new group, invisible to everyone else until commit
+    return Seat(group.id, group.name)
+
+
+async def open_group(
+    session: AsyncSession, community: Community, draft: NewGroup, *, routing_code_id: str | None
+) -> Group:
+    group = Group(
+        id=str(uuid.uuid4()),
+        tenant_id=community.tenant_id,
+        community_id=community.id,
+        name=draft.name,
+        kind=draft.kind,
+        capacity=draft.capacity,
+        member_count=0,
+        routing_code_id=routing_code_id,
+        min_tier=draft.min_tier,
+        min_level=draft.min_level,
+        city=draft.city,
+        tags=list(draft.tags),
+        created_at=utcnow(),
+    )
+    session.add(group)
+    await session.flush()
+    await add_event(session, events.group_created(group))
+    return group
