@@ -91,9 +91,9 @@ class FetchPacer:
     def _set_wait(self, wait_ms: int) -> None:
         # aiokafka reads this attribute each time it builds a fetch request and has no
         # public setter; tests/unit/test_sk_kafka checks that it still exists.
-        fetcher = self._consumer._fetcher  # noqa: SLF001
+        fetcher = self._consumer._fetcher
         if fetcher is not None:
-            fetcher._fetch_max_wait_ms = wait_ms  # noqa: SLF001
+            fetcher._fetch_max_wait_ms = wait_ms
 
 
 async def ensure_topics(config: KafkaConfig, topics: Iterable[NewTopic]) -> list[str]:
