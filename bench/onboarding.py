@@ -72,6 +72,14 @@ class Figure:
     errors: dict[str, int]
 
 
+def _show_server_errors(workdir: Path) -> None:
+    """The first errors the services logged (a 5xx is a defect to read, not a figure)."""
+    for log in sorted(workdir.glob("*.log")):
+        errors = [line for line in log.read_text(errors="replace").splitlines() if '"ERROR"' in line]
+        for line in errors[:3]:
+            print(f"--- {log.name}: {line[:4000]}", file=sys.stderr)
+
+
 def note(message: str) -> None:
     print(f"  {message}", file=sys.stderr, flush=True)
 
@@ -293,6 +301,7 @@ def run(args: argparse.Namespace) -> None:
             platform.start()
             asyncio.run(_create_database(raw_name))
             result = asyncio.run(measure(platform, args, f"{server}/{raw_name}"))
+            _show_server_errors(Path(workdir))
         except Exception:
             for service in ("gateway", "onboarding"):  # the logs vanish with the directory
                 log = (Path(workdir) / f"{service}.log").read_text(errors="replace")

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from prometheus_client import Counter
 from sqlalchemy import ColumnElement, Select, Table, bindparam, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -105,6 +106,45 @@ async def read_only(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator
 
 def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a database error, whichever driver reported it (None if unknown)."""
+    orig = getattr(error, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+# A deadlock or a serialization failure: PostgreSQL rolled the transaction back, and the
+# same transaction run again will normally succeed.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+RETRIED = Counter(
+    "quanzi_db_retried_total",
+    "Transactions run again after a deadlock or a serialization failure",
+    ["sqlstate"],
+)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True (and counted in ``quanzi_db_retried_total``) for a deadlock or a serialization
+    failure: the caller runs its transaction again. The count should stay at zero where
+    locks are taken in one order; a test or an alert can watch it."""
+    state = sqlstate(error)
+    if state not in RETRYABLE_SQLSTATES:
+        return False
+    RETRIED.labels(state).inc()
+    return True
+
+
+def insert_ignore_statement(table: Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` into ``table``, to build once and execute with a
+    row of parameters; the same SQL on PostgreSQL and SQLite."""
+    return postgresql.insert(table).on_conflict_do_nothing()
 
 
 async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekit import tracing
+from servicekit.db import sqlstate
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +165,5 @@ def _is_data_exception(error: DBAPIError) -> bool:
     """SQLSTATE class 22 ("data exception"), whichever driver reported it."""
     if isinstance(error, DataError):
         return True
-    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
-        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if isinstance(state, str) and state.startswith("22"):
-            return True
-    return False
+    state = sqlstate(error)
+    return state is not None and state.startswith("22")

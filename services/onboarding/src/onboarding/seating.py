@@ -8,7 +8,8 @@ Locks, so that no mix of joins, refunds, leaves and overflow can deadlock:
 - a use case takes a seat **last**, after everything else it reads and writes but the
   membership row and its events, so the group's row lock is held for two statements;
 - a use case holds at most one group row when it waits for anything, and never waits for a
-  routing code while holding a group (it asks for the code only when it found no seat);
+  routing code while holding a group (it asks for the code only when it found no seat,
+  and a failed attempt that waited is rolled back to its savepoint, see _take_any_seat);
 - the routing code's lock is ``FOR NO KEY UPDATE``: it never waits for, nor blocks, the
   foreign-key share locks that memberships and groups take;
 - overflow groups are opened ahead of demand after the join that crossed the threshold
@@ -104,16 +105,34 @@ async def seat(session: AsyncSession, membership: Membership, candidate: Candida
 async def _take_any_seat(
     session: AsyncSession, code: RoutingCode, loads: list[GroupLoad], candidate: Candidate
 ) -> Seat | None:
-    """The first group in placement order with a free seat. Concurrent joiners would all pick
-    the same least-full group and queue on its row lock until each commits, so the first
-    pass skips groups another joiner holds; only when all are busy does it wait its turn."""
+    """The first group in placement order with a free seat.
+
+    Concurrent joiners would all pick the same least-full group and queue on its row lock,
+    so the first pass skips groups another transaction holds. Only when every group was
+    full or held does it wait its turn, one group at a time, each attempt in a savepoint:
+    a conditional UPDATE that waited and then found the group full keeps the row locked
+    until the transaction ends (PostgreSQL locks the newest version before re-checking the
+    WHERE), and a joiner keeping such a lock while it waits elsewhere is how two joiners
+    deadlock. Rolling back the savepoint releases it.
+    """
     order = placement_order(loads, candidate)
-    for skip_locked in (True, False):
-        for load in order:
-            if await claim_seat(session, code, load.group_id, skip_locked=skip_locked):
-                low = needs_overflow_soon(order, code.overflow_capacity, taken=1)
-                return Seat(load.group_id, load.name, code.id if low else None)
+    for load in order:
+        if await claim_seat(session, code, load.group_id, skip_locked=True):
+            return _seat_of(code, order, load)
+    if session.get_bind().dialect.name != "postgresql":
+        return None  # SQLite: one writer at a time, nothing was held
+    for load in order:
+        attempt = await session.begin_nested()
+        if await claim_seat(session, code, load.group_id):
+            await attempt.commit()
+            return _seat_of(code, order, load)
+        await attempt.rollback()
     return None
+
+
+def _seat_of(code: RoutingCode, order: list[GroupLoad], taken: GroupLoad) -> Seat:
+    low = needs_overflow_soon(order, code.overflow_capacity, taken=1)
+    return Seat(taken.group_id, taken.name, code.id if low else None)
 
 
 async def _take_eligible_seat(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -55,7 +55,7 @@ from onboarding.seating import (
     open_overflow_ahead,
 )
 from servicekit.auth import Principal
-from servicekit.db import read_only, transaction
+from servicekit.db import is_retryable, read_only, transaction
 from servicekit.outbox import add_event, add_events
 from servicekit.problems import Problem, not_found
 from servicekit.timers import Timer, cancel, schedule
@@ -421,10 +421,15 @@ class Onboarding:
     ) -> Joined:
         """A member scanned a routing code: any visibility; placed in the code's groups."""
 
+        loaded: list[RoutingCode] = []
+
         async def by_code(session: AsyncSession) -> tuple[str, Source]:
             found = await Repository(session).routing_code(tenant_id, code)
             if found is None:
                 raise not_found("routing code")
+            # The session's identity map holds objects weakly: this reference keeps the code
+            # there for seating, which would otherwise read it again.
+            loaded.append(found)
             source = Source(
                 kind="routing_code",
                 code=found.code,
@@ -446,8 +451,9 @@ class Onboarding:
         """``way_in`` names the community and the source inside the join's own transaction
         (a code looked up there is then in the session for seating: no second read)."""
         # Two concurrent first joins of one member collide on the unique membership key;
-        # the retry finds the winner's row and answers as a repeated join.
-        for attempt in (1, 2):
+        # the retry finds the winner's row and answers as a repeated join. A deadlock the
+        # lock order should prevent (see seating) is retried too, never answered as a 500.
+        for attempt in (1, 2, 3):
             try:
                 async with transaction(self.sessions) as session:
                     community_id, source = await way_in(session)
@@ -462,7 +468,10 @@ class Onboarding:
                     )
                 break
             except IntegrityError:
-                if attempt == 2:
+                if attempt == 3:
+                    raise
+            except DBAPIError as error:
+                if attempt == 3 or not is_retryable(error):
                     raise
         if joined.seat is not None and joined.seat.low_code_id is not None:
             await open_overflow_ahead(
