@@ -75,7 +75,8 @@ class Figure:
 def _show_server_errors(workdir: Path) -> None:
     """The first errors the services logged (a 5xx is a defect to read, not a figure)."""
     for log in sorted(workdir.glob("*.log")):
-        errors = [line for line in log.read_text(errors="replace").splitlines() if '"ERROR"' in line]
+        lines = log.read_text(errors="replace").splitlines()
+        errors = [line for line in lines if '"ERROR"' in line]
         for line in errors[:3]:
             print(f"--- {log.name}: {line[:4000]}", file=sys.stderr)
 
@@ -231,18 +232,51 @@ async def drop_databases(names: Sequence[str]) -> None:
 
 
 def cpu_seconds(platform: Platform) -> dict[str, float]:
-    """CPU time (user + system) each platform process has used so far (Linux /proc)."""
+    """CPU time (user + system) each service has used so far, its worker processes
+    included (Linux /proc)."""
+    return {name: _tree_cpu(process.pid) for name, process in platform.processes.items()}
+
+
+def _tree_cpu(pid: int) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for name, process in platform.processes.items():
-        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        used[name] = (int(fields[11]) + int(fields[12])) / ticks
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    used = (int(fields[11]) + int(fields[12])) / ticks
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        used += sum(_tree_cpu(int(child)) for child in children)
     return used
+
+
+async def idle_cpu(platform: Platform, seconds: float) -> dict[str, float]:
+    """Each service's share of a core while nobody calls it."""
+    before = cpu_seconds(platform)
+    await asyncio.sleep(seconds)
+    after = cpu_seconds(platform)
+    return {name: (after[name] - before[name]) / seconds for name in after}
+
+
+async def deadlocks(database: str) -> int:
+    """PostgreSQL's count of deadlocks detected in ``database`` (read after its sessions end)."""
+    admin = await asyncpg.connect(postgres_admin_dsn())
+    try:
+        await admin.execute("SELECT pg_stat_clear_snapshot()")
+        found = await admin.fetchval(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = $1", database
+        )
+        return int(found or 0)
+    finally:
+        await admin.close()
 
 
 async def measure(platform: Platform, args: argparse.Namespace, raw_dsn: str) -> dict[str, Any]:
     signer = GatewaySigner.of(platform)
     setup = set_up(platform, signer, args.groups, args.capacity)
+    note(f"idle: CPU of each service over {args.idle_seconds:g} s")
+    await asyncio.sleep(3)  # consumers slow their fetches after 2 s without records
+    idle = await idle_cpu(platform, args.idle_seconds)
     note(f"raw: {args.joins:,} single-row INSERT+COMMIT on {args.connections} connections")
     raw = await raw_inserts(raw_dsn, args.joins, args.connections)
     note(f"ours: {args.joins:,} joins through the gateway on {args.connections} connections")
@@ -256,6 +290,7 @@ async def measure(platform: Platform, args: argparse.Namespace, raw_dsn: str) ->
         "raw": raw,
         "ours": ours,
         "cpu_ms_per_join": cpu_ms,
+        "idle_cpu_share": idle,
         "placements": placements(platform, setup, args.capacity),
     }
 
@@ -273,7 +308,10 @@ def report(result: dict[str, Any]) -> None:
         )
     print(f"\njoins/s through the gateway ÷ raw INSERT+COMMIT/s = {ours.per_s / raw.per_s:.2f}×")
     cpu = ", ".join(f"{name} {ms:.1f}" for name, ms in result["cpu_ms_per_join"].items())
-    print(f"CPU ms per join, by process, during the joins: {cpu} ({os.cpu_count()} cores)")
+    print(f"CPU ms per join, by service, during the joins: {cpu} ({os.cpu_count()} cores)")
+    idle = ", ".join(f"{name} {share:.1%}" for name, share in result["idle_cpu_share"].items())
+    print(f"idle CPU, share of a core, before the joins: {idle}")
+    print(f"deadlocks PostgreSQL detected in onboarding's database: {result['deadlocks']}")
     print(
         f"placements: {placed['seated']:,} seated in {placed['groups']} groups"
         f" (capacity {placed['capacity']} each); over capacity: {placed['over_capacity'] or 'none'}"
@@ -293,8 +331,9 @@ def run(args: argparse.Namespace) -> None:
     raw_name = f"bench_raw_{stamp}"
     env = {"QUANZI_GATEWAY_RATE_LIMIT_PLANS": json.dumps(PLANS)}  # measure joins, not 429s
     with tempfile.TemporaryDirectory(prefix="quanzi-bench-") as workdir:
+        workers = {"onboarding": args.workers}
         platform = Platform.on_free_ports(
-            Path(workdir), quiet=True, extra_env=env, database_urls=urls
+            Path(workdir), quiet=True, extra_env=env, database_urls=urls, workers=workers
         )
         try:
             note("starting the platform on PostgreSQL")
@@ -309,7 +348,9 @@ def run(args: argparse.Namespace) -> None:
             raise
         finally:
             platform.stop()
+            found = asyncio.run(deadlocks(names["onboarding"]))
             asyncio.run(drop_databases([*names.values(), raw_name]))
+        result["deadlocks"] = found
     report(result)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"onboarding-{stamp}.json"
@@ -332,6 +373,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--groups", type=int, default=3)
     parser.add_argument("--capacity", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1, help="onboarding worker processes")
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
     return parser.parse_args(argv)
 
 

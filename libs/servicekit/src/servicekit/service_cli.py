@@ -23,12 +23,21 @@ def service_main(service: str, *, default_port: int, argv: list[str] | None = No
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=default_port)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port (PostgreSQL only: the relay, consumers and "
+        "timers are safe across processes there; SQLite keeps one process per service)",
+    )
     args = parser.parse_args(argv)
+    settings: ServiceSettings = importlib.import_module(f"{service}.settings").Settings()
     if args.command == "migrate":
-        settings: ServiceSettings = importlib.import_module(f"{service}.settings").Settings()
         upgrade(alembic_ini(service), settings.database_url)
         print(f"{service}: database at head")
         return 0
+    if args.workers > 1 and not settings.database_url.startswith("postgresql"):
+        parser.error("--workers above 1 needs PostgreSQL (SQLite: one process per service)")
     uvicorn.run(
         f"{service}.app:create_app",
         factory=True,
@@ -38,6 +47,7 @@ def service_main(service: str, *, default_port: int, argv: list[str] | None = No
         access_log=False,
         loop="uvloop",
         http="httptools",
+        workers=args.workers,
     )
     return 0
 

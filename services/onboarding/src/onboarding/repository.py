@@ -13,14 +13,17 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    any_,
     bindparam,
     delete,
     exists,
     false,
+    func,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
@@ -113,6 +116,24 @@ _TAKE_SEAT_UNLESS_HELD = _TAKE_SEAT.where(
         .with_for_update(skip_locked=True, key_share=True)
         .scalar_subquery()
     )
+)
+# PostgreSQL: the first group in the given order that has room and that no other
+# transaction holds, seated in one statement whatever the number of groups.
+_ORDERED_IDS = bindparam("group_ids", type_=postgresql.ARRAY(String))
+_FIRST_FREE_UNHELD = (
+    select(Group.id)
+    .where(Group.id == any_(_ORDERED_IDS), _FREE)
+    .order_by(func.array_position(_ORDERED_IDS, Group.id))
+    .limit(1)
+    .with_for_update(skip_locked=True, key_share=True)
+    .scalar_subquery()
+)
+_TAKE_FIRST_UNHELD_SEAT = (
+    update(Group)
+    .where(Group.id == _FIRST_FREE_UNHELD, _FREE)
+    .values(member_count=Group.member_count + 1)
+    .returning(Group.id, Group.member_count, Group.capacity)
+    .execution_options(synchronize_session=False)
 )
 _INSERT_MEMBER = insert_ignore_statement(Member.__table__)  # type: ignore[arg-type]
 
@@ -296,6 +317,13 @@ class Repository:
         statement = _TAKE_SEAT_UNLESS_HELD if skip_locked else _TAKE_SEAT
         row = (await self.session.execute(statement, {"group_id": group_id})).first()
         return (row.member_count, row.capacity) if row else None
+
+    async def take_first_unheld_seat(self, group_ids: list[str]) -> tuple[str, int, int] | None:
+        """PostgreSQL: a seat in the first of ``group_ids`` with room that no other
+        transaction holds, as (group id, new count, capacity); one statement."""
+        result = await self.session.execute(_TAKE_FIRST_UNHELD_SEAT, {"group_ids": group_ids})
+        row = result.first()
+        return (row.id, row.member_count, row.capacity) if row else None
 
     async def free_seat(self, group_id: str) -> None:
         await self.session.execute(

@@ -108,19 +108,28 @@ async def _take_any_seat(
     """The first group in placement order with a free seat.
 
     Concurrent joiners would all pick the same least-full group and queue on its row lock,
-    so the first pass skips groups another transaction holds. Only when every group was
-    full or held does it wait its turn, one group at a time, each attempt in a savepoint:
-    a conditional UPDATE that waited and then found the group full keeps the row locked
-    until the transaction ends (PostgreSQL locks the newest version before re-checking the
-    WHERE), and a joiner keeping such a lock while it waits elsewhere is how two joiners
-    deadlock. Rolling back the savepoint releases it.
+    so the first pass (one statement) skips groups another transaction holds. Only when
+    every group was full or held does it wait its turn, one group at a time, each attempt
+    in a savepoint: a conditional UPDATE that waited and then found the group full keeps
+    the row locked until the transaction ends (PostgreSQL locks the newest version before
+    re-checking the WHERE), and a joiner keeping such a lock while it waits elsewhere is
+    how two joiners deadlock. Rolling back the savepoint releases it.
     """
     order = placement_order(loads, candidate)
-    for load in order:
-        if await claim_seat(session, code, load.group_id, skip_locked=True):
-            return _seat_of(code, order, load)
     if session.get_bind().dialect.name != "postgresql":
-        return None  # SQLite: one writer at a time, nothing was held
+        # SQLite: one writer at a time, nothing is ever held: the first with room is free.
+        for load in order:
+            if await claim_seat(session, code, load.group_id):
+                return _seat_of(code, order, load)
+        return None
+    if not order:
+        return None
+    taken = await Repository(session).take_first_unheld_seat([g.group_id for g in order])
+    if taken is not None:
+        group_id, count, capacity = taken
+        if count == capacity:
+            await _announce_full(session, code, group_id, capacity)
+        return _seat_of(code, order, next(g for g in order if g.group_id == group_id))
     for load in order:
         attempt = await session.begin_nested()
         if await claim_seat(session, code, load.group_id):
@@ -162,9 +171,16 @@ async def claim_seat(
         return False
     count, capacity = taken
     if count == capacity:
-        event = events.group_full(owner.tenant_id, owner.community_id, group_id, capacity, utcnow())
-        await add_event(session, event)
+        await _announce_full(session, owner, group_id, capacity)
     return True
+
+
+async def _announce_full(
+    session: AsyncSession, owner: RoutingCode | Membership, group_id: str, capacity: int
+) -> None:
+    """The seat that fills a group publishes group.full."""
+    event = events.group_full(owner.tenant_id, owner.community_id, group_id, capacity, utcnow())
+    await add_event(session, event)
 
 
 async def unseat(session: AsyncSession, membership: Membership) -> None:

@@ -38,6 +38,7 @@ class Platform:
     external_kafka: str | None = None
     database_urls: Mapping[str, str] = field(default_factory=dict)
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    workers: Mapping[str, int] = field(default_factory=dict)  # processes per service (PG)
     quiet: bool = False
     broker: DevBroker | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -102,7 +103,11 @@ class Platform:
             raise RuntimeError(f"port {self.ports[service]} for {service} is already in use")
         log = open(self.var_dir / f"{service}.log", "ab")  # noqa: SIM115 (lives with the process)
         self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", f"{service}.cli", "serve", "--port", str(self.ports[service])],
+            [
+                *(sys.executable, "-m", f"{service}.cli", "serve"),
+                *("--port", str(self.ports[service])),
+                *("--workers", str(self.workers.get(service, 1))),
+            ],
             env=self.env_for(service),
             stdout=log,
             stderr=log,
