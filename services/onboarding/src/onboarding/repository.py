@@ -64,6 +64,7 @@ class EntryContext:
     tags: list[str]
     has_mentors: bool  # the community has mentors to assign in turn
     accepted_rules: bool  # the community's current rules version (False without rules)
+    membership_id: str | None = None  # the member's membership of the community, if any
 
 
 # The join's statements, built once: building a statement and its cache key costs more
@@ -80,6 +81,11 @@ _MEMBERSHIP_OF = (
 )
 _CODE_BY_NAME = select(RoutingCode).where(
     RoutingCode.tenant_id == bindparam("tenant_id"), RoutingCode.code == bindparam("code")
+)
+_CODE_AND_COMMUNITY = (
+    select(RoutingCode, Community)
+    .join(Community, Community.id == RoutingCode.community_id)
+    .where(RoutingCode.tenant_id == bindparam("tenant_id"), RoutingCode.code == bindparam("code"))
 )
 _LOAD_COLUMNS = (
     Group.id,
@@ -181,6 +187,14 @@ def _entry_context_statement(with_rules: bool) -> Select[Any]:
         of_member(Member.tags).label("tags"),
         mentors.label("has_mentors"),
         accepted.label("accepted"),
+        select(Membership.id)
+        .where(
+            Membership.tenant_id == tenant_id,
+            Membership.community_id == community_id,
+            Membership.member_id == member_id,
+        )
+        .scalar_subquery()
+        .label("membership_id"),
     )
 
 
@@ -336,6 +350,14 @@ class Repository:
     # routing codes
     async def routing_code(self, tenant_id: str, code: str) -> RoutingCode | None:
         return await self.session.scalar(_CODE_BY_NAME, {"tenant_id": tenant_id, "code": code})
+
+    async def routing_code_and_community(
+        self, tenant_id: str, code: str
+    ) -> tuple[RoutingCode, Community] | None:
+        """A code and its community in one statement (both then in the identity map)."""
+        params = {"tenant_id": tenant_id, "code": code}
+        row = (await self.session.execute(_CODE_AND_COMMUNITY, params)).first()
+        return (row[0], row[1]) if row else None
 
     async def lock_routing_code(self, code_id: str) -> RoutingCode:
         """The code row, locked until commit (on SQLite the writer lock is held already)."""
@@ -532,6 +554,7 @@ class Repository:
             tags=_json(row.tags, list),
             has_mentors=bool(row.has_mentors),
             accepted_rules=bool(row.accepted),
+            membership_id=row.membership_id,
         )
 
     async def tenant_ban(self, tenant_id: str, member_id: str) -> TenantBan | None:

@@ -421,22 +421,23 @@ class Onboarding:
     ) -> Joined:
         """A member scanned a routing code: any visibility; placed in the code's groups."""
 
-        loaded: list[RoutingCode] = []
+        loaded: list[object] = []
 
         async def by_code(session: AsyncSession) -> tuple[str, Source]:
-            found = await Repository(session).routing_code(tenant_id, code)
+            found = await Repository(session).routing_code_and_community(tenant_id, code)
             if found is None:
                 raise not_found("routing code")
             # The session's identity map holds objects weakly: this reference keeps the code
-            # there for seating, which would otherwise read it again.
-            loaded.append(found)
+            # and its community there for the join and its seat, which would read them again.
+            loaded.extend(found)
+            routing_code = found[0]
             source = Source(
                 kind="routing_code",
-                code=found.code,
-                channel=found.channel,
-                routing_code_id=found.id,
+                code=routing_code.code,
+                channel=routing_code.channel,
+                routing_code_id=routing_code.id,
             )
-            return found.community_id, source
+            return routing_code.community_id, source
 
         return await self._join(tenant_id, member_id, by_code, False, accepted_rules_version)
 
@@ -766,13 +767,20 @@ async def _join_in(
 ) -> Joined:
     repo = Repository(session)
     community = await repo.community(tenant_id, community_id)
-    membership = await repo.membership_of(tenant_id, community_id, member_id)
-    if community is None or (public_only and community.visibility != "public" and not membership):
+    if community is None:
+        raise not_found("community")
+    # One read for the gate, the seat and the welcome; the membership row itself only when
+    # there is one (a first join, the common case, finds none and inserts it at the end).
+    context = await repo.entry_context(tenant_id, community.id, member_id, community.rules_version)
+    membership = None
+    if context.membership_id is not None:
+        membership = await repo.membership_of(tenant_id, community_id, member_id)
+    if public_only and community.visibility != "public" and not membership:
         raise not_found("community")
     if not decide(aggregate.may_start, state_of(membership)):
         assert membership is not None
         return Joined(membership, created=False)  # already in (or on the way in): a no-op
-    context = await check_entry(repo, community, member_id, accepted_rules_version)
+    context = await check_entry(repo, community, member_id, accepted_rules_version, context)
     if community.application_form is not None:
         raise application_required(
             "apply with answers (and the code that brought you, if any): "
@@ -797,13 +805,19 @@ def reusable(membership: Membership | None) -> bool:
 
 
 async def check_entry(
-    repo: Repository, community: Community, member_id: str, accepted_rules_version: int | None
+    repo: Repository,
+    community: Community,
+    member_id: str,
+    accepted_rules_version: int | None,
+    context: EntryContext | None = None,
 ) -> EntryContext:
     """The gate every way in passes (join, code, invite, application, first payment):
     no tenant-wide ban, the current rules accepted (recorded as accepted), the level gate.
-    Returns what it read of the member, for seating and the welcome."""
+    Returns what it read of the member (``context``, if the caller read it already), for
+    seating and the welcome."""
     current = community.rules_version
-    context = await repo.entry_context(community.tenant_id, community.id, member_id, current)
+    if context is None:
+        context = await repo.entry_context(community.tenant_id, community.id, member_id, current)
     if context.banned:
         raise Problem(403, "banned", "Banned", "you are banned from this tenant's communities")
     if current is not None:

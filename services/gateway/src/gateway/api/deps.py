@@ -15,20 +15,26 @@ from servicekit.auth import Principal, unauthenticated
 from servicekit.problems import Problem
 
 
-def identity(request: Request) -> Identity:
+async def identity(request: Request) -> Identity:
     return request.app.state.identity  # type: ignore[no-any-return]
 
 
 IdentityDep = Annotated[Identity, Depends(identity)]
 
 
-def gatekeeper(request: Request) -> Gatekeeper:
+def _gatekeeper(request: Request) -> Gatekeeper:
     return request.app.state.gatekeeper  # type: ignore[no-any-return]
+
+
+# Dependencies are coroutines: FastAPI runs a plain ``def`` dependency in a worker thread,
+# a thread hop on every request for a line that needs none.
+async def gatekeeper(request: Request) -> Gatekeeper:
+    return _gatekeeper(request)
 
 
 async def admitted(request: Request) -> Caller:
     """Authenticated (token or API key), tenant active, within its rate limits."""
-    return await gatekeeper(request).admit(request)
+    return await _gatekeeper(request).admit(request)
 
 
 async def active_principal(caller: Annotated[Caller, Depends(admitted)]) -> Principal:
@@ -39,7 +45,7 @@ ActivePrincipal = Annotated[Principal, Depends(active_principal)]
 
 
 async def anonymous_limit(request: Request) -> None:
-    await gatekeeper(request).limit_anonymous(request)
+    await _gatekeeper(request).limit_anonymous(request)
 
 
 async def operator(principal: ActivePrincipal) -> Principal:

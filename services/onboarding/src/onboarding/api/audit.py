@@ -16,7 +16,7 @@ from servicekit.problems import Problem
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: audit"])
 
 
-def audit_log(request: Request) -> AuditLog:
+async def audit_log(request: Request) -> AuditLog:
     return AuditLog(request.app.state.sessions)
 
 

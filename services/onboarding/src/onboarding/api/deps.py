@@ -18,7 +18,7 @@ INTEGRATION_ROLE = "integration"
 PAYMENTS_SCOPE = "payments:write"
 
 
-def onboarding(request: Request) -> Onboarding:
+async def onboarding(request: Request) -> Onboarding:
     # A thin object over the runtime's session factory: one per request costs nothing.
     return Onboarding(request.app.state.sessions)
 
@@ -26,14 +26,14 @@ def onboarding(request: Request) -> Onboarding:
 OnboardingDep = Annotated[Onboarding, Depends(onboarding)]
 
 
-def admissions(request: Request) -> Admissions:
+async def admissions(request: Request) -> Admissions:
     return Admissions(request.app.state.sessions)
 
 
 AdmissionsDep = Annotated[Admissions, Depends(admissions)]
 
 
-def invites(request: Request) -> Invites:
+async def invites(request: Request) -> Invites:
     return Invites(request.app.state.sessions)
 
 

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/onboarding/members", tags=["onboarding: members"]
 ExternalIdPath = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-def directory(request: Request) -> Directory:
+async def directory(request: Request) -> Directory:
     return Directory(request.app.state.sessions)
 
 

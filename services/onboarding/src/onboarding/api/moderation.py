@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: moderation"])
 me = APIRouter(prefix="/v1/onboarding/me", tags=["onboarding: me"])
 
 
-def moderation_service(request: Request) -> Moderation:
+async def moderation_service(request: Request) -> Moderation:
     return Moderation(request.app.state.sessions)
 
 

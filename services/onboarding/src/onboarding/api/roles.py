@@ -33,7 +33,7 @@ Title = Annotated[
 ]
 
 
-def roles_service(request: Request) -> Roles:
+async def roles_service(request: Request) -> Roles:
     return Roles(request.app.state.sessions)
 
 

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: rules"])
 me = APIRouter(prefix="/v1/onboarding/me", tags=["onboarding: me"])
 
 
-def rules_service(request: Request) -> Rules:
+async def rules_service(request: Request) -> Rules:
     return Rules(request.app.state.sessions)
 
 

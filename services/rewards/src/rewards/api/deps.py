@@ -15,7 +15,7 @@ ADJUSTERS = ("owner", "admin", "operator")
 MERCHANDISERS = ("owner", "admin", "operator")  # the catalog and its redemptions
 
 
-def rewards(request: Request) -> service.Rewards:
+async def rewards(request: Request) -> service.Rewards:
     return request.app.state.rewards  # type: ignore[no-any-return]
 
 
