@@ -16,7 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import bindparam, delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,41 @@ _WAKE_AFTER_COMMIT = "servicekit.outbox.wake"
 _wakeups: set[asyncio.Event] = set()
 # Any constant works: it names the relay's leadership lock in pg_advisory locks.
 _RELAY_LOCK_ID = 0x5155414E5A49
+
+# The relay's statements, built once (a relay cycle runs after every committed use case).
+_COLUMNS = (
+    outbox.c.id,
+    outbox.c.topic,
+    outbox.c.key,
+    outbox.c.headers,
+    outbox.c.payload,
+    outbox.c.created_at,
+)
+_LEAD = select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_ID))
+_UNSENT = select(outbox.c.id).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id)
+_READ_UNSENT = (
+    select(*_COLUMNS)
+    .where(outbox.c.sent_at.is_(None))
+    .order_by(outbox.c.id)
+    .limit(bindparam("batch"))
+)
+# PostgreSQL: claim and mark in one statement, inside the transaction that publishes: a
+# failed publish rolls the mark back, so "marked" still means "acknowledged".
+_CLAIM_AND_MARK = (
+    update(outbox)
+    .where(
+        outbox.c.id.in_(
+            _UNSENT.limit(bindparam("batch")).with_for_update(skip_locked=True).scalar_subquery()
+        )
+    )
+    .values(sent_at=bindparam("now"))
+    .returning(*_COLUMNS)
+)
+_MARK_SENT = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(sent_at=bindparam("now"))
+)
 
 
 async def add_event(session: AsyncSession, event: Event) -> None:
@@ -143,7 +178,7 @@ class OutboxRelay:
             async with self._sessions() as session, session.begin():
                 return await self._publish_locked(session)
         async with read_only(self._sessions) as session:
-            rows = await self._claim(session, lock=False)
+            rows = await self._claim(session)
         if not rows:
             LAG.labels(self._service).set(0)
             return 0
@@ -157,34 +192,21 @@ class OutboxRelay:
         return bool(bind.dialect.name == "postgresql")
 
     async def _publish_locked(self, session: AsyncSession) -> int:
-        leader = await session.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_ID)))
-        if not leader:
+        connection = await session.connection()
+        if not await connection.scalar(_LEAD):
             return 0  # another replica is publishing; its commit will wake us or the poll will
-        rows = await self._claim(session, lock=True)
-        if not rows:
+        params = {"batch": self._batch_size, "now": utcnow()}
+        claimed = (await connection.execute(_CLAIM_AND_MARK, params)).all()
+        if not claimed:
             LAG.labels(self._service).set(0)
             return 0
+        rows = sorted(claimed, key=lambda row: row.id)  # RETURNING keeps no order
         await self._publish(rows)
-        await self._mark_sent(session, rows)
         return len(rows)
 
-    async def _claim(self, session: AsyncSession, *, lock: bool) -> Sequence[Any]:
-        query = (
-            select(
-                outbox.c.id,
-                outbox.c.topic,
-                outbox.c.key,
-                outbox.c.headers,
-                outbox.c.payload,
-                outbox.c.created_at,
-            )
-            .where(outbox.c.sent_at.is_(None))
-            .order_by(outbox.c.id)
-            .limit(self._batch_size)
-        )
-        if lock:
-            query = query.with_for_update(skip_locked=True)
-        return (await session.execute(query)).all()
+    async def _claim(self, session: AsyncSession) -> Sequence[Any]:
+        connection = await session.connection()
+        return (await connection.execute(_READ_UNSENT, {"batch": self._batch_size})).all()
 
     async def _publish(self, rows: Sequence[Any]) -> None:
         LAG.labels(self._service).set((utcnow() - rows[0].created_at).total_seconds())
@@ -203,9 +225,8 @@ class OutboxRelay:
         PUBLISHED.labels(self._service).inc(len(rows))
 
     async def _mark_sent(self, session: AsyncSession, rows: Sequence[Any]) -> None:
-        await session.execute(
-            update(outbox).where(outbox.c.id.in_([row.id for row in rows])).values(sent_at=utcnow())
-        )
+        connection = await session.connection()
+        await connection.execute(_MARK_SENT, {"ids": [row.id for row in rows], "now": utcnow()})
 
     async def purge_sent(self) -> None:
         """Sent rows are kept for a while for inspection, then deleted."""
