@@ -275,7 +275,9 @@ async def measure(platform: Platform, args: argparse.Namespace, raw_dsn: str) ->
     signer = GatewaySigner.of(platform)
     setup = set_up(platform, signer, args.groups, args.capacity)
     note(f"idle: CPU of each service over {args.idle_seconds:g} s")
-    await asyncio.sleep(3)  # consumers slow their fetches after 2 s without records
+    # The setup's own events (tenant, community, groups) are still being consumed for a few
+    # seconds; consumers slow their fetches 2 s after the last record.
+    await asyncio.sleep(args.idle_settle)
     idle = await idle_cpu(platform, args.idle_seconds)
     note(f"raw: {args.joins:,} single-row INSERT+COMMIT on {args.connections} connections")
     raw = await raw_inserts(raw_dsn, args.joins, args.connections)
@@ -375,6 +377,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--capacity", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1, help="onboarding worker processes")
     parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--idle-settle", type=float, default=10.0, help="seconds before")
     return parser.parse_args(argv)
 
 
