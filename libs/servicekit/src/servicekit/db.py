@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -141,17 +142,16 @@ def is_retryable(error: BaseException) -> bool:
     return True
 
 
+@functools.cache
 def insert_ignore_statement(table: Table) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` into ``table``, to build once and execute with a
-    row of parameters; the same SQL on PostgreSQL and SQLite."""
+    """``INSERT … ON CONFLICT DO NOTHING`` into ``table``, built once per table and executed
+    with a row of parameters; the same SQL on PostgreSQL and SQLite."""
     return postgresql.insert(table).on_conflict_do_nothing()
 
 
 async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, Any]) -> bool:
     """INSERT that does nothing on a unique conflict; True when the row was inserted."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = await session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    result = await session.execute(insert_ignore_statement(table), values)
     return bool(getattr(result, "rowcount", 0) == 1)
 
 

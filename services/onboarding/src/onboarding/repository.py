@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
 
+from onboarding.domain import levels
 from onboarding.domain.memberships import SEATED
 from onboarding.domain.roles import Role
 from onboarding.domain.routing import GroupLoad, Requirements
@@ -46,7 +47,7 @@ from onboarding.orm import (
     RulesAcceptance,
     TenantBan,
 )
-from servicekit.db import Query, insert_ignore, insert_ignore_statement
+from servicekit.db import Query, insert_ignore
 from servicekit.tables import timers
 
 After = tuple[datetime, str]
@@ -57,7 +58,7 @@ class EntryContext:
     """What every way in needs to know about the member, read in one statement."""
 
     banned: bool  # tenant-wide
-    level: int | None  # None: rewards never reported on them
+    level: int  # rewards' latest report; the base level if it never reported on them
     member_known: bool  # a directory entry exists (else a stub is written)
     display_name: str | None
     profile: dict[str, Any]
@@ -113,18 +114,10 @@ _TAKE_SEAT = (
     .returning(Group.member_count, Group.capacity)
     .execution_options(synchronize_session=False)
 )
-# NO KEY UPDATE, the lock the UPDATE itself takes: FOR UPDATE would also wait on (here:
-# skip) groups that uncommitted memberships reference by foreign key.
-_TAKE_SEAT_UNLESS_HELD = _TAKE_SEAT.where(
-    Group.id.in_(
-        select(Group.id)
-        .where(Group.id == bindparam("group_id"), _FREE)
-        .with_for_update(skip_locked=True, key_share=True)
-        .scalar_subquery()
-    )
-)
 # PostgreSQL: the first group in the given order that has room and that no other
-# transaction holds, seated in one statement whatever the number of groups.
+# transaction holds, seated in one statement whatever the number of groups. NO KEY UPDATE
+# is the lock the UPDATE itself takes: FOR UPDATE would also skip groups that uncommitted
+# memberships reference by foreign key.
 _ORDERED_IDS = bindparam("group_ids", type_=postgresql.ARRAY(String))
 _FIRST_FREE_UNHELD = (
     select(Group.id)
@@ -141,7 +134,6 @@ _TAKE_FIRST_UNHELD_SEAT = (
     .returning(Group.id, Group.member_count, Group.capacity)
     .execution_options(synchronize_session=False)
 )
-_INSERT_MEMBER = insert_ignore_statement(Member.__table__)  # type: ignore[arg-type]
 
 
 def _entry_context_statement(with_rules: bool) -> Select[Any]:
@@ -220,8 +212,7 @@ class Repository:
     async def insert_member_if_absent(self, member: Member) -> bool:
         """True when inserted; concurrent upserts of one member never fail on the unique key."""
         values = {c.name: getattr(member, c.key) for c in Member.__table__.columns}
-        result = await self.session.execute(_INSERT_MEMBER, values)
-        return bool(getattr(result, "rowcount", 0) == 1)
+        return await insert_ignore(self.session, Member.__table__, values)  # type: ignore[arg-type]
 
     # communities
     async def community(self, tenant_id: str, community_id: str) -> Community | None:
@@ -318,18 +309,13 @@ class Repository:
         )
         return [(row[0], row[1]) for row in await self.session.execute(query)]
 
-    async def take_seat(
-        self, group_id: str, *, skip_locked: bool = False
-    ) -> tuple[int, int] | None:
+    async def take_seat(self, group_id: str) -> tuple[int, int] | None:
         """Conditional increment: (new count, capacity) if a seat was free, else None.
 
         The WHERE is re-checked on the latest row version under concurrent updates, so two
-        joiners can never both take the last seat. With ``skip_locked`` (PostgreSQL; SQLite
-        has a single writer anyway) a group another joiner's transaction holds counts as
-        busy (None) instead of being waited for, so concurrent joins spread over groups.
+        joiners can never both take the last seat.
         """
-        statement = _TAKE_SEAT_UNLESS_HELD if skip_locked else _TAKE_SEAT
-        row = (await self.session.execute(statement, {"group_id": group_id})).first()
+        row = (await self.session.execute(_TAKE_SEAT, {"group_id": group_id})).first()
         return (row.member_count, row.capacity) if row else None
 
     async def take_first_unheld_seat(self, group_ids: list[str]) -> tuple[str, int, int] | None:
@@ -547,7 +533,7 @@ class Repository:
         row = (await self.session.execute(statement, params)).one()
         return EntryContext(
             banned=bool(row.banned),
-            level=row.level,
+            level=row.level if row.level is not None else levels.BASE_LEVEL,
             member_known=row.member_id is not None,
             display_name=row.display_name,
             profile=_json(row.profile, dict),
@@ -556,9 +542,6 @@ class Repository:
             accepted_rules=bool(row.accepted),
             membership_id=row.membership_id,
         )
-
-    async def tenant_ban(self, tenant_id: str, member_id: str) -> TenantBan | None:
-        return await self.session.get(TenantBan, (tenant_id, member_id))
 
     async def insert_acceptance_if_absent(
         self, tenant_id: str, community_id: str, member_id: str, version: int, at: datetime
@@ -571,12 +554,6 @@ class Repository:
             "accepted_at": at,
         }
         return await insert_ignore(self.session, RulesAcceptance.__table__, values)  # type: ignore[arg-type]
-
-    async def has_accepted(
-        self, tenant_id: str, community_id: str, member_id: str, version: int
-    ) -> bool:
-        key = (tenant_id, community_id, member_id, version)
-        return await self.session.get(RulesAcceptance, key) is not None
 
     async def clear_rules_mute(self, tenant_id: str, community_id: str, member_id: str) -> None:
         await self.session.execute(

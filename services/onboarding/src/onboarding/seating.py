@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from onboarding import events
-from onboarding.domain import levels
 from onboarding.domain.routing import (
     Candidate,
     GroupLoad,
@@ -67,7 +66,7 @@ def candidate_of(membership: Membership, context: EntryContext) -> Candidate:
     city = context.profile.get("city")
     return Candidate(
         tier=membership.tier,
-        level=context.level if context.level is not None else levels.BASE_LEVEL,
+        level=context.level,
         city=city if isinstance(city, str) else None,
         tags=frozenset(context.tags),
     )
@@ -158,15 +157,9 @@ async def _take_eligible_seat(
     return Seat(group.id, group.name)
 
 
-async def claim_seat(
-    session: AsyncSession,
-    owner: RoutingCode | Membership,
-    group_id: str,
-    *,
-    skip_locked: bool = False,
-) -> bool:
+async def claim_seat(session: AsyncSession, owner: RoutingCode | Membership, group_id: str) -> bool:
     """One seat of the group if it has room; the seat that fills it publishes group.full."""
-    taken = await Repository(session).take_seat(group_id, skip_locked=skip_locked)
+    taken = await Repository(session).take_seat(group_id)
     if taken is None:
         return False
     count, capacity = taken
@@ -196,9 +189,9 @@ async def open_overflow_ahead(
     its own, unless another joiner did meanwhile (checked under the code's lock)."""
     async with transaction(sessions) as session:
         repo = Repository(session)
-        if await repo.routing_code_by_id(tenant_id, code_id) is None:
+        code = await repo.lock_routing_code(code_id)  # codes are never deleted
+        if code.tenant_id != tenant_id:
             return
-        code = await repo.lock_routing_code(code_id)
         loads = await repo.group_loads(code)
         if needs_overflow_soon(placement_order(loads, candidate), code.overflow_capacity):
             await _open_overflow(session, code, loads, candidate, take_seat=False)

@@ -777,7 +777,7 @@ async def _join_in(
         membership = await repo.membership_of(tenant_id, community_id, member_id)
     if public_only and community.visibility != "public" and not membership:
         raise not_found("community")
-    if not decide(aggregate.may_start, state_of(membership)):
+    if not reusable(membership):
         assert membership is not None
         return Joined(membership, created=False)  # already in (or on the way in): a no-op
     context = await check_entry(repo, community, member_id, accepted_rules_version, context)
@@ -858,11 +858,10 @@ async def accept_rules(
     return True
 
 
-def check_level(community: Community, known_level: int | None) -> None:
+def check_level(community: Community, level: int) -> None:
     """A level-gated community admits members whom rewards reported at its level or above."""
     if community.min_level is None:
         return
-    level = known_level if known_level is not None else levels.BASE_LEVEL
     if not levels.admits(community.min_level, level):
         raise Problem(
             403,
@@ -950,12 +949,13 @@ async def _apply_payment(
     session.add(payment)
     from_group = membership.group_id
     await save(session, membership, change, now)
-    community = await Repository(session).community(membership.tenant_id, membership.community_id)
-    assert community is not None
     if change.outcome == Outcome.RENEWED:
         await schedule_expiry(session, membership)
         await add_event(session, events.membership_renewed(membership, payment.id, now))
     else:
+        repo = Repository(session)
+        community = await repo.community(membership.tenant_id, membership.community_id)
+        assert community is not None
         await _activated(session, community, membership, change, None, now)
         await _upgrade_after_payment(session, membership, before, from_group)
     return membership, payment
@@ -1041,10 +1041,15 @@ async def move(
     except IllegalTransition as error:
         raise conflict("illegal-transition", "Not possible now", str(error)) from error
     if machine.holds_seat(current) and not machine.holds_seat(target):
-        await seating.unseat(session, membership)
-        await roles.end_roles(session, membership, target)  # roles need a seat
+        await _leave_seat(session, membership, target)
     membership.status = target
     membership.status_changed_at = now or utcnow()
+
+
+async def _leave_seat(session: AsyncSession, membership: Membership, status: Status) -> None:
+    """Out of the seated statuses: the group seat is freed and roles end (they need one)."""
+    await seating.unseat(session, membership)
+    await roles.end_roles(session, membership, status)
 
 
 # ---------------------------------------------------------------- the aggregate, saved
@@ -1078,8 +1083,7 @@ async def save(
     after = change.after
     assert after.status is not None
     if change.frees_seat:
-        await seating.unseat(session, membership)
-        await roles.end_roles(session, membership, after.status)
+        await _leave_seat(session, membership, after.status)
     membership.status = after.status
     membership.tier = after.tier
     membership.trial_used = after.trial_used
