@@ -20,7 +20,7 @@ from gateway.domain.roles import INTEGRATION_ROLE
 from gateway.ratelimit import RateLimiter, rate_limit_headers, too_many_requests
 from gateway.security import TokenIssuer
 from gateway.service import Identity, KeyPrincipal
-from gateway.settings import Settings
+from gateway.settings import PrincipalKind, Settings
 from gateway.tenancy import TenantDirectory
 from servicekit.auth import Principal, TokenVerifier, unauthenticated
 
@@ -59,7 +59,10 @@ class Gatekeeper:
         """Authenticated, tenant active, within limits; else a 401/403/429 problem."""
         caller = await self.authenticate(request)
         tenant = await self.tenants.require_active(caller.principal.tenant_id)
-        await self.limit(request, caller.principal.tenant_id, caller.principal.subject, tenant.plan)
+        principal = caller.principal
+        await self.limit(
+            request, principal.tenant_id, principal.subject, tenant.plan, kind_of(principal)
+        )
         return caller
 
     async def authenticate(self, request: Request) -> Caller:
@@ -79,10 +82,19 @@ class Gatekeeper:
             raise unauthenticated("missing bearer token or X-Api-Key")
         return Caller(await self.verifier.verify(token.strip()))
 
-    async def limit(self, request: Request, tenant_id: str, principal: str, plan: str) -> None:
+    async def limit(
+        self,
+        request: Request,
+        tenant_id: str,
+        principal: str,
+        plan: str,
+        kind: PrincipalKind = "member",
+    ) -> None:
         plans = self.settings.rate_limit_plans
         limits = plans.get(plan) or plans[self.settings.default_plan]
-        decision = await self.limiter.check(tenant_id=tenant_id, principal=principal, plan=limits)
+        decision = await self.limiter.check(
+            tenant_id=tenant_id, principal=principal, plan=limits, kind=kind
+        )
         if not decision.allowed:
             raise too_many_requests(decision)
         request.scope.setdefault("state", {})[_RATE_HEADERS] = rate_limit_headers(decision)
@@ -127,6 +139,14 @@ class Gatekeeper:
             issued.token,
         )
         return issued.token
+
+
+def kind_of(principal: Principal) -> PrincipalKind:
+    """Which bucket size a caller gets: an API key, a member (member tokens), or an
+    operator (every other access token)."""
+    if principal.token_type == "apikey":
+        return "apikey"
+    return "member" if principal.token_type == "member" else "operator"
 
 
 class RateLimitHeadersMiddleware:

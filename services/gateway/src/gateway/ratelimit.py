@@ -43,7 +43,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway.domain.ratelimit import BucketState, Decision, TokenBucket, take_all, tightest
-from gateway.settings import PlanLimits, Settings
+from gateway.settings import PlanLimits, PrincipalKind, Settings
 from servicekit.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -252,13 +252,21 @@ class RateLimiter:
         return cls(MemoryStore())
 
     async def check(
-        self, *, tenant_id: str, principal: str, plan: PlanLimits, cost: int = 1
+        self,
+        *,
+        tenant_id: str,
+        principal: str,
+        plan: PlanLimits,
+        kind: PrincipalKind = "member",
+        cost: int = 1,
     ) -> Decision:
-        """Spend ``cost`` from the tenant's and the principal's buckets (both or neither)."""
+        """Spend ``cost`` from the tenant's and the principal's buckets (both or neither);
+        the principal's bucket is sized by its ``kind`` (member, operator, apikey)."""
         tenant_key, principal_key = bucket_keys(tenant_id, principal)
+        own = plan.principal_bucket(kind)
         buckets = [
             (self._prefix + tenant_key, TokenBucket(plan.tenant_rate, plan.tenant_burst)),
-            (self._prefix + principal_key, TokenBucket(plan.principal_rate, plan.principal_burst)),
+            (self._prefix + principal_key, TokenBucket(own.rate, own.burst)),
         ]
         decision = tightest(await self.store.take_all(buckets, cost))
         DECISIONS.labels(self.store.name, "allowed" if decision.allowed else "denied").inc()

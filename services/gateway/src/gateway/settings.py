@@ -1,5 +1,7 @@
 """Settings of the gateway; every variable is prefixed QUANZI_GATEWAY_."""
 
+from typing import Literal
+
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -15,23 +17,53 @@ DEFAULT_UPSTREAMS = {
 DEFAULT_ROUTES = {f"/v1/{name}": name for name in DEFAULT_UPSTREAMS}
 
 
+class Bucket(BaseModel):
+    """A token bucket's size: sustained requests per second and burst."""
+
+    rate: float
+    burst: int
+
+
+PrincipalKind = Literal["member", "operator", "apikey"]
+
+
 class PlanLimits(BaseModel):
-    """Token buckets of a tenant plan: sustained requests per second and burst size."""
+    """Token buckets of a tenant plan: the tenant's (all its callers together) and one per
+    caller, sized by kind of caller. A person (a member in the app, an operator at the
+    console) gets ``principal_rate``/``principal_burst``; a kind listed in ``kinds`` gets
+    its own size: an API key is a company's backend, which mints a member token each time
+    an app user opens the app, so it needs a person's limit many times over."""
 
     tenant_rate: float
     tenant_burst: int
     principal_rate: float
     principal_burst: int
+    kinds: dict[PrincipalKind, Bucket] = {}
+
+    def principal_bucket(self, kind: PrincipalKind) -> Bucket:
+        sized = self.kinds.get(kind)
+        return sized or Bucket(rate=self.principal_rate, burst=self.principal_burst)
 
 
+def _plan(tenant: int, person: int, operator: int, apikey: int) -> PlanLimits:
+    """A plan from sustained rates; bursts are twice the rate."""
+    return PlanLimits(
+        tenant_rate=tenant,
+        tenant_burst=2 * tenant,
+        principal_rate=person,
+        principal_burst=2 * person,
+        kinds={
+            "operator": Bucket(rate=operator, burst=2 * operator),
+            "apikey": Bucket(rate=apikey, burst=2 * apikey),
+        },
+    )
+
+
+# Requests per second: tenant (everyone together), member, operator, API key.
 DEFAULT_PLANS = {
-    "free": PlanLimits(tenant_rate=20, tenant_burst=40, principal_rate=5, principal_burst=10),
-    "standard": PlanLimits(
-        tenant_rate=200, tenant_burst=400, principal_rate=20, principal_burst=40
-    ),
-    "enterprise": PlanLimits(
-        tenant_rate=2000, tenant_burst=4000, principal_rate=100, principal_burst=200
-    ),
+    "free": _plan(20, 5, 10, 20),
+    "standard": _plan(400, 20, 40, 300),
+    "enterprise": _plan(3000, 50, 100, 2000),
 }
 
 

@@ -220,6 +220,25 @@ async def test_api_keys_are_shown_once_work_for_member_tokens_and_revoke_at_once
     assert after.status_code == 401
 
 
+async def test_an_api_key_mints_member_tokens_at_a_backends_rate(gateway: Gateway) -> None:
+    """A company's backend mints a token each time an app user opens the app: an API key
+    gets a backend's bucket (standard plan: 300/s, burst 600), not a person's (20/s, 40)."""
+    _, owner = await gateway.owner_token("acme")
+    made = await gateway.client.post(
+        "/v1/api-keys", headers=bearer(owner), json={"name": "App", "scopes": ["members:write"]}
+    )
+    key = made.json()["key"]
+    statuses = [
+        (
+            await gateway.client.post(
+                "/v1/member-tokens", headers={"X-Api-Key": key}, json={"external_id": f"u{i}"}
+            )
+        ).status_code
+        for i in range(200)
+    ]
+    assert statuses == [201] * 200
+
+
 async def test_api_key_scopes_and_bad_keys(gateway: Gateway) -> None:
     _, owner = await gateway.owner_token("acme")
     read_only = (

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.access import kind_of
 from gateway.domain.ratelimit import BucketState, Decision, TokenBucket, take_all, tightest
 from gateway.ratelimit import (
     FAIL_OPEN,
@@ -20,7 +21,8 @@ from gateway.ratelimit import (
     rate_limit_headers,
     too_many_requests,
 )
-from gateway.settings import PlanLimits, Settings
+from gateway.settings import Bucket, PlanLimits, PrincipalKind, Settings
+from servicekit.auth import Principal
 from servicekit.devbroker import free_port
 
 EPS = 1e-9
@@ -236,6 +238,41 @@ async def test_principal_limit_is_per_principal() -> None:
     ]
     assert results == [True, True, False]
     assert (await limiter.check(tenant_id="t", principal="bob", plan=limits)).allowed
+
+
+async def test_principal_bucket_is_sized_by_kind() -> None:
+    limiter = memory_limiter(FakeClock())
+    limits = plan(principal_burst=2).model_copy(
+        update={"kinds": {"apikey": Bucket(rate=0.001, burst=5)}}
+    )
+
+    async def allowed(principal: str, kind: PrincipalKind) -> int:
+        checks = [
+            await limiter.check(tenant_id="t", principal=principal, plan=limits, kind=kind)
+            for _ in range(8)
+        ]
+        return sum(decision.allowed for decision in checks)
+
+    assert await allowed("apikey:k1", "apikey") == 5  # its own size
+    assert await allowed("member:m1", "member") == 2  # the person's size
+    assert await allowed("user:o1", "operator") == 2  # no operator size: the person's
+
+
+def test_default_plans_let_an_api_key_mint_hundreds_of_tokens_per_second() -> None:
+    for name in ("standard", "enterprise"):
+        limits = Settings().rate_limit_plans[name]
+        apikey, member = limits.principal_bucket("apikey"), limits.principal_bucket("member")
+        assert apikey.rate >= 200 and apikey.rate <= limits.tenant_rate
+        assert member.rate < apikey.rate
+
+
+def test_kind_of_principal() -> None:
+    def principal(token_type: str) -> Principal:
+        return Principal(tenant_id="t", subject="s", roles=frozenset(), token_type=token_type)
+
+    assert kind_of(principal("apikey")) == "apikey"
+    assert kind_of(principal("member")) == "member"
+    assert kind_of(principal("access")) == "operator"
 
 
 async def test_tenant_limit_is_shared_by_its_principals() -> None:

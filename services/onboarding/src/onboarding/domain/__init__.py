@@ -1,1 +1,0 @@
-"""Onboarding domain rules: plain Python, no I/O."""

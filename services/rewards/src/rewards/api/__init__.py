@@ -1,1 +1,0 @@
-"""Rewards HTTP API: routers and request/response schemas."""

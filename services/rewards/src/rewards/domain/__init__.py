@@ -1,1 +1,0 @@
-"""Rewards domain rules: plain Python, no I/O."""
