@@ -7,7 +7,8 @@ encode/httpx#3215) against 0.38× for aiohttp; ``bench/gateway.py`` keeps both
 engines side by side (``HttpxEngine`` exists for that comparison only).
 
 Bodies stream both ways and pass through byte for byte (no decompression).
-Each upstream has a circuit breaker (``gateway.domain.circuit``); each route a
+Each upstream has a circuit breaker (``gateway.domain.circuit``), closed again as soon as
+the upstream's ``/readyz`` answers 200 (probed while it is open); each route a
 time budget; idempotent requests are retried on connect errors and 502/503/504
 within that budget, and only while their body can still be sent again.
 """
@@ -31,7 +32,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
-from gateway.domain.circuit import CircuitBreaker, Ticket
+from gateway.domain.circuit import CircuitBreaker, State, Ticket
 from gateway.settings import Settings
 from servicekit import tracing
 from servicekit.problems import Problem
@@ -39,6 +40,7 @@ from servicekit.problems import Problem
 PROXY_PATH = "/v1/{path:path}"
 PROXIED_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+READINESS_PATH = "/readyz"  # servicekit's: 200 once the database and broker answer
 RETRY_STATUSES = frozenset({502, 503, 504})  # also count as failures for the breaker
 
 # RFC 9110 §7.6.1: meaningful for one connection only, never forwarded (plus the
@@ -500,6 +502,7 @@ class Proxy:
         engine: Engine | None = None,
         before_forward: BeforeForward | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.table = RouteTable(settings.routes, settings.upstreams)
         self.timeouts = TimeoutTable(settings.route_timeouts_s, settings.upstream_timeout_s)
@@ -508,9 +511,12 @@ class Proxy:
             name: CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_reset_s)
             for name in settings.upstreams
         }
+        self.probe_interval_s = settings.breaker_probe_interval_s
+        self._probes: dict[str, asyncio.Task[None]] = {}
         self._engine = engine
         self.before_forward = before_forward
         self.clock = clock
+        self.sleep = sleep
 
     @property
     def engine(self) -> Engine:
@@ -608,18 +614,18 @@ class Proxy:
             async with asyncio.timeout(deadline - self.clock()):
                 reply = await self.engine.send(method, url, headers, body.payload(), budget)
         except TimeoutError:
-            breaker.failure(ticket, self.clock())
+            self._failed(service, ticket)
             raise
         except (ConnectFailed, TransportFailed) as error:
             if body.client_gone:  # the client hung up mid-upload: says nothing of the upstream
                 breaker.release(ticket)
                 raise ClientDisconnect() from error
-            breaker.failure(ticket, self.clock())
+            self._failed(service, ticket)
             return ("connect" if isinstance(error, ConnectFailed) else "transport"), None
         except BaseException:
             breaker.release(ticket)
             raise
-        self._record(breaker, ticket, reply.status)
+        self._record(service, ticket, reply.status)
         return reply.status, reply
 
     def _admit(self, service: str) -> Ticket:
@@ -630,12 +636,49 @@ class Proxy:
             raise upstream_unavailable(service, breaker.retry_after(now))
         return ticket
 
-    def _record(self, breaker: CircuitBreaker, ticket: Ticket, status: int) -> None:
+    def _record(self, service: str, ticket: Ticket, status: int) -> None:
         # Any other answer, 500 included, shows the upstream is up and serving.
         if status in RETRY_STATUSES:
-            breaker.failure(ticket, self.clock())
+            self._failed(service, ticket)
         else:
-            breaker.success(ticket, self.clock())
+            self.breakers[service].success(ticket, self.clock())
+
+    def _failed(self, service: str, ticket: Ticket) -> None:
+        """Tell the breaker; once it is open, watch the upstream's readiness."""
+        breaker = self.breakers[service]
+        breaker.failure(ticket, self.clock())
+        if breaker.state(self.clock()) is not State.CLOSED and service not in self._probes:
+            task = asyncio.create_task(self._probe_until_ready(service))
+            self._probes[service] = task
+            task.add_done_callback(lambda _: self._probes.pop(service, None))
+
+    async def _probe_until_ready(self, service: str) -> None:
+        """Ask ``/readyz`` every ``probe_interval_s`` while the circuit is open; the first
+        ready answer closes it, so a restarted service is back as soon as it is ready
+        rather than after the rest of ``breaker_reset_s``."""
+        breaker = self.breakers[service]
+        while breaker.state(self.clock()) is not State.CLOSED:
+            await self.sleep(self.probe_interval_s)
+            if await self.probe_ready(service):
+                breaker.recovered(self.clock())
+
+    async def probe_ready(self, service: str) -> bool:
+        """Whether the upstream answers its readiness probe with 200 (not counted by the
+        breaker: a probe is not a client's request)."""
+        timeout_s = max(self.probe_interval_s, 0.5)
+        url = self.table.upstreams[service] + READINESS_PATH
+        try:
+            async with asyncio.timeout(timeout_s):
+                reply = await self.engine.send("GET", url, [], None, timeout_s)
+                await reply.aclose()
+        except (TimeoutError, ConnectFailed, TransportFailed, RuntimeError):
+            return False  # RuntimeError: the engine is closed (shutting down)
+        return reply.status == 200
+
+    async def stop_probes(self) -> None:
+        for task in list(self._probes.values()):
+            task.cancel()
+        await asyncio.gather(*self._probes.values(), return_exceptions=True)
 
     async def fetch(
         self, service: str, path: str, headers: list[tuple[str, str]], timeout_s: float
@@ -657,12 +700,12 @@ class Proxy:
                 finally:
                     await reply.aclose()
         except (TimeoutError, ConnectFailed, TransportFailed):
-            breaker.failure(ticket, self.clock())
+            self._failed(service, ticket)
             raise
         except BaseException:
             breaker.release(ticket)
             raise
-        self._record(breaker, ticket, reply.status)
+        self._record(service, ticket, reply.status)
         return reply.status, body
 
 
@@ -717,6 +760,7 @@ def _wrap_lifespan(app: FastAPI, proxy: Proxy, route: Route, name: EngineName) -
             async with inner(app) as state:
                 yield state
         finally:
+            await proxy.stop_probes()
             await proxy.engine.aclose()
             proxy.engine = None
 

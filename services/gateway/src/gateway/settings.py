@@ -81,6 +81,8 @@ class Settings(ServiceSettings):
     upstream_retries: int = 2  # idempotent methods only, on connect errors and 502/503/504
     breaker_failure_threshold: int = 5  # consecutive failures that open an upstream's circuit
     breaker_reset_s: float = 10.0  # open time before one trial request is let through
+    # While a circuit is open, the upstream's /readyz is asked this often; ready closes it.
+    breaker_probe_interval_s: float = 0.5
     cors_origins: list[str] = []
 
     # Tokens. Ed25519 private keys (PEM). In development a key is generated once into

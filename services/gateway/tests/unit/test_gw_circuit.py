@@ -203,3 +203,16 @@ class BreakerHistory(RuleBasedStateMachine):
 
 BreakerHistory.TestCase.settings = settings(max_examples=300, stateful_step_count=40)
 test_breaker_histories = BreakerHistory.TestCase
+
+
+def test_recovered_closes_an_open_circuit_and_stales_its_tickets() -> None:
+    breaker = CircuitBreaker(failure_threshold=1, reset_s=10)
+    in_flight = granted(breaker, 0)
+    breaker.failure(granted(breaker, 0), 0)
+    assert breaker.state(1) is State.OPEN
+    breaker.recovered(1)
+    assert breaker.state(1) is State.CLOSED
+    breaker.failure(in_flight, 2)  # a late answer from before the recovery
+    assert breaker.state(2) is State.CLOSED
+    breaker.recovered(3)  # already closed: nothing changes
+    assert not granted(breaker, 3).trial

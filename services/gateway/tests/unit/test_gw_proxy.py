@@ -5,6 +5,7 @@ The engine is a fake here; tests/integration/test_gw_proxy.py does it over real 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.domain.circuit import State
 from gateway.proxy import (
     IDEMPOTENT_METHODS,
     RETRY_BACKOFF_MAX_S,
@@ -189,12 +191,14 @@ class FakeEngine:
     def __init__(self, *script: int | Exception) -> None:
         self.script = list(script)
         self.calls = 0
+        self.urls: list[str] = []
         self.replies: list[FakeReply] = []
 
     async def send(
         self, method: str, url: str, headers: list[tuple[str, str]], body: Any, timeout_s: float
     ) -> FakeReply:
         self.calls += 1
+        self.urls.append(url)
         if hasattr(body, "__anext__"):
             async for _ in body:  # a real engine sends the body before the answer
                 pass
@@ -323,6 +327,38 @@ async def test_the_breaker_opens_and_answers_503_with_retry_after() -> None:
     engine.script = [200]
     assert (await exchange(proxy)).status == 200  # the trial
     assert (await exchange(proxy)).status == 200  # closed again
+    await proxy.stop_probes()
+
+
+async def test_a_ready_upstream_closes_the_open_circuit_without_waiting_for_the_reset() -> None:
+    """A restarted service gets traffic as soon as its /readyz answers 200, not after the
+    rest of the breaker's reset time; probes while it is down do not reopen anything."""
+    clock = Clock()
+
+    async def sleep(seconds: float) -> None:  # the probe's wait moves the test clock
+        clock.now += seconds
+        await asyncio.sleep(0)
+
+    engine = FakeEngine(ConnectFailed("refused"))
+    proxy = make_proxy(engine, clock, upstream_retries=0, breaker_reset_s=10)
+    proxy.sleep = sleep
+    opened_at = clock.now
+    for _ in range(3):
+        with pytest.raises(Problem):
+            await exchange(proxy)
+    breaker = proxy.breakers["rewards"]
+    for _ in range(4):  # probes find it down: still open
+        await asyncio.sleep(0)
+    assert breaker.state(clock.now) is State.OPEN and engine.calls > 3
+    engine.script = [200]  # the service is back and ready
+    for _ in range(4):
+        await asyncio.sleep(0)
+    assert breaker.state(clock.now) is State.CLOSED
+    assert clock.now - opened_at < 10  # well before the reset
+    assert "http://rewards/readyz" in engine.urls
+    reply = await exchange(proxy)
+    assert reply.status == 200
+    await proxy.stop_probes()
 
 
 async def test_500_answers_do_not_open_the_breaker() -> None:

@@ -9,6 +9,8 @@ how each admitted request ended. Every admitted request holds a ``Ticket``; an
 outcome reported with a ticket from before the last state change (a request that
 was already in flight when the circuit opened), or from a trial that has since
 been replaced, is ignored: a late answer can neither reopen nor close the circuit.
+A readiness probe that finds the upstream ready closes an open circuit at once
+(``recovered``): a restarted service gets traffic as soon as it can take it.
 """
 
 from __future__ import annotations
@@ -81,6 +83,12 @@ class CircuitBreaker:
         self._failures += 1
         if self._failures >= self.failure_threshold:
             self._change(is_open=True, now=now)
+
+    def recovered(self, now: float) -> None:
+        """The upstream reported itself ready (a readiness probe): close an open circuit now,
+        without waiting for ``reset_s`` and a trial. Tickets from before are stale."""
+        if self._open:
+            self._change(is_open=False, now=now)
 
     def release(self, ticket: Ticket) -> None:
         """The request ended without telling anything about the upstream (e.g. cancelled)."""
