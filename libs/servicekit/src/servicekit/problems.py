@@ -117,6 +117,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        if any(item.get("type") == "json_invalid" for item in error.errors()):
+            # Not JSON at all: a malformed request (400), not invalid fields (422).
+            return problem_response(
+                400,
+                "malformed-json",
+                "Malformed JSON",
+                "The request body is not valid JSON.",
+                instance=request.url.path,
+            )
         errors = [
             {
                 "location": [str(part) for part in item.get("loc", ())],

@@ -169,13 +169,13 @@ async def test_an_invalid_json_body_is_a_422_problem(client: httpx.AsyncClient) 
     assert [error["location"] for error in body["errors"]] == [["body", "count"]]
 
 
-async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient) -> None:
+async def test_malformed_json_is_a_400_problem(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/items", content=b'{"name": ', headers={"content-type": "application/json"}
     )
 
-    body = _is_problem(response, 422, "validation-error")
-    assert body["errors"]
+    body = _is_problem(response, 400, "malformed-json")
+    assert body["detail"] == "The request body is not valid JSON."
 
 
 async def test_an_unexpected_error_is_a_500_problem_without_internals(

@@ -239,6 +239,31 @@ async def test_an_api_key_mints_member_tokens_at_a_backends_rate(gateway: Gatewa
     assert statuses == [201] * 200
 
 
+async def test_control_characters_never_get_in(gateway: Gateway) -> None:
+    _, owner = await gateway.owner_token("acme")
+    key = (
+        await gateway.client.post(
+            "/v1/api-keys", headers=bearer(owner), json={"name": "CRM", "scopes": ["members:write"]}
+        )
+    ).json()["key"]
+    for body in (
+        {"external_id": "crm\u0000-1"},
+        {"external_id": "crm\n-1"},
+        {"external_id": "crm-1", "profile": {"display_name": "小\u0000林"}},
+        {"external_id": "crm-1", "profile": {"display_name": "\u001b[31mred"}},
+    ):
+        answer = await gateway.client.post(
+            "/v1/member-tokens", headers={"X-Api-Key": key}, json=body
+        )
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+    for url in ("/v1/api-keys/a%00b", "/v1/api-keys?cursor=%00"):
+        answer = await gateway.client.get(url, headers=bearer(owner))
+        assert answer.status_code == 400 and answer.json()["type"].endswith("/control-character")
+    events = await gateway.events("quanzi.gateway.member.identified.v1")
+    assert events == []
+
+
 async def test_api_key_scopes_and_bad_keys(gateway: Gateway) -> None:
     _, owner = await gateway.owner_token("acme")
     read_only = (
@@ -444,9 +469,8 @@ async def test_values_the_database_cannot_store_are_a_4xx_not_a_500(
     answer = await gateway.client.post(
         "/v1/platform/tenants", json=body, headers=gateway.platform()
     )
-    # PostgreSQL text cannot hold NUL; SQLite can. Either way: never a 500, never half-written.
-    assert answer.status_code == (422 if backend == "postgres" else 201), answer.text
-    if backend == "postgres":
-        assert answer.json()["type"].endswith("/unstorable-value")
-        listed = await gateway.client.get("/v1/platform/tenants", headers=gateway.platform())
-        assert listed.json()["items"] == []
+    # Refused on both backends by the one text rule (servicekit.text), before any write.
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["type"].endswith("/validation-error")
+    listed = await gateway.client.get("/v1/platform/tenants", headers=gateway.platform())
+    assert listed.json()["items"] == []

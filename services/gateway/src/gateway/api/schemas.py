@@ -7,21 +7,38 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from servicekit.text import LINE_PATTERN, TEXT_PATTERN, Body
+
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=320,
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$",
+    ),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Secret = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _line(min_length: int, max_length: int, *, strip: bool = True) -> StringConstraints:
+    """A one-line value (servicekit.text's rule: no control characters)."""
+    return StringConstraints(
+        strip_whitespace=strip, min_length=min_length, max_length=max_length, pattern=LINE_PATTERN
+    )
 
 
-class TenantCreate(Strict):
-    slug: Annotated[str, StringConstraints(min_length=3, max_length=40)]
+Name = Annotated[str, _line(1, 200)]
+Secret = Annotated[str, _line(1, 1024, strip=False)]
+Password = Annotated[str, _line(1, 256, strip=False)]
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=TEXT_PATTERN),
+]
+Slug = Annotated[str, _line(1, 40)]
+ExternalId = Annotated[str, _line(1, 128)]
+
+
+class TenantCreate(Body):
+    slug: Annotated[str, _line(3, 40, strip=False)]
     name: Name
     plan: str = "standard"
     owner_email: Email
@@ -50,17 +67,17 @@ class TenantCreated(BaseModel):
     owner_invitation: Invited
 
 
-class StatusChange(Strict):
+class StatusChange(Body):
     reason: Reason
 
 
-class Login(Strict):
-    tenant: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+class Login(Body):
+    tenant: Slug
     email: Email
     password: Password
 
 
-class RefreshIn(Strict):
+class RefreshIn(Body):
     refresh_token: Secret
 
 
@@ -72,23 +89,23 @@ class TokensOut(BaseModel):
     refresh_expires_at: datetime
 
 
-class ResetRequest(Strict):
-    tenant: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+class ResetRequest(Body):
+    tenant: Slug
     email: Email
 
 
-class SetPassword(Strict):
+class SetPassword(Body):
     token: Secret
     password: Password
 
 
-class OperatorInvite(Strict):
+class OperatorInvite(Body):
     email: Email
     display_name: Name
     roles: list[str] = Field(min_length=1, max_length=5)
 
 
-class OperatorUpdate(Strict):
+class OperatorUpdate(Body):
     roles: list[str] | None = Field(default=None, min_length=1, max_length=5)
     disabled: bool | None = None
 
@@ -104,7 +121,7 @@ class OperatorOut(BaseModel):
     created_at: datetime
 
 
-class ApiKeyCreate(Strict):
+class ApiKeyCreate(Body):
     name: Name
     scopes: list[str] = Field(min_length=1, max_length=10)
 
@@ -125,10 +142,8 @@ class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="The key itself: shown once, store it now")
 
 
-class MemberTokenRequest(Strict):
-    external_id: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
-    ]
+class MemberTokenRequest(Body):
+    external_id: ExternalId
     profile: dict[str, Any] = Field(default_factory=dict, max_length=50)
 
 

@@ -1,0 +1,104 @@
+"""Text a service accepts: one rule for every identifier and text field of every service.
+
+Control characters have no business in what members and operators type, and some cannot
+be stored at all (PostgreSQL text refuses U+0000; a lone surrogate cannot be encoded as
+UTF-8). So, everywhere, the same way:
+
+- ``Line`` (identifiers, names, titles, one-line values): no control character at all
+  (U+0000–U+001F, U+007F);
+- ``Text`` (descriptions, messages, bodies): line breaks and tabs allowed, no other
+  control character;
+- ``Body``, the base of every request body: the ``Text`` rule applied to every string
+  anywhere in the body (free-form JSON such as profiles and settings included) as a safety
+  net behind the typed fields, plus unknown fields refused;
+- path and query values: the ``Line`` rule, checked by ``ControlCharacterMiddleware``
+  before routing (400 problem+json).
+
+The typed fields carry their rule as a ``pattern`` in the OpenAPI, so clients (and
+schemathesis) know it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any
+from urllib.parse import unquote_to_bytes
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from servicekit.problems import problem_response
+
+LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_NOT_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+Line = Annotated[str, StringConstraints(pattern=LINE_PATTERN)]
+Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
+
+
+def forbidden_character(value: object, *, line: bool = False) -> str | None:
+    """The first forbidden character in any string of a JSON-like value (keys included),
+    as ``U+XXXX``; None when the value is clean."""
+    if isinstance(value, str):
+        found = (_NOT_LINE if line else _NOT_TEXT).search(value)
+        return f"U+{ord(found.group()):04X}" if found else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            bad = forbidden_character(key, line=True) or forbidden_character(item, line=line)
+            if bad:
+                return bad
+    elif isinstance(value, list | tuple):
+        for item in value:
+            bad = forbidden_character(item, line=line)
+            if bad:
+                return bad
+    return None
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown fields and control characters refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: Any) -> Any:
+        bad = forbidden_character(data)
+        if bad:
+            raise ValueError(f"text cannot contain the control character {bad}")
+        return data
+
+
+class ControlCharacterMiddleware:
+    """400 problem when the path or the query string holds a control character (encoded
+    or not): ids and filters are one-line values, and U+0000 would reach the database."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            bad = forbidden_character(scope["path"], line=True) or _query_character(
+                scope.get("query_string", b"")
+            )
+            if bad:
+                response = problem_response(
+                    400,
+                    "control-character",
+                    "Control character",
+                    f"the path or query contains the control character {bad}",
+                    instance=scope["path"],
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _query_character(query: bytes) -> str | None:
+    if not query:
+        return None
+    decoded = unquote_to_bytes(query.replace(b"+", b" ")).decode("utf-8", "replace")
+    return forbidden_character(decoded, line=True)
