@@ -249,6 +249,20 @@ def test_make_run_entry_point_stops_everything_on_ctrl_c(tmp_path: Path) -> None
                 break
         assert f"http://127.0.0.1:{port}" in banner
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        # The README's admin command works on this platform's data (same --var).
+        create = ["tenants", "create", "cli-co", "--name", "CLI Co", "--owner-email", "o@c.example"]
+        admin = subprocess.run(
+            [sys.executable, "-m", "quanzi_devstack.run", "admin", "--var", str(var), *create],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert admin.returncode == 0 and "created tenant cli-co" in admin.stdout, admin.stderr
+        listed = httpx.get(
+            f"http://127.0.0.1:{port}/v1/platform/tenants",
+            headers={"Authorization": f"Bearer {DEV_SECRET}"},
+        ).json()["items"]
+        assert [tenant["slug"] for tenant in listed] == ["cli-co"]
         run.send_signal(signal.SIGINT)
         assert run.wait(timeout=60) == 0
     finally:

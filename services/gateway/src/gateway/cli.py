@@ -1,5 +1,10 @@
 """quanzi-gateway: migrate the database, serve the API, administer tenants.
 
+On a development platform started with `make run` / `quanzi-dev run`, run these as
+`quanzi-dev admin tenants ...`: it finds that platform's data (same --var, same
+QUANZI_POSTGRES_URL). Run directly, the gateway's environment (QUANZI_GATEWAY_DATABASE_URL,
+signing key) must be the serving gateway's.
+
 quanzi-gateway migrate | serve [--port N]
 quanzi-gateway tenants create SLUG --name NAME --owner-email EMAIL [--owner-name N] [--plan P]
 quanzi-gateway tenants list [--status active|suspended]
@@ -12,7 +17,9 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from gateway.domain.tenants import TenantStatus
@@ -30,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["tenants"]:
         return asyncio.run(_tenants(args[1:]))
+    if args[:1] in (["-h"], ["--help"]):
+        print(__doc__)
     return service_main("gateway", default_port=8000, argv=args)
 
 
@@ -49,6 +58,10 @@ async def _tenants(argv: list[str]) -> int:
         change.add_argument("tenant_id")
         change.add_argument("--reason", required=True)
     args = parser.parse_args(argv)
+    missing = _missing_database(Settings())
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 1
     try:
         return await _with_identity(lambda identity: _run(identity, args))
     except Problem as problem:
@@ -60,6 +73,23 @@ async def _tenants(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _missing_database(settings: Settings) -> str | None:
+    """Why the administered database is not the platform's, if it plainly is not: an
+    SQLite file that does not exist (opening it would create an empty database, and a
+    development signing key beside it, that nothing serves)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    if Path(url.database).exists():
+        return None
+    return (
+        f"no gateway database at {Path(url.database).resolve()}. On a platform started with "
+        "`make run`, use `quanzi-dev admin tenants ...` (add --var DIR if it runs with one); "
+        "otherwise set QUANZI_GATEWAY_DATABASE_URL to the gateway's database "
+        "(and run `quanzi-gateway migrate` once for a new one)."
+    )
 
 
 async def _with_identity(run: Callable[[Identity], Awaitable[int]]) -> int:

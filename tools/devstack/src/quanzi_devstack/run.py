@@ -1,4 +1,6 @@
 """``quanzi-dev run``: the dev broker, migrations, all services and the gateway.
+``quanzi-dev admin tenants ...``: the gateway's admin commands on that platform's data.
+``quanzi-dev events tail [TOPIC...]``: its events, printed as they arrive.
 
 It knows the services by name and command only (it imports none of them), so it
 can also start the platform for end-to-end tests and benchmarks on free ports.
@@ -22,6 +24,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
+from quanzi_devstack.events import run_tail
 from servicekit.devbroker import DevBroker, die_with_parent, free_port_block, port_open
 
 SERVICES = ("onboarding", "content", "activities", "rewards")
@@ -162,14 +165,7 @@ class Platform:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="quanzi-dev", description=__doc__)
-    parser.add_argument("command", choices=["run"])
-    parser.add_argument("--var", default=os.environ.get("QUANZI_VAR_DIR", "var"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("QUANZI_PORT", "8000")))
-    parser.add_argument(
-        "--broker-port", type=int, default=int(os.environ.get("QUANZI_BROKER_PORT", "9092"))
-    )
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     # The gateway on --port, the services on the next four ports.
     ports = {name: args.port + offset for offset, name in enumerate(("gateway", *SERVICES))}
     platform = Platform(
@@ -179,6 +175,45 @@ def main(argv: list[str] | None = None) -> int:
         external_kafka=os.environ.get("QUANZI_KAFKA_BOOTSTRAP_SERVERS") or None,
         database_urls=_postgres_urls(),
     )
+    if args.command == "admin":
+        return admin(platform, args.rest)
+    if args.command == "events":
+        return run_tail(platform.bootstrap_servers, args.topics, args.from_beginning)
+    return run(platform)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--var", default=os.environ.get("QUANZI_VAR_DIR", "var"))
+    common.add_argument("--port", type=int, default=int(os.environ.get("QUANZI_PORT", "8000")))
+    common.add_argument(
+        "--broker-port", type=int, default=int(os.environ.get("QUANZI_BROKER_PORT", "9092"))
+    )
+    parser = argparse.ArgumentParser(prog="quanzi-dev", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", parents=[common], help="the whole platform on this machine")
+    admin_parser = commands.add_parser(
+        "admin",
+        parents=[common],
+        help="the gateway's admin commands on this platform's data, e.g. `tenants create`",
+    )
+    admin_parser.add_argument("rest", nargs=argparse.REMAINDER, help="quanzi-gateway arguments")
+    events = commands.add_parser("events", parents=[common], help="look at the events")
+    events.add_argument("action", choices=["tail"])
+    events.add_argument("topics", nargs="*", help="default: every topic of contracts/")
+    events.add_argument(
+        "--from-beginning", action="store_true", help="first what the broker still holds"
+    )
+    return parser
+
+
+def admin(platform: Platform, rest: list[str]) -> int:
+    """``quanzi-gateway`` with the environment ``run`` gives the gateway (same data)."""
+    command = [sys.executable, "-m", "gateway.cli", *(rest or ["--help"])]
+    return subprocess.run(command, env=platform.env_for("gateway"), check=False).returncode
+
+
+def run(platform: Platform) -> int:
     # Installed explicitly: a process started in the background inherits SIGINT ignored.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
