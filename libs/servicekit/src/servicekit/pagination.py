@@ -20,7 +20,10 @@ from servicekit.problems import Problem
 MAX_PAGE_SIZE = 200
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+Cursor = Annotated[
+    str | None,
+    Query(description="`next_cursor` of the previous page; absent or empty: the first page"),
+]
 
 T = TypeVar("T")
 Out = TypeVar("Out", bound=BaseModel)
@@ -44,8 +47,10 @@ def encode_cursor(values: Sequence[Any]) -> str:
 
 
 def decode_cursor(cursor: str | None, size: int) -> list[Any] | None:
-    """The key values a cursor carries; a malformed one is a 400 problem, not a 500."""
-    if cursor is None:
+    """The key values a cursor carries; a malformed one is a 400 problem, not a 500. An
+    empty cursor (``?cursor=``, what a client sends from an empty variable) is the first
+    page, as an absent one."""
+    if not cursor:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)

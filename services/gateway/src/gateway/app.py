@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Replace servicekit's own /readyz with one that also asks every upstream.
     app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/readyz"]
     app.add_api_route("/readyz", _readyz, methods=["GET"], include_in_schema=False)
-    install_proxy(app, settings, before_forward=_before_forward)
+    proxy = install_proxy(app, settings, before_forward=_before_forward)
+    proxy.own_routes = [route for router in ROUTERS for route in router.routes]
     install_docs(app, settings)
     app.add_middleware(RateLimitHeadersMiddleware)
     install_cors(app, settings)  # outermost: preflights never reach authentication

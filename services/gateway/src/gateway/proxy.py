@@ -28,7 +28,7 @@ from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
@@ -512,6 +512,7 @@ class Proxy:
             for name in settings.upstreams
         }
         self.probe_interval_s = settings.breaker_probe_interval_s
+        self.own_routes: list[BaseRoute] = []  # the gateway's own, for 405 answers
         self._probes: dict[str, asyncio.Task[None]] = {}
         self._engine = engine
         self.before_forward = before_forward
@@ -537,6 +538,16 @@ class Proxy:
         path: str = scope["path"]
         target = self.table.resolve(path)
         request.state.upstream = target[0] if target else None  # for before_forward
+        if target is None:
+            allowed = _methods_on(self.own_routes, request.scope)
+            if allowed:  # one of the gateway's own paths, with another method
+                raise Problem(
+                    405,
+                    "method-not-allowed",
+                    "Method Not Allowed",
+                    f"{request.method} is not allowed on {path}",
+                    headers={"Allow": ", ".join(sorted(allowed))},
+                )
         if self.before_forward is not None:
             await self.before_forward(request)
         if target is None:
@@ -707,6 +718,18 @@ class Proxy:
             raise
         self._record(service, ticket, reply.status)
         return reply.status, body
+
+
+def _methods_on(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
+    """Methods the gateway's own routes allow on this path: the catch-all proxy route would
+    otherwise turn a wrong method on one of them into a 404."""
+    allowed: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(scope)  # PARTIAL: the path matches, not the method
+            if match is Match.PARTIAL:
+                allowed |= route.methods
+    return allowed
 
 
 def _raw_target(scope: Scope) -> str:

@@ -264,6 +264,20 @@ async def test_control_characters_never_get_in(gateway: Gateway) -> None:
     assert events == []
 
 
+async def test_a_wrong_method_on_the_gateways_own_paths_is_a_405(gateway: Gateway) -> None:
+    _, owner = await gateway.owner_token("acme")
+    for method, url, allow in (
+        ("DELETE", "/v1/operators", "GET, POST"),
+        ("PUT", "/v1/platform/tenants", "GET, POST"),
+        ("GET", "/v1/member-tokens", "POST"),
+    ):
+        answer = await gateway.client.request(method, url, headers=bearer(owner))
+        assert answer.status_code == 405, (method, url, answer.text)
+        assert answer.headers["allow"] == allow
+        assert answer.headers["content-type"] == "application/problem+json"
+    assert (await gateway.client.get("/v1/nowhere", headers=bearer(owner))).status_code == 404
+
+
 async def test_api_key_scopes_and_bad_keys(gateway: Gateway) -> None:
     _, owner = await gateway.owner_token("acme")
     read_only = (
