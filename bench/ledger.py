@@ -9,14 +9,14 @@ On PostgreSQL, in fresh databases, against a dev broker started for the run:
               leaderboard rows, outbox events). Timed from the group's assignment to
               the commit of the transaction that applied the last event. One run per
               handler variant, each in its own database: the per-event handler
-              (``service.apply_rules``) and the batched one (``service.apply_rules_many``
+              (``rules.handlers.apply_rules``) and the batched one (``apply_rules_many``
               under ``servicekit.consumer.Batched``).
   raw         single-row INSERT + COMMIT on one asyncpg connection, in the same
               database just before each variant: the rate a naive ledger that commits
               every credit would get at best.
   leaderboard M members seeded in bulk (scores over the last 60 days, 20 communities),
-              then the read path the API uses (``Rewards.leaderboard``): top 100 and a
-              member's rank, p50/p99 over Q queries per board.
+              then the read path the API uses (``leaderboards.service.leaderboard``):
+              top 100 and a member's rank, p50/p99 over Q queries per board.
 
 Nothing asserts a timing: it prints figures and ratios.
 
@@ -47,12 +47,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from rewards import service
-from rewards.domain.leaderboard import TENANT_WIDE, Window, period
-from rewards.domain.rules import MEMBERSHIP_ACTIVATED
+from rewards.leaderboards import service as boards
+from rewards.leaderboards.api import rebuild_windows
+from rewards.leaderboards.domain import TENANT_WIDE, Window, period
 from rewards.orm import entries, score_days, score_totals
+from rewards.rules import handlers as earning
+from rewards.rules.domain import MEMBERSHIP_ACTIVATED
 from servicekit.consumer import Batched, ConsumerRunner, Handler
-from servicekit.db import create_engine, session_factory, transaction
+from servicekit.db import create_engine, read_only, session_factory, transaction
 from servicekit.devbroker import DevBroker, free_port
 from servicekit.events import Event
 from servicekit.kafka import KafkaConfig, ensure_topics, producer
@@ -72,8 +74,8 @@ HISTORY = 2_000  # activations written before timing, for a database in steady s
 GOAL = 2.0  # consumer credits/s over raw INSERT+COMMIT/s, at least
 
 VARIANTS: dict[str, Mapping[str, Handler | Batched]] = {
-    "per-event": {MEMBERSHIP_ACTIVATED: service.apply_rules},
-    "batched": {MEMBERSHIP_ACTIVATED: Batched(service.apply_rules_many)},
+    "per-event": {MEMBERSHIP_ACTIVATED: earning.apply_rules},
+    "batched": {MEMBERSHIP_ACTIVATED: Batched(earning.apply_rules_many)},
 }
 
 
@@ -195,7 +197,7 @@ async def history(sessions: async_sessionmaker[AsyncSession], url: str) -> None:
     for chunk in range(0, HISTORY, 500):
         batch = earlier[chunk : chunk + 500]
         async with transaction(sessions) as session:
-            await service.apply_rules_many(session, batch)
+            await earning.apply_rules_many(session, batch)
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         await connection.execute("ANALYZE")
@@ -314,7 +316,7 @@ async def credits_run(
             sessions = session_factory(engine)
             await history(sessions, url)
             # Rolling windows built: the credits keep them up to date, as in production.
-            await service.Rewards(sessions).rebuild_windows(TENANT, utcnow().date())
+            await rebuild_windows(sessions, TENANT, utcnow().date())
             seconds = await consume(config, sessions, topic, VARIANTS[variant], len(events))
             async with sessions() as session:
                 query = select(func.count()).where(
@@ -396,11 +398,11 @@ async def board_latencies(workdir: Path, members: int, queries: int) -> list[Lat
         await seed(url, members)
         engine = create_engine(url)
         try:
-            rewards = service.Rewards(session_factory(engine))
+            sessions = session_factory(engine)
             today = utcnow().date()
-            found = [await timed_rebuild(rewards, url, today)]
+            found = [await timed_rebuild(sessions, url, today)]
             for window, scope in BOARDS:
-                found += await board_queries(rewards, members, queries, window, scope, today)
+                found += await board_queries(sessions, members, queries, window, scope, today)
             return found
         finally:
             await engine.dispose()
@@ -415,10 +417,12 @@ BOARDS = (
 )
 
 
-async def timed_rebuild(rewards: service.Rewards, url: str, today: date) -> Latency:
+async def timed_rebuild(
+    sessions: async_sessionmaker[AsyncSession], url: str, today: date
+) -> Latency:
     """The daily rebuild of the rolling windows (both spans, every scope of the tenant)."""
     started = time.perf_counter()
-    await rewards.rebuild_windows(TENANT, today)
+    await rebuild_windows(sessions, TENANT, today)
     ms = (time.perf_counter() - started) * 1000
     note(f"rolling windows rebuilt in {ms:,.0f} ms")
     # Autovacuum visits a table rewritten this much within its next round (a minute):
@@ -432,7 +436,12 @@ async def timed_rebuild(rewards: service.Rewards, url: str, today: date) -> Late
 
 
 async def board_queries(
-    rewards: service.Rewards, members: int, queries: int, window: Window, scope: str, today: date
+    sessions: async_sessionmaker[AsyncSession],
+    members: int,
+    queries: int,
+    window: Window,
+    scope: str,
+    today: date,
 ) -> list[Latency]:
     rng = random.Random(3)
     first, last = (today.replace(day=1), today) if window is Window.CUSTOM else (None, None)
@@ -441,17 +450,19 @@ async def board_queries(
     label = "month" if window is Window.CUSTOM else str(window)
 
     async def top(_: int) -> int:
-        board = await rewards.leaderboard(
-            TENANT, scope=scope, period=days, limit=100, member_id=None, today=today
-        )
+        async with read_only(sessions) as session:
+            board = await boards.leaderboard(
+                session, TENANT, scope=scope, period=days, limit=100, member_id=None, today=today
+            )
         assert not board.stale_windows, "windows were rebuilt for today"
         return len(board.top)
 
     async def mine(_: int) -> int:
         member = f"member-{rng.randrange(members):06d}"
-        board = await rewards.leaderboard(
-            TENANT, scope=scope, period=days, limit=1, member_id=member, today=today
-        )
+        async with read_only(sessions) as session:
+            board = await boards.leaderboard(
+                session, TENANT, scope=scope, period=days, limit=1, member_id=member, today=today
+            )
         return board.me.rank if board.me else 0
 
     return [
@@ -479,7 +490,7 @@ def report(credits: Sequence[Credits], latencies: Sequence[Latency], members: in
         )
     print("raw/s: single-row INSERT+COMMIT, one asyncpg connection, same database, same run")
     print("raw SA/s: the same through SQLAlchemy")
-    print(f"\nLeaderboards with {members:,} members (PostgreSQL, Rewards.leaderboard)\n")
+    print(f"\nLeaderboards with {members:,} members (PostgreSQL, leaderboards.service)\n")
     print(f"{'query':<32} {'p50 ms':>8} {'p99 ms':>8}")
     for latency in latencies:
         print(f"{latency.query:<32} {latency.p50_ms:>8.1f} {latency.p99_ms:>8.1f}")

@@ -3,28 +3,34 @@
 from fastapi import APIRouter, Depends, FastAPI
 
 from onboarding import events
-from onboarding.api import applications, audit, communities, invites, members, memberships
-from onboarding.api import moderation as moderation_routes
-from onboarding.api import roles as role_routes
-from onboarding.api import rules as rules_routes
-from onboarding.api.deps import refuse_nul
-from onboarding.handlers import on_level_changed, on_member_identified
-from onboarding.moderation import MUTE_END_TIMER, end_mute
-from onboarding.rules import GRACE_TIMER, end_grace
-from onboarding.service import (
-    EXPIRY_TIMER,
-    REMINDER_TIMER,
-    expire_membership,
-    remind_renewal,
-)
+from onboarding.access import refuse_nul
+from onboarding.applications import api as applications
+from onboarding.audit import api as audit
+from onboarding.communities import api as communities
+from onboarding.directory import api as members
+from onboarding.directory.handlers import on_member_identified
+from onboarding.invites import api as invites
+from onboarding.joins import api as joins
+from onboarding.levels.handlers import on_level_changed
+from onboarding.membership import api as memberships
+from onboarding.moderation import api as moderation_routes
+from onboarding.moderation.service import MUTE_END_TIMER, end_mute
+from onboarding.payments import api as payments
+from onboarding.payments.service import expire_membership
+from onboarding.payments.timers import EXPIRY_TIMER, REMINDER_TIMER, remind_renewal
+from onboarding.roles import api as role_routes
+from onboarding.rules import api as rules_routes
+from onboarding.rules.service import GRACE_TIMER, end_grace
 from onboarding.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 
 ROUTERS = (
     communities.router,
+    joins.router,  # the same section as communities (same prefix and tag), in the same order
     applications.router,
     invites.router,
     memberships.router,
+    payments.router,
     memberships.me,
     applications.me,
     audit.router,

@@ -18,8 +18,7 @@ from typing import Never, TextIO
 from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
-from onboarding.directory import MAX_BATCH, Directory
-from onboarding.importer import (
+from onboarding.directory.importer import (
     ImportFileError,
     LineResult,
     Summary,
@@ -29,6 +28,7 @@ from onboarding.importer import (
     import_rows,
     read_rows,
 )
+from onboarding.directory.service import MAX_BATCH, Directory
 from onboarding.settings import Settings
 from servicekit.db import create_engine, session_factory
 from servicekit.problems import Problem

@@ -2,7 +2,7 @@
 
 Tenant operators (owner, admin, operator roles in the access token) may do everything in every
 community of their tenant. Members act through the community roles they were granted
-(roles.py; the role → permissions table is domain.roles.PERMISSIONS): a community admin
+(roles/service.py; the role → permissions table is roles.domain.PERMISSIONS): a community admin
 moderates with a member token. ``authorize`` is the one check every community-scoped action
 goes through.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from onboarding.audit import Actor
-from onboarding.domain.roles import Permission, Role, permits
-from onboarding.role_repository import RoleRepository
+from onboarding.audit.service import Actor
+from onboarding.roles.domain import Permission, Role, permits
+from onboarding.roles.repository import RoleRepository
 from servicekit.auth import Principal
 from servicekit.problems import Problem
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from onboarding.handlers import on_member_identified
+from onboarding.directory.handlers import on_member_identified
 from servicekit.db import transaction
 from servicekit.events import Event
 

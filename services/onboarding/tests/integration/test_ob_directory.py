@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from onboarding.cli import main
-from onboarding.handlers import on_member_identified
+from onboarding.directory.handlers import on_member_identified
 from servicekit.db import transaction
 from servicekit.events import Event
 

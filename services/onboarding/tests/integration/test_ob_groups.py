@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from onboarding.handlers import on_level_changed
+from onboarding.levels.handlers import on_level_changed
 from onboarding.orm import AuditRecord
-from onboarding.service import REMINDER_TIMER, remind_renewal
+from onboarding.payments.timers import REMINDER_TIMER, remind_renewal
 from servicekit.db import transaction
 from servicekit.events import Event
 from servicekit.tables import timers

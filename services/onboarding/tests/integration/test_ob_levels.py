@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from onboarding.handlers import on_level_changed
+from onboarding.levels.handlers import on_level_changed
 from servicekit.db import transaction
 from servicekit.events import Event
 from servicekit.types import utcnow

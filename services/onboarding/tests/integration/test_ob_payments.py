@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from onboarding.service import EXPIRY_TIMER, expire_membership
+from onboarding.payments.service import expire_membership
+from onboarding.payments.timers import EXPIRY_TIMER
 from servicekit.timers import TimerRunner
 from servicekit.types import utcnow
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from onboarding import rules
-from onboarding.moderation import MUTE_END_TIMER, end_mute
-from onboarding.rules import GRACE_TIMER, end_grace
+from onboarding.moderation.service import MUTE_END_TIMER, end_mute
+from onboarding.rules import service as rules
+from onboarding.rules.service import GRACE_TIMER, end_grace
 from servicekit.timers import TimerRunner
 from servicekit.types import utcnow
 

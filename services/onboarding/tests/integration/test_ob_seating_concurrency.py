@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import httpx
 from sqlalchemy import func, select, text
 
-from onboarding.domain.memberships import SEATED
+from onboarding.membership.states import SEATED
 from onboarding.orm import Group, Membership
 from servicekit.db import RETRIED
 

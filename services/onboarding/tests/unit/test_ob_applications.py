@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onboarding.domain.applications import (
+from onboarding.applications.domain import (
     DEFAULT_TEXT_LENGTH,
     Condition,
     Decision,

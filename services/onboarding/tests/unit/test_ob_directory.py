@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onboarding.directory import (
+from onboarding.directory.importer import (
+    ImportFileError,
+    batched,
+    count_rows,
+    csv_row,
+    format_of,
+    read_rows,
+)
+from onboarding.directory.service import (
     KEEP,
     MAX_PROFILE_KEYS,
     MemberUpsert,
@@ -19,14 +27,6 @@ from onboarding.directory import (
     _Entry,
     merged_profile,
     parse_row,
-)
-from onboarding.importer import (
-    ImportFileError,
-    batched,
-    count_rows,
-    csv_row,
-    format_of,
-    read_rows,
 )
 
 

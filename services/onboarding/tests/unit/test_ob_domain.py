@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboarding.domain.levels import BASE_LEVEL, admits, supersedes
-from onboarding.domain.memberships import (
+from onboarding.joins.domain import GroupLoad, Simulation, choose_group, placement_order
+from onboarding.levels.domain import BASE_LEVEL, admits, supersedes
+from onboarding.membership.states import (
     INITIAL,
     SEATED,
     TRANSITIONS,
@@ -19,9 +20,8 @@ from onboarding.domain.memberships import (
     can_transition,
     transition,
 )
-from onboarding.domain.moderation import DEFAULT_LADDER, Ladder, SanctionKind, Step
-from onboarding.domain.routing import GroupLoad, Simulation, choose_group, placement_order
-from onboarding.domain.terms import (
+from onboarding.moderation.domain import DEFAULT_LADDER, Ladder, SanctionKind, Step
+from onboarding.payments.domain import (
     PaidTerms,
     TermKind,
     TermOver,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboarding.domain.routing import (
+from onboarding.joins.domain import (
     AutoUpgrade,
     Candidate,
     GroupLoad,
@@ -16,8 +16,8 @@ from onboarding.domain.routing import (
     meets,
     overflow_template,
     placement_order,
-    reminder_times,
 )
+from onboarding.payments.domain import reminder_times
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 TRIAL = Candidate(tier="trial", level=1)

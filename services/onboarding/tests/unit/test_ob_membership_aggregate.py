@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboarding.domain import membership as agg
-from onboarding.domain.memberships import INITIAL, SEATED, Status, can_transition
-from onboarding.domain.terms import PaidTerms, TermKind
+from onboarding.membership import domain as agg
+from onboarding.membership.states import INITIAL, SEATED, Status, can_transition
+from onboarding.payments.domain import PaidTerms, TermKind
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 PAID = PaidTerms(999, "CNY", TermKind.ROLLING, term_days=30, trial_days=7, refund_window_hours=72)

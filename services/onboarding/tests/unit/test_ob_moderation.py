@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onboarding.domain.memberships import Status, can_transition
-from onboarding.domain.moderation import (
+from onboarding.membership.states import Status, can_transition
+from onboarding.moderation.domain import (
     DEFAULT_LADDER,
     Ladder,
     MuteReasons,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboarding.domain.roles import (
+from onboarding.roles.domain import (
     DEFAULT_TEMPLATE,
     PERMISSIONS,
     InvalidGrant,

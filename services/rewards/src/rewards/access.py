@@ -5,21 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rewards import service
 from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.problems import Problem
 
 READERS = ("owner", "admin", "operator", "activity_officer", "content_officer")
 ADJUSTERS = ("owner", "admin", "operator")
 MERCHANDISERS = ("owner", "admin", "operator")  # the catalog and its redemptions
+RULE_EDITORS = ("owner", "admin")  # earning rules, levels and settings
 
 
-async def rewards(request: Request) -> service.Rewards:
-    return request.app.state.rewards  # type: ignore[no-any-return]
+async def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    """The entry point opens the use case's transaction from these."""
+    return request.app.state.sessions  # type: ignore[no-any-return]
 
 
-RewardsDep = Annotated[service.Rewards, Depends(rewards)]
+Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(sessions)]
 
 
 async def member(principal: CurrentPrincipal) -> Principal:
@@ -45,6 +47,7 @@ Member = Annotated[Principal, Depends(member)]
 Reader = Annotated[Principal, operator(*READERS)]
 Adjuster = Annotated[Principal, operator(*ADJUSTERS)]
 Merchandiser = Annotated[Principal, operator(*MERCHANDISERS)]
+Editor = Annotated[Principal, operator(*RULE_EDITORS)]
 
 
 def require_key(key: str | None, what: str) -> str:

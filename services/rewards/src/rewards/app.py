@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
-from rewards import events, service
-from rewards.api import admin as admin_api
-from rewards.api import badges as badge_api
-from rewards.api import leaderboards, mall, points
-from rewards.domain.rules import MEMBERSHIP_ACTIVATED, MEMBERSHIP_REFUNDED
-from rewards.ledger import EXPIRE_TIMER, NOTICE_TIMER, RELEASE_TIMER
+from rewards import events
+from rewards.badges import api as badges_api
+from rewards.leaderboards import api as leaderboards_api
+from rewards.levels import api as levels_api
+from rewards.mall import api as mall_api
+from rewards.notices import api as notices_api
+from rewards.notices import handlers as notices_handlers
+from rewards.points import api as points_api
+from rewards.points import handlers as points_handlers
+from rewards.points.ledger import EXPIRE_TIMER, NOTICE_TIMER, RELEASE_TIMER
+from rewards.reports import api as reports_api
+from rewards.rules import api as rules_api
+from rewards.rules import handlers as rules_handlers
+from rewards.rules.domain import MEMBERSHIP_ACTIVATED, MEMBERSHIP_REFUNDED
 from rewards.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
@@ -23,20 +28,20 @@ MEMBERSHIPS = ConsumerSpec(
     handlers={
         # Table-driven: the tenant's earning rules for the type decide what is credited.
         # Batched: a poll's activations in a few statements (bench/ledger.py).
-        MEMBERSHIP_ACTIVATED: Batched(service.apply_rules_many),
-        MEMBERSHIP_REFUNDED: service.on_membership_refunded,
+        MEMBERSHIP_ACTIVATED: Batched(rules_handlers.apply_rules_many),
+        MEMBERSHIP_REFUNDED: points_handlers.on_membership_refunded,
     },
 )
 
 TIMERS = {
-    RELEASE_TIMER: service.release_due,
-    EXPIRE_TIMER: service.expire_due,
-    NOTICE_TIMER: service.announce_due,
+    RELEASE_TIMER: points_handlers.release_due,
+    EXPIRE_TIMER: points_handlers.expire_due,
+    NOTICE_TIMER: notices_handlers.announce_due,
 }
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = create_service_app(
+    return create_service_app(
         ServiceSpec(
             settings=settings or Settings(),
             title="Quanzi rewards",
@@ -44,24 +49,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Points ledger, earning rules, levels, badges, leaderboards and the points mall."
             ),
             routers=[
-                points.router,
-                mall.router,
-                leaderboards.router,
-                badge_api.router,
-                admin_api.router,
+                points_api.router,
+                mall_api.router,
+                leaderboards_api.router,
+                badges_api.router,
+                rules_api.router,
+                levels_api.router,
+                notices_api.router,
+                reports_api.router,
             ],
             produces=events.TOPICS,
             consumers=[MEMBERSHIPS],
             timers=TIMERS,
         )
     )
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with inner(app):
-            app.state.rewards = service.Rewards(app.state.sessions)
-            yield
-
-    app.router.lifespan_context = lifespan
-    return app

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from rewards.domain.badges import BadgeRule
-from rewards.domain.ledger import Entry, EntryKind, Lot
-from rewards.domain.levels import LevelProgress
-from rewards.domain.mall import RedemptionStatus
-from rewards.domain.rules import lookup
-from rewards.repository import Balances, RedemptionRow
+from rewards.badges.domain import BadgeRule
+from rewards.levels.domain import LevelProgress
+from rewards.mall.domain import RedemptionStatus
+from rewards.mall.repository import RedemptionRow
+from rewards.points.domain import Entry, EntryKind, Lot
+from rewards.points.repository import Balances
+from rewards.rules.domain import lookup
 from servicekit.events import Event, new_event
 
 SOURCE = "/rewards"

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy import func, select
 
-from rewards import service
 from rewards.orm import badge_marks, badge_progress
+from rewards.rules import handlers as earning
 from servicekit.db import transaction
 from servicekit.events import Event
 from servicekit.types import utcnow
@@ -38,7 +38,7 @@ def checked_in(member_id: str, at: datetime, tenant_id: str = TENANT) -> Event:
 async def consume(ledger: Ledger, *events: Event) -> None:
     """One poll of a topic whose types are handled by the rules (the batched handler)."""
     async with transaction(ledger.sessions) as session:
-        await service.apply_rules_many(session, list(events))
+        await earning.apply_rules_many(session, list(events))
 
 
 async def awards(ledger: Ledger, member_id: str | None = None) -> list[tuple[str, str, int]]:
@@ -343,7 +343,7 @@ async def _create(api: Api, n: int) -> list[httpx.Response]:
 
 
 async def test_the_number_of_active_rules_is_capped(api: Api, monkeypatch: Any) -> None:
-    from rewards import badges
+    from rewards.badges import service as badges
 
     monkeypatch.setattr(badges, "MAX_ACTIVE_RULES", 9)
     answers = await _create(api, 3)

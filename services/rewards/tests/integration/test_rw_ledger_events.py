@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from rewards.leaderboards.repository import BoardRepository
 from rewards.orm import entries, score_days, score_totals, score_windows, wallets
-from rewards.repository import Repository
-from rewards.service import expire_due
+from rewards.points.handlers import expire_due
 from servicekit.db import transaction
 from servicekit.events import Event
 from servicekit.tables import timers
@@ -208,7 +208,7 @@ async def test_a_batch_credits_exactly_as_one_event_at_a_time(ledger: Ledger) ->
 
     for tenant_id in ("t-one", "t-two"):  # rolling windows kept through the writes too
         async with transaction(ledger.sessions) as session:
-            await Repository(session).rebuild_windows(tenant_id, utcnow().date())
+            await BoardRepository(session).rebuild_windows(tenant_id, utcnow().date())
     await ledger.deliver(*events("t-one"))
     batch = events("t-two")
     await ledger.deliver_batch(*batch)

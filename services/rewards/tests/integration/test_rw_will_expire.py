@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from rewards import service
+from rewards.notices.handlers import announce_due
+from rewards.points import service as points_service
 from servicekit.db import transaction
 from servicekit.tables import timers
 from servicekit.timers import Timer
@@ -36,7 +37,7 @@ async def notice_timers(ledger: Ledger) -> list[Timer]:
 
 async def debit(ledger: Ledger, member_id: str, points: int, key: str) -> None:
     async with transaction(ledger.sessions) as session:
-        await service.adjust(
+        await points_service.adjust(
             session,
             tenant_id=TENANT,
             member_id=member_id,
@@ -59,7 +60,7 @@ async def test_announced_once_seven_days_ahead(ledger: Ledger) -> None:
     assert await ledger.fire_timers(timer.due_at + timedelta(minutes=2)) == 0  # fired
     # A timer firing again (a crash after the event, a re-armed timer) announces nothing.
     async with transaction(ledger.sessions) as session:
-        await service.announce_due(session, timer)
+        await announce_due(session, timer)
     [announced] = await ledger.published(WILL_EXPIRE)  # validated against the contract
     assert announced.key == "newbie"
     assert announced.data["points"] == 10

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewards.domain.badges import (
+from rewards.badges.domain import (
     CHECKED_IN,
     MAX_WINDOW_EVENTS,
     BadgeRule,
@@ -20,7 +20,7 @@ from rewards.domain.badges import (
     observe_level,
     standing,
 )
-from rewards.domain.rules import MEMBERSHIP_ACTIVATED, Condition, Op
+from rewards.rules.domain import MEMBERSHIP_ACTIVATED, Condition, Op
 
 AT = datetime(2026, 11, 21, 8, tzinfo=UTC)
 POSTED = "quanzi.content.post.approved.v1"

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from rewards.domain.leaderboard import (
+from rewards.leaderboards.domain import (
     NEVER,
     TENANT_WIDE,
     Period,
@@ -17,7 +17,7 @@ from rewards.domain.leaderboard import (
     period,
     scores,
 )
-from rewards.domain.ledger import Entry, EntryKind
+from rewards.points.domain import Entry, EntryKind
 
 TODAY = date(2026, 11, 21)
 AT = datetime(2026, 11, 21, 8, tzinfo=UTC)

@@ -10,7 +10,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from rewards.domain.ledger import (
+from rewards.points.domain import (
     Allocation,
     Credit,
     Entry,

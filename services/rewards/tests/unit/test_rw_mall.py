@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from rewards.domain.mall import ItemTerms, RedemptionStatus, Refusal, can_move, valid_window
+from rewards.mall.domain import ItemTerms, RedemptionStatus, Refusal, can_move, valid_window
 
 AT = datetime(2026, 11, 21, 8, tzinfo=UTC)
 

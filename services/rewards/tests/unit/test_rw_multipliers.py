@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewards.domain.rules import (
+from rewards.rules.domain import (
     MAX_POINTS,
     Caps,
     EarnedSoFar,

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewards.admin import MAX_REPORT_DAYS, ReportPeriodError, report_period
-from rewards.domain.ledger import Lot, LotState
-from rewards.ledger import NOTICE_TIMER, _notice_of, expiry_day
-from rewards.repository import WalletRow
+from rewards.points.domain import Lot, LotState
+from rewards.points.ledger import NOTICE_TIMER, _notice_of, expiry_day
+from rewards.points.repository import WalletRow
+from rewards.reports.service import MAX_REPORT_DAYS, ReportPeriodError, report_period
 
 NOW = datetime(2026, 11, 21, 8, tzinfo=UTC)
 WALLET = WalletRow(7, "t-1", "crm-1", 0, 0, 0, 0, 1, 0, NOW)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewards.domain.levels import LevelScheme
-from rewards.domain.rules import (
+from rewards.levels.domain import LevelScheme
+from rewards.rules.domain import (
     MEMBERSHIP_ACTIVATED,
     Caps,
     EarnedSoFar,

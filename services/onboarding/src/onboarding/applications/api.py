@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from onboarding.admissions import Applied, Entry, Review, ReviewResult
-from onboarding.api.deps import AdmissionsDep, Member, Operator
-from onboarding.api.roles import RolesDep
-from onboarding.api.schemas import (
+from onboarding.access import Member, Operator
+from onboarding.applications.domain import ApplicationStatus, Decision, Questionnaire
+from onboarding.applications.schemas import (
     ApplicationCreate,
     ApplicationOut,
     ApplicationResult,
@@ -22,13 +21,21 @@ from onboarding.api.schemas import (
     QuestionnaireOut,
     RejectIn,
 )
-from onboarding.audit import Actor
-from onboarding.domain.applications import ApplicationStatus, Decision, Questionnaire
+from onboarding.applications.service import Admissions, Applied, Entry, Review, ReviewResult
+from onboarding.audit.service import Actor
+from onboarding.roles.api import RolesDep
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 from servicekit.problems import PROBLEM_TYPE_BASE, not_found
 
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: applications"])
+
+
+async def admissions_service(request: Request) -> Admissions:
+    return Admissions(request.app.state.sessions)
+
+
+AdmissionsDep = Annotated[Admissions, Depends(admissions_service)]
 
 
 @router.put("/communities/{community_id}/application-form", response_model=QuestionnaireOut)

@@ -14,30 +14,35 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from onboarding import audit, events
-from onboarding.audit import Actor
-from onboarding.domain.applications import (
+from onboarding import events
+from onboarding.applications.domain import (
     ApplicationStatus,
     Decision,
     InvalidAnswers,
     Questionnaire,
     evaluate,
 )
-from onboarding.domain.memberships import Status
-from onboarding.invites import check_usable, redeemed, take_use
-from onboarding.orm import Application, Community, InviteCode, Membership
-from onboarding.repository import After, Repository
-from onboarding.service import (
+from onboarding.applications.repository import ApplicationRepository
+from onboarding.audit import service as audit
+from onboarding.audit.service import Actor
+from onboarding.ids import new_id
+from onboarding.invites.repository import InviteRepository
+from onboarding.invites.service import check_usable, redeemed, take_use
+from onboarding.joins.repository import JoinRepository
+from onboarding.membership.repository import Repository
+from onboarding.membership.service import (
     Source,
     check_entry,
-    conflict,
     enter,
     move,
-    new_id,
     new_membership,
     record_source,
     reusable,
 )
+from onboarding.membership.states import Status
+from onboarding.orm import Application, Community, InviteCode, Membership
+from onboarding.problems import conflict
+from onboarding.queries import After
 from servicekit.db import read_only, transaction
 from servicekit.outbox import add_event
 from servicekit.problems import Problem, not_found
@@ -184,7 +189,7 @@ class Admissions:
         limit: int = 50,
     ) -> list[Application]:
         async with read_only(self.sessions) as session:
-            rows = await Repository(session).applications_page(
+            rows = await ApplicationRepository(session).applications_page(
                 tenant_id,
                 community_id=community_id,
                 member_id=member_id,
@@ -196,7 +201,7 @@ class Admissions:
 
     async def application(self, tenant_id: str, application_id: str) -> Application:
         async with read_only(self.sessions) as session:
-            found = await Repository(session).application(tenant_id, application_id)
+            found = await ApplicationRepository(session).application(tenant_id, application_id)
         if found is None:
             raise not_found("application")
         return found
@@ -264,13 +269,13 @@ async def _source(
 ) -> tuple[Source, InviteCode | None]:
     """Where the applicant came from, and the invite whose use submitting will take."""
     if entry.invite_code is not None:
-        invite = await repo.invite(tenant_id, entry.invite_code)
+        invite = await InviteRepository(repo.session).invite(tenant_id, entry.invite_code)
         if invite is None or invite.community_id != community_id:
             raise not_found("invite")
         check_usable(invite)
         return Source("invite", code=invite.code), invite
     if entry.routing_code is not None:
-        code = await repo.routing_code(tenant_id, entry.routing_code)
+        code = await JoinRepository(repo.session).routing_code(tenant_id, entry.routing_code)
         if code is None or code.community_id != community_id:
             raise not_found("routing code")
         source = Source(
@@ -288,7 +293,7 @@ async def _current(repo: Repository, membership: Membership | None) -> Applied |
     status = Status(membership.status)
     if status != Status.PENDING_APPLICATION:
         raise conflict("already-member", "Already a member", f"the membership is {status}")
-    application = await repo.latest_application(membership.id)
+    application = await ApplicationRepository(repo.session).latest_application(membership.id)
     assert application is not None  # pending_application is only entered by applying
     return Applied(application, membership, created=False)
 
@@ -354,7 +359,7 @@ async def _decide_in(
     session: AsyncSession, tenant_id: str, application_id: str, review: Review
 ) -> Applied:
     repo = Repository(session)
-    application = await repo.application(tenant_id, application_id)
+    application = await ApplicationRepository(session).application(tenant_id, application_id)
     if application is None:
         raise not_found("application")
     if application.status != ApplicationStatus.PENDING:
@@ -408,3 +413,23 @@ async def _record_decision(
     else:
         # "removed": turned away by the community; it may be left by applying again.
         await move(session, membership, Status.REMOVED, now)
+
+
+async def admitted(session: AsyncSession, membership: Membership | None) -> bool:
+    """May this member pay into a community that reviews applications?
+
+    Yes once their latest application was approved, and also for members who joined before
+    the community started reviewing (they have no application): they were admitted then.
+    """
+    if membership is None or Status(membership.status) == Status.PENDING_APPLICATION:
+        return False
+    latest = await ApplicationRepository(session).latest_application(membership.id)
+    return latest is None or latest.status == ApplicationStatus.APPROVED
+
+
+async def withdraw_application(session: AsyncSession, membership: Membership) -> None:
+    """Leaving while the application waits takes it out of the review queue."""
+    application = await ApplicationRepository(session).latest_application(membership.id)
+    if application is not None and application.status == ApplicationStatus.PENDING:
+        application.status = ApplicationStatus.WITHDRAWN
+        application.decided_at = utcnow()

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from onboarding.api.deps import Manager
-from onboarding.audit import AuditFilter, AuditLog
+from onboarding.access import Manager
+from onboarding.audit.service import AuditFilter, AuditLog
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 from servicekit.problems import Problem
 

@@ -1,26 +1,25 @@
-"""Communities, their groups and routing codes: operators configure; members browse and join."""
+"""Communities and their groups: operators configure them; members browse them."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
-from onboarding.api.deps import AdmissionsDep, Member, OnboardingDep, Operator, is_member
-from onboarding.api.schemas import (
+from fastapi import APIRouter, Depends, Request
+
+from onboarding.access import Operator, is_member
+from onboarding.applications.api import AdmissionsDep
+from onboarding.audit.service import Actor
+from onboarding.communities.schemas import (
     CommunityCreate,
     CommunityOut,
     CommunityUpdate,
     GroupCreate,
     GroupOut,
     GroupUpdate,
-    JoinIn,
     LevelGate,
-    MembershipOut,
-    RoutingCodeCreate,
-    RoutingCodeOut,
 )
-from onboarding.audit import Actor
-from onboarding.seating import NewGroup
-from onboarding.service import NewCommunity, NewRoutingCode
+from onboarding.communities.service import Communities, NewCommunity
+from onboarding.joins.seating import NewGroup
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 from servicekit.problems import Problem
@@ -28,9 +27,17 @@ from servicekit.problems import Problem
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: communities"])
 
 
+async def communities_service(request: Request) -> Communities:
+    # A thin object over the runtime's session factory: one per request costs nothing.
+    return Communities(request.app.state.sessions)
+
+
+CommunitiesDep = Annotated[Communities, Depends(communities_service)]
+
+
 @router.post("/communities", status_code=201, response_model=CommunityOut)
 async def create_community(
-    body: CommunityCreate, operator: Operator, service: OnboardingDep
+    body: CommunityCreate, operator: Operator, service: CommunitiesDep
 ) -> CommunityOut:
     """Create a community with its join policies (open or paid terms, optionally an
     application questionnaire) and first groups."""
@@ -45,7 +52,7 @@ async def create_community(
 
 @router.get("/communities", response_model=Page[CommunityOut])
 async def list_communities(
-    principal: CurrentPrincipal, service: OnboardingDep, cursor: Cursor = None, limit: Limit = 50
+    principal: CurrentPrincipal, service: CommunitiesDep, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[CommunityOut]:
     """Operators see every community of the tenant; members the public ones and their own."""
     visible_to = _member_or_operator(principal)
@@ -58,7 +65,7 @@ async def list_communities(
 
 @router.get("/communities/{community_id}", response_model=CommunityOut)
 async def get_community(
-    community_id: str, principal: CurrentPrincipal, service: OnboardingDep
+    community_id: str, principal: CurrentPrincipal, service: CommunitiesDep
 ) -> CommunityOut:
     visible_to = _member_or_operator(principal)
     if visible_to is None:
@@ -81,7 +88,7 @@ def _member_or_operator(principal: CurrentPrincipal) -> str | None:
 
 @router.patch("/communities/{community_id}", response_model=CommunityOut)
 async def update_community(
-    community_id: str, body: CommunityUpdate, principal: CurrentPrincipal, service: OnboardingDep
+    community_id: str, body: CommunityUpdate, principal: CurrentPrincipal, service: CommunitiesDep
 ) -> CommunityOut:
     """Change settings: only the fields given. Paid terms apply to future payments; a slug
     another community has is a 409. Publishes community.updated with the changed names."""
@@ -95,7 +102,7 @@ async def update_group(
     group_id: str,
     body: GroupUpdate,
     principal: CurrentPrincipal,
-    service: OnboardingDep,
+    service: CommunitiesDep,
 ) -> GroupOut:
     """Rename, resize (never below the members seated: 409) or change the requirements;
     members already seated stay."""
@@ -116,7 +123,7 @@ async def set_level_gate(
 
 @router.post("/communities/{community_id}/groups", status_code=201, response_model=GroupOut)
 async def add_group(
-    community_id: str, body: GroupCreate, operator: Operator, service: OnboardingDep
+    community_id: str, body: GroupCreate, operator: Operator, service: CommunitiesDep
 ) -> GroupOut:
     group = await service.add_group(
         operator.tenant_id, community_id, NewGroup(**body.model_dump()), actor=Actor.of(operator)
@@ -126,71 +133,7 @@ async def add_group(
 
 @router.get("/communities/{community_id}/groups", response_model=list[GroupOut])
 async def list_groups(
-    community_id: str, operator: Operator, service: OnboardingDep
+    community_id: str, operator: Operator, service: CommunitiesDep
 ) -> list[GroupOut]:
     groups = await service.groups(operator.tenant_id, community_id)
     return [GroupOut.model_validate(group) for group in groups]
-
-
-@router.post("/routing-codes", status_code=201, response_model=RoutingCodeOut)
-async def create_routing_code(
-    body: RoutingCodeCreate, operator: Operator, service: OnboardingDep
-) -> RoutingCodeOut:
-    """A 群活码 over some of the community's groups; overflow groups open when all are full."""
-    code = await service.create_routing_code(
-        operator.tenant_id, NewRoutingCode(**body.model_dump()), actor=Actor.of(operator)
-    )
-    return RoutingCodeOut.model_validate(code)
-
-
-@router.get("/routing-codes/{code_id}", response_model=RoutingCodeOut)
-async def get_routing_code(
-    code_id: str, operator: Operator, service: OnboardingDep
-) -> RoutingCodeOut:
-    return RoutingCodeOut.model_validate(await service.routing_code(operator.tenant_id, code_id))
-
-
-@router.post(
-    "/communities/{community_id}/join",
-    response_model=MembershipOut,
-    responses={200: {"description": "Already a member"}, 201: {"description": "Joined"}},
-)
-async def join(
-    community_id: str,
-    member: Member,
-    service: OnboardingDep,
-    response: Response,
-    body: JoinIn | None = None,
-) -> MembershipOut:
-    """Join a public community: open → active; paid → a free trial or pending_payment.
-
-    A community with rules (群规) needs ``accepted_rules_version`` = its current version."""
-    accepted = body.accepted_rules_version if body else None
-    joined = await service.join(member.tenant_id, member.subject, community_id, accepted)
-    response.status_code = 201 if joined.created else 200
-    return MembershipOut.of(joined.membership)
-
-
-@router.post(
-    "/routing-codes/{code}/join",
-    response_model=MembershipOut,
-    responses={200: {"description": "Already a member"}, 201: {"description": "Joined"}},
-)
-async def join_by_code(
-    code: str,
-    member: Member,
-    service: OnboardingDep,
-    response: Response,
-    body: JoinIn | None = None,
-) -> MembershipOut:
-    """Join through a routing code: placed in its least-full group (or a new overflow group)."""
-    accepted = body.accepted_rules_version if body else None
-    joined = await service.join_by_code(member.tenant_id, member.subject, code, accepted)
-    response.status_code = 201 if joined.created else 200
-    return MembershipOut.of(joined.membership)
-
-
-@router.post("/communities/{community_id}/leave", response_model=MembershipOut)
-async def leave(community_id: str, member: Member, service: OnboardingDep) -> MembershipOut:
-    membership = await service.leave(member.tenant_id, member.subject, community_id)
-    return MembershipOut.of(membership)

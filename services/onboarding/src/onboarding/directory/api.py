@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from onboarding.api.deps import Operator
-from onboarding.directory import MAX_BATCH, Directory, MemberFields, Outcome, RowResult
+from onboarding.access import Operator
+from onboarding.directory.service import MAX_BATCH, Directory, MemberFields, Outcome, RowResult
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 from servicekit.problems import PROBLEM_TYPE_BASE, not_found
 

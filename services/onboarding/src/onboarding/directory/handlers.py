@@ -1,12 +1,12 @@
-"""Event consumers of onboarding: each translates one event into a use case step."""
+"""Event consumers of the member directory: each translates one event into a use case step."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from onboarding.service import record_level, upgrade_on_level, upsert_member
+from onboarding.directory.service import MemberUpsert, upsert_members
 from servicekit.events import Event
 
 
@@ -21,15 +21,13 @@ async def on_member_identified(session: AsyncSession, event: Event) -> None:
     )
 
 
-async def on_level_changed(session: AsyncSession, event: Event) -> None:
-    """rewards.level.changed → the local projection that level-gated joins read.
+async def upsert_member(
+    session: AsyncSession, tenant_id: str, external_id: str, profile: dict[str, Any]
+) -> None:
+    """gateway's member.identified: merge the profile (an unchanged one emits nothing).
 
-    A malformed event raises: the runner retries it, then dead-letters it for a look.
+    The directory's batch upsert with one row; the gateway's profile is not held to the
+    API's size bounds (it was accepted there already).
     """
-    changed_at = datetime.fromisoformat(str(event.data["changed_at"]))
-    if changed_at.tzinfo is None:  # the contract says date-time; read a bare one as UTC
-        changed_at = changed_at.replace(tzinfo=UTC)
-    member_id = str(event.data["member_id"])
-    await record_level(session, event.tenant_id, member_id, int(event.data["level"]), changed_at)
-    # A level may move the member out of a trial group (a community's auto upgrade).
-    await upgrade_on_level(session, event.tenant_id, member_id)
+    row = MemberUpsert(external_id, profile=profile)
+    await upsert_members(session, tenant_id, [row], bounded=False)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeVar
 
-from onboarding.directory import Directory, Outcome, RowResult, invalid_row
+from onboarding.directory.service import Directory, Outcome, RowResult, invalid_row
 from servicekit.problems import Problem
 
 Format = Literal["jsonl", "csv"]

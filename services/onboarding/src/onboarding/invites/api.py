@@ -2,17 +2,60 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from onboarding.api.deps import InvitesDep, Member, Operator
-from onboarding.api.schemas import InviteCreate, InviteOut, JoinIn, MembershipOut
-from onboarding.audit import Actor
-from onboarding.invites import NewInvite
+from onboarding.access import Member, Operator
+from onboarding.audit.service import Actor
+from onboarding.invites.service import Invites, NewInvite
+from onboarding.membership.schemas import MembershipOut
+from onboarding.schemas import (
+    Code,
+    ExternalId,
+    Id,
+    JoinIn,
+    Strict,
+)
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 
+
+class InviteCreate(Strict):
+    community_id: Id
+    code: Code | None = None  # generated (8 characters, no look-alikes) when not given
+    channel: Annotated[str, StringConstraints(max_length=100)] | None = None
+    inviter_id: ExternalId | None = None  # a member of the community
+    target_group_id: Id | None = None
+    max_uses: Annotated[int, Field(ge=1, le=1_000_000)] | None = 1  # null: unlimited
+    expires_at: AwareDatetime | None = None
+
+
+class InviteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    community_id: str
+    code: str
+    channel: str | None
+    inviter_id: str | None
+    target_group_id: str | None
+    max_uses: int | None
+    uses: int
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    created_by: str
+    created_at: datetime
+
+
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: invites"])
+
+
+async def invites_service(request: Request) -> Invites:
+    return Invites(request.app.state.sessions)
+
+
+InvitesDep = Annotated[Invites, Depends(invites_service)]
 
 
 @router.post("/invites", status_code=201, response_model=InviteOut)

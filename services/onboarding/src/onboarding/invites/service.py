@@ -15,24 +15,26 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from onboarding import audit, events
-from onboarding.audit import Actor
-from onboarding.domain.memberships import Status
-from onboarding.orm import InviteCode, Membership
-from onboarding.repository import After, Repository
-from onboarding.service import (
+from onboarding import events
+from onboarding.audit import service as audit
+from onboarding.audit.service import Actor
+from onboarding.communities.repository import CommunityRepository
+from onboarding.ids import new_id
+from onboarding.invites.repository import InviteRepository
+from onboarding.membership.repository import Repository
+from onboarding.membership.service import (
     Joined,
     Source,
-    application_required,
     check_entry,
-    conflict,
     enter,
-    new_id,
     new_membership,
     record_source,
     reusable,
-    unprocessable,
 )
+from onboarding.membership.states import Status
+from onboarding.orm import InviteCode, Membership
+from onboarding.problems import application_required, conflict, unprocessable
+from onboarding.queries import After
 from servicekit.db import read_only, transaction
 from servicekit.outbox import add_event
 from servicekit.problems import Problem, not_found
@@ -101,7 +103,7 @@ class Invites:
 
     async def invite(self, tenant_id: str, invite_id: str) -> InviteCode:
         async with read_only(self.sessions) as session:
-            invite = await Repository(session).invite_by_id(tenant_id, invite_id)
+            invite = await InviteRepository(session).invite_by_id(tenant_id, invite_id)
         if invite is None:
             raise not_found("invite")
         return invite
@@ -110,7 +112,7 @@ class Invites:
         self, tenant_id: str, *, community_id: str | None, after: After | None, limit: int
     ) -> list[InviteCode]:
         async with read_only(self.sessions) as session:
-            rows = await Repository(session).invites_page(
+            rows = await InviteRepository(session).invites_page(
                 tenant_id, community_id=community_id, after=after, limit=limit
             )
             return list(rows)
@@ -118,7 +120,7 @@ class Invites:
     async def revoke(self, tenant_id: str, invite_id: str, *, actor: Actor) -> InviteCode:
         """No further redemptions; members who already joined with it stay."""
         async with transaction(self.sessions) as session:
-            invite = await Repository(session).invite_by_id(tenant_id, invite_id)
+            invite = await InviteRepository(session).invite_by_id(tenant_id, invite_id)
             if invite is None:
                 raise not_found("invite")
             if invite.revoked_at is None:
@@ -157,8 +159,8 @@ async def _check_invite(repo: Repository, tenant_id: str, draft: NewInvite) -> N
     if draft.expires_at is not None and draft.expires_at <= utcnow():
         raise unprocessable("invalid-invite", "Invalid invite", "expires_at is in the past")
     if draft.target_group_id is not None:
-        groups = {g.id for g in await repo.groups(tenant_id, draft.community_id)}
-        if draft.target_group_id not in groups:
+        groups = await CommunityRepository(repo.session).groups(tenant_id, draft.community_id)
+        if draft.target_group_id not in {g.id for g in groups}:
             detail = "target_group_id is not a group of this community"
             raise unprocessable("unknown-groups", "Unknown group", detail)
     if draft.inviter_id is not None:
@@ -181,7 +183,7 @@ async def _redeem_in(
     accepted_rules_version: int | None = None,
 ) -> Joined:
     repo = Repository(session)
-    invite = await repo.invite(tenant_id, code)
+    invite = await InviteRepository(session).invite(tenant_id, code)
     if invite is None:
         raise not_found("invite")
     check_usable(invite)
@@ -230,7 +232,7 @@ async def take_use(session: AsyncSession, invite: InviteCode, member_id: str) ->
     """
     if invite.inviter_id == member_id:
         raise conflict("own-invite", "Own invite", "members cannot redeem their own invite")
-    if not await Repository(session).take_invite_use(invite, utcnow()):
+    if not await InviteRepository(session).take_invite_use(invite, utcnow()):
         raise _gone("invite-used-up", "Invite used up", "every use of this invite was taken")
     return Source(
         kind="invite",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 DEFAULT_CAPACITY = 500  # a chat group usually caps at 500 members
 TIER_RANK = {"trial": 0, "core": 1}  # a core member may sit wherever a trial member may
@@ -123,13 +122,6 @@ class AutoUpgrade:
 
     def on_level(self, level: int) -> bool:
         return "level" in self.on and self.level is not None and level >= self.level
-
-
-def reminder_times(term_ends_at: datetime, days_before: Iterable[int], now: datetime) -> list[int]:
-    """The reminder offsets (days before the term ends) still ahead of ``now``, each once,
-    largest first."""
-    ahead = {d for d in days_before if d > 0 and term_ends_at - timedelta(days=d) > now}
-    return sorted(ahead, reverse=True)
 
 
 def free_seats(groups: Iterable[GroupLoad]) -> int:

@@ -1,6 +1,6 @@
 """Seats: which group (群) a membership sits in, under concurrent joins, never over capacity.
 
-Decided in ``domain.routing`` (placement order, overflow template, when to open ahead);
+Decided in ``joins.domain`` (placement order, overflow template, when to open ahead);
 this module takes and frees seats with conditional updates, and opens groups.
 
 Locks, so that no mix of joins, refunds, leaves and overflow can deadlock:
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from onboarding import events
-from onboarding.domain.routing import (
+from onboarding.joins.domain import (
     Candidate,
     GroupLoad,
     Requirements,
@@ -34,8 +34,9 @@ from onboarding.domain.routing import (
     overflow_template,
     placement_order,
 )
+from onboarding.joins.repository import JoinRepository
+from onboarding.membership.repository import EntryContext, Repository
 from onboarding.orm import Community, Group, Membership, RoutingCode
-from onboarding.repository import EntryContext, Repository
 from servicekit.db import transaction
 from servicekit.outbox import add_event
 from servicekit.types import utcnow
@@ -46,7 +47,7 @@ class NewGroup:
     name: str
     kind: str = "core"
     capacity: int = 500
-    min_tier: str | None = None  # placement requirements (domain.routing.Requirements)
+    min_tier: str | None = None  # placement requirements (joins.domain.Requirements)
     min_level: int | None = None
     city: str | None = None  # labels: routing prefers them for members of that city/interest
     tags: list[str] = field(default_factory=list)
@@ -79,7 +80,7 @@ async def seat(session: AsyncSession, membership: Membership, candidate: Candida
     seat is taken on activation, often a payment, which must not fail over a chat group.
     A direct join has no group.
     """
-    repo = Repository(session)
+    repo = JoinRepository(session)
     if membership.routing_code_id is None:
         target = membership.target_group_id
         if target is None:
@@ -123,7 +124,7 @@ async def _take_any_seat(
         return None
     if not order:
         return None
-    taken = await Repository(session).take_first_unheld_seat([g.group_id for g in order])
+    taken = await JoinRepository(session).take_first_unheld_seat([g.group_id for g in order])
     if taken is not None:
         group_id, count, capacity = taken
         if count == capacity:
@@ -159,7 +160,7 @@ async def _take_eligible_seat(
 
 async def claim_seat(session: AsyncSession, owner: RoutingCode | Membership, group_id: str) -> bool:
     """One seat of the group if it has room; the seat that fills it publishes group.full."""
-    taken = await Repository(session).take_seat(group_id)
+    taken = await JoinRepository(session).take_seat(group_id)
     if taken is None:
         return False
     count, capacity = taken
@@ -178,7 +179,7 @@ async def _announce_full(
 
 async def unseat(session: AsyncSession, membership: Membership) -> None:
     if membership.group_id is not None:
-        await Repository(session).free_seat(membership.group_id)
+        await JoinRepository(session).free_seat(membership.group_id)
         membership.group_id = None
 
 
@@ -188,7 +189,7 @@ async def open_overflow_ahead(
     """The code's free seats ran low: open its next overflow group now, in a transaction of
     its own, unless another joiner did meanwhile (checked under the code's lock)."""
     async with transaction(sessions) as session:
-        repo = Repository(session)
+        repo = JoinRepository(session)
         code = await repo.lock_routing_code(code_id)  # codes are never deleted
         if code.tenant_id != tenant_id:
             return
@@ -208,11 +209,11 @@ async def _open_overflow(
     """A new group for the code (its seat taken unless ``take_seat`` is False), copying the
     requirements and labels of the code's most demanding group the member may sit in; None
     (no group) if they may sit in none."""
-    repo = Repository(session)
+    repo = JoinRepository(session)
     template = overflow_template([g for g in loads if g.group_id in code.group_ids], candidate)
     if template is None:
         return None
-    community = await repo.community(code.tenant_id, code.community_id)
+    community = await Repository(session).community(code.tenant_id, code.community_id)
     assert community is not None
     taken = await repo.group_names(code.community_id)
     number = code.overflow_count + 1

@@ -15,15 +15,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from onboarding.domain.memberships import (
+from onboarding.membership.states import (
     INITIAL,
     IllegalTransition,
     Status,
     holds_seat,
     transition,
 )
-from onboarding.domain.terms import PaidPeriod, PaidTerms, TermOver, paid_period, trial_ends_at
-from onboarding.domain.terms import refund_allowed as within_refund_window
+from onboarding.payments.domain import PaidPeriod, PaidTerms, TermOver, paid_period, trial_ends_at
+from onboarding.payments.domain import refund_allowed as within_refund_window
 
 TIER_TRIAL = "trial"
 TIER_CORE = "core"

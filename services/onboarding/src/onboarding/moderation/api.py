@@ -12,9 +12,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from onboarding.api.deps import Member
-from onboarding.api.schemas import ExternalId, Id, Reason, Strict
-from onboarding.domain.moderation import (
+from onboarding.access import Member
+from onboarding.moderation.domain import (
     Ladder,
     ReportCategory,
     ReportStatus,
@@ -23,8 +22,9 @@ from onboarding.domain.moderation import (
     SanctionStatus,
     Step,
 )
-from onboarding.moderation import Moderation, NewReport, NewSanction, steps_json
-from onboarding.moderation_repository import ReportQuery, SanctionQuery
+from onboarding.moderation.repository import ReportQuery, SanctionQuery
+from onboarding.moderation.service import Moderation, NewReport, NewSanction, steps_json
+from onboarding.schemas import ExternalId, Id, Reason, Strict
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from onboarding.domain.memberships import SEATED, Status
+from onboarding.membership.states import SEATED, Status
 
 TRIAL_TIER = "trial"
 

@@ -1,4 +1,5 @@
-"""Queries of rules (群规) and moderation: every lookup takes the tenant id."""
+"""Queries of moderation (ladders, sanctions, reports, appeals, bans): every lookup takes
+the tenant id."""
 
 from __future__ import annotations
 
@@ -6,23 +7,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Exists, delete, exists, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from onboarding.domain.memberships import SEATED
-from onboarding.domain.moderation import SanctionKind, SanctionStatus
+from onboarding.membership.states import SEATED
+from onboarding.moderation.domain import SanctionKind, SanctionStatus
 from onboarding.orm import (
     Appeal,
-    Community,
-    CommunityRules,
     Membership,
     ModerationLadder,
     Report,
-    RulesAcceptance,
     Sanction,
     TenantBan,
 )
-from onboarding.repository import After, oldest_first
+from onboarding.queries import After, oldest_first
 from servicekit.db import insert_ignore, where_given
 
 _SEATED = [str(status) for status in SEATED]
@@ -47,96 +45,6 @@ class SanctionQuery:
 class ModerationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    # rules
-    async def rules_version(
-        self, tenant_id: str, community_id: str, version: int
-    ) -> CommunityRules | None:
-        return await self.session.scalar(
-            select(CommunityRules).where(
-                CommunityRules.tenant_id == tenant_id,
-                CommunityRules.community_id == community_id,
-                CommunityRules.version == version,
-            )
-        )
-
-    async def rules_page(
-        self, tenant_id: str, community_id: str, after: After | None, limit: int
-    ) -> Sequence[CommunityRules]:
-        query = select(CommunityRules).where(
-            CommunityRules.tenant_id == tenant_id, CommunityRules.community_id == community_id
-        )
-        ordered = oldest_first(query, CommunityRules.created_at, CommunityRules.id, after, limit)
-        return (await self.session.scalars(ordered)).all()
-
-    def _accepted(self, version: int) -> Exists:
-        return exists().where(
-            RulesAcceptance.tenant_id == Membership.tenant_id,
-            RulesAcceptance.community_id == Membership.community_id,
-            RulesAcceptance.member_id == Membership.member_id,
-            RulesAcceptance.version >= version,
-        )
-
-    async def not_accepted(
-        self, tenant_id: str, community_id: str, version: int, limit: int
-    ) -> Sequence[Membership]:
-        """Seated members not yet muted for the rules who have not accepted ``version``,
-        locked: the next chunk of the grace period's end."""
-        query = (
-            select(Membership)
-            .where(
-                Membership.tenant_id == tenant_id,
-                Membership.community_id == community_id,
-                Membership.status.in_(_SEATED),
-                Membership.rules_muted.is_(False),
-                ~self._accepted(version),
-            )
-            .order_by(Membership.id)
-            .limit(limit)
-            .with_for_update()
-        )
-        return (await self.session.scalars(query)).all()
-
-    async def accepted_among(
-        self, tenant_id: str, community_id: str, version: int, member_ids: list[str]
-    ) -> set[str]:
-        rows = await self.session.scalars(
-            select(RulesAcceptance.member_id).where(
-                RulesAcceptance.tenant_id == tenant_id,
-                RulesAcceptance.community_id == community_id,
-                RulesAcceptance.version >= version,
-                RulesAcceptance.member_id.in_(member_ids),
-            )
-        )
-        return set(rows)
-
-    async def pending_rules(
-        self, tenant_id: str, member_id: str
-    ) -> Sequence[tuple[Membership, Community, CommunityRules]]:
-        """The member's seated memberships whose community's current rules they have not
-        accepted, with those rules."""
-        query = (
-            select(Membership, Community, CommunityRules)
-            .join(Community, Community.id == Membership.community_id)
-            .join(
-                CommunityRules,
-                (CommunityRules.community_id == Community.id)
-                & (CommunityRules.version == Community.rules_version),
-            )
-            .where(
-                Membership.tenant_id == tenant_id,
-                Membership.member_id == member_id,
-                Membership.status.in_(_SEATED),
-                ~exists().where(
-                    RulesAcceptance.tenant_id == tenant_id,
-                    RulesAcceptance.community_id == Community.id,
-                    RulesAcceptance.member_id == member_id,
-                    RulesAcceptance.version >= Community.rules_version,
-                ),
-            )
-            .order_by(Membership.created_at, Membership.id)
-        )
-        return [(row[0], row[1], row[2]) for row in await self.session.execute(query)]
 
     # ladders
     async def ladder(self, tenant_id: str, community_id: str) -> ModerationLadder | None:

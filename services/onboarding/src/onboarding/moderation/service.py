@@ -19,11 +19,16 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from onboarding import audit, events
-from onboarding.audit import Actor
-from onboarding.domain import memberships as machine
-from onboarding.domain.memberships import Status
-from onboarding.domain.moderation import (
+from onboarding import events
+from onboarding.audit import service as audit
+from onboarding.audit.service import Actor
+from onboarding.ids import new_id
+from onboarding.joins.seating import claim_seat
+from onboarding.membership import states as machine
+from onboarding.membership.repository import Repository
+from onboarding.membership.service import ENDED, move, settle_mute
+from onboarding.membership.states import Status
+from onboarding.moderation.domain import (
     DEFAULT_LADDER,
     AppealStatus,
     Ladder,
@@ -36,7 +41,7 @@ from onboarding.domain.moderation import (
     restored_status,
     unmuted_status,
 )
-from onboarding.moderation_repository import ModerationRepository, ReportQuery, SanctionQuery
+from onboarding.moderation.repository import ModerationRepository, ReportQuery, SanctionQuery
 from onboarding.orm import (
     Appeal,
     Community,
@@ -46,18 +51,10 @@ from onboarding.orm import (
     Sanction,
     TenantBan,
 )
+from onboarding.payments.timers import schedule_expiry
 from onboarding.permissions import Permission, authorize, is_tenant_operator
-from onboarding.repository import After, Repository
-from onboarding.seating import claim_seat
-from onboarding.service import (
-    ENDED,
-    conflict,
-    move,
-    new_id,
-    schedule_expiry,
-    settle_mute,
-    unprocessable,
-)
+from onboarding.problems import conflict, unprocessable
+from onboarding.queries import After
 from servicekit.auth import Principal
 from servicekit.db import read_only, transaction
 from servicekit.outbox import add_event

@@ -1,63 +1,58 @@
-"""Memberships: operators list them; the payment backend activates, renews and refunds them."""
+"""Payments: the tenant's payment backend activates, renews and refunds memberships."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from onboarding.api.deps import (
-    Member,
-    OnboardingDep,
-    Operator,
-    PaymentsWriter,
-    Refunder,
+from onboarding.access import PaymentsWriter, Refunder
+from onboarding.audit.service import Actor
+from onboarding.membership.schemas import MembershipOut
+from onboarding.payments.service import PaymentConfirmation, Payments
+from onboarding.schemas import (
+    Currency,
+    ExternalId,
+    RulesVersion,
+    Strict,
 )
-from onboarding.api.schemas import (
-    MembershipOut,
-    PaymentCreate,
-    PaymentOut,
-    ProfileOut,
-    RefundCreate,
-)
-from onboarding.audit import Actor
-from onboarding.domain.memberships import Status
-from onboarding.service import PaymentConfirmation
 from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
-from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
+
+# The same prefix and tag as the memberships' routes: one section of the API.
+
+
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class PaymentCreate(Strict):
+    reference: Reference  # the payment's id in the tenant's payment system
+    community_id: Annotated[str, StringConstraints(min_length=1, max_length=36)]
+    member_id: ExternalId
+    amount_cents: Annotated[int, Field(gt=0, le=100_000_000)]
+    currency: Currency
+    accepted_rules_version: RulesVersion | None = None  # when the payment creates the membership
+
+
+class PaymentOut(BaseModel):
+    payment_id: str
+    membership: MembershipOut
+
+
+class RefundCreate(Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
 
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: memberships"])
 
 
-@router.get("/memberships", response_model=Page[MembershipOut])
-async def list_memberships(
-    operator: Operator,
-    service: OnboardingDep,
-    community_id: Annotated[str | None, Query(max_length=36)] = None,
-    member_id: Annotated[str | None, Query(max_length=200)] = None,
-    status: Status | None = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
-) -> Page[MembershipOut]:
-    rows = await service.memberships(
-        operator.tenant_id,
-        community_id=community_id,
-        member_id=member_id,
-        status=status,
-        after=keyset_after(cursor),
-        limit=limit + 1,
-    )
-    items = [MembershipOut.of(row) for row in rows[:limit]]
-    return Page[MembershipOut](items=items, next_cursor=next_cursor(rows, limit))
+async def payments_service(request: Request) -> Payments:
+    return Payments(request.app.state.sessions)
 
 
-@router.get("/memberships/{membership_id}", response_model=MembershipOut)
-async def get_membership(
-    membership_id: str, operator: Operator, service: OnboardingDep
-) -> MembershipOut:
-    return MembershipOut.of(await service.membership(operator.tenant_id, membership_id))
+PaymentsDep = Annotated[Payments, Depends(payments_service)]
 
 
 @router.post(
@@ -70,7 +65,7 @@ async def confirm_payment(
     body: PaymentCreate,
     request: Request,
     writer: PaymentsWriter,
-    service: OnboardingDep,
+    service: PaymentsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The tenant's backend confirms a payment: the membership becomes active, or is renewed."""
@@ -101,7 +96,7 @@ async def refund(
     body: RefundCreate,
     request: Request,
     refunder: Refunder,
-    service: OnboardingDep,
+    service: PaymentsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Refund inside the refund window: the membership is revoked (409 outside the window)."""
@@ -124,31 +119,3 @@ async def refund(
         operation=operation,
     )
     return result.response()
-
-
-me = APIRouter(prefix="/v1/onboarding/me", tags=["onboarding: me"])
-
-
-@me.get("/profile", response_model=ProfileOut)
-async def my_profile(member: Member, service: OnboardingDep) -> ProfileOut:
-    """The calling member's directory entry (empty until the gateway first identifies them)."""
-    found = await service.member(member.tenant_id, member.subject)
-    if found is None:
-        return ProfileOut(member_id=member.subject, display_name=None, profile={}, tags=[])
-    return ProfileOut(
-        member_id=found.external_id,
-        display_name=found.display_name,
-        profile=found.profile,
-        tags=found.tags,
-    )
-
-
-@me.get("/memberships", response_model=Page[MembershipOut])
-async def my_memberships(
-    member: Member, service: OnboardingDep, cursor: Cursor = None, limit: Limit = 50
-) -> Page[MembershipOut]:
-    rows = await service.memberships(
-        member.tenant_id, member_id=member.subject, after=keyset_after(cursor), limit=limit + 1
-    )
-    items = [MembershipOut.of(row) for row in rows[:limit]]
-    return Page[MembershipOut](items=items, next_cursor=next_cursor(rows, limit))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -68,3 +69,13 @@ def trial_ends_at(terms: PaidTerms, started_at: datetime) -> datetime | None:
 def refund_allowed(refund_window_ends_at: datetime | None, now: datetime) -> bool:
     """Refunds revoke the membership only inside the window (the end itself is outside)."""
     return refund_window_ends_at is not None and now < refund_window_ends_at
+
+
+DEFAULT_REMINDER_DAYS = (7, 1)  # renewal reminders, days before the term ends
+
+
+def reminder_times(term_ends_at: datetime, days_before: Iterable[int], now: datetime) -> list[int]:
+    """The reminder offsets (days before the term ends) still ahead of ``now``, each once,
+    largest first."""
+    ahead = {d for d in days_before if d > 0 and term_ends_at - timedelta(days=d) > now}
+    return sorted(ahead, reverse=True)

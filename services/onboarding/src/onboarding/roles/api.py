@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
-from onboarding.api.deps import Member
-from onboarding.api.schemas import ExternalId, Id, Reason, Strict
-from onboarding.domain.roles import (
+from onboarding.access import Member
+from onboarding.orm import CommunityRole
+from onboarding.roles.domain import (
     DEFAULT_TEMPLATE,
     MAX_TITLE_LENGTH,
     PLACEHOLDERS,
@@ -20,8 +20,8 @@ from onboarding.domain.roles import (
     check_grant,
     check_template,
 )
-from onboarding.orm import CommunityRole
-from onboarding.roles import NewGrant, RoleQuery, Roles
+from onboarding.roles.service import NewGrant, RoleQuery, Roles
+from onboarding.schemas import ExternalId, Id, Reason, Strict
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, encode_cursor, keyset_after
 

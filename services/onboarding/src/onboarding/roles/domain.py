@@ -1,6 +1,6 @@
 """Community roles and titles, what each may do, mentor rotation and the welcome template.
 
-Pure rules: no I/O. The use cases (roles.py) and the permission check (permissions.py) apply
+Pure rules: no I/O. The use cases (roles/service.py) and the permission check (permissions.py) apply
 them to rows.
 """
 

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from onboarding.domain.memberships import Status, holds_seat
-from onboarding.domain.roles import Mentor, MentorKey, Role
+from onboarding.membership.states import Status, holds_seat
 from onboarding.orm import Application, Community, CommunityRole, Group, Membership, MentorRotation
-from onboarding.repository import After, oldest_first
+from onboarding.queries import After, oldest_first
+from onboarding.roles.domain import Mentor, MentorKey, Role
 from servicekit.db import insert_ignore, where_given
 
 

@@ -3,10 +3,11 @@
 Grants and revocations are rows with their events (role.granted, role.revoked) and audit
 records, written in one transaction. Grants in a community run one at a time under the
 community row's lock, so the guest speaker limit and "already granted" hold under concurrent
-requests. The hooks at the bottom run inside the membership use cases of service.py: a mentor
-and the welcome on arrival, the end of every role when the seat is lost.
+requests. The hooks at the bottom run inside the Membership aggregate's steps
+(membership/service.py): a mentor and the welcome on arrival, the end of every role when the
+seat is lost.
 
-This module must not import service.py (service.py calls the hooks here).
+This module must not import membership/service.py (which calls the hooks here).
 """
 
 from __future__ import annotations
@@ -18,10 +19,20 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from onboarding import audit, events
-from onboarding.audit import SYSTEM, Actor
-from onboarding.domain.memberships import Status, holds_seat
-from onboarding.domain.roles import (
+from onboarding import events
+from onboarding.audit import service as audit
+from onboarding.audit.service import SYSTEM, Actor
+from onboarding.membership.repository import Repository
+from onboarding.membership.states import Status, holds_seat
+from onboarding.orm import Community, CommunityRole, Membership
+from onboarding.permissions import (
+    authorize,
+    community_roles,
+    is_tenant_manager,
+    is_tenant_operator,
+)
+from onboarding.queries import After
+from onboarding.roles.domain import (
     DEFAULT_TEMPLATE,
     NEWCOMER,
     InvalidGrant,
@@ -35,15 +46,7 @@ from onboarding.domain.roles import (
     permits,
     render,
 )
-from onboarding.orm import Community, CommunityRole, Membership
-from onboarding.permissions import (
-    authorize,
-    community_roles,
-    is_tenant_manager,
-    is_tenant_operator,
-)
-from onboarding.repository import After, Repository
-from onboarding.role_repository import RoleRepository, rotation_key
+from onboarding.roles.repository import RoleRepository, rotation_key
 from servicekit.auth import Principal
 from servicekit.db import read_only, transaction
 from servicekit.events import Event

@@ -8,9 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, StringConstraints
 
-from onboarding.api.deps import Member
-from onboarding.api.schemas import MembershipOut, RulesVersion, Strict
-from onboarding.rules import NewRules, Rules
+from onboarding.access import Member
+from onboarding.membership.schemas import MembershipOut
+from onboarding.rules.service import NewRules, Rules
+from onboarding.schemas import (
+    RulesVersion,
+    Strict,
+)
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 

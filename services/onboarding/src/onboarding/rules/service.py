@@ -3,7 +3,7 @@
 Publishing version N+1 asks every seated member to accept it within the grace period; the
 ``rules.grace_end`` timer then mutes, chunk by chunk, those who did not. Accepting lifts that
 mute only (a sanction mute keeps running). Joining needs the current version accepted: the
-entry gate (service.check_entry) records it.
+entry gate (membership.service.check_entry) records it, through rules/acceptance.py.
 """
 
 from __future__ import annotations
@@ -16,12 +16,17 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from onboarding import audit, events
-from onboarding.moderation_repository import ModerationRepository
+from onboarding import events
+from onboarding.audit import service as audit
+from onboarding.ids import new_id
+from onboarding.membership.repository import Repository
+from onboarding.membership.service import settle_mute
 from onboarding.orm import Community, CommunityRules, Membership
 from onboarding.permissions import Permission, authorize, is_tenant_operator
-from onboarding.repository import After, Repository
-from onboarding.service import accept_rules, conflict, new_id, settle_mute
+from onboarding.problems import conflict
+from onboarding.queries import After
+from onboarding.rules.acceptance import accept_rules
+from onboarding.rules.repository import RulesRepository
 from servicekit.auth import Principal
 from servicekit.db import read_only, transaction
 from servicekit.outbox import add_event
@@ -79,7 +84,7 @@ class Rules:
             community = await _visible(session, principal, community_id)
             if community.rules_version is None:
                 raise not_found("rules")
-            rules = await ModerationRepository(session).rules_version(
+            rules = await RulesRepository(session).rules_version(
                 community.tenant_id, community.id, community.rules_version
             )
         assert rules is not None
@@ -90,7 +95,7 @@ class Rules:
     ) -> Sequence[CommunityRules]:
         async with read_only(self.sessions) as session:
             community = await _visible(session, principal, community_id)
-            return await ModerationRepository(session).rules_page(
+            return await RulesRepository(session).rules_page(
                 community.tenant_id, community.id, after, limit
             )
 
@@ -123,7 +128,7 @@ class Rules:
 
     async def pending(self, tenant_id: str, member_id: str) -> list[PendingRules]:
         async with read_only(self.sessions) as session:
-            rows = await ModerationRepository(session).pending_rules(tenant_id, member_id)
+            rows = await RulesRepository(session).pending_rules(tenant_id, member_id)
         return [PendingRules(*row) for row in rows]
 
 
@@ -200,7 +205,7 @@ async def end_grace(session: AsyncSession, timer: Timer) -> None:
     community = await Repository(session).community(tenant_id, community_id)
     if community is None or community.rules_version != version:
         return  # superseded: the newer version has its own grace period
-    repo = ModerationRepository(session)
+    repo = RulesRepository(session)
     chunk = await repo.not_accepted(tenant_id, community_id, version, GRACE_CHUNK)
     # Accepted while we waited for the row locks: the acceptance is not on the locked rows.
     accepted = await repo.accepted_among(

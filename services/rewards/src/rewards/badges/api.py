@@ -9,11 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from rewards import badges
-from rewards.api.deps import Member, Reader, operator
-from rewards.api.schemas import ONE_LINE, Description, ExternalId, Name, _text
-from rewards.badge_repository import MemberBadge, RuleRow
-from rewards.domain.badges import (
+from rewards.access import Member, Reader, operator
+from rewards.badges import service as badges
+from rewards.badges.domain import (
     MAX_COUNT,
     MAX_WINDOW_DAYS,
     BadgeRule,
@@ -21,9 +19,11 @@ from rewards.domain.badges import (
     Progress,
     standing,
 )
-from rewards.domain.rules import Op
+from rewards.badges.repository import MemberBadge, RuleRow
+from rewards.fields import ONE_LINE, Description, ExternalId, Name, text_field
+from rewards.rules.domain import Op
 from servicekit.auth import Principal
-from servicekit.db import transaction
+from servicekit.db import read_only, transaction
 from servicekit.pagination import Cursor, Limit, encode_cursor, keyset_after
 from servicekit.types import utcnow
 
@@ -35,30 +35,34 @@ Keeper = Annotated[Principal, operator(*BADGE_KEEPERS)]
 
 ID_PATTERN = r"^[0-9A-Za-z-]+$"  # UUIDs, and the default rules' slugs
 Id = Annotated[str, Path(min_length=1, max_length=36, pattern=ID_PATTERN)]
-Title = Annotated[str, _text(1, 50, ONE_LINE)]
-EventType = Annotated[str, _text(1, 200, r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-DataPath = Annotated[str, _text(1, 200, r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")]
+Title = Annotated[str, text_field(1, 50, ONE_LINE)]
+EventType = Annotated[str, text_field(1, 200, r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+DataPath = Annotated[str, text_field(1, 200, r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")]
 Threshold = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 Days = Annotated[int, Field(ge=1, le=MAX_WINDOW_DAYS)]
 # Condition values are JSON scalars (or lists of them), stored as JSON: no NUL, no NaN.
-Text = Annotated[str, _text(0, 200)]
+Text = Annotated[str, text_field(0, 200)]
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Scalar = StrictBool | StrictInt | Number | Text
 Value = Scalar | Annotated[list[Scalar], Field(max_length=50)] | None
-
-
-def _badges(request: Request) -> badges.BadgeReads:
-    return badges.BadgeReads(request.app.state.sessions)
 
 
 # ----------------------------------------------------------------- schemas
 
 
 class ConditionIn(BaseModel):
+    # Two request models are named ConditionIn (the earning rules' too): OpenAPI names
+    # their schemas after their modules, so this one keeps the module it was published
+    # from (`rewards__api__badges__ConditionIn` stays the schema's name).
+    __module__ = "rewards.api.badges"
     model_config = ConfigDict(extra="forbid")
     path: DataPath
     op: Op
     value: Value = None
+
+
+# Its annotations are this module's names, not those of the module it names: built here.
+ConditionIn.model_rebuild()
 
 
 class BadgeRuleIn(BaseModel):
@@ -225,9 +229,13 @@ async def list_rules(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> BadgeRulePage:
-    rows = await _badges(request).rules(
-        principal.tenant_id, after=keyset_after(cursor), limit=limit, archived=archived
-    )
+    after = keyset_after(cursor)
+    sessions = request.app.state.sessions
+    await badges.ensure_set_up(sessions, principal.tenant_id)
+    async with read_only(sessions) as session:
+        rows = await badges.rules_page(
+            session, principal.tenant_id, after=after, limit=limit, archived=archived
+        )
     return BadgeRulePage(
         items=[BadgeRuleOut.of(r) for r in rows[:limit]], next_cursor=_next(rows, limit)
     )
@@ -247,7 +255,11 @@ async def create_rule(body: BadgeRuleIn, request: Request, principal: Keeper) ->
 
 @router.get("/badge-rules/{rule_id}", summary="One badge rule")
 async def get_rule(rule_id: Id, request: Request, principal: Reader) -> BadgeRuleOut:
-    return BadgeRuleOut.of(await _badges(request).rule(principal.tenant_id, rule_id))
+    sessions = request.app.state.sessions
+    await badges.ensure_set_up(sessions, principal.tenant_id)
+    async with read_only(sessions) as session:
+        row = await badges.rule(session, principal.tenant_id, rule_id)
+    return BadgeRuleOut.of(row)
 
 
 @router.patch(
@@ -315,14 +327,19 @@ async def _page(
     limit: int,
     must_exist: bool,
 ) -> MemberBadgePage:
-    found = await _badges(request).member_badges(
-        tenant_id,
-        member_id,
-        after=keyset_after(cursor),
-        limit=limit,
-        earned_only=earned,
-        must_exist=must_exist,
-    )
+    after = keyset_after(cursor)
+    sessions = request.app.state.sessions
+    await badges.ensure_set_up(sessions, tenant_id)
+    async with read_only(sessions) as session:
+        found = await badges.member_badges(
+            session,
+            tenant_id,
+            member_id,
+            after=after,
+            limit=limit,
+            earned_only=earned,
+            must_exist=must_exist,
+        )
     now = utcnow()
     return MemberBadgePage(
         member_id=member_id,

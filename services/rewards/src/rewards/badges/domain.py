@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from rewards.domain.rules import MEMBERSHIP_ACTIVATED, Condition, Op, lookup
+from rewards.rules.domain import MEMBERSHIP_ACTIVATED, Condition, Op, lookup
 
 MAX_COUNT = 100_000
 MAX_WINDOW_EVENTS = 100  # bounds the stored times of a within_days rule

@@ -1,4 +1,4 @@
-"""Queries of badges (rewards.badges). Every lookup is scoped by the tenant."""
+"""Queries of badges: rules, progress and marks. Every lookup is scoped by the tenant."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rewards.domain.badges import BadgeRule, Progress
-from rewards.orm import badge_marks, badge_progress, badge_rules, badge_tenants, wallets
+from rewards.badges.domain import BadgeRule, Progress
+from rewards.orm import badge_marks, badge_progress, badge_rules, badge_tenants
 from servicekit.db import insert_ignore, insert_many
 
 # Where a keyset page starts: after (created_at, id) in the page's order.
@@ -146,16 +146,6 @@ class BadgeRepository:
         rows = [{"tenant_id": tenant_id, "key": key, "created_at": now} for key in keys]
         await insert_many(self.session, badge_marks, rows)
 
-    async def levels(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, int]:
-        if not member_ids:
-            return {}
-        rows = await self.session.execute(
-            select(wallets.c.member_id, wallets.c.level).where(
-                wallets.c.tenant_id == tenant_id, wallets.c.member_id.in_(list(member_ids))
-            )
-        )
-        return {str(member): int(level) for member, level in rows}
-
     async def progress_locked(
         self, tenant_id: str, pairs: Sequence[Pair], now: datetime
     ) -> dict[Pair, Progress]:
@@ -218,18 +208,12 @@ class BadgeRepository:
 
     # ------------------------------------------------------------- members
 
-    async def member_known(self, tenant_id: str, member_id: str) -> bool:
-        """The member has points or badge progress in this tenant."""
-        wallet = select(wallets.c.id).where(
-            wallets.c.tenant_id == tenant_id, wallets.c.member_id == member_id
-        )
-        progress = select(badge_progress.c.rule_id).where(
+    async def has_progress(self, tenant_id: str, member_id: str) -> bool:
+        """The member has progress towards some badge in this tenant."""
+        query = select(badge_progress.c.rule_id).where(
             badge_progress.c.tenant_id == tenant_id, badge_progress.c.member_id == member_id
         )
-        for query in (wallet, progress):
-            if await self.session.scalar(query.limit(1)) is not None:
-                return True
-        return False
+        return await self.session.scalar(query.limit(1)) is not None
 
     async def member_badges_page(
         self,

@@ -20,8 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rewards import events
-from rewards.badge_repository import After, BadgeRepository, MemberBadge, Pair, RuleRow
-from rewards.domain.badges import (
+from rewards.badges.domain import (
     BadgeRule,
     Criterion,
     Progress,
@@ -29,6 +28,8 @@ from rewards.domain.badges import (
     observe,
     observe_level,
 )
+from rewards.badges.repository import After, BadgeRepository, MemberBadge, Pair, RuleRow
+from rewards.points.repository import PointsRepository
 from servicekit.db import read_only, transaction
 from servicekit.events import Event
 from servicekit.outbox import add_events
@@ -67,7 +68,7 @@ async def evaluate(
     rules = await repo.active_rules(tenant_id, {event.type for event in batch})
     occurrences = await _new_occurrences(repo, tenant_id, batch, rules)
     level_rules = [rule for rule in rules if rule.criterion is Criterion.LEVEL]
-    levels = await repo.levels(tenant_id, level_members) if level_rules else {}
+    levels = await PointsRepository(session).levels(tenant_id, level_members) if level_rules else {}
     level_pairs = [
         (member, rule)
         for member, level in levels.items()
@@ -206,53 +207,55 @@ class MemberBadges:
     badges: list[MemberBadge]  # ``limit + 1``
 
 
-class BadgeReads:
-    """Read use cases for the API: one read-only transaction each."""
+async def rules_page(
+    session: AsyncSession, tenant_id: str, *, after: After, limit: int, archived: bool | None
+) -> list[RuleRow]:
+    """After ``ensure_set_up``."""
+    return await BadgeRepository(session).rules_page(
+        tenant_id, after=after, limit=limit, archived=archived
+    )
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
 
-    async def rules(
-        self, tenant_id: str, *, after: After, limit: int, archived: bool | None
-    ) -> list[RuleRow]:
-        await ensure_set_up(self.sessions, tenant_id)
-        async with read_only(self.sessions) as session:
-            return await BadgeRepository(session).rules_page(
-                tenant_id, after=after, limit=limit, archived=archived
-            )
+async def rule(session: AsyncSession, tenant_id: str, rule_id: str) -> RuleRow:
+    """After ``ensure_set_up``."""
+    found = await BadgeRepository(session).rule(tenant_id, rule_id)
+    if found is None:
+        raise not_found("badge rule")
+    return found
 
-    async def rule(self, tenant_id: str, rule_id: str) -> RuleRow:
-        await ensure_set_up(self.sessions, tenant_id)
-        async with read_only(self.sessions) as session:
-            found = await BadgeRepository(session).rule(tenant_id, rule_id)
-        if found is None:
-            raise not_found("badge rule")
-        return found
 
-    async def member_badges(
-        self,
-        tenant_id: str,
-        member_id: str,
-        *,
-        after: After,
-        limit: int,
-        earned_only: bool,
-        must_exist: bool,
-    ) -> MemberBadges:
-        """Earned badges and progress towards the others; ``must_exist``: a member unknown
-        to the tenant (no points, no progress) is a 404, as in the points summary."""
-        await ensure_set_up(self.sessions, tenant_id)
-        async with read_only(self.sessions) as session:
-            repo = BadgeRepository(session)
-            if must_exist and not await repo.member_known(tenant_id, member_id):
-                raise Problem(404, "not-found", "Not Found", "no such member in this tenant")
-            page = await repo.member_badges_page(
-                tenant_id, member_id, after=after, limit=limit, earned_only=earned_only
-            )
-            level = (await repo.levels(tenant_id, [member_id])).get(member_id, 1)
-            titles = await repo.titles(tenant_id, member_id)
-        held = [title for title, _ in sorted(titles, key=_newest_first)]
-        return MemberBadges(member_id, level, list(dict.fromkeys(held)), page)
+async def member_badges(
+    session: AsyncSession,
+    tenant_id: str,
+    member_id: str,
+    *,
+    after: After,
+    limit: int,
+    earned_only: bool,
+    must_exist: bool,
+) -> MemberBadges:
+    """Earned badges and progress towards the others (after ``ensure_set_up``);
+    ``must_exist``: a member unknown to the tenant (no points, no progress) is a 404, as
+    in the points summary."""
+    repo, points = BadgeRepository(session), PointsRepository(session)
+    if must_exist and not await _member_known(repo, points, tenant_id, member_id):
+        raise Problem(404, "not-found", "Not Found", "no such member in this tenant")
+    page = await repo.member_badges_page(
+        tenant_id, member_id, after=after, limit=limit, earned_only=earned_only
+    )
+    level = (await points.levels(tenant_id, [member_id])).get(member_id, 1)
+    titles = await repo.titles(tenant_id, member_id)
+    held = [title for title, _ in sorted(titles, key=_newest_first)]
+    return MemberBadges(member_id, level, list(dict.fromkeys(held)), page)
+
+
+async def _member_known(
+    repo: BadgeRepository, points: PointsRepository, tenant_id: str, member_id: str
+) -> bool:
+    """The member has points or badge progress in this tenant."""
+    if await points.has_wallet(tenant_id, member_id):
+        return True
+    return await repo.has_progress(tenant_id, member_id)
 
 
 def _newest_first(pair: tuple[str, datetime]) -> float:

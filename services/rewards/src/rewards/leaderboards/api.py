@@ -3,21 +3,71 @@ custom period; the top N and, for a member, their own rank."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rewards.api.deps import READERS, RewardsDep, is_operator
-from rewards.api.schemas import BoardOut, ExternalId
-from rewards.domain.leaderboard import TENANT_WIDE, PeriodError, Window, period
+from rewards.access import READERS, Sessions, is_operator
+from rewards.fields import ExternalId
+from rewards.leaderboards import service
+from rewards.leaderboards.domain import TENANT_WIDE, PeriodError, Standing, Window, period
+from rewards.leaderboards.service import Board
 from servicekit.auth import CurrentPrincipal
+from servicekit.db import read_only, transaction
 from servicekit.problems import Problem
 from servicekit.types import utcnow
 
 router = APIRouter(prefix="/v1/rewards", tags=["rewards: leaderboards"])
 
 MAX_TOP = 100
+
+
+class StandingOut(BaseModel):
+    rank: int | None = Field(description="1 is first; null without points in the period")
+    member_id: str
+    points: int
+    reached_at: datetime | None = Field(description="When the member reached these points")
+
+    @classmethod
+    def of(cls, standing: Standing) -> StandingOut:
+        return cls(
+            rank=standing.rank,
+            member_id=standing.member_id,
+            points=standing.points,
+            reached_at=standing.reached_at,
+        )
+
+
+class BoardOut(BaseModel):
+    window: Window
+    community_id: str | None = Field(description="Null: the tenant-wide board")
+    first_day: date | None = Field(description="UTC; null for all time")
+    last_day: date | None
+    top: list[StandingOut] = Field(description="Points desc, then earliest reached, then id")
+    me: StandingOut | None = Field(description="The calling member; null for operators")
+
+    @classmethod
+    def of(
+        cls, board: Board, window: Window, community_id: str | None, member_id: str | None
+    ) -> BoardOut:
+        me = None
+        if member_id is not None:
+            me = (
+                StandingOut.of(board.me)
+                if board.me
+                else StandingOut(rank=None, member_id=member_id, points=0, reached_at=None)
+            )
+        return cls(
+            window=window,
+            community_id=community_id,
+            first_day=board.period.first,
+            last_day=board.period.last,
+            top=[StandingOut.of(standing) for standing in board.top],
+            me=me,
+        )
 
 
 @router.get(
@@ -27,7 +77,7 @@ MAX_TOP = 100
 )
 async def leaderboard(
     principal: CurrentPrincipal,
-    rewards: RewardsDep,
+    sessions: Sessions,
     background: BackgroundTasks,
     window: Window = Window.DAYS_7,
     community_id: Annotated[
@@ -47,18 +97,20 @@ async def leaderboard(
         days = period(window, today, first, last)
     except PeriodError as error:
         raise Problem(422, "invalid-period", "Invalid period", str(error)) from error
-    board = await rewards.leaderboard(
-        principal.tenant_id,
-        scope=community_id or TENANT_WIDE,
-        period=days,
-        limit=limit,
-        member_id=member_id,
-        today=today,
-    )
+    async with read_only(sessions) as session:
+        board = await service.leaderboard(
+            session,
+            principal.tenant_id,
+            scope=community_id or TENANT_WIDE,
+            period=days,
+            limit=limit,
+            member_id=member_id,
+            today=today,
+        )
     if board.stale_windows:
         # The first reader of the day is answered from the day rows; the rolling windows
         # are rebuilt after the response, for everyone after.
-        background.add_task(rewards.rebuild_windows, principal.tenant_id, today)
+        background.add_task(rebuild_windows, sessions, principal.tenant_id, today)
     return BoardOut.of(board, window, community_id, member_id)
 
 
@@ -69,3 +121,11 @@ def _member_or_reader(principal: CurrentPrincipal) -> str | None:
     if is_operator(principal, *READERS):
         return None
     raise Problem(403, "forbidden", "Forbidden", "members and operators only")
+
+
+async def rebuild_windows(
+    sessions: async_sessionmaker[AsyncSession], tenant_id: str, today: date
+) -> list[int]:
+    """Its own transaction, after the response."""
+    async with transaction(sessions) as session:
+        return await service.rebuild_windows(session, tenant_id, today)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from rewards.domain.ledger import Entry
+from rewards.points.domain import Entry
 
 TENANT_WIDE = ""  # the scope of the tenant's board; community ids are never empty
 SPANS = (7, 30)  # rolling windows kept as rows, in days

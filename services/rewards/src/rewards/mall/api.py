@@ -9,19 +9,20 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rewards import service
-from rewards.api.deps import (
+from rewards.access import (
     Member,
     Merchandiser,
     Reader,
-    RewardsDep,
+    Sessions,
     require_key,
 )
-from rewards.api.schemas import (
+from rewards.fields import ExternalId
+from rewards.mall import service
+from rewards.mall.domain import RedemptionStatus
+from rewards.mall.schemas import (
     CancelIn,
     CatalogItemOut,
     CatalogPage,
-    ExternalId,
     FulfilIn,
     ItemIn,
     ItemOut,
@@ -31,9 +32,8 @@ from rewards.api.schemas import (
     RedemptionOut,
     RedemptionPage,
 )
-from rewards.domain.mall import RedemptionStatus
-from rewards.repository import ConcurrentUpdate
-from servicekit.db import transaction
+from rewards.points.repository import ConcurrentUpdate
+from servicekit.db import read_only, transaction
 from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
 from servicekit.pagination import Cursor, Limit, encode_cursor, keyset_after, page_of
 from servicekit.problems import Problem
@@ -50,32 +50,36 @@ MAX_REDEEM_KEY = 200  # the stored key carries a per-member prefix within the ki
 
 
 @router.post("/mall/items", status_code=201, summary="Add an item to the catalog")
-async def create_item(body: ItemIn, principal: Merchandiser, rewards: RewardsDep) -> ItemOut:
+async def create_item(body: ItemIn, principal: Merchandiser, sessions: Sessions) -> ItemOut:
     draft = service.NewItem(**body.model_dump())
-    async with transaction(rewards.sessions) as session:
+    async with transaction(sessions) as session:
         item = await service.create_item(session, principal.tenant_id, draft)
     return ItemOut.model_validate(item)
 
 
 @router.get("/mall/items", summary="Every item of the catalog, archived ones too")
 async def list_items(
-    principal: Reader, rewards: RewardsDep, cursor: Cursor = None, limit: Limit = 50
+    principal: Reader, sessions: Sessions, cursor: Cursor = None, limit: Limit = 50
 ) -> ItemPage:
-    rows = await rewards.items(principal.tenant_id, after=keyset_after(cursor), limit=limit)
+    after = keyset_after(cursor)
+    async with read_only(sessions) as session:
+        rows = await service.items(session, principal.tenant_id, after=after, limit=limit)
     page = page_of(rows, limit, ItemOut)
     return ItemPage(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.get("/mall/items/{item_id}", summary="One item of the catalog")
-async def get_item(item_id: Id, principal: Reader, rewards: RewardsDep) -> ItemOut:
-    return ItemOut.model_validate(await rewards.item(principal.tenant_id, item_id))
+async def get_item(item_id: Id, principal: Reader, sessions: Sessions) -> ItemOut:
+    async with read_only(sessions) as session:
+        item = await service.item(session, principal.tenant_id, item_id)
+    return ItemOut.model_validate(item)
 
 
 @router.patch("/mall/items/{item_id}", summary="Change an item; `stock` is the number left")
 async def update_item(
-    item_id: Id, body: ItemPatch, principal: Merchandiser, rewards: RewardsDep
+    item_id: Id, body: ItemPatch, principal: Merchandiser, sessions: Sessions
 ) -> ItemOut:
-    async with transaction(rewards.sessions) as session:
+    async with transaction(sessions) as session:
         item = await service.update_item(session, principal.tenant_id, item_id, body.changes())
     return ItemOut.model_validate(item)
 
@@ -85,8 +89,8 @@ async def update_item(
     status_code=204,
     summary="Archive an item: off the catalog, its redemptions can still be closed",
 )
-async def archive_item(item_id: Id, principal: Merchandiser, rewards: RewardsDep) -> Response:
-    async with transaction(rewards.sessions) as session:
+async def archive_item(item_id: Id, principal: Merchandiser, sessions: Sessions) -> Response:
+    async with transaction(sessions) as session:
         await service.update_item(session, principal.tenant_id, item_id, {"archived": True})
     return Response(status_code=204)
 
@@ -94,30 +98,33 @@ async def archive_item(item_id: Id, principal: Merchandiser, rewards: RewardsDep
 @router.get("/mall/redemptions", summary="Redemptions, oldest first: the fulfilment queue")
 async def list_redemptions(
     principal: Reader,
-    rewards: RewardsDep,
+    sessions: Sessions,
     status: RedemptionStatus | None = None,
     item_id: Annotated[str | None, Query(max_length=36, pattern=ID_PATTERN)] = None,
     member_id: Annotated[ExternalId | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> RedemptionPage:
-    rows = await rewards.redemptions(
-        principal.tenant_id,
-        after=keyset_after(cursor),
-        limit=limit,
-        status=status,
-        item_id=item_id,
-        member_id=member_id,
-    )
+    after = keyset_after(cursor)
+    async with read_only(sessions) as session:
+        rows = await service.redemptions(
+            session,
+            principal.tenant_id,
+            after=after,
+            limit=limit,
+            status=status,
+            item_id=item_id,
+            member_id=member_id,
+        )
     page = page_of(rows, limit, RedemptionOut)
     return RedemptionPage(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.get("/mall/redemptions/{redemption_id}", summary="One redemption")
-async def get_redemption(
-    redemption_id: Id, principal: Reader, rewards: RewardsDep
-) -> RedemptionOut:
-    return RedemptionOut.of(await rewards.redemption(principal.tenant_id, redemption_id))
+async def get_redemption(redemption_id: Id, principal: Reader, sessions: Sessions) -> RedemptionOut:
+    async with read_only(sessions) as session:
+        row = await service.redemption(session, principal.tenant_id, redemption_id)
+    return RedemptionOut.of(row)
 
 
 @router.post(
@@ -126,9 +133,9 @@ async def get_redemption(
     responses={409: {"description": "Already cancelled"}},
 )
 async def fulfil(
-    redemption_id: Id, body: FulfilIn, principal: Merchandiser, rewards: RewardsDep
+    redemption_id: Id, body: FulfilIn, principal: Merchandiser, sessions: Sessions
 ) -> RedemptionOut:
-    async with transaction(rewards.sessions) as session:
+    async with transaction(sessions) as session:
         row = await service.fulfil_redemption(
             session, principal.tenant_id, redemption_id, principal.subject, body.reference
         )
@@ -141,10 +148,10 @@ async def fulfil(
     responses={409: {"description": "Already fulfilled"}},
 )
 async def cancel(
-    redemption_id: Id, body: CancelIn, principal: Merchandiser, rewards: RewardsDep
+    redemption_id: Id, body: CancelIn, principal: Merchandiser, sessions: Sessions
 ) -> RedemptionOut:
     try:
-        async with transaction(rewards.sessions) as session:
+        async with transaction(sessions) as session:
             row = await service.cancel_redemption(
                 session, principal.tenant_id, redemption_id, principal.subject, body.reason
             )
@@ -159,18 +166,21 @@ async def cancel(
 @router.get("/catalog", summary="What is on offer now, with what I may still redeem")
 async def catalog(
     principal: Member,
-    rewards: RewardsDep,
+    sessions: Sessions,
     community_id: Annotated[ExternalId | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> CatalogPage:
-    found = await rewards.catalog(
-        principal.tenant_id,
-        principal.subject,
-        after=keyset_after(cursor),
-        limit=limit,
-        community_id=community_id,
-    )
+    after = keyset_after(cursor)
+    async with read_only(sessions) as session:
+        found = await service.catalog(
+            session,
+            principal.tenant_id,
+            principal.subject,
+            after=after,
+            limit=limit,
+            community_id=community_id,
+        )
     items = [CatalogItemOut.of(entry) for entry in found[:limit]]
     last = found[limit - 1].item if len(found) > limit else None
     more = encode_cursor([last.created_at.isoformat(), last.id]) if last else None
@@ -178,8 +188,11 @@ async def catalog(
 
 
 @router.get("/catalog/{item_id}", summary="One item on offer")
-async def catalog_item(item_id: Id, principal: Member, rewards: RewardsDep) -> CatalogItemOut:
-    entry = await rewards.catalog_entry(principal.tenant_id, principal.subject, item_id)
+async def catalog_item(item_id: Id, principal: Member, sessions: Sessions) -> CatalogItemOut:
+    async with read_only(sessions) as session:
+        entry = await service.catalog_entry(
+            session, principal.tenant_id, principal.subject, item_id
+        )
     return CatalogItemOut.of(entry)
 
 
@@ -196,7 +209,7 @@ async def redeem(
     item_id: Id,
     request: Request,
     principal: Member,
-    rewards: RewardsDep,
+    sessions: Sessions,
     body: RedeemIn | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -217,7 +230,7 @@ async def redeem(
     request_body = {"member_id": principal.subject, "note": note}
     try:
         result = await run_idempotent(
-            rewards.sessions,
+            sessions,
             tenant_id=principal.tenant_id,
             key=service.scoped_key(principal.subject, key),
             request_hash=fingerprint("POST", request.url.path, request_body),
@@ -230,22 +243,28 @@ async def redeem(
 
 @router.get("/me/redemptions", summary="My redemptions, newest first")
 async def my_redemptions(
-    principal: Member, rewards: RewardsDep, cursor: Cursor = None, limit: Limit = 50
+    principal: Member, sessions: Sessions, cursor: Cursor = None, limit: Limit = 50
 ) -> RedemptionPage:
-    rows = await rewards.redemptions(
-        principal.tenant_id,
-        after=keyset_after(cursor),
-        limit=limit,
-        member_id=principal.subject,
-        newest_first=True,
-    )
+    after = keyset_after(cursor)
+    async with read_only(sessions) as session:
+        rows = await service.redemptions(
+            session,
+            principal.tenant_id,
+            after=after,
+            limit=limit,
+            member_id=principal.subject,
+            newest_first=True,
+        )
     page = page_of(rows, limit, RedemptionOut)
     return RedemptionPage(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.get("/me/redemptions/{redemption_id}", summary="One of my redemptions")
-async def my_redemption(redemption_id: Id, principal: Member, rewards: RewardsDep) -> RedemptionOut:
-    row = await rewards.redemption(principal.tenant_id, redemption_id, member_id=principal.subject)
+async def my_redemption(redemption_id: Id, principal: Member, sessions: Sessions) -> RedemptionOut:
+    async with read_only(sessions) as session:
+        row = await service.redemption(
+            session, principal.tenant_id, redemption_id, member_id=principal.subject
+        )
     return RedemptionOut.of(row)
 
 

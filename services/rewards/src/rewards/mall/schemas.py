@@ -1,127 +1,22 @@
-"""Request and response bodies of the rewards API."""
+"""Request and response bodies of the points mall."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Annotated
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rewards.domain.leaderboard import Standing, Window
-from rewards.domain.mall import ItemKind, RedemptionStatus
-from rewards.domain.rules import MAX_POINTS
-from rewards.repository import ItemRow, RedemptionRow
-from rewards.service import Board, CatalogEntry, Summary
+from rewards.fields import Description, ExternalId, Name, Note, Reason, Timestamp
+from rewards.mall.domain import ItemKind, RedemptionStatus
+from rewards.mall.repository import ItemRow, RedemptionRow
+from rewards.mall.service import CatalogEntry
+from rewards.rules.domain import MAX_POINTS
 
-# PostgreSQL refuses NUL in text: refused here, it is a 422 rather than a 500.
-# Ids and names are one line; free text may have line breaks.
-ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
-NO_NUL = r"^[^\x00]*$"
-
-
-def _text(min_length: int, max_length: int, pattern: str = NO_NUL) -> StringConstraints:
-    return StringConstraints(
-        strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=pattern
-    )
-
-
-Reason = Annotated[str, _text(1, 500)]
-Note = Annotated[str, _text(0, 500)]
-ExternalId = Annotated[str, _text(1, 200, ONE_LINE)]
-Name = Annotated[str, _text(1, 200, ONE_LINE)]
-Description = Annotated[str, _text(0, 2000)]
 Cost = Annotated[int, Field(ge=1, le=MAX_POINTS)]
 Stock = Annotated[int, Field(ge=0, le=1_000_000_000)]
 PerMemberLimit = Annotated[int, Field(ge=1, le=1_000_000)]
 MinLevel = Annotated[int, Field(ge=1, le=1_000)]
-
-
-def _utc(value: datetime) -> datetime:
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as error:  # e.g. 9999-12-31T23:00-05:00: a 422, not a 500
-        raise ValueError("timestamp out of range") from error
-
-
-# Naive timestamps are refused (whose midnight?); the database stores UTC.
-Timestamp = Annotated[AwareDatetime, AfterValidator(_utc)]
-
-
-class Level(BaseModel):
-    level: int
-    name: str
-    floor: int
-    next_level_at: int | None
-    points_to_next: int | None
-    percent: int
-
-
-class SummaryOut(BaseModel):
-    member_id: str
-    available: int
-    pending: int
-    lifetime: int
-    debt: int
-    level: Level
-
-    @classmethod
-    def of(cls, summary: Summary) -> SummaryOut:
-        progress = summary.level
-        return cls(
-            member_id=summary.member_id,
-            available=summary.available,
-            pending=summary.pending,
-            lifetime=summary.lifetime,
-            debt=summary.debt,
-            level=Level(
-                level=progress.level,
-                name=progress.name,
-                floor=progress.floor,
-                next_level_at=progress.next_level_at,
-                points_to_next=progress.points_to_next,
-                percent=progress.percent,
-            ),
-        )
-
-
-class EntryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    kind: str
-    points: int
-    available_delta: int
-    pending_delta: int
-    lifetime_delta: int
-    debt_delta: int
-    community_id: str | None
-    rule_id: str | None
-    rule_version: int | None
-    reason: str | None
-    created_at: datetime
-
-
-class EntryPage(BaseModel):
-    items: list[EntryOut]
-    next_cursor: str | None
-
-
-class AdjustmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    member_id: ExternalId
-    points: Annotated[int, Field(ge=-MAX_POINTS, le=MAX_POINTS, description="Non-zero")]
-    reason: Reason
-    community_id: ExternalId | None = None
-
-
-# ------------------------------------------------------------------ mall
 
 
 class ItemIn(BaseModel):
@@ -273,51 +168,3 @@ class RedemptionOut(BaseModel):
 class RedemptionPage(BaseModel):
     items: list[RedemptionOut]
     next_cursor: str | None
-
-
-# ----------------------------------------------------------- leaderboards
-
-
-class StandingOut(BaseModel):
-    rank: int | None = Field(description="1 is first; null without points in the period")
-    member_id: str
-    points: int
-    reached_at: datetime | None = Field(description="When the member reached these points")
-
-    @classmethod
-    def of(cls, standing: Standing) -> StandingOut:
-        return cls(
-            rank=standing.rank,
-            member_id=standing.member_id,
-            points=standing.points,
-            reached_at=standing.reached_at,
-        )
-
-
-class BoardOut(BaseModel):
-    window: Window
-    community_id: str | None = Field(description="Null: the tenant-wide board")
-    first_day: date | None = Field(description="UTC; null for all time")
-    last_day: date | None
-    top: list[StandingOut] = Field(description="Points desc, then earliest reached, then id")
-    me: StandingOut | None = Field(description="The calling member; null for operators")
-
-    @classmethod
-    def of(
-        cls, board: Board, window: Window, community_id: str | None, member_id: str | None
-    ) -> BoardOut:
-        me = None
-        if member_id is not None:
-            me = (
-                StandingOut.of(board.me)
-                if board.me
-                else StandingOut(rank=None, member_id=member_id, points=0, reached_at=None)
-            )
-        return cls(
-            window=window,
-            community_id=community_id,
-            first_day=board.period.first,
-            last_day=board.period.last,
-            top=[StandingOut.of(standing) for standing in board.top],
-            me=me,
-        )

@@ -7,14 +7,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rewards import service
-from rewards.api.deps import Adjuster, Member, Reader, RewardsDep, require_key
-from rewards.api.schemas import AdjustmentIn, EntryOut, EntryPage, ExternalId, SummaryOut
-from rewards.domain.ledger import InsufficientPoints
-from rewards.repository import AdjustmentQuery, ConcurrentUpdate
+from rewards.access import Adjuster, Member, Reader, Sessions, require_key
+from rewards.fields import ExternalId, Reason
+from rewards.points import service
+from rewards.points.domain import InsufficientPoints
+from rewards.points.repository import AdjustmentQuery, ConcurrentUpdate
+from rewards.points.service import Summary
+from rewards.rules.domain import MAX_POINTS
+from servicekit.db import read_only
 from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
 from servicekit.pagination import (
     Cursor,
@@ -29,20 +32,88 @@ from servicekit.problems import Problem
 router = APIRouter(prefix="/v1/rewards", tags=["rewards"])
 
 
+class Level(BaseModel):
+    level: int
+    name: str
+    floor: int
+    next_level_at: int | None
+    points_to_next: int | None
+    percent: int
+
+
+class SummaryOut(BaseModel):
+    member_id: str
+    available: int
+    pending: int
+    lifetime: int
+    debt: int
+    level: Level
+
+    @classmethod
+    def of(cls, summary: Summary) -> SummaryOut:
+        progress = summary.level
+        return cls(
+            member_id=summary.member_id,
+            available=summary.available,
+            pending=summary.pending,
+            lifetime=summary.lifetime,
+            debt=summary.debt,
+            level=Level(
+                level=progress.level,
+                name=progress.name,
+                floor=progress.floor,
+                next_level_at=progress.next_level_at,
+                points_to_next=progress.points_to_next,
+                percent=progress.percent,
+            ),
+        )
+
+
+class EntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: str
+    points: int
+    available_delta: int
+    pending_delta: int
+    lifetime_delta: int
+    debt_delta: int
+    community_id: str | None
+    rule_id: str | None
+    rule_version: int | None
+    reason: str | None
+    created_at: datetime
+
+
+class EntryPage(BaseModel):
+    items: list[EntryOut]
+    next_cursor: str | None
+
+
+class AdjustmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    member_id: ExternalId
+    points: Annotated[int, Field(ge=-MAX_POINTS, le=MAX_POINTS, description="Non-zero")]
+    reason: Reason
+    community_id: ExternalId | None = None
+
+
 @router.get("/me/summary", summary="My points: available, pending, lifetime, level")
-async def my_summary(principal: Member, rewards: RewardsDep) -> SummaryOut:
-    found = await rewards.summary_or_empty(principal.tenant_id, principal.subject)
+async def my_summary(principal: Member, sessions: Sessions) -> SummaryOut:
+    async with read_only(sessions) as session:
+        found = await service.summary_or_empty(session, principal.tenant_id, principal.subject)
     return SummaryOut.of(found)
 
 
 @router.get("/me/entries", summary="My points history, newest first")
 async def my_entries(
-    principal: Member, rewards: RewardsDep, cursor: Cursor = None, limit: Limit = 50
+    principal: Member, sessions: Sessions, cursor: Cursor = None, limit: Limit = 50
 ) -> EntryPage:
     before = _before_id(cursor)
-    rows = await rewards.entries(
-        principal.tenant_id, principal.subject, before_id=before, limit=limit
-    )
+    async with read_only(sessions) as session:
+        rows = await service.entries(
+            session, principal.tenant_id, principal.subject, before_id=before, limit=limit
+        )
     items = [EntryOut(points=r["available_delta"] + r["pending_delta"], **r) for r in rows[:limit]]
     more = len(rows) > limit
     return EntryPage(items=items, next_cursor=encode_cursor([items[-1].id]) if more else None)
@@ -54,9 +125,10 @@ async def my_entries(
     responses={404: {"description": "No points in this tenant"}},
 )
 async def member_summary(
-    member_id: Annotated[ExternalId, Path()], principal: Reader, rewards: RewardsDep
+    member_id: Annotated[ExternalId, Path()], principal: Reader, sessions: Sessions
 ) -> SummaryOut:
-    found = await rewards.summary(principal.tenant_id, member_id)
+    async with read_only(sessions) as session:
+        found = await service.summary(session, principal.tenant_id, member_id)
     if found is None:
         raise Problem(404, "not-found", "Not Found", "no such member in this tenant's ledger")
     return SummaryOut.of(found)
@@ -72,7 +144,7 @@ async def create_adjustment(
     body: AdjustmentIn,
     request: Request,
     principal: Adjuster,
-    rewards: RewardsDep,
+    sessions: Sessions,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     key = require_key(idempotency_key, "adjustments")
@@ -104,7 +176,7 @@ async def create_adjustment(
 
     try:
         result = await run_idempotent(
-            rewards.sessions,
+            sessions,
             tenant_id=principal.tenant_id,
             key=key,
             request_hash=fingerprint("POST", request.url.path, body.model_dump(mode="json")),
@@ -128,7 +200,7 @@ class AdjustmentOut(BaseModel):
 @router.get("/adjustments", summary="Operators' adjustments (who, how many, why, when)")
 async def list_adjustments(
     principal: Reader,
-    rewards: RewardsDep,
+    sessions: Sessions,
     member_id: Annotated[ExternalId | None, Query()] = None,
     actor_id: Annotated[ExternalId | None, Query()] = None,
     community_id: Annotated[ExternalId | None, Query()] = None,
@@ -141,9 +213,11 @@ async def list_adjustments(
     if since is not None and until is not None and since >= until:
         raise Problem(422, "invalid-period", "Invalid period", "`since` must be before `until`")
     where = AdjustmentQuery(member_id, actor_id, community_id, since, until)
-    rows = await rewards.adjustments(
-        principal.tenant_id, where, before_id=_before_id(cursor), limit=limit
-    )
+    before = _before_id(cursor)
+    async with read_only(sessions) as session:
+        rows = await service.adjustments(
+            session, principal.tenant_id, where, before_id=before, limit=limit
+        )
     items = [AdjustmentOut(**row) for row in rows[:limit]]
     more = len(rows) > limit
     return Page[AdjustmentOut](

@@ -17,10 +17,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards import events
-from rewards.domain.leaderboard import Score, ScoreKey, scores
-from rewards.domain.ledger import Entry, Lot, LotState, Wallet
-from rewards.domain.levels import LevelScheme
-from rewards.repository import Balances, Repository, WalletRow
+from rewards.leaderboards.domain import Score, ScoreKey, scores
+from rewards.leaderboards.repository import BoardRepository
+from rewards.levels.domain import LevelScheme
+from rewards.levels.repository import LevelRepository
+from rewards.notices.repository import NoticeRepository
+from rewards.points.domain import Entry, Lot, LotState, Wallet
+from rewards.points.repository import Balances, PointsRepository, WalletRow
 from servicekit import timers
 from servicekit.db import insert_many
 from servicekit.events import Event
@@ -59,7 +62,10 @@ class Ledger:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.repo = Repository(session)
+        self.repo = PointsRepository(session)
+        self._level_repo = LevelRepository(session)
+        self._notice_repo = NoticeRepository(session)
+        self._board_repo = BoardRepository(session)
         self._schemes: dict[str, LevelScheme] = {}
         self._notice_days: dict[str, int] = {}
         self._changed: dict[int, OpenWallet] = {}
@@ -90,12 +96,12 @@ class Ledger:
 
     async def scheme(self, tenant_id: str) -> LevelScheme:
         if tenant_id not in self._schemes:
-            self._schemes[tenant_id] = await self.repo.level_scheme(tenant_id)
+            self._schemes[tenant_id] = await self._level_repo.level_scheme(tenant_id)
         return self._schemes[tenant_id]
 
     async def notice_days(self, tenant_id: str) -> int:
         if tenant_id not in self._notice_days:
-            days = await self.repo.notice_days(tenant_id)
+            days = await self._notice_repo.notice_days(tenant_id)
             self._notice_days[tenant_id] = DEFAULT_NOTICE_DAYS if days is None else days
         return self._notice_days[tenant_id]
 
@@ -139,7 +145,7 @@ class Ledger:
         changed = list(self._changed.values())
         await self._save_lots(changed)
         await self.repo.insert_entries(self._entries)
-        await self.repo.add_scores(self._scores)
+        await self._board_repo.add_scores(self._scores)
         afters = [(o, _balances(o.wallet, await self.scheme(o.row.tenant_id))) for o in changed]
         await self.repo.save_wallets([(o.row, after) for o, after in afters], utcnow())
         await add_events(self.session, self._events)
@@ -181,7 +187,7 @@ class Ledger:
             # New lots have new ids, so these are new timers: the rows ``timers.schedule``
             # would insert, in one statement.
             await insert_many(self.session, timer_rows, due)
-        await self.repo.schedule_notices(list(notices.values()))
+        await self._notice_repo.schedule_notices(list(notices.values()))
 
     async def _cancel_notice_if_idle(self, row: WalletRow, lot: Lot, now: datetime) -> None:
         """A reversed lot is never announced; its day's timer goes when no other lot of
@@ -189,7 +195,7 @@ class Ledger:
         if lot.expires_at is None:
             return
         first, end = expiry_day(lot.expires_at)
-        if not await self.repo.lots_to_announce(row.id, first, end, now):
+        if not await self._notice_repo.lots_to_announce(row.id, first, end, now):
             await timers.cancel(self.session, NOTICE_TIMER, notice_key(row.id, first))
 
 

@@ -1,38 +1,41 @@
-"""Request and response bodies of the operators' rules, levels, settings and reports."""
+"""Request and response bodies of the operators' earning rules."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from itertools import pairwise
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
-from rewards.admin import Levels, MyLevel, Report, RuleDetail
-from rewards.api.schemas import ExternalId, Name, Timestamp, _text
-from rewards.domain.rules import MAX_MULTIPLIER, MAX_POINTS, EarningRule, ExpiryKind, Op
-from rewards.repository import ReportRow, RuleHeadRow, RuleVersionRow
+from rewards.fields import ExternalId, Timestamp, text_field
+from rewards.rules.domain import MAX_MULTIPLIER, MAX_POINTS, EarningRule, ExpiryKind, Op
+from rewards.rules.repository import RuleHeadRow, RuleVersionRow
+from rewards.rules.service import RuleDetail
 
 ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
 
-RuleId = Annotated[str, _text(1, 64, r"^[a-z0-9][a-z0-9_-]*$")]
-EventType = Annotated[str, _text(3, 200, r"^[a-z0-9][a-z0-9_.-]*$")]
+RuleId = Annotated[str, text_field(1, 64, r"^[a-z0-9][a-z0-9_-]*$")]
+EventType = Annotated[str, text_field(3, 200, r"^[a-z0-9][a-z0-9_.-]*$")]
 DataPath = Annotated[
-    str, _text(1, 200, r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+    str, text_field(1, 200, r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 ]  # dotted keys into the event's data
-Tier = Annotated[str, _text(1, 100, ONE_LINE)]
+Tier = Annotated[str, text_field(1, 100, ONE_LINE)]
 Factor = Annotated[
     Decimal,
     Field(gt=0, le=MAX_MULTIPLIER, max_digits=8, decimal_places=4),
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
 LevelKey = Annotated[int, Field(ge=1, le=1000)]
-Scalar = Annotated[str, _text(0, 200)] | bool | int | float
+Scalar = Annotated[str, text_field(0, 200)] | bool | int | float
 CapValue = Annotated[int, Field(ge=1, le=MAX_POINTS * 1000)]
 
 
 class ConditionIn(BaseModel):
+    # Two request models are named ConditionIn (the badge rules' too): OpenAPI names
+    # their schemas after their modules, so this one keeps the module it was published
+    # from (`rewards__api__admin_schemas__ConditionIn` stays the schema's name).
+    __module__ = "rewards.api.admin_schemas"
     model_config = ConfigDict(extra="forbid")
     path: DataPath
     op: Op
@@ -47,6 +50,10 @@ class ConditionIn(BaseModel):
         ):
             raise ValueError(f"op {self.op.value} needs a number")
         return self
+
+
+# Its annotations are this module's names, not those of the module it names: built here.
+ConditionIn.model_rebuild()
 
 
 class CapsIn(BaseModel):
@@ -199,136 +206,3 @@ class RuleDetailOut(RuleOut):
 class RulePage(BaseModel):
     items: list[RuleOut]
     next_cursor: str | None
-
-
-# ----------------------------------------------------------------- levels
-
-
-class LevelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    threshold: Annotated[int, Field(ge=0, le=10**12, description="Lifetime points")]
-    name: Name
-
-
-class LevelsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    levels: Annotated[list[LevelIn], Field(min_length=1, max_length=100)]
-
-    @model_validator(mode="after")
-    def _thresholds(self) -> LevelsIn:
-        thresholds = [level.threshold for level in self.levels]
-        if thresholds[0] != 0:
-            raise ValueError("the first level starts at 0 points")
-        if any(b <= a for a, b in pairwise(thresholds)):
-            raise ValueError("thresholds must strictly increase")
-        return self
-
-
-class LevelOut(BaseModel):
-    level: int
-    threshold: int
-    name: str
-
-
-class LevelsOut(BaseModel):
-    levels: list[LevelOut]
-    updated_at: datetime | None = Field(description="Null: the defaults, never changed")
-
-    @classmethod
-    def of(cls, levels: Levels) -> LevelsOut:
-        scheme = levels.scheme
-        return cls(
-            levels=[
-                LevelOut(level=n, threshold=threshold, name=name)
-                for n, (threshold, name) in enumerate(
-                    zip(scheme.thresholds, scheme.names, strict=True), start=1
-                )
-            ],
-            updated_at=levels.updated_at,
-        )
-
-
-class MyLevelOut(BaseModel):
-    member_id: str
-    lifetime: int
-    level: int
-    name: str
-    floor: int
-    next_level_at: int | None
-    next_name: str | None
-    points_to_next: int | None
-    percent: int
-
-    @classmethod
-    def of(cls, mine: MyLevel) -> MyLevelOut:
-        progress = mine.progress
-        return cls(
-            member_id=mine.member_id,
-            lifetime=mine.lifetime,
-            level=progress.level,
-            name=progress.name,
-            floor=progress.floor,
-            next_level_at=progress.next_level_at,
-            next_name=mine.next_name,
-            points_to_next=progress.points_to_next,
-            percent=progress.percent,
-        )
-
-
-class SettingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    expiry_notice_days: Annotated[int, Field(ge=0, le=90)] = Field(
-        description="Announce expiring points this many days ahead; 0: never"
-    )
-
-
-class SettingsOut(BaseModel):
-    expiry_notice_days: int
-
-
-# ---------------------------------------------------------------- reports
-
-
-class Measures(BaseModel):
-    earned: int = Field(description="Points credited by earning rules")
-    spent: int = Field(description="Points spent on redemptions")
-    restored: int = Field(description="Points given back by cancelled redemptions")
-    expired: int
-    reversed: int = Field(description="Credits undone (their whole points)")
-    adjusted: int = Field(description="Operators' adjustments, net")
-    members_earning: int = Field(description="Distinct members credited by rules")
-
-    @classmethod
-    def of(cls, row: ReportRow) -> Measures:
-        return cls(**{name: getattr(row, name) for name in Measures.model_fields})
-
-
-class GroupOut(Measures):
-    key: str | None = Field(description="Rule id, community id or UTC day; null: none")
-
-    @classmethod
-    def of_group(cls, row: ReportRow) -> GroupOut:
-        key = row.key.isoformat() if isinstance(row.key, date) else row.key
-        return cls(key=key, **Measures.of(row).model_dump())
-
-
-class ReportOut(BaseModel):
-    first: date = Field(alias="from", description="First day (UTC)")
-    last: date = Field(alias="to", description="Last day, inclusive")
-    community_id: str | None
-    group_by: str | None
-    totals: Measures
-    groups: list[GroupOut]
-
-    @classmethod
-    def of(cls, report: Report, community_id: str | None, group_by: str | None) -> ReportOut:
-        return cls.model_validate(
-            {
-                "from": report.first,
-                "to": report.last,
-                "community_id": community_id,
-                "group_by": group_by,
-                "totals": Measures.of(report.totals),
-                "groups": [GroupOut.of_group(row) for row in report.groups],
-            }
-        )

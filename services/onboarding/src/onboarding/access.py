@@ -6,9 +6,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from onboarding.admissions import Admissions
-from onboarding.invites import Invites
-from onboarding.service import Onboarding
 from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.problems import Problem
 
@@ -16,28 +13,6 @@ OPERATOR_ROLES = frozenset({"owner", "admin", "operator"})
 MANAGER_ROLES = frozenset({"owner", "admin"})
 INTEGRATION_ROLE = "integration"
 PAYMENTS_SCOPE = "payments:write"
-
-
-async def onboarding(request: Request) -> Onboarding:
-    # A thin object over the runtime's session factory: one per request costs nothing.
-    return Onboarding(request.app.state.sessions)
-
-
-OnboardingDep = Annotated[Onboarding, Depends(onboarding)]
-
-
-async def admissions(request: Request) -> Admissions:
-    return Admissions(request.app.state.sessions)
-
-
-AdmissionsDep = Annotated[Admissions, Depends(admissions)]
-
-
-async def invites(request: Request) -> Invites:
-    return Invites(request.app.state.sessions)
-
-
-InvitesDep = Annotated[Invites, Depends(invites)]
 
 
 async def refuse_nul(request: Request) -> None:

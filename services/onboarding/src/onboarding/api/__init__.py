@@ -1,1 +1,0 @@
-"""Onboarding HTTP API: routers and request/response schemas."""

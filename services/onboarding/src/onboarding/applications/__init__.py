@@ -1,0 +1,2 @@
+"""Applications: questionnaires, their rules, submission and review; the level gate's
+setting."""

@@ -1,0 +1,1 @@
+"""The audit trail of operators' and members' decisions."""

@@ -1,0 +1,1 @@
+"""Communities and their groups: operators create and configure them."""

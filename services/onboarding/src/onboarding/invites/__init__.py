@@ -1,0 +1,1 @@
+"""Invites: issued by members or operators, redeemed into a membership."""

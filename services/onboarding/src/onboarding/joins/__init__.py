@@ -1,0 +1,2 @@
+"""Joins and seating: direct and routing-code joins, leaving, groups' seats, overflow,
+trial → core upgrades."""

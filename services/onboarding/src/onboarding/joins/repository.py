@@ -1,0 +1,214 @@
+"""Queries of joins and seating: routing codes, group loads and seats. The hot path's
+statements are module constants (see below); lock order is explained in seating.py."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from onboarding.joins.domain import GroupLoad, Requirements
+from onboarding.membership.states import SEATED
+from onboarding.orm import Community, Group, Membership, RoutingCode
+from onboarding.queries import of_tenant
+
+# The join's statements, built once: building a statement and its cache key costs more
+# CPU than executing it (measured: about 1 ms of a join's 9), so the hot path binds
+# parameters into statements made at import.
+_CODE_BY_NAME = select(RoutingCode).where(
+    RoutingCode.tenant_id == bindparam("tenant_id"), RoutingCode.code == bindparam("code")
+)
+
+_CODE_AND_COMMUNITY = (
+    select(RoutingCode, Community)
+    .join(Community, Community.id == RoutingCode.community_id)
+    .where(RoutingCode.tenant_id == bindparam("tenant_id"), RoutingCode.code == bindparam("code"))
+)
+
+_LOAD_COLUMNS = (
+    Group.id,
+    Group.member_count,
+    Group.capacity,
+    Group.min_tier,
+    Group.min_level,
+    Group.city,
+    Group.tags,
+    Group.name,
+)
+
+_CODE_LOADS = select(*_LOAD_COLUMNS).where(
+    Group.tenant_id == bindparam("tenant_id"),
+    Group.community_id == bindparam("community_id"),
+    or_(
+        Group.id.in_(bindparam("group_ids", expanding=True)),
+        Group.routing_code_id == bindparam("code_id"),
+    ),
+)
+
+_FREE = Group.member_count < Group.capacity
+
+_TAKE_SEAT = (
+    update(Group)
+    .where(Group.id == bindparam("group_id"), _FREE)
+    .values(member_count=Group.member_count + 1)
+    .returning(Group.member_count, Group.capacity)
+    .execution_options(synchronize_session=False)
+)
+
+# PostgreSQL: the first group in the given order that has room and that no other
+# transaction holds, seated in one statement whatever the number of groups. NO KEY UPDATE
+# is the lock the UPDATE itself takes: FOR UPDATE would also skip groups that uncommitted
+# memberships reference by foreign key.
+_ORDERED_IDS = bindparam("group_ids", type_=postgresql.ARRAY(String))
+
+_FIRST_FREE_UNHELD = (
+    select(Group.id)
+    .where(Group.id == any_(_ORDERED_IDS), _FREE)
+    .order_by(func.array_position(_ORDERED_IDS, Group.id))
+    .limit(1)
+    .with_for_update(skip_locked=True, key_share=True)
+    .scalar_subquery()
+)
+
+_TAKE_FIRST_UNHELD_SEAT = (
+    update(Group)
+    .where(Group.id == _FIRST_FREE_UNHELD, _FREE)
+    .values(member_count=Group.member_count + 1)
+    .returning(Group.id, Group.member_count, Group.capacity)
+    .execution_options(synchronize_session=False)
+)
+
+
+class JoinRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # groups and seats
+    async def group_names(self, community_id: str) -> set[str]:
+        names = await self.session.scalars(
+            select(Group.name).where(Group.community_id == community_id)
+        )
+        return set(names)
+
+    async def group_loads(self, code: RoutingCode) -> list[GroupLoad]:
+        """Fresh counts of a code's groups (its chosen ones and the overflow it opened).
+
+        Columns, not ORM objects: the identity map would hand back stale counts.
+        """
+        params = {
+            "tenant_id": code.tenant_id,
+            "community_id": code.community_id,
+            "group_ids": list(code.group_ids),
+            "code_id": code.id,
+        }
+        return _group_loads(await self.session.execute(_CODE_LOADS, params))
+
+    async def kind_loads(self, tenant_id: str, community_id: str, kind: str) -> list[GroupLoad]:
+        """Fresh counts of every group of one kind in the community (an upgrade's targets)."""
+        return await self._loads(
+            Group.tenant_id == tenant_id, Group.community_id == community_id, Group.kind == kind
+        )
+
+    async def _loads(self, *where: ColumnElement[bool]) -> list[GroupLoad]:
+        return _group_loads(await self.session.execute(select(*_LOAD_COLUMNS).where(*where)))
+
+    async def trial_group_seats(
+        self, tenant_id: str, member_id: str
+    ) -> Sequence[tuple[Membership, Community]]:
+        """The member's seated memberships in a trial-kind group, with their communities."""
+        query = (
+            select(Membership, Community)
+            .join(Group, Group.id == Membership.group_id)
+            .join(Community, Community.id == Membership.community_id)
+            .where(
+                Membership.tenant_id == tenant_id,
+                Membership.member_id == member_id,
+                Membership.status.in_([str(s) for s in SEATED]),
+                Group.kind == "trial",
+            )
+            .with_for_update(of=Membership)
+        )
+        return [(row[0], row[1]) for row in await self.session.execute(query)]
+
+    async def take_seat(self, group_id: str) -> tuple[int, int] | None:
+        """Conditional increment: (new count, capacity) if a seat was free, else None.
+
+        The WHERE is re-checked on the latest row version under concurrent updates, so two
+        joiners can never both take the last seat.
+        """
+        row = (await self.session.execute(_TAKE_SEAT, {"group_id": group_id})).first()
+        return (row.member_count, row.capacity) if row else None
+
+    async def take_first_unheld_seat(self, group_ids: list[str]) -> tuple[str, int, int] | None:
+        """PostgreSQL: a seat in the first of ``group_ids`` with room that no other
+        transaction holds, as (group id, new count, capacity); one statement."""
+        result = await self.session.execute(_TAKE_FIRST_UNHELD_SEAT, {"group_ids": group_ids})
+        row = result.first()
+        return (row.id, row.member_count, row.capacity) if row else None
+
+    async def free_seat(self, group_id: str) -> None:
+        await self.session.execute(
+            update(Group)
+            .where(Group.id == group_id, Group.member_count > 0)
+            .values(member_count=Group.member_count - 1)
+            .execution_options(synchronize_session=False)
+        )
+
+    # routing codes
+    # routing codes
+    async def routing_code(self, tenant_id: str, code: str) -> RoutingCode | None:
+        return await self.session.scalar(_CODE_BY_NAME, {"tenant_id": tenant_id, "code": code})
+
+    async def routing_code_and_community(
+        self, tenant_id: str, code: str
+    ) -> tuple[RoutingCode, Community] | None:
+        """A code and its community in one statement (both then in the identity map)."""
+        params = {"tenant_id": tenant_id, "code": code}
+        row = (await self.session.execute(_CODE_AND_COMMUNITY, params)).first()
+        return (row[0], row[1]) if row else None
+
+    async def lock_routing_code(self, code_id: str) -> RoutingCode:
+        """The code row, locked until commit (on SQLite the writer lock is held already)."""
+        query = (
+            select(RoutingCode)
+            .where(RoutingCode.id == code_id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(query)).one()
+
+    async def routing_code_by_id(self, tenant_id: str, code_id: str) -> RoutingCode | None:
+        return of_tenant(await self.session.get(RoutingCode, code_id), tenant_id)
+
+    async def routing_codes(self, tenant_id: str, community_id: str) -> Sequence[RoutingCode]:
+        query = select(RoutingCode).where(
+            RoutingCode.tenant_id == tenant_id, RoutingCode.community_id == community_id
+        )
+        return (await self.session.scalars(query.order_by(RoutingCode.created_at))).all()
+
+
+def _group_loads(rows: Any) -> list[GroupLoad]:
+    return [
+        GroupLoad(
+            row.id,
+            row.member_count,
+            row.capacity,
+            Requirements(row.min_tier, row.min_level),
+            row.city,
+            frozenset(row.tags or ()),
+            row.name,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,95 @@
+"""Trial → core: a member sitting in a trial-kind group moves to a group of the upgrade's
+kind when they pay or reach a level (domain.AutoUpgrade says when). Never fails the
+payment or the level report that triggers it."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from onboarding import events
+from onboarding.joins.domain import AutoUpgrade, placement_order
+from onboarding.joins.repository import JoinRepository
+from onboarding.joins.seating import candidate_of, claim_seat
+from onboarding.levels import domain as levels
+from onboarding.levels.repository import LevelRepository
+from onboarding.membership import domain as aggregate
+from onboarding.membership.domain import TIER_TRIAL
+from onboarding.membership.repository import Repository
+from onboarding.membership.states import Status
+from onboarding.orm import Group, Membership
+from servicekit.outbox import add_event
+from servicekit.types import utcnow
+
+
+async def upgrade_after_payment(
+    session: AsyncSession,
+    membership: Membership,
+    before: aggregate.Membership,
+    from_group: str | None,
+) -> None:
+    """A payment activated the member: trial → core is a tier change, and a community that
+    upgrades on payment moves them out of a trial group. Never fails the payment."""
+    community = await Repository(session).community(membership.tenant_id, membership.community_id)
+    assert community is not None
+    upgrade = AutoUpgrade.of(community.auto_upgrade)
+    moved_from = None
+    if upgrade is not None and upgrade.on_payment():
+        moved_from = await _upgrade_group(session, membership, upgrade)
+    was_trial = before.status == Status.TRIAL and before.tier == TIER_TRIAL
+    if was_trial or moved_from:
+        event = events.membership_tier_changed(
+            membership,
+            from_tier=before.tier if was_trial else membership.tier,
+            from_group_id=moved_from or from_group,
+            reason="payment",
+            at=utcnow(),
+        )
+        await add_event(session, event)
+
+
+async def upgrade_on_level(session: AsyncSession, tenant_id: str, member_id: str) -> None:
+    """rewards reported a level: the member leaves the trial groups of communities that
+    upgrade at that level (when a group of the target kind has room and admits them)."""
+    known = await LevelRepository(session).member_level(tenant_id, member_id)
+    level = known.level if known else levels.BASE_LEVEL
+    for membership, community in await JoinRepository(session).trial_group_seats(
+        tenant_id, member_id
+    ):
+        upgrade = AutoUpgrade.of(community.auto_upgrade)
+        if upgrade is None or not upgrade.on_level(level):
+            continue
+        moved_from = await _upgrade_group(session, membership, upgrade)
+        if moved_from is not None:
+            event = events.membership_tier_changed(
+                membership,
+                from_tier=membership.tier,
+                from_group_id=moved_from,
+                reason="level",
+                at=utcnow(),
+            )
+            await add_event(session, event)
+
+
+async def _upgrade_group(
+    session: AsyncSession, membership: Membership, upgrade: AutoUpgrade
+) -> str | None:
+    """Move a member sitting in a trial-kind group to a group of the upgrade's kind that has
+    room and admits them: the group they left, or None (they stay where they are)."""
+    current = membership.group_id
+    group = await session.get(Group, current) if current else None
+    if group is None or group.kind != "trial":
+        return None
+    context = await Repository(session).entry_context(
+        membership.tenant_id, membership.community_id, membership.member_id, None
+    )
+    candidate = candidate_of(membership, context)
+    repo = JoinRepository(session)
+    loads = await repo.kind_loads(
+        membership.tenant_id, membership.community_id, upgrade.to_group_kind
+    )
+    for load in placement_order(loads, candidate):
+        if load.group_id != group.id and await claim_seat(session, membership, load.group_id):
+            await repo.free_seat(group.id)
+            membership.group_id = load.group_id
+            return group.id
+    return None

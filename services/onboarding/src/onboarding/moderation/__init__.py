@@ -1,0 +1,1 @@
+"""Moderation: reports, the sanction ladder, mutes, bans and appeals."""

@@ -1,0 +1,1 @@
+"""Payments and terms: activation, renewal, refunds, expiry and renewal reminders."""

@@ -1,0 +1,1 @@
+"""Community roles: owners, admins, mentors, guests; permissions and welcome messages."""

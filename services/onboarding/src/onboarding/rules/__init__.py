@@ -1,0 +1,1 @@
+"""Community rules (群规): versions, acceptance, the grace period's end."""

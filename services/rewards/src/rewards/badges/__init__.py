@@ -1,0 +1,1 @@
+"""Badges and titles: rules as data, progress per member and rule."""

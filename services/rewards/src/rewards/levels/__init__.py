@@ -1,0 +1,1 @@
+"""Levels: thresholds in lifetime points and their names."""

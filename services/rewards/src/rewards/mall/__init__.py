@@ -1,0 +1,1 @@
+"""The points mall: catalog items, stock and redemptions."""

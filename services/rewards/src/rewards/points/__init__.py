@@ -1,0 +1,2 @@
+"""Points: the Wallet aggregate (lots, entries, balances), the ledger writer, adjustments,
+reversals, release and expiry."""

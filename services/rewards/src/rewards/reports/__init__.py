@@ -1,0 +1,1 @@
+"""Points reports for operators, summed from the ledger's entries."""

@@ -1,0 +1,1 @@
+"""Earning rules: what an event credits (conditions, caps, multipliers), versioned by operators."""
