@@ -12,7 +12,10 @@ from servicekit.problems import Problem
 OPERATOR_ROLES = frozenset({"owner", "admin", "operator"})
 MANAGER_ROLES = frozenset({"owner", "admin"})
 INTEGRATION_ROLE = "integration"
+# Scopes of API keys (the gateway's `Scope`): what a company's backend may do here.
 PAYMENTS_SCOPE = "payments:write"
+MEMBERS_SCOPE = "members:write"
+READ_SCOPE = "read"
 
 
 async def refuse_nul(request: Request) -> None:
@@ -36,15 +39,17 @@ def is_member(principal: Principal) -> bool:
     return principal.token_type == "member"
 
 
-def has_payments_scope(principal: Principal) -> bool:
-    # API keys reach services as gateway-signed tokens whose `scope` lists the key's scopes.
+def key_scopes(principal: Principal) -> frozenset[str]:
+    """The scopes of an API key (empty for anyone else). API keys reach services as
+    gateway-signed tokens with the integration role whose `scope` lists the key's scopes."""
+    if principal.token_type != "access" or not principal.has_any_role(INTEGRATION_ROLE):
+        return frozenset()
     scope = principal.claims.get("scope")
-    scopes = scope.split() if isinstance(scope, str) else []
-    return (
-        principal.token_type == "access"
-        and principal.has_any_role(INTEGRATION_ROLE)
-        and PAYMENTS_SCOPE in scopes
-    )
+    return frozenset(scope.split()) if isinstance(scope, str) else frozenset()
+
+
+def has_payments_scope(principal: Principal) -> bool:
+    return PAYMENTS_SCOPE in key_scopes(principal)
 
 
 async def operator(principal: CurrentPrincipal) -> Principal:
@@ -79,7 +84,31 @@ async def refunder(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
+async def members_writer(principal: CurrentPrincipal) -> Principal:
+    """Operators, or a CRM's API key with the members:write scope (it syncs the directory)."""
+    if not (is_operator(principal) or MEMBERS_SCOPE in key_scopes(principal)):
+        raise forbidden("operators, or an API key with the members:write scope")
+    return principal
+
+
+async def members_reader(principal: CurrentPrincipal) -> Principal:
+    """Operators, or an API key that may read (read, or members:write: a sync reads back)."""
+    if not (is_operator(principal) or key_scopes(principal) & {READ_SCOPE, MEMBERS_SCOPE}):
+        raise forbidden("operators, or an API key with the read or members:write scope")
+    return principal
+
+
+async def reader(principal: CurrentPrincipal) -> Principal:
+    """Operators, or an API key with the read scope (reports, BI, a CRM's reads)."""
+    if not (is_operator(principal) or READ_SCOPE in key_scopes(principal)):
+        raise forbidden("operators, or an API key with the read scope")
+    return principal
+
+
 Operator = Annotated[Principal, Depends(operator)]
+MembersWriter = Annotated[Principal, Depends(members_writer)]
+MembersReader = Annotated[Principal, Depends(members_reader)]
+Reader = Annotated[Principal, Depends(reader)]
 Manager = Annotated[Principal, Depends(manager)]
 Member = Annotated[Principal, Depends(member)]
 PaymentsWriter = Annotated[Principal, Depends(payments_writer)]

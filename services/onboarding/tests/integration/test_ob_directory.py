@@ -159,6 +159,34 @@ async def test_directory_is_for_operators_of_the_tenant(onboarding: Onboarding) 
     assert long_id.status_code == 422
 
 
+async def test_a_crm_api_key_syncs_the_directory(onboarding: Onboarding) -> None:
+    """A CRM holds an API key, not a 15-minute operator login: members:write upserts (1,000
+    in one batch) and reads back; read only reads; payments:write does neither."""
+    crm = onboarding.payments(scope="members:write")
+    rows = [{"external_id": f"crm-{n}", "display_name": f"会员{n}"} for n in range(1000)]
+    batch = await onboarding.client.post(f"{BASE}/batch", json={"rows": rows}, headers=crm)
+    assert batch.status_code == 200, batch.text
+    assert (batch.json()["created"], batch.json()["failed"]) == (1000, 0)
+    one = await onboarding.client.put(f"{BASE}/crm-7", json={"tags": ["vip"]}, headers=crm)
+    assert one.status_code == 200 and one.json()["tags"] == ["vip"]
+    assert (await onboarding.client.get(f"{BASE}/crm-7", headers=crm)).status_code == 200
+    listed = await onboarding.client.get(BASE, params={"tag": "vip"}, headers=crm)
+    assert [m["external_id"] for m in listed.json()["items"]] == ["crm-7"]
+    bi = onboarding.payments(scope="read")
+    assert (await onboarding.client.get(f"{BASE}/crm-7", headers=bi)).status_code == 200
+    assert (
+        await onboarding.client.get("/v1/onboarding/memberships", headers=bi)
+    ).status_code == 200
+    refused = await onboarding.client.put(f"{BASE}/crm-7", json={}, headers=bi)
+    assert refused.status_code == 403
+    payments = onboarding.payments()
+    for method, url in (("GET", f"{BASE}/crm-7"), ("PUT", f"{BASE}/crm-7")):
+        answer = await onboarding.client.request(method, url, json={}, headers=payments)
+        assert answer.status_code == 403, (method, url)
+    other = onboarding.payments(tenant="tenant-b", scope="members:write")
+    assert (await onboarding.client.get(f"{BASE}/crm-7", headers=other)).status_code == 404
+
+
 # ---------------------------------------------------------------- the CLI import
 
 

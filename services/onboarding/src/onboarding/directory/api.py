@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from onboarding.access import Operator
+from onboarding.access import MembersReader, MembersWriter
 from onboarding.directory.service import MAX_BATCH, Directory, MemberFields, Outcome, RowResult
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 from servicekit.problems import PROBLEM_TYPE_BASE, not_found
@@ -95,7 +95,7 @@ def row_out(index: int, result: RowResult) -> RowOut:
 async def upsert_member(
     external_id: ExternalIdPath,
     body: MemberFields,
-    operator: Operator,
+    operator: MembersWriter,
     members: DirectoryDep,
     response: Response,
 ) -> MemberOut:
@@ -107,7 +107,7 @@ async def upsert_member(
 
 
 @router.post("/batch", response_model=BatchOut)
-async def upsert_batch(body: BatchIn, operator: Operator, members: DirectoryDep) -> BatchOut:
+async def upsert_batch(body: BatchIn, operator: MembersWriter, members: DirectoryDep) -> BatchOut:
     """Up to 1,000 upserts in one transaction, each row reported on its own (a bad row is a
     422 in its result, never the others' failure). Re-sending the rows changes nothing."""
     results = await members.upsert_batch(operator.tenant_id, body.rows)
@@ -123,7 +123,7 @@ async def upsert_batch(body: BatchIn, operator: Operator, members: DirectoryDep)
 
 @router.get("/{external_id}", response_model=MemberOut)
 async def get_member(
-    external_id: ExternalIdPath, operator: Operator, members: DirectoryDep
+    external_id: ExternalIdPath, operator: MembersReader, members: DirectoryDep
 ) -> MemberOut:
     found = await members.member(operator.tenant_id, external_id)
     if found is None:
@@ -133,7 +133,7 @@ async def get_member(
 
 @router.get("", response_model=Page[MemberOut])
 async def list_members(
-    operator: Operator,
+    operator: MembersReader,
     members: DirectoryDep,
     tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from onboarding.access import Member, Operator
+from onboarding.access import Member, Reader
 from onboarding.membership.schemas import MembershipOut, ProfileOut
 from onboarding.membership.service import Memberships
 from onboarding.membership.states import Status
@@ -24,7 +24,7 @@ MembershipsDep = Annotated[Memberships, Depends(memberships_service)]
 
 @router.get("/memberships", response_model=Page[MembershipOut])
 async def list_memberships(
-    operator: Operator,
+    operator: Reader,
     service: MembershipsDep,
     community_id: Annotated[str | None, Query(max_length=36)] = None,
     member_id: Annotated[str | None, Query(max_length=200)] = None,
@@ -46,7 +46,7 @@ async def list_memberships(
 
 @router.get("/memberships/{membership_id}", response_model=MembershipOut)
 async def get_membership(
-    membership_id: str, operator: Operator, service: MembershipsDep
+    membership_id: str, operator: Reader, service: MembershipsDep
 ) -> MembershipOut:
     return MembershipOut.of(await service.membership(operator.tenant_id, membership_id))
 
