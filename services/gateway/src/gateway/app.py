@@ -4,6 +4,7 @@ routing to the services, merged API docs, aggregated readiness."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,7 +16,9 @@ from fastapi.responses import JSONResponse
 from gateway import events
 from gateway.access import Gatekeeper, RateLimitHeadersMiddleware
 from gateway.api import apikeys, auth, me, operators, platform, tokens
+from gateway.domain import mail
 from gateway.keys import load_signing_keys
+from gateway.mailer import Mailer, transport_from_settings
 from gateway.openapi import install_docs
 from gateway.proxy import install_cors, install_proxy
 from gateway.ratelimit import RateLimiter
@@ -23,15 +26,18 @@ from gateway.security import TokenIssuer
 from gateway.service import Identity
 from gateway.settings import Settings
 from gateway.tenancy import TenantDirectory
-from servicekit.app import ServiceSpec, create_service_app
+from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.auth import TokenVerifier
 from servicekit.observability import json_ready
+
+log = logging.getLogger(__name__)
 
 ROUTERS = (platform.router, auth.router, operators.router, apikeys.router, tokens.router, me.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    mailer = Mailer(settings, transport_from_settings(settings))
     app = create_service_app(
         ServiceSpec(
             settings=settings,
@@ -39,8 +45,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             description="The one public entry: identity, tokens (JWKS), routing to services.",
             routers=ROUTERS,
             produces=events.TOPICS,
+            consumers=[
+                # The gateway mails its own notifications (invitations, password resets).
+                ConsumerSpec(
+                    name="mailer",
+                    topics=[events.NOTIFICATIONS],
+                    handlers={kind: mailer for kind in mail.KINDS},
+                )
+            ],
         )
     )
+    app.state.mailer = mailer
     keys = load_signing_keys(settings)
     app.state.signing_keys = keys
     app.state.jwks = keys.jwks()
@@ -76,6 +91,7 @@ def _wrap_lifespan(app: FastAPI, settings: Settings) -> None:
             identity = Identity(sessions, app.state.issuer, settings)
             tenants = TenantDirectory(sessions)
             limiter = RateLimiter.from_settings(settings)
+            log.info("mail goes to %s", app.state.mailer.transport.describe())
             app.state.identity = identity
             app.state.tenants = tenants
             app.state.gatekeeper = Gatekeeper(

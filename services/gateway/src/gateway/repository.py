@@ -52,6 +52,18 @@ class Repository:
             select(Operator).where(Operator.tenant_id == tenant_id, Operator.email == email)
         )
 
+    async def invited_owners(self, tenant_id: str) -> list[Operator]:
+        """The tenant's owners who have not accepted their invitation yet, oldest first,
+        locked (their invitation is reissued under this lock). Roles are a JSON list:
+        filtered here, a tenant's pending invitations being few."""
+        rows = await self.session.scalars(
+            select(Operator)
+            .where(Operator.tenant_id == tenant_id, Operator.status == "invited")
+            .order_by(Operator.created_at, Operator.id)
+            .with_for_update()
+        )
+        return [row for row in rows if "owner" in row.roles]
+
     async def operators_page(
         self, tenant_id: str, *, after: tuple[datetime, str] | None, limit: int
     ) -> Sequence[Operator]:
@@ -67,6 +79,30 @@ class Repository:
             select(OneTimeToken)
             .where(OneTimeToken.token_hash == token_hash, OneTimeToken.purpose == purpose)
             .with_for_update()
+        )
+
+    async def one_time_token_usable(self, token_hash: str, now: datetime) -> bool:
+        """Still redeemable: not used, not expired (nor superseded, which expires it)."""
+        found = await self.session.scalar(
+            select(OneTimeToken.token_hash).where(
+                OneTimeToken.token_hash == token_hash,
+                OneTimeToken.used_at.is_(None),
+                OneTimeToken.expires_at > now,
+            )
+        )
+        return found is not None
+
+    async def expire_invitations(self, operator_id: str, now: datetime) -> None:
+        """Ends every open invitation of an operator (a new one supersedes them)."""
+        await self.session.execute(
+            update(OneTimeToken)
+            .where(
+                OneTimeToken.operator_id == operator_id,
+                OneTimeToken.purpose == "invitation",
+                OneTimeToken.used_at.is_(None),
+                OneTimeToken.expires_at > now,
+            )
+            .values(expires_at=now)
         )
 
     # refresh tokens

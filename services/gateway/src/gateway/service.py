@@ -138,6 +138,26 @@ class Identity:
             ) from error
         return tenant, invitation
 
+    async def reinvite_owner(self, tenant_id: str) -> Invitation:
+        """A fresh invitation for the tenant's owner, who has not accepted yet; every
+        earlier invitation token of that owner stops working."""
+        async with transaction(self.sessions) as session:
+            repo = Repository(session)
+            if await repo.tenant(tenant_id) is None:
+                raise not_found("tenant")
+            owners = await repo.invited_owners(tenant_id)
+            if not owners:
+                raise Problem(
+                    409,
+                    "invitation-accepted",
+                    "Invitation already accepted",
+                    "the tenant's owner has accepted the invitation: "
+                    "they sign in, or reset their password",
+                )
+            owner = owners[0]
+            await repo.expire_invitations(owner.id, utcnow())
+            return await self._send_invitation(session, owner)
+
     async def set_tenant_status(self, tenant_id: str, status: TenantStatus, reason: str) -> Tenant:
         async with transaction(self.sessions) as session:
             tenant = await Repository(session).tenant(tenant_id)
@@ -199,12 +219,16 @@ class Identity:
         repo = Repository(session)
         repo.add(operator)
         await repo.flush()
+        return await self._send_invitation(session, operator)
+
+    async def _send_invitation(self, session: AsyncSession, operator: Operator) -> Invitation:
+        """A new invitation token for the operator, mailed through the outbox."""
         ttl = timedelta(hours=self.settings.invitation_ttl_hours)
         token, expires_at = await self._one_time_token(session, operator, INVITATION, ttl)
         await add_event(
             session,
             events.operator_invited(
-                tenant_id,
+                operator.tenant_id,
                 operator.id,
                 operator.email,
                 operator.roles,

@@ -1,11 +1,12 @@
 """Settings of the gateway; every variable is prefixed QUANZI_GATEWAY_."""
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.settings import DEV_SECRET, ServiceSettings
+from servicekit.settings import DEV_SECRET, Environment, ServiceSettings
 
 DEFAULT_UPSTREAMS = {
     "onboarding": "http://127.0.0.1:8001",
@@ -106,3 +107,45 @@ class Settings(ServiceSettings):
     redis_url: str | None = None
     rate_limit_plans: dict[str, PlanLimits] = DEFAULT_PLANS
     default_plan: str = "standard"
+
+    # Mail (invitations, password resets). With smtp_url the mailer sends by SMTP
+    # (smtp:// with STARTTLS, smtps:// with implicit TLS; user:pass@ for AUTH). Without
+    # it every mail is written as an .eml file into mail_dir: the development default.
+    # In production one of the two must be set explicitly, or the gateway refuses to start.
+    smtp_url: SecretStr | None = None
+    smtp_timeout_s: float = 30.0
+    mail_from: str = "Quanzi <no-reply@quanzi.localhost>"
+    mail_dir: str = "./var/mail"
+    public_url: str = "http://127.0.0.1:8000"  # the gateway as callers reach it
+    console_url: str | None = None  # the web console; links fall back to public_url
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
+        if value is not None:
+            parts = urlsplit(value.get_secret_value())
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                raise ValueError("smtp_url must look like smtp://user:pass@host:587 or smtps://")
+        return value
+
+    @model_validator(mode="after")
+    def _mail_configured_in_production(self) -> "Settings":
+        if self.environment is not Environment.PRODUCTION or self.smtp_url is not None:
+            return self
+        if "mail_dir" not in self.model_fields_set:
+            raise ValueError(
+                "refusing to start in production without a mail transport: set smtp_url "
+                "(or mail_dir, explicitly, to spool mail as .eml files)"
+            )
+        return self
+
+    @property
+    def mail_configured(self) -> bool:
+        """True when mail leaves the machine (SMTP); the API then never shows links."""
+        return self.smtp_url is not None
+
+    @property
+    def links_base(self) -> str:
+        return (self.console_url or self.public_url).rstrip("/")

@@ -1,10 +1,15 @@
-"""A migrated gateway on each database, called over ASGI; its outbox as the mailer sees it."""
+"""A migrated gateway on each database, called over ASGI; its outbox as the mailer sees it.
+
+``gateway`` runs without a broker (events stay in the outbox); ``mailing_gateway`` runs
+against the dev broker, so its mailer consumes ``gateway.notifications`` and writes every
+mail into ``Gateway.mail_dir``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +22,7 @@ from sqlalchemy import select
 from gateway.app import create_app
 from gateway.settings import Settings
 from servicekit.db import create_engine
-from servicekit.devbroker import free_port
+from servicekit.devbroker import DevBroker, free_port
 from servicekit.migrations import upgrade
 from servicekit.service_cli import alembic_ini
 from servicekit.tables import outbox
@@ -30,6 +35,7 @@ class Gateway:
     app: FastAPI
     client: httpx.AsyncClient
     database_url: str
+    mail_dir: Path | None = None
 
     def platform(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {PLATFORM_KEY}"}
@@ -100,19 +106,43 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture
-async def gateway(database_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
+@asynccontextmanager
+async def running_gateway(
+    database_url: str, tmp_path: Path, **settings: Any
+) -> AsyncIterator[Gateway]:
     await asyncio.to_thread(upgrade, alembic_ini("gateway"), database_url)
-    settings = Settings(
-        database_url=database_url,
-        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",  # no broker: the outbox keeps events
-        signing_key_file=str(tmp_path / "signing.pem"),
-        platform_admin_key=PLATFORM_KEY,
-        upstreams={"rewards": "http://127.0.0.1:9"},
-        routes={"/v1/rewards": "rewards"},
+    defaults: dict[str, Any] = {
+        "kafka_bootstrap_servers": f"127.0.0.1:{free_port()}",  # no broker: the outbox keeps events
+        "mail_dir": str(tmp_path / "mail"),
+    }
+    app = create_app(
+        Settings(
+            database_url=database_url,
+            signing_key_file=str(tmp_path / "signing.pem"),
+            platform_admin_key=PLATFORM_KEY,
+            upstreams={"rewards": "http://127.0.0.1:9"},
+            routes={"/v1/rewards": "rewards"},
+            **{**defaults, **settings},
+        )
     )
-    app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield Gateway(app, client, database_url)
+            yield Gateway(app, client, database_url, Path(app.state.settings.mail_dir))
+
+
+@pytest.fixture
+async def gateway(database_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
+    async with running_gateway(database_url, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+async def mailing_gateway(
+    database_url: str, tmp_path: Path, dev_broker: DevBroker
+) -> AsyncIterator[Gateway]:
+    """Relay and mailer running on the dev broker; mail lands in ``mail_dir``."""
+    async with running_gateway(
+        database_url, tmp_path, kafka_bootstrap_servers=dev_broker.bootstrap_servers
+    ) as running:
+        yield running

@@ -61,6 +61,11 @@ class Platform:
     def bootstrap_servers(self) -> str:
         return self.external_kafka or f"127.0.0.1:{self.broker_port}"
 
+    @property
+    def mail_dir(self) -> Path:
+        """Where the gateway writes every mail (no SMTP in development)."""
+        return self.var_dir / "mail"
+
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
@@ -78,6 +83,8 @@ class Platform:
             upstreams = {name: self.url(name) for name in SERVICES}
             env[prefix + "UPSTREAMS"] = json.dumps(upstreams)
             env[prefix + "SIGNING_KEY_FILE"] = str(self.var_dir / "gateway-signing-key.pem")
+            env[prefix + "MAIL_DIR"] = str(self.mail_dir)
+            env[prefix + "PUBLIC_URL"] = self.gateway_url
         env.update(self.extra_env)
         return env
 
@@ -226,6 +233,7 @@ def run(platform: Platform) -> int:
             + "".join(f"  {s:<12} {platform.url(s)}/docs\n" for s in SERVICES)
             + f"  broker       {platform.bootstrap_servers}\n"
             f"  logs, data   {platform.var_dir}\n"
+            f"  mail         {platform.mail_dir} (development: every mail is a file here)\n"
             f"Ctrl-C stops everything.",
             flush=True,
         )

@@ -5,18 +5,28 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from gateway.api.deps import IdentityDep, PlatformAdmin
-from gateway.api.schemas import Invited, StatusChange, TenantCreate, TenantCreated, TenantOut
+from gateway.api.schemas import OwnerInvited, StatusChange, TenantCreate, TenantCreated, TenantOut
+from gateway.domain.mail import invitation_url
 from gateway.domain.tenants import TenantStatus
+from gateway.service import Invitation
+from gateway.settings import Settings
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of
 
 router = APIRouter(prefix="/v1/platform/tenants", tags=["gateway: platform"])
 
 
-@router.post("", status_code=201, response_model=TenantCreated)
+@router.post(
+    "",
+    status_code=201,
+    response_model=TenantCreated,
+    response_model_exclude_none=True,
+    responses={409: {"description": "The slug is taken"}},
+)
 async def create_tenant(
-    body: TenantCreate, identity: IdentityDep, _admin: PlatformAdmin
+    body: TenantCreate, request: Request, identity: IdentityDep, _admin: PlatformAdmin
 ) -> TenantCreated:
-    """Create a tenant and invite its owner (the invitation goes out as an event)."""
+    """Create a tenant and invite its owner. The invitation is mailed (SMTP; in development
+    a file in the mail directory); without SMTP the answer also carries `invitation_url`."""
     tenant, invitation = await identity.create_tenant(
         slug=body.slug,
         name=body.name,
@@ -26,11 +36,38 @@ async def create_tenant(
     )
     return TenantCreated(
         tenant=TenantOut.model_validate(tenant),
-        owner_invitation=Invited(
-            operator_id=invitation.operator.id,
-            email=invitation.operator.email,
-            expires_at=invitation.expires_at,
-        ),
+        owner_invitation=_owner_invited(invitation, request.app.state.settings),
+    )
+
+
+@router.post(
+    "/{tenant_id}/owner-invitation",
+    status_code=201,
+    response_model=OwnerInvited,
+    response_model_exclude_none=True,
+    responses={
+        404: {"description": "No such tenant"},
+        409: {"description": "The owner has already accepted the invitation"},
+    },
+)
+async def reinvite_owner(
+    tenant_id: str, request: Request, identity: IdentityDep, _admin: PlatformAdmin
+) -> OwnerInvited:
+    """Send the tenant's owner a fresh invitation while they have not accepted one; every
+    earlier invitation link of the owner stops working. Mailed like the first one; without
+    SMTP the answer carries `invitation_url`."""
+    invitation = await identity.reinvite_owner(tenant_id)
+    return _owner_invited(invitation, request.app.state.settings)
+
+
+def _owner_invited(invitation: Invitation, settings: Settings) -> OwnerInvited:
+    return OwnerInvited(
+        operator_id=invitation.operator.id,
+        email=invitation.operator.email,
+        expires_at=invitation.expires_at,
+        invitation_url=None
+        if settings.mail_configured
+        else invitation_url(settings.links_base, invitation.token),
     )
 
 

@@ -62,9 +62,20 @@ class Invited(BaseModel):
     expires_at: datetime
 
 
+class OwnerInvited(Invited):
+    invitation_url: str | None = Field(
+        default=None,
+        description=(
+            "Only when the gateway sends no mail (no SMTP configured: development, or "
+            "mail spooled to a directory): the link with the one-time invitation token, for "
+            "the platform admin to hand to the owner. Absent when the invitation is mailed."
+        ),
+    )
+
+
 class TenantCreated(BaseModel):
     tenant: TenantOut
-    owner_invitation: Invited
+    owner_invitation: OwnerInvited
 
 
 class StatusChange(Body):
