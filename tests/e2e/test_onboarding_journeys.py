@@ -150,9 +150,16 @@ def test_apply_approve_pay_refund_reaches_kafka(platform: Platform, tenant: Tena
         assert replay.json() == paid and replay.headers["idempotent-replayed"] == "true"
 
         membership_id = paid["membership"]["id"]
-        refunded = client.post(
+        no_key = client.post(
             f"{OB}/memberships/{membership_id}/refund",
             headers={"X-Api-Key": billing["X-Api-Key"]},
+            json={"reason": "7天无理由"},
+        )
+        assert no_key.status_code == 400
+        assert no_key.json()["type"].endswith("/idempotency-key-required")
+        refunded = client.post(
+            f"{OB}/memberships/{membership_id}/refund",
+            headers={"X-Api-Key": billing["X-Api-Key"], "Idempotency-Key": slug("refund")},
             json={"reason": "7天无理由"},
         )
         assert refunded.status_code == 200, refunded.text
@@ -255,7 +262,8 @@ def test_another_tenant_finds_nothing(
         invite = created(client.post(f"{OB}/invites", headers=owner, json={"community_id": cid}))
         mid, aid = applied["membership"]["id"], applied["application"]["id"]
 
-        stranger = bearer(other.owner_token)
+        # With a key: a money-like POST without one is a 400 before anything is looked up.
+        stranger = {**bearer(other.owner_token), "Idempotency-Key": slug("probe")}
         probes = [
             ("GET", f"{OB}/communities/{cid}", None),
             ("GET", f"{OB}/communities/{cid}/groups", None),

@@ -163,7 +163,7 @@ def test_refund_inside_the_window_reverses_the_pending_bonuses(
 
         refunded = client.post(
             f"{OB}/memberships/{membership['id']}/refund",
-            headers=billing,
+            headers={**billing, "Idempotency-Key": f"refund-{membership['id']}"},
             json={"reason": "不合适"},
         )
         assert refunded.status_code == 200, refunded.text

@@ -40,6 +40,19 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+# Money-like POSTs (payments, refunds, point adjustments, redemptions) require one: a retry
+# without a key would pay, refund or spend twice. Missing, it is a 400 problem
+# `idempotency-key-required` (servicekit.problems), and the OpenAPI says it is required.
+RequiredIdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        description="Required. Unique per intended effect (e.g. the payment's id in your "
+        "system); a retry with the same key gets the first answer, never a second effect.",
+    ),
+]
+MISSING_KEY_SLUG = "idempotency-key-required"
+
 Operation = Callable[[AsyncSession], Awaitable[tuple[int, Any]]]
 
 

@@ -126,6 +126,14 @@ def install_problem_handlers(app: FastAPI) -> None:
                 "The request body is not valid JSON.",
                 instance=request.url.path,
             )
+        if _only_missing_idempotency_key(error):
+            return problem_response(
+                400,
+                "idempotency-key-required",
+                "Idempotency-Key required",
+                "This request moves money or points: send a unique Idempotency-Key header.",
+                instance=request.url.path,
+            )
         errors = [
             {
                 "location": [str(part) for part in item.get("loc", ())],
@@ -163,6 +171,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return status_problem(500, "An unexpected error occurred; quote the request id.")
+
+
+def _only_missing_idempotency_key(error: RequestValidationError) -> bool:
+    """The one validation error is a required ``Idempotency-Key`` header left out."""
+    items = error.errors()
+    return len(items) == 1 and (
+        items[0].get("type") == "missing"
+        and tuple(items[0].get("loc", ())) == ("header", "Idempotency-Key")
+    )
 
 
 def not_found(what: str) -> Problem:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,6 +119,19 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+MONEY_PATHS = ("/v1/onboarding/payments", "/refund")
+KEYLESS = "keyless"  # a request extension: send a money-like POST without a key
+
+
+async def fresh_idempotency_key(request: httpx.Request) -> None:
+    """The test client behaves as a well-written payment backend: every payment and refund
+    carries a fresh Idempotency-Key unless the test sets one (to test replays) or asks for
+    none (``extensions={KEYLESS: True}``, to test the 400)."""
+    money = request.method == "POST" and request.url.path.endswith(MONEY_PATHS)
+    if money and "idempotency-key" not in request.headers and not request.extensions.get(KEYLESS):
+        request.headers["Idempotency-Key"] = uuid.uuid4().hex
+
+
 @pytest.fixture
 async def onboarding(database_url: str, token_mint: TokenMint) -> AsyncIterator[Onboarding]:
     await asyncio.to_thread(upgrade, alembic_ini("onboarding"), database_url)
@@ -133,7 +147,10 @@ async def onboarding(database_url: str, token_mint: TokenMint) -> AsyncIterator[
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            hooks = {"request": [fresh_idempotency_key]}
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://svc", event_hooks=hooks
+            ) as client:
                 yield Onboarding(app, client, engine, token_mint)
     finally:
         await engine.dispose()

@@ -70,6 +70,15 @@ async def test_payment_input_is_checked(onboarding: Onboarding) -> None:
         "amount_cents": 9900,
         "currency": "CNY",
     }
+    keyless = await onboarding.client.post(
+        f"{BASE}/payments", json=body, headers=onboarding.payments(), extensions={"keyless": True}
+    )
+    assert keyless.status_code == 400, keyless.text  # a retry could pay twice
+    assert keyless.json()["type"].endswith("/idempotency-key-required")
+    paid_memberships = await onboarding.client.get(
+        f"{BASE}/memberships", params={"member_id": "crm-3"}, headers=onboarding.operator()
+    )
+    assert paid_memberships.json()["items"] == []
     for headers in (
         onboarding.operator(),
         onboarding.member("crm-3"),

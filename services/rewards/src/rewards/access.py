@@ -48,14 +48,3 @@ Reader = Annotated[Principal, operator(*READERS)]
 Adjuster = Annotated[Principal, operator(*ADJUSTERS)]
 Merchandiser = Annotated[Principal, operator(*MERCHANDISERS)]
 Editor = Annotated[Principal, operator(*RULE_EDITORS)]
-
-
-def require_key(key: str | None, what: str) -> str:
-    if key is None:
-        raise Problem(
-            400,
-            "idempotency-key-required",
-            "Idempotency-Key required",
-            f"{what} move points: send a unique Idempotency-Key",
-        )
-    return key

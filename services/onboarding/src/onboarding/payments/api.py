@@ -19,7 +19,7 @@ from onboarding.schemas import (
     RulesVersion,
     Strict,
 )
-from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from servicekit.idempotency import RequiredIdempotencyKey, fingerprint, run_idempotent
 
 # The same prefix and tag as the memberships' routes: one section of the API.
 
@@ -66,7 +66,7 @@ async def confirm_payment(
     request: Request,
     writer: PaymentsWriter,
     service: PaymentsDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: RequiredIdempotencyKey,
 ) -> JSONResponse:
     """The tenant's backend confirms a payment: the membership becomes active, or is renewed."""
     confirmation = PaymentConfirmation(**body.model_dump())
@@ -97,7 +97,7 @@ async def refund(
     request: Request,
     refunder: Refunder,
     service: PaymentsDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: RequiredIdempotencyKey,
 ) -> JSONResponse:
     """Refund inside the refund window: the membership is revoked (409 outside the window)."""
 

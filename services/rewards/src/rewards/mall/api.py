@@ -14,7 +14,6 @@ from rewards.access import (
     Merchandiser,
     Reader,
     Sessions,
-    require_key,
 )
 from rewards.fields import ExternalId
 from rewards.mall import service
@@ -34,7 +33,7 @@ from rewards.mall.schemas import (
 )
 from rewards.points.repository import ConcurrentUpdate
 from servicekit.db import read_only, transaction
-from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from servicekit.idempotency import RequiredIdempotencyKey, fingerprint, run_idempotent
 from servicekit.pagination import Cursor, Limit, encode_cursor, keyset_after, page_of
 from servicekit.problems import Problem
 
@@ -210,8 +209,8 @@ async def redeem(
     request: Request,
     principal: Member,
     sessions: Sessions,
+    idempotency_key: RequiredIdempotencyKey,
     body: RedeemIn | None = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     key = _redeem_key(idempotency_key)
     note = body.note if body else None
@@ -268,8 +267,7 @@ async def my_redemption(redemption_id: Id, principal: Member, sessions: Sessions
     return RedemptionOut.of(row)
 
 
-def _redeem_key(key: str | None) -> str:
-    key = require_key(key, "redemptions")
+def _redeem_key(key: str) -> str:
     if len(key) > MAX_REDEEM_KEY:
         raise Problem(
             400,

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rewards.access import Adjuster, Member, Reader, Sessions, require_key
+from rewards.access import Adjuster, Member, Reader, Sessions
 from rewards.fields import ExternalId, Reason
 from rewards.points import service
 from rewards.points.domain import InsufficientPoints
@@ -18,7 +18,7 @@ from rewards.points.repository import AdjustmentQuery, ConcurrentUpdate
 from rewards.points.service import Summary
 from rewards.rules.domain import MAX_POINTS
 from servicekit.db import read_only
-from servicekit.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from servicekit.idempotency import RequiredIdempotencyKey, fingerprint, run_idempotent
 from servicekit.pagination import (
     Cursor,
     Limit,
@@ -145,9 +145,9 @@ async def create_adjustment(
     request: Request,
     principal: Adjuster,
     sessions: Sessions,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: RequiredIdempotencyKey,
 ) -> JSONResponse:
-    key = require_key(idempotency_key, "adjustments")
+    key = idempotency_key
     if body.points == 0:
         raise Problem(422, "zero-adjustment", "Zero adjustment", "points must not be 0")
     reason = f"{body.reason} (by {principal.subject})"
