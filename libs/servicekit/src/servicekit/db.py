@@ -155,6 +155,12 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+def dialect_insert(session: AsyncSession, table: Table) -> Any:
+    """An INSERT with the session's backend's ``ON CONFLICT`` clauses (PostgreSQL or SQLite)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 async def insert_ignore_returning(
     session: AsyncSession, table: Table, rows: list[dict[str, Any]], column: ColumnElement[Any]
 ) -> list[Any]:
@@ -166,9 +172,7 @@ async def insert_ignore_returning(
     """
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).on_conflict_do_nothing().returning(column)
+    statement = dialect_insert(session, table).on_conflict_do_nothing().returning(column)
     return list((await session.execute(statement, rows)).scalars())
 
 

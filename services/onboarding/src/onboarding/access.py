@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.problems import Problem
@@ -16,15 +16,6 @@ INTEGRATION_ROLE = "integration"
 PAYMENTS_SCOPE = "payments:write"
 MEMBERS_SCOPE = "members:write"
 READ_SCOPE = "read"
-
-
-async def refuse_nul(request: Request) -> None:
-    """PostgreSQL text cannot hold U+0000: a path or query value with one is a 400 problem
-    here rather than a driver error (a 500) later. Bodies are checked by their models."""
-    params = request.query_params
-    values = [*request.path_params.values(), *params.keys(), *params.values()]
-    if any("\x00" in str(value) for value in values):
-        raise Problem(400, "nul-character", "NUL character", "the path or query contains U+0000")
 
 
 def forbidden(detail: str) -> Problem:

@@ -1,9 +1,8 @@
 """Wiring of the onboarding service: its API, event handlers and timers on servicekit's runtime."""
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 
 from onboarding import events
-from onboarding.access import refuse_nul
 from onboarding.applications import api as applications
 from onboarding.audit import api as audit
 from onboarding.communities import api as communities
@@ -45,8 +44,9 @@ ROUTERS = (
 
 
 def api() -> APIRouter:
-    """Every route of the service, behind the checks that apply to all of them."""
-    root = APIRouter(dependencies=[Depends(refuse_nul)])
+    """Every route of the service (control characters in paths and queries are refused
+    before routing, by servicekit's ControlCharacterMiddleware)."""
+    root = APIRouter()
     for router in ROUTERS:
         root.include_router(router)
     return root

@@ -11,12 +11,11 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, literal, or_, select, tuple_, update
 from sqlalchemy import types as sa_types
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards.leaderboards.domain import SPANS, Period, Score, ScoreKey, window_days
 from rewards.orm import score_days, score_totals, score_window_state, score_windows
-from servicekit.db import insert_many
+from servicekit.db import dialect_insert, insert_many
 from servicekit.types import UtcDateTime
 
 
@@ -86,7 +85,7 @@ class BoardRepository:
         created if missing, so that there is always something to lock."""
         if lock is not None:
             await self.session.execute(
-                _dialect_insert(self.session, score_window_state).on_conflict_do_nothing(),
+                dialect_insert(self.session, score_window_state).on_conflict_do_nothing(),
                 [{"tenant_id": tenant_id, "span": span, "as_of": None} for span in SPANS],
             )
         query = (
@@ -241,9 +240,3 @@ def _score_rows(table: Any, scores: dict[Any, tuple[int, datetime]]) -> list[dic
 def _merge(into: dict[Any, tuple[int, datetime]], key: Any, score: Score) -> None:
     points, reached_at = into.get(key, (0, score.reached_at))
     into[key] = (points + score.points, max(reached_at, score.reached_at))
-
-
-def _dialect_insert(session: AsyncSession, table: Any) -> Any:
-    """INSERT with ON CONFLICT support for the session's backend."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)

@@ -8,13 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards.orm import expiry_notices, lots, reward_settings
 from rewards.points.domain import Lot, LotState
 from rewards.points.repository import lot_of_row
-from servicekit.db import insert_many
+from servicekit.db import dialect_insert, insert_many
 from servicekit.tables import timers as timer_rows
 
 
@@ -33,7 +32,7 @@ class NoticeRepository:
         )
 
     async def save_notice_days(self, tenant_id: str, days: int, now: datetime) -> None:
-        statement = _dialect_insert(self.session, reward_settings)
+        statement = dialect_insert(self.session, reward_settings)
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[reward_settings.c.tenant_id],
@@ -90,9 +89,3 @@ class NoticeRepository:
         rows = [{"lot_id": i, "tenant_id": tenant_id, "announced_at": now} for i in lot_ids]
         if rows:
             await self.session.execute(expiry_notices.insert(), rows)
-
-
-def _dialect_insert(session: AsyncSession, table: Any) -> Any:
-    """INSERT with ON CONFLICT support for the session's backend."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
