@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from onboarding.membership.domain import TIER_TRIAL
 from onboarding.orm import (
     Appeal,
     Application,
@@ -17,7 +18,6 @@ from onboarding.orm import (
     Report,
     Sanction,
 )
-from onboarding.membership.domain import TIER_TRIAL
 from servicekit.events import Event, new_event
 
 SOURCE = "/onboarding"
