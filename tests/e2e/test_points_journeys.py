@@ -5,12 +5,16 @@ and not the newcomer, into a level-gated community."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from quanzi_devstack.run import Platform
 
@@ -169,3 +173,144 @@ def test_refund_inside_the_window_reverses_the_pending_bonuses(
         assert refunded.status_code == 200, refunded.text
         eventually(lambda: points(newbie), (0, 0, 0))
         eventually(lambda: points(host), (0, 10, 10))  # the referral is gone, the own bonus stays
+
+
+def end_trial_now(platform: Platform, membership_id: str) -> None:
+    """The platform has no movable clock: move this one trial's end (and its expiry timer,
+    which the onboarding process polls every second) into the past, in onboarding's own
+    database, as a clock 7 days ahead would see them. The real timer then ends it."""
+    if "onboarding" in platform.database_urls:
+        pytest.skip("moves the trial's end in the SQLite database of `make run`")
+    past = (datetime.now(UTC) - timedelta(minutes=1)).replace(tzinfo=None)
+    stamp = past.isoformat(sep=" ", timespec="microseconds")
+    with closing(sqlite3.connect(platform.var_dir / "onboarding.db", timeout=30)) as db, db:
+        db.execute("UPDATE memberships SET term_ends_at = ? WHERE id = ?", (stamp, membership_id))
+        moved = db.execute(
+            "UPDATE timers SET due_at = ? WHERE kind = 'membership.expiry' AND key = ?",
+            (stamp, membership_id),
+        )
+        assert moved.rowcount == 1
+
+
+def test_trial_join_points_wait_for_the_payment_and_go_when_the_trial_ends_unpaid(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """7-day trial, no refund window after paying: the join bonus and the referral are
+    pending from the trial's start; the paid trial releases them; a trial left, and one
+    that runs out, unpaid reverse them, each reversal naming the entry it takes back."""
+    suffix = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        owner = bearer(tenant.owner_token)
+        key = client.post(
+            "/v1/api-keys", headers=owner, json={"name": "billing", "scopes": ["payments:write"]}
+        )
+        assert key.status_code == 201, key.text
+        billing = {"X-Api-Key": key.json()["key"]}
+        community = client.post(
+            f"{OB}/communities",
+            headers=owner,
+            json={
+                "slug": f"trial-{suffix}",
+                "name": "早起营",
+                "join_policy": "paid",
+                "price_cents": 9900,
+                "currency": "CNY",
+                "term_kind": "rolling",
+                "term_days": 30,
+                "trial_days": 7,
+                "refund_window_hours": 0,
+            },
+        )
+        assert community.status_code == 201, community.text
+        cid = community.json()["id"]
+        host_id = f"host-{suffix}"
+        host = member(client, tenant, host_id)
+        paid = client.post(
+            f"{OB}/payments",
+            headers={**billing, "Idempotency-Key": f"pay-{host_id}"},
+            json={
+                "reference": f"wx-{host_id}",
+                "community_id": cid,
+                "member_id": host_id,
+                "amount_cents": 9900,
+                "currency": "CNY",
+            },
+        )
+        assert paid.status_code == 201, paid.text
+        invite = client.post(
+            f"{OB}/invites",
+            headers=owner,
+            json={"community_id": cid, "inviter_id": host_id, "max_uses": 3},
+        )
+        assert invite.status_code == 201, invite.text
+        code = invite.json()["code"]
+
+        def points(headers: dict[str, str]) -> Any:
+            summary = client.get("/v1/rewards/me/summary", headers=headers)
+            if summary.status_code != 200:
+                return None
+            body = summary.json()
+            return body["available"], body["pending"], body["lifetime"]
+
+        def start_trial(name: str) -> tuple[dict[str, str], dict[str, Any]]:
+            headers = member(client, tenant, f"{name}-{suffix}")
+            joined = client.post(f"{OB}/invites/{code}/redeem", headers=headers)
+            assert joined.status_code == 201, joined.text
+            assert joined.json()["status"] == "trial"
+            return headers, dict(joined.json())
+
+        eventually(lambda: points(host), (10, 0, 10))  # paid, no window: available at once
+
+        # 1. A trial: both bonuses pending (held), however the trial goes on.
+        payer, payer_trial = start_trial("payer")
+        eventually(lambda: points(payer), (0, 10, 10))
+        eventually(lambda: points(host), (10, 20, 30))
+        # ... then paid: released (the window of this payment is already over).
+        pays = client.post(
+            f"{OB}/payments",
+            headers={**billing, "Idempotency-Key": f"pay-{suffix}-payer"},
+            json={
+                "reference": f"wx-payer-{suffix}",
+                "community_id": cid,
+                "member_id": f"payer-{suffix}",
+                "amount_cents": 9900,
+                "currency": "CNY",
+            },
+        )
+        assert pays.status_code == 201, pays.text
+        assert pays.json()["membership"]["id"] == payer_trial["id"]
+        eventually(lambda: points(payer), (10, 0, 10))
+        eventually(lambda: points(host), (30, 0, 30))
+
+        # 2. A trial left before paying: its bonuses are reversed.
+        leaver, _ = start_trial("leaver")
+        eventually(lambda: points(host), (30, 20, 50))
+        left = client.post(f"{OB}/communities/{cid}/leave", headers=leaver)
+        assert left.status_code == 200 and left.json()["status"] == "left", left.text
+        eventually(lambda: points(leaver), (0, 0, 0))
+        eventually(lambda: points(host), (30, 0, 30))
+
+        # 3. A trial that runs out unpaid: the expiry timer ends it, rewards reverses.
+        lapsed, lapsed_trial = start_trial("lapsed")
+        eventually(lambda: points(lapsed), (0, 10, 10))
+        eventually(lambda: points(host), (30, 20, 50))
+        end_trial_now(platform, lapsed_trial["id"])
+
+        def status() -> Any:
+            mine = client.get(f"{OB}/me/memberships", headers=lapsed).json()["items"]
+            return [m["status"] for m in mine if m["community_id"] == cid]
+
+        eventually(status, ["expired"])
+        eventually(lambda: points(lapsed), (0, 0, 0))
+        eventually(lambda: points(host), (30, 0, 30))
+
+        # Each reversal names the credit it takes back, in the member's history.
+        history = client.get("/v1/rewards/me/entries", headers=lapsed).json()["items"]
+        reversal, earned = history
+        assert (reversal["kind"], earned["kind"]) == ("reverse", "earn")
+        assert reversal["reverses_entry_id"] == earned["id"]
+        assert earned["rule_id"] == "join-bonus" and reversal["points"] == -10
+        host_history = client.get("/v1/rewards/me/entries", headers=host).json()["items"]
+        reversals = [e for e in host_history if e["kind"] == "reverse"]
+        referrals = {e["id"] for e in host_history if e["rule_id"] == "referral"}
+        assert len(reversals) == 2 and {e["reverses_entry_id"] for e in reversals} <= referrals

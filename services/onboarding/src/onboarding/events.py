@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from onboarding.membership.domain import TIER_TRIAL
 from onboarding.orm import (
     Appeal,
     Application,
@@ -202,8 +203,11 @@ def invite_redeemed(invite: InviteCode, membership: Membership, at: datetime) ->
     return _event(MEMBERSHIPS, "invite.redeemed", membership.tenant_id, membership.member_id, data)
 
 
-def membership_activated(membership: Membership) -> Event:
+def membership_activated(membership: Membership, previous_tier: str | None = None) -> Event:
+    """``previous_tier``: the tier an activation of a seated member replaced (a trial member
+    paid); None for an arrival. A trial's activation names when the trial ends."""
     assert membership.activated_at is not None
+    trial = membership.tier == TIER_TRIAL
     data = {
         **_membership(membership),
         "group_id": membership.group_id,
@@ -212,6 +216,8 @@ def membership_activated(membership: Membership) -> Event:
         "activated_at": membership.activated_at.isoformat(),
         "term_ends_at": _iso(membership.term_ends_at),
         "refund_window_ends_at": _iso(membership.refund_window_ends_at),
+        "trial_ends_at": _iso(membership.term_ends_at) if trial else None,
+        "previous_tier": previous_tier,
         "source": _source(membership),
     }
     return _event(
@@ -284,7 +290,7 @@ def membership_expired(membership: Membership, tier: str, at: datetime) -> Event
 
 
 def membership_left(membership: Membership, at: datetime) -> Event:
-    data = {**_membership(membership), "left_at": at.isoformat()}
+    data = {**_membership(membership), "tier": membership.tier, "left_at": at.isoformat()}
     return _event(MEMBERSHIPS, "membership.left", membership.tenant_id, membership.member_id, data)
 
 
@@ -407,6 +413,7 @@ def membership_unmuted(membership: Membership, cause: str, at: datetime) -> Even
 def membership_removed(membership: Membership, sanction: Sanction, at: datetime) -> Event:
     data = {
         **_membership(membership),
+        "tier": membership.tier,
         "sanction_id": sanction.id,
         "reason": sanction.reason,
         "removed_at": at.isoformat(),
@@ -419,6 +426,7 @@ def membership_removed(membership: Membership, sanction: Sanction, at: datetime)
 def membership_banned(membership: Membership, sanction: Sanction, at: datetime) -> Event:
     data = {
         **_membership(membership),
+        "tier": membership.tier,
         "sanction_id": sanction.id,
         "tenant_wide": sanction.tenant_wide,
         "reason": sanction.reason,

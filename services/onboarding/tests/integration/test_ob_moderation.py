@@ -152,6 +152,7 @@ async def test_the_ladder_escalates_and_strikes_decay(onboarding: Onboarding) ->
     assert [e.data["kind"] for e in issued if e.key == "m"] == ["warning", "mute", "removal"]
     [removed] = await onboarding.events(REMOVED)
     assert removed.key == "m" and removed.data["sanction_id"] == last_id
+    assert removed.data["tier"] == "core"  # an open community's member: points kept
     assert await audit_actions(onboarding, "ladder.") == ["ladder.updated"]
     assert await audit_actions(onboarding, "sanction.") == ["sanction.issued"] * 6
     bad = {"steps": [{"kind": "mute"}], "strike_decay_days": 30}
@@ -217,6 +218,7 @@ async def test_tenant_wide_ban_blocks_joins_everywhere(onboarding: Onboarding) -
     banned = await onboarding.events(BANNED)
     assert sorted(e.data["community_id"] for e in banned) == sorted([first["id"], second["id"]])
     assert all(e.data["tenant_wide"] for e in banned)
+    assert {e.data["tier"] for e in banned} == {"core"}
     refused = await join(onboarding, third["id"], "spammer")
     assert refused.status_code == 403 and refused.json()["type"].endswith("/banned")
     assert (await join(onboarding, first["id"], "spammer")).status_code == 403

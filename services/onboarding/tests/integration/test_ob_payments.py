@@ -116,7 +116,16 @@ async def test_trial_then_payment_then_renewal(onboarding: Onboarding) -> None:
     renewed = (await onboarding.pay(community["id"], "crm-1", "p2")).json()["membership"]
     first_end = datetime.fromisoformat(paid["term_ends_at"])
     assert datetime.fromisoformat(renewed["term_ends_at"]) == first_end + timedelta(days=30)
-    assert [e.data["tier"] for e in await onboarding.events(ACTIVATED)] == ["trial", "core"]
+    started, upgraded = await onboarding.events(ACTIVATED)
+    assert [started.data["tier"], upgraded.data["tier"]] == ["trial", "core"]
+    # What rewards needs to hold the trial's points, then to release them after the
+    # payment's refund window: the trial's end, and that this activation paid a trial.
+    trial_end = datetime.fromisoformat(trial.json()["term_ends_at"])
+    assert datetime.fromisoformat(started.data["trial_ends_at"]) == trial_end
+    assert started.data["refund_window_ends_at"] is None and started.data["previous_tier"] is None
+    assert upgraded.data["trial_ends_at"] is None and upgraded.data["previous_tier"] == "trial"
+    window = datetime.fromisoformat(paid["refund_window_ends_at"])
+    assert datetime.fromisoformat(upgraded.data["refund_window_ends_at"]) == window
     [event] = await onboarding.events("quanzi.onboarding.membership.renewed.v1")
     assert datetime.fromisoformat(event.data["term_ends_at"]) == first_end + timedelta(days=30)
 
@@ -142,3 +151,24 @@ async def test_trial_and_term_expire_by_timer(onboarding: Onboarding) -> None:
         f"{BASE}/communities/{community['id']}/join", headers=onboarding.member("crm-1")
     )
     assert rejoin.json()["status"] == "pending_payment"
+
+
+async def test_a_trial_member_who_leaves_says_so(onboarding: Onboarding) -> None:
+    """The end of a membership carries its tier: rewards reverses a trial's join points
+    when it ends unpaid, and keeps a paid member's."""
+    community = await onboarding.paid_community(trial_days=7, term_days=30)
+    for member in ("crm-1", "crm-2"):
+        await onboarding.client.post(
+            f"{BASE}/communities/{community['id']}/join", headers=onboarding.member(member)
+        )
+    await onboarding.pay(community["id"], "crm-2", "p2")
+    for member in ("crm-1", "crm-2"):
+        left = await onboarding.client.post(
+            f"{BASE}/communities/{community['id']}/leave", headers=onboarding.member(member)
+        )
+        assert left.json()["status"] == "left", left.text
+    events = await onboarding.events("quanzi.onboarding.membership.left.v1")
+    assert [(e.data["member_id"], e.data["tier"]) for e in events] == [
+        ("crm-1", "trial"),
+        ("crm-2", "core"),
+    ]

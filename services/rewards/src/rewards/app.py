@@ -17,7 +17,7 @@ from rewards.points.ledger import EXPIRE_TIMER, NOTICE_TIMER, RELEASE_TIMER
 from rewards.reports import api as reports_api
 from rewards.rules import api as rules_api
 from rewards.rules import handlers as rules_handlers
-from rewards.rules.domain import MEMBERSHIP_ACTIVATED, MEMBERSHIP_REFUNDED
+from rewards.rules.domain import MEMBERSHIP_ACTIVATED, MEMBERSHIP_ENDED, MEMBERSHIP_REFUNDED
 from rewards.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
@@ -29,7 +29,9 @@ MEMBERSHIPS = ConsumerSpec(
         # Table-driven: the tenant's earning rules for the type decide what is credited.
         # Batched: a poll's activations in a few statements (bench/ledger.py).
         MEMBERSHIP_ACTIVATED: Batched(rules_handlers.apply_rules_many),
-        MEMBERSHIP_REFUNDED: points_handlers.on_membership_refunded,
+        # Refunds, and trials that ended unpaid, take back the membership's points.
+        MEMBERSHIP_REFUNDED: points_handlers.on_membership_ended,
+        **{ended: points_handlers.on_membership_ended for ended in MEMBERSHIP_ENDED},
     },
 )
 

@@ -85,6 +85,9 @@ def entry_event(tenant_id: str, member_id: str, entry: Entry, after: Balances) -
             "level": after.level,
         },
     }
+    if entry.kind is EntryKind.REVERSE:  # what it undoes, for a history that explains it
+        data["reverses_entry_id"] = entry.reverses_entry_id
+        data["reverses_entry_key"] = entry.reverses_entry_key
     return _event(_type_of(entry), tenant_id, member_id, data)
 
 

@@ -59,7 +59,7 @@ lots = sa.Table(
     sa.Column("expired", sa.BigInteger, nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("earned_at", UtcDateTime, nullable=False),
-    sa.Column("available_at", UtcDateTime, nullable=False),
+    sa.Column("available_at", UtcDateTime, nullable=True),  # NULL: held (a trial's points)
     sa.Column("expires_at", UtcDateTime, nullable=True),
     sa.Column("cause", sa.String(300), nullable=True),
     sa.Column("community_id", sa.String(200), nullable=True),
@@ -88,6 +88,8 @@ entries = sa.Table(
     sa.Column("reason", sa.String(500), nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("actor_id", sa.String(200), nullable=True),  # the operator of an adjustment
+    # A reversal: the credit entry it undoes (its lot's earning or adjustment).
+    sa.Column("reverses_entry_id", sa.BigInteger, nullable=True),
     # A redelivered event or a retried request can never write its entry twice.
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="uq_entries_tenant_key"),
     sa.Index("ix_entries_wallet_id", "wallet_id", "id"),
@@ -328,4 +330,18 @@ badge_marks = sa.Table(
     sa.Column("tenant_id", sa.String(36), primary_key=True),
     sa.Column("key", sa.String(300), primary_key=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# What rewards knows of a membership whose points depend on it (points/domain.py,
+# MembershipOutcome), merged from its events in any order: a late activation of a
+# refunded or unpaid-ended membership credits nothing; a trial's held points learn
+# when they are released.
+membership_outcomes = sa.Table(
+    "membership_outcomes",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("membership_id", sa.String(200), primary_key=True),
+    sa.Column("forfeited_at", UtcDateTime, nullable=True),
+    sa.Column("paid_window_ends_at", UtcDateTime, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -294,7 +294,8 @@ async def activated(
         membership.group_id = seat.group_id if seat else None
     if membership not in session:
         session.add(membership)
-    activated = events.membership_activated(membership)
+    upgraded = change.outcome == Outcome.UPGRADED  # a trial member paid: rewards settles
+    activated = events.membership_activated(membership, change.before.tier if upgraded else None)
     if change.outcome != Outcome.ARRIVED:
         await add_event(session, activated)
     elif membership.mentor_id is not None:  # the mentor's name is read for the welcome

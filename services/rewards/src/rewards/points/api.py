@@ -83,6 +83,9 @@ class EntryOut(BaseModel):
     rule_version: int | None
     reason: str | None
     created_at: datetime
+    reverses_entry_id: int | None = Field(
+        default=None, description="A reversal: the id of the entry whose points it takes back"
+    )
 
 
 class EntryPage(BaseModel):

@@ -19,6 +19,12 @@ so "balance = sum of entries" is checkable at any time.
   at least ``min_life`` left, so a cancellation never costs the member points.
   Restored points were never removed from lifetime points, so they do not add to
   them, and they pay any debt first like other newly available points.
+- **Held points** (a trial's join points): a lot pending with no release time
+  (``available_at`` None) until its membership is paid, then pending until that
+  payment's refund window ends (``unhold``). ``MembershipOutcome`` and ``settle_held``
+  decide, from what is known of the membership in any order of its events.
+- **Every reversal names the entry it undoes** (``reverses_entry_id``): the credit that
+  opened the lot, so a member's history explains it.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 
 class EntryKind(StrEnum):
@@ -64,7 +70,7 @@ class Lot:
     remaining: int
     state: LotState
     earned_at: datetime
-    available_at: datetime
+    available_at: datetime | None  # None: held, pending until its membership is paid
     expires_at: datetime | None
     cause: str | None = None  # what a reversal looks for, e.g. "membership_id=m-1"
     community_id: str | None = None
@@ -74,6 +80,10 @@ class Lot:
     @property
     def open(self) -> bool:
         return self.state is not LotState.REVERSED and self.remaining > 0
+
+    @property
+    def held(self) -> bool:
+        return self.state is LotState.PENDING and self.available_at is None
 
     def fifo_key(self) -> tuple[bool, datetime, datetime, str]:
         # Soonest expiry first (never-expiring last), then oldest: members lose the least.
@@ -106,6 +116,8 @@ class Entry:
     cause: str | None = None
     reason: str | None = None
     allocations: tuple[Allocation, ...] = ()  # debits: the lots the points came from
+    reverses_entry_id: int | None = None  # a reversal: the credit entry it undoes
+    reverses_entry_key: str | None = None  # and that entry's key (for the event)
 
     @property
     def points(self) -> int:
@@ -121,7 +133,7 @@ class Credit:
     lot_id: str
     points: int
     at: datetime
-    available_at: datetime
+    available_at: datetime | None  # None: held until its membership is paid
     expires_at: datetime | None = None
     kind: EntryKind = EntryKind.EARN
     cause: str | None = None
@@ -146,7 +158,7 @@ class Wallet:
             raise LedgerError("a credit must be positive")
         if credit.lot_id in self.lots:
             raise LedgerError(f"lot {credit.lot_id} exists")
-        pending = credit.available_at > credit.at
+        pending = credit.available_at is None or credit.available_at > credit.at
         lot = Lot(
             id=credit.lot_id,
             points=credit.points,
@@ -177,9 +189,10 @@ class Wallet:
         return [entry, *self._settle_from(lot, credit.at)]
 
     def release(self, lot_id: str, now: datetime) -> list[Entry]:
-        """Pending → available once due; a no-op for a lot already released or reversed."""
+        """Pending → available once due; a no-op for a lot already released or reversed,
+        or held (no release time yet)."""
         lot = self._lot(lot_id)
-        if lot.state is not LotState.PENDING or lot.available_at > now:
+        if lot.state is not LotState.PENDING or lot.available_at is None or lot.available_at > now:
             return []
         lot.state = LotState.AVAILABLE
         entries: list[Entry] = []
@@ -274,8 +287,25 @@ class Wallet:
         self._apply(entry)
         return [entry]
 
-    def reverse(self, lot_id: str, at: datetime, reason: str | None = None) -> list[Entry]:
-        """Undo a lot (see the module's policy); a no-op for a lot already reversed."""
+    def unhold(self, lot_id: str, available_at: datetime, now: datetime) -> list[Entry]:
+        """A held lot gets its release time (its membership was paid): released at once if
+        that time has passed. A no-op for a lot that is not held."""
+        lot = self._lot(lot_id)
+        if not lot.held:
+            return []
+        lot.available_at = available_at
+        return self.release(lot_id, now)
+
+    def reverse(
+        self,
+        lot_id: str,
+        at: datetime,
+        reason: str | None = None,
+        *,
+        reverses: tuple[int, str] | None = None,
+    ) -> list[Entry]:
+        """Undo a lot (see the module's policy); a no-op for a lot already reversed.
+        ``reverses``: the id and key of the entry that credited the lot."""
         lot = self._lot(lot_id)
         if lot.state is LotState.REVERSED:
             return []
@@ -292,6 +322,8 @@ class Wallet:
             lifetime_delta=-lot.points,
             debt_delta=owed - clawed,
             reason=reason,
+            reverses_entry_id=reverses[0] if reverses else None,
+            reverses_entry_key=reverses[1] if reverses else None,
         )
         self._apply(entry)
         return [entry]
@@ -365,3 +397,69 @@ class Wallet:
         self.pending += entry.pending_delta
         self.lifetime += entry.lifetime_delta
         self.debt += entry.debt_delta
+
+
+# ------------------------------------------------- points tied to a trial's membership
+
+
+@dataclass(frozen=True)
+class MembershipOutcome:
+    """What is known of a membership whose activation earned points, merged from its
+    events in whatever order they arrive: ``merge`` is commutative and idempotent.
+
+    ``forfeited``: the membership's points are lost (a refund, or the trial ended unpaid:
+    expired, left, removed or banned while a trial; a trial happens once per membership).
+    ``paid_window_ends_at``: a trial member paid; when that payment's refund window ends.
+    """
+
+    forfeited: bool = False
+    paid_window_ends_at: datetime | None = None
+
+    def merge(self, other: MembershipOutcome) -> MembershipOutcome:
+        paid = [at for at in (self.paid_window_ends_at, other.paid_window_ends_at) if at]
+        return MembershipOutcome(self.forfeited or other.forfeited, min(paid, default=None))
+
+
+class Forfeited(Enum):
+    """Points that are not credited at all: their membership's points were lost."""
+
+    FORFEITED = "forfeited"
+
+
+FORFEITED = Forfeited.FORFEITED
+
+
+def landing(
+    outcome: MembershipOutcome, *, trial: bool, available_at: datetime | None
+) -> datetime | Forfeited | None:
+    """When points earned by a membership's activation become available.
+
+    ``available_at`` is what the rule says (its pending days, the refund window). A
+    forfeited membership's points are not credited (a late activation after its refund
+    or its unpaid end). A trial's are held (None) until the trial is paid, then pending
+    until that payment's refund window ends, whichever event came first (``unhold``
+    gives a held lot the same time).
+    """
+    if outcome.forfeited:
+        return FORFEITED
+    if not trial:
+        return available_at
+    return outcome.paid_window_ends_at
+
+
+class Settle(StrEnum):
+    KEEP = "keep"
+    REVERSE = "reverse"
+    UNHOLD = "unhold"
+
+
+def settle_held(lot: Lot, outcome: MembershipOutcome) -> Settle:
+    """What a membership's news does to a lot it credited: forfeited → reversed (pending
+    or not, as a refund does); paid → a held lot gets its release time; else nothing."""
+    if lot.state is LotState.REVERSED:
+        return Settle.KEEP
+    if outcome.forfeited:
+        return Settle.REVERSE
+    if lot.held and outcome.paid_window_ends_at is not None:
+        return Settle.UNHOLD
+    return Settle.KEEP

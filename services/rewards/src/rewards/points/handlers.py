@@ -1,5 +1,6 @@
-"""Points' consumers: a refunded membership reverses what it credited; the release and
-expiry timers of lots. Each runs inside the transaction its runner owns."""
+"""Points' consumers: a refunded membership, or a trial that ended unpaid, reverses what
+it credited; the release and expiry timers of lots. Each runs inside the transaction its
+runner owns."""
 
 from __future__ import annotations
 
@@ -7,21 +8,33 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rewards.points.domain import MembershipOutcome
 from rewards.points.ledger import Ledger
-from rewards.points.service import reverse_cause
-from rewards.rules.domain import MEMBERSHIP_REFUNDED, cause_key
+from rewards.points.service import settle_memberships
+from rewards.rules.domain import MEMBERSHIP_REFUNDED, forfeits
 from servicekit import timers
 from servicekit.events import Event
 from servicekit.types import utcnow
 
 
-async def on_membership_refunded(session: AsyncSession, event: Event) -> None:
+async def on_membership_ended(session: AsyncSession, event: Event) -> None:
+    """A refund, or a trial that ended unpaid (expired, left, removed, banned while a
+    trial), takes back the points the membership earned; ends of a paid membership keep
+    them. Recorded too, so that a late activation of it credits nothing."""
+    if not forfeits(event.type, event.data):
+        return
     membership_id = event.data.get("membership_id")
     if not isinstance(membership_id, str) or not membership_id:
-        raise ValueError(f"{MEMBERSHIP_REFUNDED} {event.id} has no membership_id")
-    await reverse_cause(
-        session, event.tenant_id, cause_key("membership_id", membership_id), "membership refunded"
-    )
+        raise ValueError(f"{event.type} {event.id} has no membership_id")
+    news = {membership_id: MembershipOutcome(forfeited=True)}
+    await settle_memberships(session, event.tenant_id, news, _reason(event.type))
+
+
+def _reason(event_type: str) -> str:
+    if event_type == MEMBERSHIP_REFUNDED:
+        return "membership refunded"
+    what = event_type.removeprefix("quanzi.onboarding.membership.").removesuffix(".v1")
+    return f"trial ended unpaid ({what})"
 
 
 # ------------------------------------------------------------------- timers

@@ -112,6 +112,8 @@ class Ledger:
     async def record(self, opened: OpenWallet, new: Sequence[Entry]) -> None:
         """Remember a change and its events, with the balances as they are now."""
         if not new:
+            if opened.wallet.lots != opened.loaded:  # e.g. a held lot got its release time
+                self._changed[opened.row.id] = opened
             return
         row, wallet = opened.row, opened.wallet
         scheme = await self.scheme(row.tenant_id)
@@ -175,6 +177,8 @@ class Ledger:
                             _keep_earliest(notices, notice)
                 elif before != lot:
                     await self.repo.update_lot(lot)
+                    if before.held and lot.state is LotState.PENDING and not lot.held:
+                        due += _timers_of(row, lot, release_only=True)  # unheld, still pending
                     if lot.state is LotState.REVERSED:
                         await timers.cancel(self.session, RELEASE_TIMER, lot.id)
                         await timers.cancel(self.session, EXPIRE_TIMER, lot.id)
@@ -263,12 +267,12 @@ def _keep_earliest(notices: dict[str, dict[str, Any]], notice: dict[str, Any]) -
         notices[notice["key"]] = notice
 
 
-def _timers_of(row: WalletRow, lot: Lot) -> list[dict[str, Any]]:
+def _timers_of(row: WalletRow, lot: Lot, *, release_only: bool = False) -> list[dict[str, Any]]:
     payload = {"tenant_id": row.tenant_id, "wallet_id": row.id, "lot_id": lot.id}
-    due = []
-    if lot.state is LotState.PENDING:
+    due: list[tuple[str, datetime]] = []
+    if lot.state is LotState.PENDING and lot.available_at is not None:  # held: none yet
         due.append((RELEASE_TIMER, lot.available_at))
-    if lot.expires_at is not None:
+    if lot.expires_at is not None and not release_only:
         due.append((EXPIRE_TIMER, lot.expires_at))
     return [
         {"kind": kind, "key": lot.id, "due_at": at, "payload": payload, "attempts": 0}

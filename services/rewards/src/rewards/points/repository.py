@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, text, update
+from sqlalchemy import and_, bindparam, case, func, literal, null, select, text, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rewards.orm import entries, lots, wallets
-from rewards.points.domain import Entry, Lot, LotState
-from servicekit.db import insert_ignore, insert_many, where_given
+from rewards.orm import entries, lots, membership_outcomes, wallets
+from rewards.points.domain import Entry, EntryKind, Lot, LotState, MembershipOutcome
+from servicekit.db import dialect_insert, insert_ignore, insert_many, where_given
 from servicekit.types import UtcDateTime
 
 
@@ -204,14 +204,20 @@ class PointsRepository:
             found[int(row["wallet_id"])].append(lot_of_row(row))
         return found
 
-    async def lots_caused_by(self, tenant_id: str, cause: str) -> list[tuple[int, str]]:
-        """(wallet id, lot id) of every lot a cause credited, in any wallet of the tenant."""
+    async def lots_caused_by(self, tenant_id: str, causes: Sequence[str]) -> list[CausedLot]:
+        """Every lot the causes credited, in any wallet of the tenant, with the entry that
+        credited it (what a reversal names); in wallet order (the lock order)."""
+        credit = and_(entries.c.lot_id == lots.c.id, entries.c.kind.in_(_CREDIT_KINDS))
         rows = await self.session.execute(
-            select(lots.c.wallet_id, lots.c.id)
-            .where(lots.c.tenant_id == tenant_id, lots.c.cause == cause)
+            select(lots.c.wallet_id, lots.c.id, entries.c.id, entries.c.idempotency_key)
+            .select_from(lots.outerjoin(entries, credit))
+            .where(lots.c.tenant_id == tenant_id, lots.c.cause.in_(list(causes)))
             .order_by(lots.c.wallet_id, lots.c.earned_at, lots.c.id)
         )
-        return [(int(wallet_id), str(lot_id)) for wallet_id, lot_id in rows]
+        return [
+            CausedLot(int(wallet), str(lot), int(entry) if entry is not None else None, key)
+            for wallet, lot, entry, key in rows
+        ]
 
     async def insert_lots(self, new: Sequence[tuple[str, int, Lot]]) -> None:
         """(tenant, wallet id, lot) rows in one statement."""
@@ -232,6 +238,75 @@ class PointsRepository:
             )
         )
         return found is not None
+
+    async def keys_and_outcomes(
+        self, tenant_id: str, keys: Sequence[str], membership_ids: Sequence[str]
+    ) -> tuple[set[str], dict[str, MembershipOutcome]]:
+        """``existing_keys`` and what is known of those memberships, in one statement: the
+        credit path's round trips stay as they were."""
+        if not membership_ids:
+            return await self.existing_keys(tenant_id, keys), {}
+        known = select(
+            literal("m").label("what"),
+            membership_outcomes.c.membership_id.label("key"),
+            membership_outcomes.c.forfeited_at,
+            membership_outcomes.c.paid_window_ends_at,
+        ).where(
+            membership_outcomes.c.tenant_id == tenant_id,
+            membership_outcomes.c.membership_id.in_(list(membership_ids)),
+        )
+        done = select(
+            literal("e"),
+            entries.c.idempotency_key,
+            null().cast(UtcDateTime),
+            null().cast(UtcDateTime),
+        ).where(entries.c.tenant_id == tenant_id, entries.c.idempotency_key.in_(list(keys)))
+        rows = await self.session.execute(union_all(known, done) if keys else known)
+        found: set[str] = set()
+        outcomes: dict[str, MembershipOutcome] = {}
+        for what, key, forfeited_at, paid in rows:
+            if what == "e":
+                found.add(str(key))
+            else:
+                outcomes[str(key)] = MembershipOutcome(forfeited_at is not None, paid)
+        return found, outcomes
+
+    async def merge_outcomes(
+        self, tenant_id: str, news: dict[str, MembershipOutcome], now: datetime
+    ) -> dict[str, MembershipOutcome]:
+        """Merge what the events say into what was known (in one statement; facts only
+        accumulate, so any order of events gives the same row); the merged outcomes."""
+        if not news:
+            return {}
+        table = membership_outcomes
+        statement = dialect_insert(self.session, table)
+        paid, new_paid = table.c.paid_window_ends_at, statement.excluded.paid_window_ends_at
+        forfeited = func.coalesce(table.c.forfeited_at, statement.excluded.forfeited_at)
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.tenant_id, table.c.membership_id],
+            set_={
+                "forfeited_at": forfeited,
+                "paid_window_ends_at": case(
+                    (paid.is_(None), new_paid),
+                    (new_paid.is_(None), paid),
+                    (new_paid < paid, new_paid),
+                    else_=paid,
+                ),
+                "updated_at": statement.excluded.updated_at,
+            },
+        ).returning(table.c.membership_id, table.c.forfeited_at, table.c.paid_window_ends_at)
+        merged: dict[str, MembershipOutcome] = {}
+        for membership_id, outcome in sorted(news.items()):  # key order: no deadlock
+            values = {
+                "tenant_id": tenant_id,
+                "membership_id": membership_id,
+                "forfeited_at": now if outcome.forfeited else None,
+                "paid_window_ends_at": outcome.paid_window_ends_at,
+                "updated_at": now,
+            }
+            row = (await self.session.execute(statement, values)).one()
+            merged[str(row[0])] = MembershipOutcome(row[1] is not None, row[2])
+        return merged
 
     async def existing_keys(self, tenant_id: str, keys: Sequence[str]) -> set[str]:
         if not keys:
@@ -320,6 +395,17 @@ class PointsRepository:
         return [dict(row) for row in rows.mappings()]
 
 
+_CREDIT_KINDS = (EntryKind.EARN.value, EntryKind.ADJUST.value)
+
+
+@dataclass(frozen=True)
+class CausedLot:
+    wallet_id: int
+    lot_id: str
+    entry_id: int | None  # the entry that credited it
+    entry_key: str | None
+
+
 def _do_nothing(statement: Any) -> Any:
     return statement.on_conflict_do_nothing()
 
@@ -387,4 +473,5 @@ def _entry_values(entry: Entry) -> dict[str, Any]:
         "cause": entry.cause,
         "reason": entry.reason,
         "created_at": entry.at,
+        "reverses_entry_id": entry.reverses_entry_id,
     }

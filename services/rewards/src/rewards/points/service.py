@@ -19,9 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rewards.badges import service as badges
 from rewards.levels.domain import LevelProgress, LevelScheme
 from rewards.levels.repository import LevelRepository
-from rewards.points.domain import Credit, EntryKind, Wallet
+from rewards.points.domain import (
+    Credit,
+    Entry,
+    EntryKind,
+    MembershipOutcome,
+    Settle,
+    Wallet,
+    settle_held,
+)
 from rewards.points.ledger import Ledger
-from rewards.points.repository import AdjustmentQuery, PointsRepository
+from rewards.points.repository import AdjustmentQuery, CausedLot, PointsRepository
+from rewards.rules.domain import cause_key
 from servicekit.problems import Problem
 from servicekit.types import utcnow
 
@@ -88,16 +97,38 @@ async def adjust(
     return await summary(session, tenant_id, member_id) or _empty(member_id, LevelScheme())
 
 
-async def reverse_cause(session: AsyncSession, tenant_id: str, cause: str, reason: str) -> None:
-    """Reverse every lot the cause credited, in every wallet, pending or available."""
+async def settle_memberships(
+    session: AsyncSession, tenant_id: str, news: dict[str, MembershipOutcome], reason: str
+) -> None:
+    """What membership events said (a refund, a trial ended unpaid or paid), merged into
+    what was known; then every lot those memberships credited follows (``settle_held``):
+    reversed, released from its hold, or left alone."""
+    merged = await PointsRepository(session).merge_outcomes(tenant_id, news, utcnow())
+    causes = {cause_key("membership_id", m): outcome for m, outcome in merged.items()}
+    await _settle_lots(session, tenant_id, causes, reason)
+
+
+async def _settle_lots(
+    session: AsyncSession, tenant_id: str, causes: dict[str, MembershipOutcome], reason: str
+) -> None:
     ledger = Ledger(session)
-    found = await ledger.repo.lots_caused_by(tenant_id, cause)
-    for wallet_id, pairs in groupby(found, key=lambda pair: pair[0]):
-        lot_ids = [lot_id for _, lot_id in pairs]
-        opened = await ledger.open_by_id(wallet_id, lot_ids)
+    found: list[CausedLot] = await ledger.repo.lots_caused_by(tenant_id, sorted(causes))
+    for wallet_id, caused in groupby(found, key=lambda item: item.wallet_id):  # lock order
+        items = list(caused)
+        opened = await ledger.open_by_id(wallet_id, [item.lot_id for item in items])
         now = utcnow()
-        new = [entry for lot_id in lot_ids for entry in opened.wallet.reverse(lot_id, now, reason)]
-        await ledger.save(opened, new)
+        new: list[Entry] = []
+        for item in items:
+            lot = opened.wallet.lots[item.lot_id]
+            outcome = causes[lot.cause or ""]
+            action = settle_held(lot, outcome)
+            if action is Settle.REVERSE:
+                link = (item.entry_id, item.entry_key or "") if item.entry_id else None
+                new += opened.wallet.reverse(lot.id, now, reason, reverses=link)
+            elif action is Settle.UNHOLD and outcome.paid_window_ends_at is not None:
+                new += opened.wallet.unhold(lot.id, outcome.paid_window_ends_at, now)
+        await ledger.record(opened, new)
+    await ledger.flush()
 
 
 # ------------------------------------------------------------------- reads

@@ -216,7 +216,7 @@ class Award:
     member_id: str
     points: int
     community_id: str | None
-    available_at: datetime
+    available_at: datetime | None  # None: held until its membership is paid
     expires_at: datetime | None
     cause: str | None
 
@@ -367,6 +367,48 @@ def _timestamp(value: Any) -> datetime | None:
 
 MEMBERSHIP_ACTIVATED = "quanzi.onboarding.membership.activated.v1"
 MEMBERSHIP_REFUNDED = "quanzi.onboarding.membership.refunded.v1"
+# The ends of a membership: with ``tier: trial`` each means the trial ended unpaid.
+MEMBERSHIP_ENDED = tuple(
+    f"quanzi.onboarding.membership.{what}.v1" for what in ("expired", "left", "removed", "banned")
+)
+MEMBERSHIP_CAUSE = "membership_id"  # the cause path of points tied to a membership
+TIER_TRIAL = "trial"
+
+
+def membership_of(rule: EarningRule, data: dict[str, Any]) -> str | None:
+    """The membership an award is tied to (its rule's cause is the membership), if any."""
+    if rule.cause != MEMBERSHIP_CAUSE:
+        return None
+    value = lookup(data, MEMBERSHIP_CAUSE)
+    return str(value) if value is not None else None
+
+
+def starts_trial(event_type: str, data: dict[str, Any]) -> bool:
+    """An activation that starts a free trial (``trial_ends_at``; ``tier`` in events
+    published before that field existed)."""
+    if event_type != MEMBERSHIP_ACTIVATED:
+        return False
+    return lookup(data, "trial_ends_at") is not None or lookup(data, "tier") == TIER_TRIAL
+
+
+def paid_trial_window(event_type: str, data: dict[str, Any]) -> datetime | None:
+    """An activation by which a trial member paid: when that payment's refund window
+    ends (the activation's own time when it has none). None for any other event."""
+    if event_type != MEMBERSHIP_ACTIVATED or lookup(data, "previous_tier") != TIER_TRIAL:
+        return None
+    return _timestamp(lookup(data, "refund_window_ends_at")) or _timestamp(
+        lookup(data, "activated_at")
+    )
+
+
+def forfeits(event_type: str, data: dict[str, Any]) -> bool:
+    """Does the event lose the membership's points? A refund; an end while a trial (the
+    trial ended unpaid). Ends of a paid membership keep its points."""
+    if event_type == MEMBERSHIP_REFUNDED:
+        return True
+    return event_type in MEMBERSHIP_ENDED and lookup(data, "tier") == TIER_TRIAL
+
+
 YEAR = Expiry(ExpiryKind.AFTER_DAYS, 365)
 
 

@@ -11,22 +11,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards.badges import service as badges
-from rewards.points.domain import Credit
+from rewards.points.domain import FORFEITED, Credit, MembershipOutcome, landing
 from rewards.points.ledger import Ledger, OpenWallet
 from rewards.points.repository import PointsRepository
+from rewards.points.service import settle_memberships
 from rewards.rules.domain import (
+    MEMBERSHIP_CAUSE,
     Award,
     Caps,
     EarningRule,
     Periods,
     capped,
     earned_so_far,
+    lookup,
+    membership_of,
+    paid_trial_window,
+    starts_trial,
 )
 from rewards.rules.repository import RuleRepository
 from rewards.rules.service import set_up_tenant
@@ -49,8 +55,25 @@ async def apply_rules_many(session: AsyncSession, batch: Sequence[Event]) -> Non
     for tenant_id, tenant_events in by_tenant.items():  # wallets never span tenants
         credited[tenant_id] = await _apply_tenant_rules(ledger, tenant_id, tenant_events)
     await ledger.flush()
+    for tenant_id, tenant_events in by_tenant.items():
+        await _settle_paid_trials(session, tenant_id, tenant_events)
     for tenant_id, tenant_events in by_tenant.items():  # the same events, and levels now
         await badges.evaluate(session, tenant_id, tenant_events, credited[tenant_id])
+
+
+async def _settle_paid_trials(
+    session: AsyncSession, tenant_id: str, batch: Sequence[Event]
+) -> None:
+    """A trial member paid: the trial's held points wait for that payment's refund window
+    (statements only for batches holding such an activation)."""
+    news: dict[str, MembershipOutcome] = {}
+    for event in batch:
+        window = paid_trial_window(event.type, event.data)
+        membership_id = lookup(event.data, MEMBERSHIP_CAUSE)
+        if window is not None and membership_id is not None:
+            news[str(membership_id)] = MembershipOutcome(paid_window_ends_at=window)
+    if news:
+        await settle_memberships(session, tenant_id, news, "trial paid")
 
 
 @dataclass(frozen=True)
@@ -102,8 +125,25 @@ async def _candidates(
     unique: dict[str, _Candidate] = {}
     for candidate in found:  # the consumer never repeats an event in a batch; still
         unique.setdefault(candidate.key, candidate)
-    done = await points.existing_keys(tenant_id, list(unique))
-    return [c for key, c in unique.items() if key not in done]
+    memberships = {
+        key: m for key, c in unique.items() if (m := membership_of(c.rule, c.event.data))
+    }
+    done, outcomes = await points.keys_and_outcomes(
+        tenant_id, list(unique), sorted(set(memberships.values()))
+    )
+    kept = []
+    for key, candidate in unique.items():
+        if key in done:
+            continue
+        if key in memberships:  # points tied to a membership: held, forfeited or as ruled
+            outcome = outcomes.get(memberships[key], MembershipOutcome())
+            trial = starts_trial(candidate.event.type, candidate.event.data)
+            lands = landing(outcome, trial=trial, available_at=candidate.award.available_at)
+            if lands is FORFEITED:
+                continue
+            candidate = replace(candidate, award=replace(candidate.award, available_at=lands))
+        kept.append(candidate)
+    return kept
 
 
 async def _earned(
