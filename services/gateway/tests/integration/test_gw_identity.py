@@ -84,14 +84,18 @@ async def test_a_tenant_has_a_time_zone_set_at_creation_and_changed_by_the_admin
     assert refused.json()["type"].endswith("/invalid-timezone")
     assert (await gateway.client.patch(url, json={"timezone": "Europe/Paris"})).status_code == 401
     missing = "/v1/platform/tenants/00000000-0000-0000-0000-000000000000"
-    answer = await gateway.client.patch(missing, json={"timezone": "UTC"}, headers=gateway.platform())
+    answer = await gateway.client.patch(
+        missing, json={"timezone": "UTC"}, headers=gateway.platform()
+    )
     assert answer.status_code == 404
     changed = await gateway.client.patch(
         url, json={"timezone": "Europe/Paris"}, headers=gateway.platform()
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["timezone"] == "Europe/Paris"
-    again = await gateway.client.patch(url, json={"timezone": "Europe/Paris"}, headers=gateway.platform())
+    again = await gateway.client.patch(
+        url, json={"timezone": "Europe/Paris"}, headers=gateway.platform()
+    )
     assert again.status_code == 200  # no change: no event
     got = await gateway.client.get(url, headers=gateway.platform())
     assert got.json()["timezone"] == "Europe/Paris"

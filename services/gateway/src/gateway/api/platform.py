@@ -102,7 +102,11 @@ async def get_tenant(tenant_id: str, identity: IdentityDep, _admin: PlatformAdmi
     responses={404: {"description": "No such tenant"}},
 )
 async def update_tenant(
-    tenant_id: str, body: TenantUpdate, request: Request, identity: IdentityDep, _admin: PlatformAdmin
+    tenant_id: str,
+    body: TenantUpdate,
+    request: Request,
+    identity: IdentityDep,
+    _admin: PlatformAdmin,
 ) -> TenantOut:
     """Change the name, plan or time zone (the tenant's days: tenant-wide leaderboards and
     reports, and communities whose own zone is unknown). Announced as `tenant.updated`."""
