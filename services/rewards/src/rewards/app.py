@@ -19,6 +19,7 @@ from rewards.rules import api as rules_api
 from rewards.rules import handlers as rules_handlers
 from rewards.rules.domain import MEMBERSHIP_ACTIVATED, MEMBERSHIP_REFUNDED
 from rewards.settings import Settings
+from rewards.zones import handlers as zones_handlers
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
 
@@ -30,6 +31,19 @@ MEMBERSHIPS = ConsumerSpec(
         # Batched: a poll's activations in a few statements (bench/ledger.py).
         MEMBERSHIP_ACTIVATED: Batched(rules_handlers.apply_rules_many),
         MEMBERSHIP_REFUNDED: points_handlers.on_membership_refunded,
+    },
+)
+
+# The zones of tenants and communities: whose midnight starts each one's days. A new
+# group reads the topics from their earliest retained event.
+ZONES = ConsumerSpec(
+    name="zones",
+    topics=["gateway.tenants", "onboarding.communities"],
+    handlers={
+        zones_handlers.TENANT_CREATED: zones_handlers.on_tenant,
+        zones_handlers.TENANT_UPDATED: zones_handlers.on_tenant,
+        zones_handlers.COMMUNITY_CREATED: zones_handlers.on_community,
+        zones_handlers.COMMUNITY_UPDATED: zones_handlers.on_community,
     },
 )
 
@@ -59,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 reports_api.router,
             ],
             produces=events.TOPICS,
-            consumers=[MEMBERSHIPS],
+            consumers=[MEMBERSHIPS, ZONES],
             timers=TIMERS,
         )
     )

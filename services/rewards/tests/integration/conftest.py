@@ -87,7 +87,7 @@ def refunded(membership_id: str, member_id: str, tenant_id: str = TENANT) -> Eve
     )
 
 
-HANDLERS = rewards_app.MEMBERSHIPS.handlers
+HANDLERS = {**rewards_app.MEMBERSHIPS.handlers, **rewards_app.ZONES.handlers}
 
 
 async def _handle(session: AsyncSession, run: list[Event]) -> None:
