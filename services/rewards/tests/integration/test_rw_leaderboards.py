@@ -187,9 +187,7 @@ async def _states(ledger: Ledger, scope: str = "") -> dict[int, date | None]:
     """span → the day a board's windows are for (each board has its own)."""
     state = score_window_state.c
     async with ledger.engine.connect() as connection:
-        rows = await connection.execute(
-            select(state.span, state.as_of).where(state.scope == scope)
-        )
+        rows = await connection.execute(select(state.span, state.as_of).where(state.scope == scope))
         return {int(span): as_of for span, as_of in rows}
 
 
