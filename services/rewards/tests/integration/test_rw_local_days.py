@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import event as orm_event
 from sqlalchemy import select
 
 from rewards.leaderboards import api as boards_api
@@ -267,3 +268,27 @@ async def test_the_newest_zone_wins_and_unknown_zones_are_ignored(ledger: Ledger
     await credit(ledger, check_in("m", SH, utc(2026, 3, 8, 22, 30)))  # Paris 03-08 23:30
     await credit(ledger, check_in("m", SH, utc(2026, 3, 8, 23, 30)))  # Paris 03-09 00:30
     assert await lifetime(ledger, "m") == 4
+
+
+async def test_the_credit_path_reads_the_zones_once_per_process_not_per_credit(
+    ledger: Ledger,
+) -> None:
+    await zones(ledger)
+    await credit(ledger, check_in("a", NY, utc(2026, 3, 8, 5)))  # reads and caches them
+    seen: list[str] = []
+
+    def remember(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    orm_event.listen(ledger.engine.sync_engine, "before_cursor_execute", remember)
+    try:
+        await credit(ledger, check_in("b", NY, utc(2026, 3, 8, 6)))
+        async with transaction(ledger.sessions) as session:
+            await earning.apply_rules_many(
+                session, [check_in(f"c{n}", SH, utc(2026, 3, 8, 7)) for n in range(5)]
+            )
+    finally:
+        orm_event.remove(ledger.engine.sync_engine, "before_cursor_execute", remember)
+    assert seen, "the credits ran statements"
+    assert not [s for s in seen if "local_zones" in s]
+    assert await lifetime(ledger, "b") == 2 and await lifetime(ledger, "c4") == 2
