@@ -82,6 +82,8 @@ async def test_a_tenant_has_a_time_zone_set_at_creation_and_changed_by_the_admin
     )
     assert refused.status_code == 422
     assert refused.json()["type"].endswith("/invalid-timezone")
+    gold = await gateway.client.patch(url, json={"plan": "gold"}, headers=gateway.platform())
+    assert gold.status_code == 422 and gold.json()["type"].endswith("/unknown-plan")
     assert (await gateway.client.patch(url, json={"timezone": "Europe/Paris"})).status_code == 401
     missing = "/v1/platform/tenants/00000000-0000-0000-0000-000000000000"
     answer = await gateway.client.patch(
