@@ -316,7 +316,7 @@ async def credits_run(
             sessions = session_factory(engine)
             await history(sessions, url)
             # Rolling windows built: the credits keep them up to date, as in production.
-            await rebuild_windows(sessions, TENANT, utcnow().date())
+            await rebuild_all_windows(sessions, utcnow().date())
             seconds = await consume(config, sessions, topic, VARIANTS[variant], len(events))
             async with sessions() as session:
                 query = select(func.count()).where(
@@ -417,12 +417,19 @@ BOARDS = (
 )
 
 
+async def rebuild_all_windows(sessions: async_sessionmaker[AsyncSession], today: date) -> None:
+    """Every board's windows (each scope has its own day; the bench's share one zone)."""
+    scopes = [TENANT_WIDE, *(f"c-{n}" for n in range(COMMUNITIES))]
+    for scope in scopes:
+        await rebuild_windows(sessions, TENANT, scope, today)
+
+
 async def timed_rebuild(
     sessions: async_sessionmaker[AsyncSession], url: str, today: date
 ) -> Latency:
     """The daily rebuild of the rolling windows (both spans, every scope of the tenant)."""
     started = time.perf_counter()
-    await rebuild_windows(sessions, TENANT, today)
+    await rebuild_all_windows(sessions, today)
     ms = (time.perf_counter() - started) * 1000
     note(f"rolling windows rebuilt in {ms:,.0f} ms")
     # Autovacuum visits a table rewritten this much within its next round (a minute):

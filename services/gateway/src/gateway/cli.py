@@ -7,6 +7,7 @@ signing key) must be the serving gateway's.
 
 quanzi-gateway migrate | serve [--port N]
 quanzi-gateway tenants create SLUG --name NAME --owner-email EMAIL [--owner-name N] [--plan P]
+                                [--timezone ZONE]
 quanzi-gateway tenants list [--status active|suspended]
 quanzi-gateway tenants suspend|reactivate TENANT_ID --reason TEXT
 """
@@ -51,6 +52,7 @@ async def _tenants(argv: list[str]) -> int:
     create.add_argument("--owner-email", required=True)
     create.add_argument("--owner-name", default="Owner")
     create.add_argument("--plan", default="standard")
+    create.add_argument("--timezone", default="Asia/Shanghai", help="IANA zone of its days")
     listing = commands.add_parser("list", help="list tenants")
     listing.add_argument("--status", choices=[s.value for s in TenantStatus])
     for name in ("suspend", "reactivate"):
@@ -110,6 +112,7 @@ async def _run(identity: Identity, args: argparse.Namespace) -> int:
             slug=args.slug,
             name=args.name,
             plan=args.plan,
+            timezone=args.timezone,
             owner_email=args.owner_email,
             owner_name=args.owner_name,
         )

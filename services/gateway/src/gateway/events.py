@@ -25,9 +25,17 @@ def _event(topic: str, what: str, tenant_id: str, key: str, data: dict[str, Any]
     )
 
 
-def tenant_created(tenant_id: str, slug: str, name: str, plan: str) -> Event:
-    data = {"slug": slug, "name": name, "plan": plan}
+def tenant_created(tenant_id: str, slug: str, name: str, plan: str, timezone: str) -> Event:
+    data = {"slug": slug, "name": name, "plan": plan, "timezone": timezone}
     return _event(TENANTS, "tenant.created", tenant_id, tenant_id, data)
+
+
+def tenant_updated(
+    tenant_id: str, changes: list[str], name: str, plan: str, timezone: str, at: str
+) -> Event:
+    """Every setting after the change: a projection needs only the latest event."""
+    data = {"changes": changes, "name": name, "plan": plan, "timezone": timezone, "updated_at": at}
+    return _event(TENANTS, "tenant.updated", tenant_id, tenant_id, data)
 
 
 def tenant_status_changed(tenant_id: str, suspended: bool, reason: str) -> Event:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from gateway.domain.tenants import DEFAULT_TIMEZONE
 from servicekit.types import UtcDateTime
 
 
@@ -29,6 +30,7 @@ class Tenant(Base):
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
     status_changed_at: Mapped[datetime]
+    timezone: Mapped[str] = mapped_column(String(64), server_default=DEFAULT_TIMEZONE)
 
 
 class Operator(Base):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import events
 from gateway.domain import apikeys, lockout, refresh, roles
-from gateway.domain.tenants import TenantStatus, valid_slug
+from gateway.domain.tenants import DEFAULT_TIMEZONE, TenantStatus, valid_slug, valid_timezone
 from gateway.orm import ApiKey, OneTimeToken, Operator, RefreshToken, Tenant
 from gateway.repository import Repository
 from gateway.security import (
@@ -97,7 +97,14 @@ class Identity:
     # ---------------------------------------------------------------- tenants
 
     async def create_tenant(
-        self, *, slug: str, name: str, plan: str, owner_email: str, owner_name: str
+        self,
+        *,
+        slug: str,
+        name: str,
+        plan: str,
+        owner_email: str,
+        owner_name: str,
+        timezone: str = DEFAULT_TIMEZONE,
     ) -> tuple[Tenant, Invitation]:
         if not valid_slug(slug):
             raise Problem(
@@ -106,13 +113,8 @@ class Identity:
                 "Invalid slug",
                 "3 to 40 lowercase letters, digits and inner hyphens",
             )
-        if plan not in self.settings.rate_limit_plans:
-            raise Problem(
-                422,
-                "unknown-plan",
-                "Unknown plan",
-                f"plans: {', '.join(sorted(self.settings.rate_limit_plans))}",
-            )
+        self._check_plan(plan)
+        _check_timezone(timezone)
         now = utcnow()
         tenant = Tenant(
             id=str(uuid.uuid4()),
@@ -122,6 +124,7 @@ class Identity:
             status=TenantStatus.ACTIVE,
             created_at=now,
             status_changed_at=now,
+            timezone=timezone,
         )
         try:
             async with transaction(self.sessions) as session:
@@ -131,7 +134,9 @@ class Identity:
                 invitation = await self._invite(
                     session, tenant.id, owner_email, owner_name, [roles.Role.OWNER]
                 )
-                await add_event(session, events.tenant_created(tenant.id, slug, name, plan))
+                await add_event(
+                    session, events.tenant_created(tenant.id, slug, name, plan, timezone)
+                )
         except IntegrityError as error:
             raise Problem(
                 409, "slug-taken", "Slug taken", f"a tenant is already {slug!r}"
@@ -157,6 +162,39 @@ class Identity:
             owner = owners[0]
             await repo.expire_invitations(owner.id, utcnow())
             return await self._send_invitation(session, owner)
+
+    def _check_plan(self, plan: str) -> None:
+        if plan not in self.settings.rate_limit_plans:
+            raise Problem(
+                422,
+                "unknown-plan",
+                "Unknown plan",
+                f"plans: {', '.join(sorted(self.settings.rate_limit_plans))}",
+            )
+
+    async def update_tenant(self, tenant_id: str, changes: dict[str, str]) -> Tenant:
+        """Change a tenant's name, plan or time zone; ``tenant.updated`` carries every
+        setting after the change (services keep the time zone for the tenant's days)."""
+        if "plan" in changes:
+            self._check_plan(changes["plan"])
+        if "timezone" in changes:
+            _check_timezone(changes["timezone"])
+        async with transaction(self.sessions) as session:
+            tenant = await Repository(session).tenant(tenant_id)
+            if tenant is None:
+                raise not_found("tenant")
+            changed = sorted(k for k, v in changes.items() if getattr(tenant, k) != v)
+            for name in changed:
+                setattr(tenant, name, changes[name])
+            if changed:
+                at = utcnow().isoformat()
+                await add_event(
+                    session,
+                    events.tenant_updated(
+                        tenant_id, changed, tenant.name, tenant.plan, tenant.timezone, at
+                    ),
+                )
+        return tenant
 
     async def set_tenant_status(self, tenant_id: str, status: TenantStatus, reason: str) -> Tenant:
         async with transaction(self.sessions) as session:
@@ -564,3 +602,10 @@ def _throttled(wait: timedelta) -> Problem:
         f"try again in {seconds} s",
         headers={"Retry-After": str(seconds)},
     )
+
+
+def _check_timezone(timezone: str) -> None:
+    if not valid_timezone(timezone):
+        raise Problem(
+            422, "invalid-timezone", "Invalid time zone", "an IANA time zone such as Asia/Shanghai"
+        )

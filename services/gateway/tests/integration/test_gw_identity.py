@@ -58,6 +58,58 @@ async def test_tenant_creation_validates_and_refuses_duplicates(gateway: Gateway
     assert [t["slug"] for t in listed.json()["items"]] == ["acme-fitness"]
 
 
+async def test_a_tenant_has_a_time_zone_set_at_creation_and_changed_by_the_admin(
+    gateway: Gateway,
+) -> None:
+    made = await gateway.new_tenant("zoned")
+    assert made["tenant"]["timezone"] == "Asia/Shanghai"  # the communities' default
+    tenant_id = made["tenant"]["id"]
+    body = {"slug": "new-york", "name": "NY", "owner_email": "o@ny.example", "owner_name": "O"}
+    for wrong in ("Mars/Olympus", "UTC+8", ""):
+        answer = await gateway.client.post(
+            "/v1/platform/tenants", json={**body, "timezone": wrong}, headers=gateway.platform()
+        )
+        assert answer.status_code == 422, answer.text
+    created = await gateway.client.post(
+        "/v1/platform/tenants",
+        json={**body, "timezone": "America/New_York"},
+        headers=gateway.platform(),
+    )
+    assert created.json()["tenant"]["timezone"] == "America/New_York"
+    url = f"/v1/platform/tenants/{tenant_id}"
+    refused = await gateway.client.patch(
+        url, json={"timezone": "Nowhere/City"}, headers=gateway.platform()
+    )
+    assert refused.status_code == 422
+    assert refused.json()["type"].endswith("/invalid-timezone")
+    gold = await gateway.client.patch(url, json={"plan": "gold"}, headers=gateway.platform())
+    assert gold.status_code == 422 and gold.json()["type"].endswith("/unknown-plan")
+    assert (await gateway.client.patch(url, json={"timezone": "Europe/Paris"})).status_code == 401
+    missing = "/v1/platform/tenants/00000000-0000-0000-0000-000000000000"
+    answer = await gateway.client.patch(
+        missing, json={"timezone": "UTC"}, headers=gateway.platform()
+    )
+    assert answer.status_code == 404
+    changed = await gateway.client.patch(
+        url, json={"timezone": "Europe/Paris"}, headers=gateway.platform()
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["timezone"] == "Europe/Paris"
+    again = await gateway.client.patch(
+        url, json={"timezone": "Europe/Paris"}, headers=gateway.platform()
+    )
+    assert again.status_code == 200  # no change: no event
+    got = await gateway.client.get(url, headers=gateway.platform())
+    assert got.json()["timezone"] == "Europe/Paris"
+    created_events = await gateway.events("quanzi.gateway.tenant.created.v1")
+    assert [e["timezone"] for e in created_events] == ["Asia/Shanghai", "America/New_York"]
+    updated = await gateway.events("quanzi.gateway.tenant.updated.v1")
+    assert [(e["tenant_id"], e["changes"], e["timezone"]) for e in updated] == [
+        (tenant_id, ["timezone"], "Europe/Paris")
+    ]
+    assert updated[0]["_headers"]["ce_tenantid"] == tenant_id
+
+
 async def test_tenants_are_paged_with_cursors(gateway: Gateway) -> None:
     for i in range(5):
         await gateway.new_tenant(f"tenant-{i}", owner=f"o{i}@x.example")
@@ -452,6 +504,12 @@ async def test_every_event_written_matches_its_contract(gateway: Gateway) -> Non
     await gateway.client.post(
         "/v1/auth/password-reset", json={"tenant": "acme", "email": "owner@acme.example"}
     )
+    tenant_id = (await gateway.events("quanzi.gateway.tenant.created.v1"))[0]["tenant_id"]
+    await gateway.client.patch(
+        f"/v1/platform/tenants/{tenant_id}",
+        json={"timezone": "America/New_York"},
+        headers=gateway.platform(),
+    )
     registry = Registry.load()
     types = set()
     for event_type in registry.topic_of("quanzi.gateway.tenant.created.v1").events + tuple(
@@ -465,6 +523,7 @@ async def test_every_event_written_matches_its_contract(gateway: Gateway) -> Non
             types.add(event.type)
     assert types == {
         "quanzi.gateway.tenant.created.v1",
+        "quanzi.gateway.tenant.updated.v1",
         "quanzi.gateway.operator.invited.v1",
         "quanzi.gateway.apikey.created.v1",
         "quanzi.gateway.member.identified.v1",

@@ -74,6 +74,7 @@ def community_created(community: Community) -> Event:
         "name": community.name,
         "visibility": community.visibility,
         "join_policy": community.join_policy,
+        "timezone": community.timezone,
         "created_at": community.created_at.isoformat(),
     }
     return _event(COMMUNITIES, "community.created", community.tenant_id, community.id, data)
@@ -88,6 +89,7 @@ def community_updated(community: Community, changes: list[str], at: datetime) ->
         "visibility": community.visibility,
         "application_required": community.application_form is not None,
         "min_level": community.min_level,
+        "timezone": community.timezone,
         "updated_at": at.isoformat(),
     }
     return _event(COMMUNITIES, "community.updated", community.tenant_id, community.id, data)

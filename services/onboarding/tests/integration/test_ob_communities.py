@@ -41,6 +41,23 @@ async def test_operator_creates_a_community_with_groups(onboarding: Onboarding) 
     assert again.headers["content-type"] == "application/problem+json"
 
 
+async def test_community_events_carry_its_time_zone(onboarding: Onboarding) -> None:
+    """Rewards and the other consumers start the community's days at its own midnight."""
+    created = await onboarding.community(timezone="America/New_York")
+    answer = await onboarding.client.patch(
+        f"{BASE}/communities/{created['id']}",
+        json={"timezone": "Europe/Paris"},
+        headers=onboarding.operator(),
+    )
+    assert answer.status_code == 200, answer.text
+    made = await onboarding.events("quanzi.onboarding.community.created.v1")
+    assert [e.data["timezone"] for e in made] == ["America/New_York"]
+    changed = await onboarding.events("quanzi.onboarding.community.updated.v1")
+    assert [(e.data["changes"], e.data["timezone"]) for e in changed] == [
+        (["timezone"], "Europe/Paris")
+    ]
+
+
 @pytest.mark.parametrize(
     "bad",
     [

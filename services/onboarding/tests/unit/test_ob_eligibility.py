@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,7 @@ from onboarding.joins.domain import (
     overflow_template,
     placement_order,
 )
-from onboarding.payments.domain import reminder_times
+from onboarding.payments.domain import reminder_at, reminder_times
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 TRIAL = Candidate(tier="trial", level=1)
@@ -91,6 +92,19 @@ def test_reminders_only_ahead_each_once_earliest_first() -> None:
     assert reminder_times(end, [1, 7, 7, 30, 0, -2], NOW) == [7, 1]
     assert reminder_times(NOW + timedelta(days=7), [7], NOW) == []  # due now is not ahead
     assert reminder_times(NOW - timedelta(days=1), [1], NOW) == []
+
+
+def test_a_reminder_keeps_the_local_time_across_a_dst_change() -> None:
+    """A term ending 09:00 in New York on 2026-03-10 (EDT): the 7-day reminder is at
+    09:00 EST on 03-03, 14:00 UTC, not 13:00 UTC (7 × 24 h before)."""
+    ny = ZoneInfo("America/New_York")
+    end = datetime(2026, 3, 10, 13, tzinfo=UTC)
+    assert reminder_at(end, 7, ny) == datetime(2026, 3, 3, 14, tzinfo=UTC)
+    assert reminder_at(end, 1, ny) == datetime(2026, 3, 9, 13, tzinfo=UTC)
+    shanghai = ZoneInfo("Asia/Shanghai")  # no DST: exactly N × 24 h
+    assert reminder_at(end, 7, shanghai) == end - timedelta(days=7)
+    # Ahead or not is decided on the local reminder time.
+    assert reminder_times(end, [7], datetime(2026, 3, 3, 13, 30, tzinfo=UTC), ny) == [7]
 
 
 tiers = st.sampled_from([None, "trial", "core"])

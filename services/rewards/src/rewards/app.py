@@ -19,6 +19,7 @@ from rewards.rules import api as rules_api
 from rewards.rules import handlers as rules_handlers
 from rewards.rules.domain import MEMBERSHIP_ACTIVATED, MEMBERSHIP_ENDED, MEMBERSHIP_REFUNDED
 from rewards.settings import Settings
+from rewards.zones import handlers as zones_handlers
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
 
@@ -32,6 +33,19 @@ MEMBERSHIPS = ConsumerSpec(
         # Refunds, and trials that ended unpaid, take back the membership's points.
         MEMBERSHIP_REFUNDED: points_handlers.on_membership_ended,
         **{ended: points_handlers.on_membership_ended for ended in MEMBERSHIP_ENDED},
+    },
+)
+
+# The zones of tenants and communities: whose midnight starts each one's days. A new
+# group reads the topics from their earliest retained event.
+ZONES = ConsumerSpec(
+    name="zones",
+    topics=["gateway.tenants", "onboarding.communities"],
+    handlers={
+        zones_handlers.TENANT_CREATED: zones_handlers.on_tenant,
+        zones_handlers.TENANT_UPDATED: zones_handlers.on_tenant,
+        zones_handlers.COMMUNITY_CREATED: zones_handlers.on_community,
+        zones_handlers.COMMUNITY_UPDATED: zones_handlers.on_community,
     },
 )
 
@@ -61,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 reports_api.router,
             ],
             produces=events.TOPICS,
-            consumers=[MEMBERSHIPS],
+            consumers=[MEMBERSHIPS, ZONES],
             timers=TIMERS,
         )
     )

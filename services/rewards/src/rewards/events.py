@@ -162,7 +162,8 @@ WILL_EXPIRE = "quanzi.rewards.points.will_expire.v1"
 def will_expire(
     tenant_id: str, member_id: str, day: date, lots: Sequence[Lot], at: datetime
 ) -> Event:
-    """Points of a member that expire on one UTC day, announced ahead (each lot once)."""
+    """Points of a member that expire on one local day (the tenant's), announced ahead (each
+    lot once)."""
     data = {
         "points": sum(lot.remaining for lot in lots),
         "expires_on": day.isoformat(),

@@ -229,15 +229,28 @@ score_windows = sa.Table(
     ),
 )
 
-# Which day each span's rows are for (NULL: not built yet). Writers hold it FOR SHARE
-# while they add to the windows, a rebuild FOR UPDATE: a score is either in the
-# rebuild's read of score_days or added to the rebuilt rows, never both or neither.
+# Which day each scope's span rows are for (NULL: not built yet), in the scope's local
+# days (each scope has its own "today"). Writers hold it FOR SHARE while they add to the
+# windows, a rebuild FOR UPDATE: a score is either in the rebuild's read of score_days
+# or added to the rebuilt rows, never both or neither.
 score_window_state = sa.Table(
     "score_window_state",
     metadata,
     sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("scope", sa.String(200), primary_key=True),
     sa.Column("span", sa.Integer, primary_key=True),
     sa.Column("as_of", sa.Date, nullable=True),
+)
+
+# The time zones of the tenant (scope "") and its communities (scope = community id), as
+# their producers last announced them (zones/): what "today" is for each (0008).
+local_zones = sa.Table(
+    "local_zones",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("scope", sa.String(200), primary_key=True),
+    sa.Column("zone", sa.String(64), nullable=False),
+    sa.Column("changed_at", UtcDateTime, nullable=False),  # the event's time: newest wins
 )
 
 # ------------------------------------------------ rules admin, settings, notices (0006)

@@ -87,7 +87,65 @@ def refunded(membership_id: str, member_id: str, tenant_id: str = TENANT) -> Eve
     )
 
 
-HANDLERS = rewards_app.MEMBERSHIPS.handlers
+def tenant_zone(
+    zone: str, tenant_id: str = TENANT, *, at: datetime | None = None, created: bool = True
+) -> Event:
+    """The gateway announcing a tenant's time zone: at its creation or a change."""
+    data: dict[str, Any] = {"tenant_id": tenant_id, "name": "Acme", "plan": "standard"}
+    if created:
+        what, data = "created", {**data, "slug": "acme", "timezone": zone}
+    else:
+        what = "updated"
+        data = {**data, "changes": ["timezone"], "timezone": zone, "updated_at": _iso(at)}
+    return Event(
+        type=f"quanzi.gateway.tenant.{what}.v1",
+        source="/gateway",
+        tenant_id=tenant_id,
+        topic="gateway.tenants",
+        key=tenant_id,
+        time=at or utcnow(),
+        data=data,
+    )
+
+
+def community_zone(
+    community_id: str,
+    zone: str,
+    tenant_id: str = TENANT,
+    *,
+    at: datetime | None = None,
+    created: bool = True,
+) -> Event:
+    """Onboarding announcing a community's time zone: at its creation or a change."""
+    data: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "community_id": community_id,
+        "slug": community_id,
+        "name": community_id,
+        "visibility": "public",
+        "timezone": zone,
+    }
+    if created:
+        what, data = "created", {**data, "join_policy": "open", "created_at": _iso(at)}
+    else:
+        what = "updated"
+        data = {**data, "changes": ["timezone"], "updated_at": _iso(at)}
+    return Event(
+        type=f"quanzi.onboarding.community.{what}.v1",
+        source="/onboarding",
+        tenant_id=tenant_id,
+        topic="onboarding.communities",
+        key=community_id,
+        time=at or utcnow(),
+        data=data,
+    )
+
+
+def _iso(at: datetime | None) -> str:
+    return (at or utcnow()).isoformat()
+
+
+HANDLERS = {**rewards_app.MEMBERSHIPS.handlers, **rewards_app.ZONES.handlers}
 
 
 async def _handle(session: AsyncSession, run: list[Event]) -> None:
@@ -106,6 +164,8 @@ class Ledger:
     # Event builders, reachable from tests (conftest modules are not importable there).
     activated = staticmethod(activated)
     refunded = staticmethod(refunded)
+    tenant_zone = staticmethod(tenant_zone)
+    community_zone = staticmethod(community_zone)
 
     async def deliver(self, *events: Event) -> None:
         """Each event in its own transaction, as the consumer's one-by-one path does."""

@@ -337,6 +337,7 @@ async def test_bad_levels_are_a_422(api: Api, levels: list[dict[str, Any]]) -> N
 
 async def test_report_totals_are_sums_of_entries(ledger: Ledger, api: Api) -> None:
     now = utcnow()
+    await ledger.deliver(ledger.tenant_zone("UTC"))  # report days as UTC dates
     await ledger.deliver(
         ledger.activated("m-1", "a", inviter_id="host", window_days=None),
         ledger.activated("m-2", "b", community_id="c-2", inviter_id="host"),

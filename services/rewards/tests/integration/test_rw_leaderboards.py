@@ -35,6 +35,7 @@ def names(found: dict[str, Any]) -> list[tuple[str, int]]:
 
 
 async def test_windows_ties_and_my_rank(api: Api, ledger: Ledger) -> None:
+    await ledger.deliver(ledger.tenant_zone("UTC"))  # days as the dates of utcnow()
     now = utcnow().replace(hour=12)
     day = timedelta(days=1)
     await ledger.deliver(
@@ -122,6 +123,7 @@ async def test_boards_agree_with_the_entries(api: Api, ledger: Ledger) -> None:
     board is summed from the day rows, read from rows kept since a rebuild, or kept
     through later writes (new credits, late events, refunds of old lots)."""
     rng = random.Random(5)
+    await ledger.deliver(ledger.tenant_zone("UTC"))  # days as the recomputation's
     now = utcnow()
     members = [f"m{n:02d}" for n in range(24)]
 
@@ -152,6 +154,7 @@ async def test_boards_agree_with_the_entries(api: Api, ledger: Ledger) -> None:
 
 
 async def test_windows_of_yesterday_are_not_served(api: Api, ledger: Ledger) -> None:
+    await ledger.deliver(ledger.tenant_zone("UTC"))
     await ledger.deliver(ledger.activated("m-1", "a", window_days=None))
     operator = api.operator("owner")
     await board(api, operator, window="7d")  # builds today's windows
@@ -180,11 +183,11 @@ async def _agree(api: Api, ledger: Ledger, now: datetime) -> None:
                 assert mine["me"]["rank"] == ranked.index(member) + 1, (scope, window, member)
 
 
-async def _states(ledger: Ledger) -> dict[int, date | None]:
+async def _states(ledger: Ledger, scope: str = "") -> dict[int, date | None]:
+    """span → the day a board's windows are for (each board has its own)."""
+    state = score_window_state.c
     async with ledger.engine.connect() as connection:
-        rows = await connection.execute(
-            select(score_window_state.c.span, score_window_state.c.as_of)
-        )
+        rows = await connection.execute(select(state.span, state.as_of).where(state.scope == scope))
         return {int(span): as_of for span, as_of in rows}
 
 

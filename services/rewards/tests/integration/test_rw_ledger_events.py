@@ -10,6 +10,7 @@ from sqlalchemy import select
 from rewards.leaderboards.repository import BoardRepository
 from rewards.orm import entries, score_days, score_totals, score_windows, wallets
 from rewards.points.handlers import expire_due
+from rewards.zones.domain import Zones
 from servicekit.db import transaction
 from servicekit.events import Event
 from servicekit.tables import timers
@@ -206,9 +207,11 @@ async def test_a_batch_credits_exactly_as_one_event_at_a_time(ledger: Ledger) ->
             for m, member, i, at, w in history
         ]
 
+    today = Zones().today(None, utcnow())  # the default zone's: neither tenant has one
     for tenant_id in ("t-one", "t-two"):  # rolling windows kept through the writes too
         async with transaction(ledger.sessions) as session:
-            await BoardRepository(session).rebuild_windows(tenant_id, utcnow().date())
+            for scope in ("", "c-1"):
+                await BoardRepository(session).rebuild_windows(tenant_id, scope, today)
     await ledger.deliver(*events("t-one"))
     batch = events("t-two")
     await ledger.deliver_batch(*batch)

@@ -21,8 +21,10 @@ from rewards.badges.domain import (
     standing,
 )
 from rewards.rules.domain import MEMBERSHIP_ACTIVATED, Condition, Op
+from rewards.zones.domain import zone
 
 AT = datetime(2026, 11, 21, 8, tzinfo=UTC)
+UTC_ZONE = zone("UTC")
 POSTED = "quanzi.content.post.approved.v1"
 
 
@@ -35,7 +37,7 @@ def run(badge: BadgeRule, times: list[datetime]) -> tuple[Progress, list[int]]:
     """Observe every time in turn: the final progress and the indexes that awarded."""
     progress, awarded = Progress(), []
     for index, at in enumerate(times):
-        step = observe(badge, progress, at)
+        step = observe(badge, progress, at, UTC_ZONE)
         progress = step.progress
         if step.awarded:
             awarded.append(index)
@@ -134,25 +136,53 @@ def test_window_keeps_only_what_it_needs() -> None:
 def test_window_ignores_an_event_older_than_the_window() -> None:
     badge = rule(Criterion.WITHIN_DAYS, 3, days=2)
     progress, _ = run(badge, at_days([10, 10]))
-    late = observe(badge, progress, at_days([1])[0])
+    late = observe(badge, progress, at_days([1])[0], UTC_ZONE)
     assert late.progress == progress and not late.awarded
 
 
-def test_streak_counts_utc_days_and_restarts_when_broken() -> None:
+def test_streak_counts_local_days_and_restarts_when_broken() -> None:
     badge = rule(Criterion.STREAK, 3)
     # Day 0 twice, 1, (gap), 3, 4 -- then 5 completes 3 consecutive days.
     progress, awarded = run(badge, at_days([0, 0, 1, 3, 4, 5]))
     assert awarded == [5] and progress.times == 1
-    # 23:59 and 00:01 UTC are two days, whatever the member's clock says.
+    # 23:59 and 00:01 in the rule's zone (UTC here) are two days.
     late_evening = AT.replace(hour=23, minute=59)
     two = run(badge, [late_evening, late_evening + timedelta(minutes=2)])[0]
     assert two.streak == 2
 
 
+def test_a_streak_counts_the_rules_local_days_across_dst() -> None:
+    """Three New York evenings at 23:30 local, over the 23-hour 2026-03-08: three days in
+    New York (a 3-day streak), but 04:30 and 03:30 UTC the next mornings."""
+    badge = rule(Criterion.STREAK, 3)
+    ny = zone("America/New_York")
+    evenings = [
+        datetime(2026, 3, 8, 4, 30, tzinfo=UTC),  # 03-07 23:30 EST
+        datetime(2026, 3, 9, 3, 30, tzinfo=UTC),  # 03-08 23:30 EDT
+        datetime(2026, 3, 10, 3, 30, tzinfo=UTC),  # 03-09 23:30 EDT
+    ]
+    progress, awarded = Progress(), []
+    for index, at in enumerate(evenings):
+        step = observe(badge, progress, at, ny)
+        progress = step.progress
+        awarded += [index] if step.awarded else []
+    assert awarded == [2]
+    # In Shanghai the same instants are the afternoons of 03-08, 03-09, 03-10: also 3 days;
+    # in UTC the first two are 03-08 and 03-09 and the third 03-10.
+    shanghai = Progress()
+    for at in evenings[:2]:
+        shanghai = observe(badge, shanghai, at, zone("Asia/Shanghai")).progress
+    assert shanghai.last_day == date(2026, 3, 9) and shanghai.streak == 2
+    # Standing: alive through New York's whole next day, broken after its midnight.
+    two = Progress(streak=2, last_day=date(2026, 3, 8))
+    assert standing(badge, two, 1, datetime(2026, 3, 10, 3, 59, tzinfo=UTC), ny).current == 2
+    assert standing(badge, two, 1, datetime(2026, 3, 10, 4, 0, tzinfo=UTC), ny).current == 0
+
+
 def test_a_late_event_does_not_change_a_streak() -> None:
     badge = rule(Criterion.STREAK, 3)
     progress, _ = run(badge, at_days([5, 6]))
-    assert observe(badge, progress, at_days([2])[0]).progress == progress
+    assert observe(badge, progress, at_days([2])[0], UTC_ZONE).progress == progress
 
 
 def test_repeatable_streak_awards_every_n_consecutive_days() -> None:
@@ -167,26 +197,28 @@ def test_level_rules_award_once_when_reached() -> None:
     first = observe_level(badge, Progress(), 6, AT)
     assert first.awarded and first.progress.times == 1
     assert observe_level(badge, first.progress, 7, AT).progress == first.progress
-    assert observe(badge, Progress(), AT).progress == Progress()  # events do not count
+    assert observe(badge, Progress(), AT, UTC_ZONE).progress == Progress()  # events do not count
 
 
 def test_one_time_badges_stop_counting_once_earned() -> None:
     badge = rule(Criterion.COUNT, 1)
     progress, _ = run(badge, at_days([0]))
-    assert observe(badge, progress, AT).progress == progress
+    assert observe(badge, progress, AT, UTC_ZONE).progress == progress
 
 
 def test_standing_shows_progress_towards_the_next_award() -> None:
     streak = rule(Criterion.STREAK, 7)
     progress, _ = run(streak, at_days([0, 1, 2]))
-    assert standing(streak, progress, 1, at_days([3])[0]).current == 3  # alive till tomorrow
-    assert standing(streak, progress, 1, at_days([4])[0]).current == 0  # broken
+    assert (
+        standing(streak, progress, 1, at_days([3])[0], UTC_ZONE).current == 3
+    )  # alive till tomorrow
+    assert standing(streak, progress, 1, at_days([4])[0], UTC_ZONE).current == 0  # broken
     window = rule(Criterion.WITHIN_DAYS, 5, days=7)
     progress, _ = run(window, at_days([0, 3, 6]))
-    assert standing(window, progress, 1, at_days([8])[0]).current == 2
-    assert standing(rule(Criterion.LEVEL, 5), Progress(), 3, AT).current == 3
+    assert standing(window, progress, 1, at_days([8])[0], UTC_ZONE).current == 2
+    assert standing(rule(Criterion.LEVEL, 5), Progress(), 3, AT, UTC_ZONE).current == 3
     earned, _ = run(rule(Criterion.COUNT, 2), at_days([0, 0]))
-    assert standing(rule(Criterion.COUNT, 2), earned, 1, AT).current == 2
+    assert standing(rule(Criterion.COUNT, 2), earned, 1, AT, UTC_ZONE).current == 2
 
 
 # ------------------------------------------------------------ properties
@@ -261,7 +293,7 @@ def test_awards_are_monotonic_and_one_time_badges_stay_single(
     badge = rule(criterion, n, **extra)
     progress = Progress()
     for at in at_days(days):  # any order, late events included
-        step = observe(badge, progress, at)
+        step = observe(badge, progress, at, UTC_ZONE)
         assert step.progress.times == progress.times + (1 if step.awarded else 0)
         assert len(step.progress.recent) < n or criterion is not Criterion.WITHIN_DAYS
         progress = step.progress

@@ -18,12 +18,14 @@ from rewards.leaderboards.domain import (
     scores,
 )
 from rewards.points.domain import Entry, EntryKind
+from rewards.zones.domain import Zones
 
 TODAY = date(2026, 11, 21)
 AT = datetime(2026, 11, 21, 8, tzinfo=UTC)
+UTC_DAYS = Zones({TENANT_WIDE: "UTC"})
 
 
-def test_periods_are_whole_utc_days() -> None:
+def test_periods_are_whole_days() -> None:
     assert period(Window.DAYS_7, TODAY, None, None) == Period(date(2026, 11, 15), TODAY)
     assert period(Window.DAYS_30, TODAY, None, None) == Period(date(2026, 10, 23), TODAY)
     assert period(Window.ALL, TODAY, None, None) == Period(None, None)
@@ -59,6 +61,7 @@ def test_scores_count_lifetime_points_on_the_day_earned_per_scope() -> None:
             entry(EntryKind.SPEND, 0, AT),  # spending never lowers a score
         ],
         lambda e: earned if e.lot_id == "l1" else e.at,
+        UTC_DAYS,
     )
     assert found == {
         ScoreKey("c-1", earned.date()): Score(0, earned),
@@ -68,5 +71,25 @@ def test_scores_count_lifetime_points_on_the_day_earned_per_scope() -> None:
 
 
 def test_a_reversal_alone_does_not_move_reached_at() -> None:
-    found = scores([entry(EntryKind.REVERSE, -3, AT, lot_id="l")], lambda e: AT)
+    found = scores([entry(EntryKind.REVERSE, -3, AT, lot_id="l")], lambda e: AT, UTC_DAYS)
     assert found == {ScoreKey(TENANT_WIDE, AT.date()): Score(-3, NEVER)}
+
+
+def test_each_board_counts_its_own_local_day() -> None:
+    """22:00 UTC on 2026-11-21 is the 22nd in a Shanghai tenant and on its Shanghai
+    community's board, the 21st on its New York community's board."""
+    zones = Zones({TENANT_WIDE: "Asia/Shanghai", "c-ny": "America/New_York"})
+    at = datetime(2026, 11, 21, 22, tzinfo=UTC)
+    found = scores(
+        [
+            entry(EntryKind.EARN, 2, at, community_id="c-ny"),
+            entry(EntryKind.EARN, 3, at, community_id="c-sh"),  # zone unknown: the tenant's
+        ],
+        lambda e: e.at,
+        zones,
+    )
+    assert found == {
+        ScoreKey("c-ny", date(2026, 11, 21)): Score(2, at),
+        ScoreKey("c-sh", date(2026, 11, 22)): Score(3, at),
+        ScoreKey(TENANT_WIDE, date(2026, 11, 22)): Score(5, at),
+    }

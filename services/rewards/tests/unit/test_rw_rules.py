@@ -20,9 +20,14 @@ from rewards.rules.domain import (
     Periods,
     capped,
     default_rules,
+    earned_so_far,
 )
+from rewards.zones.domain import Zones, zone
 
 AT = datetime(2026, 11, 21, 8, tzinfo=UTC)
+UTC_DAYS = Zones({"": "UTC"})
+SHANGHAI = zone("Asia/Shanghai")
+NEW_YORK = zone("America/New_York")
 
 
 def activated(**extra: Any) -> dict[str, Any]:
@@ -41,7 +46,7 @@ def rule(rule_id: str) -> EarningRule:
 
 
 def test_join_bonus_is_pending_until_the_refund_window_ends() -> None:
-    award = rule("join-bonus").award(MEMBERSHIP_ACTIVATED, activated(), AT)
+    award = rule("join-bonus").award(MEMBERSHIP_ACTIVATED, activated(), AT, UTC_DAYS)
     assert award is not None
     assert (award.member_id, award.points, award.community_id) == ("crm-2", 10, "c-1")
     assert award.available_at == datetime(2026, 11, 24, 8, tzinfo=UTC)
@@ -50,26 +55,34 @@ def test_join_bonus_is_pending_until_the_refund_window_ends() -> None:
 
 
 def test_referral_goes_to_the_inviter_only_when_there_is_one() -> None:
-    award = rule("referral").award(MEMBERSHIP_ACTIVATED, activated(), AT)
+    award = rule("referral").award(MEMBERSHIP_ACTIVATED, activated(), AT, UTC_DAYS)
     assert award is not None and award.member_id == "crm-1" and award.points == 20
     alone = activated(source={"kind": "open", "inviter_id": None})
-    assert rule("referral").award(MEMBERSHIP_ACTIVATED, alone, AT) is None
+    assert rule("referral").award(MEMBERSHIP_ACTIVATED, alone, AT, UTC_DAYS) is None
 
 
 def test_open_communities_without_a_refund_window_credit_at_once() -> None:
     award = rule("join-bonus").award(
-        MEMBERSHIP_ACTIVATED, activated(refund_window_ends_at=None), AT
+        MEMBERSHIP_ACTIVATED, activated(refund_window_ends_at=None), AT, UTC_DAYS
     )
     assert award is not None and award.available_at == AT
 
 
 def test_points_per_unit_and_conditions() -> None:
     quiz = rule("correct-answers")
-    award = quiz.award(quiz.event_type, {"member_id": "m", "correct_answers": 3}, AT)
+    award = quiz.award(quiz.event_type, {"member_id": "m", "correct_answers": 3}, AT, UTC_DAYS)
     assert award is not None and award.points == 15
-    assert quiz.award(quiz.event_type, {"member_id": "m", "correct_answers": 0}, AT) is None
-    assert quiz.award(quiz.event_type, {"member_id": "m", "correct_answers": "3"}, AT) is None
-    assert quiz.award("another.type.v1", {"member_id": "m", "correct_answers": 3}, AT) is None
+    assert (
+        quiz.award(quiz.event_type, {"member_id": "m", "correct_answers": 0}, AT, UTC_DAYS) is None
+    )
+    assert (
+        quiz.award(quiz.event_type, {"member_id": "m", "correct_answers": "3"}, AT, UTC_DAYS)
+        is None
+    )
+    assert (
+        quiz.award("another.type.v1", {"member_id": "m", "correct_answers": 3}, AT, UTC_DAYS)
+        is None
+    )
 
 
 def test_scope_and_active_window() -> None:
@@ -82,22 +95,49 @@ def test_scope_and_active_window() -> None:
         active_from=AT,
         active_until=AT + timedelta(days=1),
     )
-    assert scoped.award("x.v1", {"member_id": "m", "community_id": "c-2"}, AT) is None
-    assert scoped.award("x.v1", {"member_id": "m", "community_id": "c-1"}, AT) is not None
+    assert scoped.award("x.v1", {"member_id": "m", "community_id": "c-2"}, AT, UTC_DAYS) is None
+    assert scoped.award("x.v1", {"member_id": "m", "community_id": "c-1"}, AT, UTC_DAYS) is not None
     assert (
-        scoped.award("x.v1", {"member_id": "m", "community_id": "c-1"}, AT - timedelta(1)) is None
+        scoped.award("x.v1", {"member_id": "m", "community_id": "c-1"}, AT - timedelta(1), UTC_DAYS)
+        is None
     )
     late = AT + timedelta(days=1)
-    assert scoped.award("x.v1", {"member_id": "m", "community_id": "c-1"}, late) is None
+    assert scoped.award("x.v1", {"member_id": "m", "community_id": "c-1"}, late, UTC_DAYS) is None
 
 
 def test_expiry_policies() -> None:
-    assert Expiry().expires_at(AT) is None
-    assert Expiry(ExpiryKind.AFTER_DAYS, 30).expires_at(AT) == AT + timedelta(days=30)
-    assert Expiry(ExpiryKind.END_OF_MONTH).expires_at(AT) == datetime(2026, 12, 1, tzinfo=UTC)
+    utc = zone("UTC")
+    assert Expiry().expires_at(AT, utc) is None
+    assert Expiry(ExpiryKind.AFTER_DAYS, 30).expires_at(AT, utc) == AT + timedelta(days=30)
+    month = Expiry(ExpiryKind.END_OF_MONTH)
+    assert month.expires_at(AT, utc) == datetime(2026, 12, 1, tzinfo=UTC)
     december = datetime(2026, 12, 31, 23, tzinfo=UTC)
-    assert Expiry(ExpiryKind.END_OF_MONTH).expires_at(december) == datetime(2027, 1, 1, tzinfo=UTC)
-    assert Expiry(ExpiryKind.END_OF_YEAR).expires_at(AT) == datetime(2027, 1, 1, tzinfo=UTC)
+    assert month.expires_at(december, utc) == datetime(2027, 1, 1, tzinfo=UTC)
+    assert Expiry(ExpiryKind.END_OF_YEAR).expires_at(AT, utc) == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_the_end_of_a_month_or_year_is_the_local_midnight() -> None:
+    """23:00 UTC on Dec 31 is already Jan 1 in Shanghai: its month ends on Feb 1, at
+    Shanghai's midnight (16:00 UTC the day before); New York's year ends at 05:00 UTC."""
+    december = datetime(2026, 12, 31, 23, tzinfo=UTC)
+    month, year = Expiry(ExpiryKind.END_OF_MONTH), Expiry(ExpiryKind.END_OF_YEAR)
+    assert month.expires_at(december, SHANGHAI) == datetime(2027, 1, 31, 16, tzinfo=UTC)
+    assert year.expires_at(december, SHANGHAI) == datetime(2027, 12, 31, 16, tzinfo=UTC)
+    assert month.expires_at(december, NEW_YORK) == datetime(2027, 1, 1, 5, tzinfo=UTC)
+    assert year.expires_at(december, NEW_YORK) == datetime(2027, 1, 1, 5, tzinfo=UTC)
+    # Earned in New York's March (EST), expiring at April's first midnight (EDT).
+    march = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    assert month.expires_at(march, NEW_YORK) == datetime(2026, 4, 1, 4, tzinfo=UTC)
+
+
+def test_an_award_expires_in_its_communitys_days() -> None:
+    rule = EarningRule("r", 1, "x.v1", 5, expiry=Expiry(ExpiryKind.END_OF_MONTH))
+    zones = Zones({"": "Asia/Shanghai", "c-ny": "America/New_York"})
+    at = datetime(2026, 11, 30, 20, tzinfo=UTC)  # Dec 1 in Shanghai, Nov 30 in New York
+    ny = rule.award("x.v1", {"member_id": "m", "community_id": "c-ny"}, at, zones)
+    sh = rule.award("x.v1", {"member_id": "m", "community_id": "c-sh"}, at, zones)  # unknown
+    assert ny is not None and ny.expires_at == datetime(2026, 12, 1, 5, tzinfo=UTC)
+    assert sh is not None and sh.expires_at == datetime(2026, 12, 31, 16, tzinfo=UTC)
 
 
 def test_rules_round_trip_through_json_and_refuse_nonsense() -> None:
@@ -119,11 +159,34 @@ def test_rules_round_trip_through_json_and_refuse_nonsense() -> None:
             EarningRule.from_dict({**base, **bad})
 
 
-def test_periods_are_utc_calendar_periods() -> None:
-    periods = Periods.containing(datetime(2026, 11, 21, 23, 59, tzinfo=UTC))  # a Saturday
+def test_periods_are_local_calendar_periods() -> None:
+    at = datetime(2026, 11, 21, 23, 59, tzinfo=UTC)  # a Saturday in UTC and New York
+    periods = Periods.containing(at, zone("UTC"))
     assert periods.day == datetime(2026, 11, 21, tzinfo=UTC)
     assert periods.week == datetime(2026, 11, 16, tzinfo=UTC)
     assert periods.month == datetime(2026, 11, 1, tzinfo=UTC)
+    shanghai = Periods.containing(at, SHANGHAI)  # Sunday 07:59 there
+    assert shanghai.day == datetime(2026, 11, 21, 16, tzinfo=UTC)
+    assert shanghai.week == datetime(2026, 11, 15, 16, tzinfo=UTC)
+    assert shanghai.month == datetime(2026, 10, 31, 16, tzinfo=UTC)
+    new_york = Periods.containing(at, NEW_YORK)  # Saturday 18:59 EST
+    assert new_york.day == datetime(2026, 11, 21, 5, tzinfo=UTC)
+    assert new_york.week == datetime(2026, 11, 16, 5, tzinfo=UTC)
+    assert new_york.month == datetime(2026, 11, 1, 4, tzinfo=UTC)  # the month began in EDT
+
+
+def test_a_daily_cap_resets_at_the_local_midnight_across_dst() -> None:
+    """New York's 2026-03-08 is 23 hours long: earnings at its first and last minute are
+    one day, the next minute is the next day; 2026-11-01 has 25 hours."""
+    for day_start, day_end in (
+        (datetime(2026, 3, 8, 5, tzinfo=UTC), datetime(2026, 3, 9, 4, tzinfo=UTC)),
+        (datetime(2026, 11, 1, 4, tzinfo=UTC), datetime(2026, 11, 2, 5, tzinfo=UTC)),
+    ):
+        earned = [(day_start, 1), (day_end - timedelta(minutes=1), 1)]
+        assert earned_so_far(earned, day_end - timedelta(seconds=1), NEW_YORK).day == 2
+        assert earned_so_far(earned, day_end, NEW_YORK).day == 0
+        before = [(day_start - timedelta(seconds=1), 1)]  # the day before's last second
+        assert earned_so_far(before, day_start, NEW_YORK).day == 0
 
 
 @given(

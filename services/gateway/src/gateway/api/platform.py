@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from gateway.api.deps import IdentityDep, PlatformAdmin
-from gateway.api.schemas import OwnerInvited, StatusChange, TenantCreate, TenantCreated, TenantOut
+from gateway.api.schemas import (
+    OwnerInvited,
+    StatusChange,
+    TenantCreate,
+    TenantCreated,
+    TenantOut,
+    TenantUpdate,
+)
 from gateway.domain.mail import invitation_url
 from gateway.domain.tenants import TenantStatus
 from gateway.service import Invitation
@@ -33,6 +40,7 @@ async def create_tenant(
         plan=body.plan,
         owner_email=body.owner_email,
         owner_name=body.owner_name,
+        timezone=body.timezone,
     )
     return TenantCreated(
         tenant=TenantOut.model_validate(tenant),
@@ -86,6 +94,26 @@ async def list_tenants(
 @router.get("/{tenant_id}", response_model=TenantOut)
 async def get_tenant(tenant_id: str, identity: IdentityDep, _admin: PlatformAdmin) -> TenantOut:
     return TenantOut.model_validate(await identity.tenant(tenant_id))
+
+
+@router.patch(
+    "/{tenant_id}",
+    response_model=TenantOut,
+    responses={404: {"description": "No such tenant"}},
+)
+async def update_tenant(
+    tenant_id: str,
+    body: TenantUpdate,
+    request: Request,
+    identity: IdentityDep,
+    _admin: PlatformAdmin,
+) -> TenantOut:
+    """Change the name, plan or time zone (the tenant's days: tenant-wide leaderboards and
+    reports, and communities whose own zone is unknown). Announced as `tenant.updated`."""
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    tenant = await identity.update_tenant(tenant_id, changes)
+    request.app.state.tenants.forget(tenant_id)  # the plan sets rate limits
+    return TenantOut.model_validate(tenant)
 
 
 @router.post("/{tenant_id}/suspend", response_model=TenantOut)

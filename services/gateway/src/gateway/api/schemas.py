@@ -37,12 +37,28 @@ Slug = Annotated[str, _line(1, 40)]
 ExternalId = Annotated[str, _line(1, 128)]
 
 
+TimeZone = Annotated[
+    str,
+    _line(1, 64),
+    Field(description="IANA time zone of the tenant's days, e.g. Asia/Shanghai"),
+]
+
+
 class TenantCreate(Body):
     slug: Annotated[str, _line(3, 40, strip=False)]
     name: Name
     plan: str = "standard"
     owner_email: Email
     owner_name: Name
+    timezone: TimeZone = "Asia/Shanghai"
+
+
+class TenantUpdate(Body):
+    """PATCH: the fields given change."""
+
+    name: Name | None = None
+    plan: str | None = None
+    timezone: TimeZone | None = None
 
 
 class TenantOut(BaseModel):
@@ -52,6 +68,7 @@ class TenantOut(BaseModel):
     name: str
     plan: str
     status: str
+    timezone: str
     created_at: datetime
     status_changed_at: datetime
 

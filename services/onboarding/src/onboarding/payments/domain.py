@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 
 class TermKind(StrEnum):
@@ -72,10 +73,27 @@ def refund_allowed(refund_window_ends_at: datetime | None, now: datetime) -> boo
 
 
 DEFAULT_REMINDER_DAYS = (7, 1)  # renewal reminders, days before the term ends
+UTC_ZONE = ZoneInfo("UTC")
 
 
-def reminder_times(term_ends_at: datetime, days_before: Iterable[int], now: datetime) -> list[int]:
+def reminder_at(term_ends_at: datetime, days_before: int, zone: ZoneInfo) -> datetime:
+    """When the reminder ``days_before`` a term's end is due: the same local time of day,
+    that many calendar days earlier in the community's zone (a DST change in between
+    moves it by an hour in UTC, not on the member's clock)."""
+    local = term_ends_at.astimezone(zone)
+    # Aware arithmetic within one tzinfo is wall-clock arithmetic; the offset is then
+    # recomputed for the new date (fold=0 picks the first of a repeated hour).
+    return (
+        (local.replace(tzinfo=None) - timedelta(days=days_before))
+        .replace(tzinfo=zone)
+        .astimezone(UTC)
+    )
+
+
+def reminder_times(
+    term_ends_at: datetime, days_before: Iterable[int], now: datetime, zone: ZoneInfo = UTC_ZONE
+) -> list[int]:
     """The reminder offsets (days before the term ends) still ahead of ``now``, each once,
     largest first."""
-    ahead = {d for d in days_before if d > 0 and term_ends_at - timedelta(days=d) > now}
+    ahead = {d for d in days_before if d > 0 and reminder_at(term_ends_at, d, zone) > now}
     return sorted(ahead, reverse=True)

@@ -1,9 +1,11 @@
 """The term's timers: expiry at the term's end (moved by renewals) and renewal reminders
-at term end − N days. Scheduled whenever a term starts or moves."""
+N calendar days before it, at the same local time in the community's zone. Scheduled
+whenever a term starts or moves."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +14,7 @@ from onboarding.membership import states as machine
 from onboarding.membership.repository import Repository
 from onboarding.membership.states import Status
 from onboarding.orm import Membership, RenewalReminder
-from onboarding.payments.domain import DEFAULT_REMINDER_DAYS, reminder_times
+from onboarding.payments.domain import DEFAULT_REMINDER_DAYS, UTC_ZONE, reminder_at, reminder_times
 from onboarding.payments.repository import PaymentRepository
 from servicekit.outbox import add_event
 from servicekit.timers import Timer, schedule
@@ -36,8 +38,9 @@ async def _schedule_reminders(session: AsyncSession, membership: Membership) -> 
     assert term_end is not None
     community = await Repository(session).community(membership.tenant_id, membership.community_id)
     offsets = community.renewal_reminder_days if community else list(DEFAULT_REMINDER_DAYS)
+    zone = ZoneInfo(community.timezone) if community else UTC_ZONE
     await PaymentRepository(session).cancel_pending_timers(REMINDER_TIMER, f"{membership.id}:")
-    for days in reminder_times(term_end, offsets, utcnow()):
+    for days in reminder_times(term_end, offsets, utcnow(), zone):
         payload = {
             "tenant_id": membership.tenant_id,
             "membership_id": membership.id,
@@ -45,7 +48,8 @@ async def _schedule_reminders(session: AsyncSession, membership: Membership) -> 
             "term_ends_at": term_end.isoformat(),
         }
         key = f"{membership.id}:{days}:{term_end.isoformat()}"
-        await schedule(session, REMINDER_TIMER, key, term_end - timedelta(days=days), payload)
+        due = reminder_at(term_end, days, zone)
+        await schedule(session, REMINDER_TIMER, key, due, payload)
 
 
 async def remind_renewal(session: AsyncSession, timer: Timer) -> None:

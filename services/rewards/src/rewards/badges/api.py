@@ -22,6 +22,8 @@ from rewards.badges.domain import (
 from rewards.badges.repository import MemberBadge, RuleRow
 from rewards.fields import ONE_LINE, Description, ExternalId, Name, text_field
 from rewards.rules.domain import Op
+from rewards.zones.domain import Zones
+from rewards.zones.service import zones_of
 from servicekit.auth import Principal
 from servicekit.db import read_only, transaction
 from servicekit.pagination import Cursor, Limit, encode_cursor, keyset_after
@@ -195,10 +197,10 @@ class MemberBadgeOut(BaseModel):
     progress: ProgressOut
 
     @classmethod
-    def of(cls, badge: MemberBadge, level: int, now: datetime) -> MemberBadgeOut:
+    def of(cls, badge: MemberBadge, level: int, now: datetime, zones: Zones) -> MemberBadgeOut:
         rule = badge.row.rule
         progress = badge.progress or Progress()
-        towards = standing(rule, progress, level, now)
+        towards = standing(rule, progress, level, now, zones.of(rule.community_id))
         return cls(
             badge_id=badge.row.id,
             **_described(rule),
@@ -340,11 +342,12 @@ async def _page(
             earned_only=earned,
             must_exist=must_exist,
         )
+        zones = await zones_of(session, tenant_id)  # a streak is alive until its day ends
     now = utcnow()
     return MemberBadgePage(
         member_id=member_id,
         titles=found.titles,
-        items=[MemberBadgeOut.of(b, found.level, now) for b in found.badges[:limit]],
+        items=[MemberBadgeOut.of(b, found.level, now, zones) for b in found.badges[:limit]],
         next_cursor=_next([b.row for b in found.badges], limit),
     )
 

@@ -5,7 +5,8 @@ beneficiary path and community scope), a criterion and a threshold:
 
 - ``count``: N qualifying events overall;
 - ``within_days``: N qualifying events within a rolling X days (X × 24 h);
-- ``streak``: N consecutive days with a qualifying event, days in UTC like the caps;
+- ``streak``: N consecutive days with a qualifying event, local days of the rule's
+  community (the tenant's for a rule over every community; ``rewards.zones``);
 - ``level``: the member's level reached N (never repeatable).
 
 A one-time badge is awarded once and its progress stops. A repeatable one starts over
@@ -24,11 +25,13 @@ does not count.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rewards.rules.domain import MEMBERSHIP_ACTIVATED, Condition, Op, lookup
+from rewards.zones.domain import local_day
 
 MAX_COUNT = 100_000
 MAX_WINDOW_EVENTS = 100  # bounds the stored times of a within_days rule
@@ -136,7 +139,7 @@ class Progress:
 
     count: int = 0  # count: qualifying events since the last award
     streak: int = 0  # streak: consecutive days up to last_day, since the last award
-    last_day: date | None = None  # streak: the last UTC day with a qualifying event
+    last_day: date | None = None  # streak: the last local day with a qualifying event
     recent: tuple[datetime, ...] = ()  # within_days: times inside the window, oldest first
     times: int = 0  # how often the badge was awarded
     last_awarded_at: datetime | None = None
@@ -177,8 +180,9 @@ class Step:
     awarded: bool = False
 
 
-def observe(rule: BadgeRule, progress: Progress, at: datetime) -> Step:
-    """A qualifying event at ``at``: the progress after it, and whether it earned the badge."""
+def observe(rule: BadgeRule, progress: Progress, at: datetime, tz: ZoneInfo) -> Step:
+    """A qualifying event at ``at``: the progress after it, and whether it earned the badge.
+    ``tz``: the zone of the rule's days (its community's, or the tenant's)."""
     if not rule.by_event or _done(rule, progress):
         return Step(progress)
     if rule.criterion is Criterion.COUNT:
@@ -187,7 +191,7 @@ def observe(rule: BadgeRule, progress: Progress, at: datetime) -> Step:
             return _award(replace(counted, count=0), at)
         return Step(counted)
     if rule.criterion is Criterion.STREAK:
-        return _observe_streak(rule, progress, at)
+        return _observe_streak(rule, progress, at, tz)
     return _observe_window(rule, progress, at)
 
 
@@ -214,8 +218,8 @@ def _award(progress: Progress, at: datetime) -> Step:
     )
 
 
-def _observe_streak(rule: BadgeRule, progress: Progress, at: datetime) -> Step:
-    day = at.astimezone(UTC).date()
+def _observe_streak(rule: BadgeRule, progress: Progress, at: datetime, tz: ZoneInfo) -> Step:
+    day = local_day(at, tz)
     last = progress.last_day
     if last is not None and day <= last:
         return Step(progress)  # the same day again, or a late event: the streak stands
@@ -247,7 +251,9 @@ class Standing:
     target: int
 
 
-def standing(rule: BadgeRule, progress: Progress, level: int, now: datetime) -> Standing:
+def standing(
+    rule: BadgeRule, progress: Progress, level: int, now: datetime, tz: ZoneInfo
+) -> Standing:
     target = rule.threshold
     if _done(rule, progress):
         return Standing(target, target)
@@ -256,7 +262,7 @@ def standing(rule: BadgeRule, progress: Progress, level: int, now: datetime) -> 
     if rule.criterion is Criterion.LEVEL:
         return Standing(min(level, target), target)
     if rule.criterion is Criterion.STREAK:
-        yesterday = now.astimezone(UTC).date() - timedelta(days=1)
+        yesterday = local_day(now, tz) - timedelta(days=1)
         alive = progress.last_day is not None and progress.last_day >= yesterday
         return Standing(progress.streak if alive else 0, target)
     assert rule.days is not None

@@ -30,6 +30,7 @@ from rewards.badges.domain import (
 )
 from rewards.badges.repository import After, BadgeRepository, MemberBadge, Pair, RuleRow
 from rewards.points.repository import PointsRepository
+from rewards.zones.service import zones_of
 from servicekit.db import read_only, transaction
 from servicekit.events import Event
 from servicekit.outbox import add_events
@@ -80,6 +81,7 @@ async def evaluate(
     if not pairs:
         return
     now = utcnow()
+    zones = await zones_of(session, tenant_id)  # streaks count the rule's local days
     progress = await repo.progress_locked(tenant_id, sorted(pairs), now)
     changed: dict[Pair, Progress] = {}
     awarded: list[Event] = []
@@ -89,7 +91,7 @@ async def evaluate(
         before = progress[pair]
         if not o.rule.repeatable and before.times:
             continue  # earned for good: nothing to count, nothing to mark
-        step = observe(o.rule, before, o.event.time)
+        step = observe(o.rule, before, o.event.time, zones.of(o.rule.community_id))
         counted.append(o.key)
         progress[pair] = changed[pair] = step.progress
         if step.awarded:

@@ -15,6 +15,7 @@ from rewards.fields import ExternalId
 from rewards.leaderboards import service
 from rewards.leaderboards.domain import TENANT_WIDE, PeriodError, Standing, Window, period
 from rewards.leaderboards.service import Board
+from rewards.zones.service import zones_of
 from servicekit.auth import CurrentPrincipal
 from servicekit.db import read_only, transaction
 from servicekit.problems import Problem
@@ -44,7 +45,10 @@ class StandingOut(BaseModel):
 class BoardOut(BaseModel):
     window: Window
     community_id: str | None = Field(description="Null: the tenant-wide board")
-    first_day: date | None = Field(description="UTC; null for all time")
+    first_day: date | None = Field(
+        description="A local day of the board (the community's time zone, or the tenant's "
+        "for the tenant-wide board); null for all time"
+    )
     last_day: date | None
     top: list[StandingOut] = Field(description="Points desc, then earliest reached, then id")
     me: StandingOut | None = Field(description="The calling member; null for operators")
@@ -85,32 +89,34 @@ async def leaderboard(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_TOP)] = 10,
     first: Annotated[
-        date | None, Query(alias="from", description="custom: first day (UTC)")
+        date | None, Query(alias="from", description="custom: first day (the board's local days)")
     ] = None,
     last: Annotated[
         date | None, Query(alias="to", description="custom: last day, inclusive")
     ] = None,
 ) -> BoardOut:
     member_id = _member_or_reader(principal)
-    today = utcnow().date()
-    try:
-        days = period(window, today, first, last)
-    except PeriodError as error:
-        raise Problem(422, "invalid-period", "Invalid period", str(error)) from error
+    scope = community_id or TENANT_WIDE
     async with read_only(sessions) as session:
+        # The board's today: its community's local day, or the tenant's.
+        today = (await zones_of(session, principal.tenant_id)).today(community_id, utcnow())
+        try:
+            days = period(window, today, first, last)
+        except PeriodError as error:
+            raise Problem(422, "invalid-period", "Invalid period", str(error)) from error
         board = await service.leaderboard(
             session,
             principal.tenant_id,
-            scope=community_id or TENANT_WIDE,
+            scope=scope,
             period=days,
             limit=limit,
             member_id=member_id,
             today=today,
         )
     if board.stale_windows:
-        # The first reader of the day is answered from the day rows; the rolling windows
-        # are rebuilt after the response, for everyone after.
-        background.add_task(rebuild_windows, sessions, principal.tenant_id, today)
+        # The first reader of the board's day is answered from the day rows; its rolling
+        # windows are rebuilt after the response, for everyone after.
+        background.add_task(rebuild_windows, sessions, principal.tenant_id, scope, today)
     return BoardOut.of(board, window, community_id, member_id)
 
 
@@ -124,8 +130,8 @@ def _member_or_reader(principal: CurrentPrincipal) -> str | None:
 
 
 async def rebuild_windows(
-    sessions: async_sessionmaker[AsyncSession], tenant_id: str, today: date
+    sessions: async_sessionmaker[AsyncSession], tenant_id: str, scope: str, today: date
 ) -> list[int]:
     """Its own transaction, after the response."""
     async with transaction(sessions) as session:
-        return await service.rebuild_windows(session, tenant_id, today)
+        return await service.rebuild_windows(session, tenant_id, scope, today)

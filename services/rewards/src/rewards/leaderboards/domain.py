@@ -4,9 +4,10 @@
   adjustments count, a reversal takes its points back *from the day they were
   earned* (a refunded join bonus never counted), spending and expiry do not
   lower it (redeeming must not cost a member their rank).
-- **Periods** are whole UTC days, like the caps: ``7d`` is today and the six
-  days before, ``30d`` likewise, ``custom`` any ``from``..``to`` (inclusive),
-  ``all`` everything.
+- **Periods** are whole local days, like the caps: a community's board counts its
+  community's days, the tenant-wide board the tenant's (``rewards.zones``), so each
+  board's day turns at its own midnight. ``7d`` is today and the six days before,
+  ``30d`` likewise, ``custom`` any ``from``..``to`` (inclusive), ``all`` everything.
 - **Ties**: more points first, then whoever reached their score first (the time
   of their last credit in the period), then the member id: one order, always.
 
@@ -24,8 +25,9 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from rewards.points.domain import Entry
+from rewards.zones.domain import TENANT_SCOPE, Zones, local_day
 
-TENANT_WIDE = ""  # the scope of the tenant's board; community ids are never empty
+TENANT_WIDE = TENANT_SCOPE  # the scope of the tenant's board; community ids are never empty
 SPANS = (7, 30)  # rolling windows kept as rows, in days
 MAX_CUSTOM_DAYS = 366
 # reached_at of a row only ever moves later; a reversal alone must not move it at all.
@@ -92,9 +94,10 @@ class Score:
 
 
 def scores(
-    entries: Iterable[Entry], earned_at: Callable[[Entry], datetime]
+    entries: Iterable[Entry], earned_at: Callable[[Entry], datetime], zones: Zones
 ) -> dict[ScoreKey, Score]:
-    """What ``entries`` add to a member's rows, summed per scope and day.
+    """What ``entries`` add to a member's rows, summed per scope and day: the
+    community's local day on its board, the tenant's on the tenant-wide one.
 
     ``earned_at`` says when an entry's points were earned: for a reversal, when
     its lot was credited, so that the points leave the day they were counted in.
@@ -103,11 +106,11 @@ def scores(
     for entry in entries:
         if entry.lifetime_delta == 0:
             continue
-        day = earned_at(entry).astimezone(UTC).date()
+        at = earned_at(entry)
         reached = entry.at if entry.lifetime_delta > 0 else NEVER
         scopes = {TENANT_WIDE, entry.community_id or TENANT_WIDE}
         for scope in scopes:
-            key = ScoreKey(scope, day)
+            key = ScoreKey(scope, local_day(at, zones.of(scope or None)))
             before = found.get(key, Score(0, NEVER))
             found[key] = Score(
                 before.points + entry.lifetime_delta, max(before.reached_at, reached)

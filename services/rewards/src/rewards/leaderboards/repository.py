@@ -49,10 +49,13 @@ class BoardRepository:
             _merge(totals, (tenant_id, key.scope, member_id), score)
         windows: dict[tuple[str, int, str, str], tuple[int, datetime]] = {}
         for tenant_id in sorted({row[0] for row in rows}):
-            built = await self.window_states(tenant_id, lock=Lock.SHARE)
+            scopes = sorted({key[1] for key in days if key[0] == tenant_id})
+            built = await self._states_of(tenant_id, scopes, lock=Lock.SHARE)
             for (tenant, scope, day, member_id), (points, reached) in days.items():
-                for span, as_of in built.items():
-                    if tenant == tenant_id and as_of is not None and _within(day, as_of, span):
+                if tenant != tenant_id:
+                    continue
+                for span, as_of in built[scope].items():
+                    if as_of is not None and _within(day, as_of, span):
                         _merge(windows, (tenant, span, scope, member_id), Score(points, reached))
         await self._add_up(score_days, _score_rows(score_days, days))
         await self._add_up(score_totals, _score_rows(score_totals, totals))
@@ -78,37 +81,52 @@ class BoardRepository:
         await insert_many(self.session, table, rows, conflict=add_up)
 
     async def window_states(
-        self, tenant_id: str, *, lock: Lock | None = None
+        self, tenant_id: str, scope: str, *, lock: Lock | None = None
     ) -> dict[int, date | None]:
-        """span → the day its rows are for (None: never built). Writers of scores hold the
-        states FOR SHARE, a rebuild FOR UPDATE (see orm.score_window_state). The rows are
-        created if missing, so that there is always something to lock."""
+        """span → the day the scope's rows are for (None: never built), in the scope's
+        local days."""
+        return (await self._states_of(tenant_id, [scope], lock=lock))[scope]
+
+    async def _states_of(
+        self, tenant_id: str, scopes: Sequence[str], *, lock: Lock | None = None
+    ) -> dict[str, dict[int, date | None]]:
+        """scope → span → as_of. Writers of scores hold the states FOR SHARE, a rebuild
+        FOR UPDATE (see orm.score_window_state); the rows are created if missing, so that
+        there is always something to lock, and locked in key order."""
         if lock is not None:
             await self.session.execute(
                 dialect_insert(self.session, score_window_state).on_conflict_do_nothing(),
-                [{"tenant_id": tenant_id, "span": span, "as_of": None} for span in SPANS],
+                [
+                    {"tenant_id": tenant_id, "scope": scope, "span": span, "as_of": None}
+                    for scope in scopes
+                    for span in SPANS
+                ],
             )
+        state = score_window_state.c
         query = (
-            select(score_window_state.c.span, score_window_state.c.as_of)
-            .where(score_window_state.c.tenant_id == tenant_id)
-            .order_by(score_window_state.c.span)
+            select(state.scope, state.span, state.as_of)
+            .where(state.tenant_id == tenant_id, state.scope.in_(scopes))
+            .order_by(state.scope, state.span)
         )
         if lock is not None:
             query = query.with_for_update(read=lock is Lock.SHARE)
-        found: dict[int, date | None] = dict.fromkeys(SPANS)
-        found.update({int(span): as_of for span, as_of in await self.session.execute(query)})
+        found: dict[str, dict[int, date | None]] = {s: dict.fromkeys(SPANS) for s in scopes}
+        for scope, span, as_of in await self.session.execute(query):
+            found[str(scope)][int(span)] = as_of
         return found
 
-    async def rebuild_windows(self, tenant_id: str, as_of: date) -> list[int]:
-        """Sum the day rows into the windows ending ``as_of``, for the spans not built for
-        that day yet; returns the spans rebuilt."""
-        built = await self.window_states(tenant_id, lock=Lock.UPDATE)
+    async def rebuild_windows(self, tenant_id: str, scope: str, as_of: date) -> list[int]:
+        """Sum the scope's day rows into its windows ending ``as_of`` (its local today),
+        for the spans not built for that day yet; returns the spans rebuilt."""
+        built = await self.window_states(tenant_id, scope, lock=Lock.UPDATE)
         stale = [span for span, day in built.items() if day != as_of]
         for span in stale:
             days = window_days(as_of, span)
             await self.session.execute(
                 score_windows.delete().where(
-                    score_windows.c.tenant_id == tenant_id, score_windows.c.span == span
+                    score_windows.c.tenant_id == tenant_id,
+                    score_windows.c.span == span,
+                    score_windows.c.scope == scope,
                 )
             )
             summed = (
@@ -122,6 +140,7 @@ class BoardRepository:
                 )
                 .where(
                     score_days.c.tenant_id == tenant_id,
+                    score_days.c.scope == scope,
                     score_days.c.day.between(days.first, days.last),
                 )
                 # Every member with a day in the window, even at 0 points: later writes add
@@ -134,6 +153,7 @@ class BoardRepository:
                 update(score_window_state)
                 .where(
                     score_window_state.c.tenant_id == tenant_id,
+                    score_window_state.c.scope == scope,
                     score_window_state.c.span == span,
                 )
                 .values(as_of=as_of)

@@ -37,7 +37,7 @@ async def leaderboard(
     period, or a window whose rows were not rebuilt for today yet, sums the day
     rows (slower, as exact) and says so in ``stale_windows``."""
     repo = BoardRepository(session)
-    source, stale = await _board_source(repo, tenant_id, period, today)
+    source, stale = await _board_source(repo, tenant_id, scope, period, today)
     top = ranked(await repo.board_top(tenant_id, scope, source, limit))
     me = next((s for s in top if s.member_id == member_id), None)
     if me is None and member_id is not None:
@@ -48,14 +48,17 @@ async def leaderboard(
     return Board(period, top, me, stale)
 
 
-async def rebuild_windows(session: AsyncSession, tenant_id: str, today: date) -> list[int]:
-    """Rebuild the rolling windows for ``today`` (a no-op once done): one tenant-wide
-    pass over the day rows per span, writers of scores waiting meanwhile."""
-    return await BoardRepository(session).rebuild_windows(tenant_id, today)
+async def rebuild_windows(
+    session: AsyncSession, tenant_id: str, scope: str, today: date
+) -> list[int]:
+    """Rebuild a board's rolling windows for its ``today`` (a no-op once done): one pass
+    over the scope's day rows per span, writers of its scores waiting meanwhile. Each
+    scope has its own today (its local day), so each is rebuilt on its own."""
+    return await BoardRepository(session).rebuild_windows(tenant_id, scope, today)
 
 
 async def _board_source(
-    repo: BoardRepository, tenant_id: str, period: Period, today: date
+    repo: BoardRepository, tenant_id: str, scope: str, period: Period, today: date
 ) -> tuple[BoardSource, bool]:
     """(where the board's scores come from, whether rolling windows want a rebuild)."""
     if period.first is None:
@@ -63,6 +66,6 @@ async def _board_source(
     span = kept_span(period, today)
     if span is None:
         return BoardSource(days=period), False
-    if (await repo.window_states(tenant_id)).get(span) == today:
+    if (await repo.window_states(tenant_id, scope)).get(span) == today:
         return BoardSource(span=span), False
     return BoardSource(days=period), True

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,8 @@ from rewards.levels.repository import LevelRepository
 from rewards.notices.repository import NoticeRepository
 from rewards.points.domain import Entry, Lot, LotState, Wallet
 from rewards.points.repository import Balances, PointsRepository, WalletRow
+from rewards.zones.domain import Zones, day_bounds, local_day
+from rewards.zones.service import zones_of
 from servicekit import timers
 from servicekit.db import insert_many
 from servicekit.events import Event
@@ -33,8 +36,9 @@ from servicekit.types import utcnow
 
 RELEASE_TIMER = "rewards.release"
 EXPIRE_TIMER = "rewards.expire"
-# Announces points about to expire: one timer per wallet and UTC day of expiry, so the
-# lots of a member expiring on the same day make one points.will_expire.
+# Announces points about to expire: one timer per wallet and local day of expiry (the
+# tenant's zone), so the lots of a member expiring on the same day make one
+# points.will_expire.
 NOTICE_TIMER = "rewards.will_expire"
 DEFAULT_NOTICE_DAYS = 7
 
@@ -67,6 +71,7 @@ class Ledger:
         self._notice_repo = NoticeRepository(session)
         self._board_repo = BoardRepository(session)
         self._schemes: dict[str, LevelScheme] = {}
+        self._zones: dict[str, Zones] = {}
         self._notice_days: dict[str, int] = {}
         self._changed: dict[int, OpenWallet] = {}
         self._levels: dict[int, int] = {}  # wallet id → level as last recorded
@@ -99,6 +104,13 @@ class Ledger:
             self._schemes[tenant_id] = await self._level_repo.level_scheme(tenant_id)
         return self._schemes[tenant_id]
 
+    async def zones(self, tenant_id: str) -> Zones:
+        """The tenant's zones (whose days leaderboards, caps and expiry count in), read at
+        most once per ledger and usually from the process' cache."""
+        if tenant_id not in self._zones:
+            self._zones[tenant_id] = await zones_of(self.session, tenant_id)
+        return self._zones[tenant_id]
+
     async def notice_days(self, tenant_id: str) -> int:
         if tenant_id not in self._notice_days:
             days = await self._notice_repo.notice_days(tenant_id)
@@ -120,7 +132,7 @@ class Ledger:
         after = _balances(wallet, scheme)
         self._changed[row.id] = opened
         self._entries += [(row.tenant_id, row.id, entry) for entry in new]
-        self._scores += _scores_of(opened, new)
+        self._scores += _scores_of(opened, new, await self.zones(row.tenant_id))
         self._events += [
             events.entry_event(row.tenant_id, row.member_id, entry, after) for entry in new
         ]
@@ -172,7 +184,8 @@ class Ledger:
                     due += _timers_of(row, lot)
                     if lot.expires_at is not None:
                         days = await self.notice_days(row.tenant_id)
-                        notice = _notice_of(row, lot, days, now)
+                        tz = (await self.zones(row.tenant_id)).of(None)  # wallets: tenant-wide
+                        notice = _notice_of(row, lot, days, now, tz)
                         if notice is not None:
                             _keep_earliest(notices, notice)
                 elif before != lot:
@@ -198,9 +211,11 @@ class Ledger:
         the wallet expiring that day is left to announce."""
         if lot.expires_at is None:
             return
-        first, end = expiry_day(lot.expires_at)
+        tz = (await self.zones(row.tenant_id)).of(None)
+        day = local_day(lot.expires_at, tz)
+        first, end = day_bounds(day, tz)
         if not await self._notice_repo.lots_to_announce(row.id, first, end, now):
-            await timers.cancel(self.session, NOTICE_TIMER, notice_key(row.id, first))
+            await timers.cancel(self.session, NOTICE_TIMER, notice_key(row.id, day))
 
 
 def _opened(row: WalletRow, lots: Sequence[Lot]) -> OpenWallet:
@@ -224,9 +239,11 @@ def _balances(wallet: Wallet, scheme: LevelScheme) -> Balances:
     )
 
 
-def _scores_of(opened: OpenWallet, new: Sequence[Entry]) -> list[tuple[str, str, ScoreKey, Score]]:
+def _scores_of(
+    opened: OpenWallet, new: Sequence[Entry], zones: Zones
+) -> list[tuple[str, str, ScoreKey, Score]]:
     """Leaderboard rows, in the entries' transaction: a board never disagrees with the
-    ledger. A reversal counts on the day its lot was earned."""
+    ledger. A reversal counts on the day its lot was earned (each scope's local day)."""
     lots = opened.wallet.lots
 
     def earned_at(entry: Entry) -> datetime:
@@ -234,30 +251,33 @@ def _scores_of(opened: OpenWallet, new: Sequence[Entry]) -> list[tuple[str, str,
         return lot.earned_at if lot else entry.at
 
     row = opened.row
-    return [(row.tenant_id, row.member_id, k, v) for k, v in scores(new, earned_at).items()]
+    return [(row.tenant_id, row.member_id, k, v) for k, v in scores(new, earned_at, zones).items()]
 
 
-def expiry_day(expires_at: datetime) -> tuple[datetime, datetime]:
-    """The UTC day an expiry falls on, as ``[first, end)``."""
-    first = datetime.combine(expires_at.astimezone(UTC).date(), time(), UTC)
-    return first, first + timedelta(days=1)
+def notice_key(wallet_id: int, day: date) -> str:
+    return f"{wallet_id}:{day.isoformat()}"
 
 
-def notice_key(wallet_id: int, day: datetime) -> str:
-    return f"{wallet_id}:{day.date().isoformat()}"
-
-
-def _notice_of(row: WalletRow, lot: Lot, days: int, now: datetime) -> dict[str, Any] | None:
+def _notice_of(
+    row: WalletRow, lot: Lot, days: int, now: datetime, tz: ZoneInfo
+) -> dict[str, Any] | None:
     """The announcement timer a new lot needs: ``days`` before it expires, if that is
-    still ahead (0 days: the tenant announces nothing)."""
+    still ahead (0 days: the tenant announces nothing). One per wallet and local day of
+    expiry in the tenant's zone ``tz``, which the payload keeps: the day's bounds when
+    it fires are the ones it was armed for."""
     if lot.expires_at is None or days <= 0:
         return None
     at = lot.expires_at - timedelta(days=days)
     if at <= now:
         return None
-    first, _ = expiry_day(lot.expires_at)
-    key = notice_key(row.id, first)
-    payload = {"tenant_id": row.tenant_id, "wallet_id": row.id, "day": first.date().isoformat()}
+    day = local_day(lot.expires_at, tz)
+    payload = {
+        "tenant_id": row.tenant_id,
+        "wallet_id": row.id,
+        "day": day.isoformat(),
+        "zone": tz.key,
+    }
+    key = notice_key(row.id, day)
     return {"kind": NOTICE_TIMER, "key": key, "due_at": at, "payload": payload, "attempts": 0}
 
 

@@ -14,6 +14,8 @@ from rewards.fields import ExternalId
 from rewards.reports import service
 from rewards.reports.repository import ReportRow
 from rewards.reports.service import Report
+from rewards.zones.domain import local_day
+from rewards.zones.service import zones_of
 from servicekit.db import read_only
 from servicekit.problems import Problem
 from servicekit.types import utcnow
@@ -42,7 +44,9 @@ class Measures(BaseModel):
 
 
 class GroupOut(Measures):
-    key: str | None = Field(description="Rule id, community id or UTC day; null: none")
+    key: str | None = Field(
+        description="Rule id, community id or local day (the report's time zone); null: none"
+    )
 
     @classmethod
     def of_group(cls, row: ReportRow) -> GroupOut:
@@ -51,7 +55,11 @@ class GroupOut(Measures):
 
 
 class ReportOut(BaseModel):
-    first: date = Field(alias="from", description="First day (UTC)")
+    first: date = Field(
+        alias="from",
+        description="First day: a local day of the community, or of the tenant when the "
+        "report covers every community",
+    )
     last: date = Field(alias="to", description="Last day, inclusive")
     community_id: str | None
     group_by: str | None
@@ -80,16 +88,21 @@ class ReportOut(BaseModel):
 async def points_report(
     request: Request,
     principal: Reader,
-    first: Annotated[date | None, Query(alias="from", description="First day (UTC)")] = None,
+    first: Annotated[
+        date | None,
+        Query(alias="from", description="First day (a local day)"),
+    ] = None,
     last: Annotated[date | None, Query(alias="to", description="Last day, inclusive")] = None,
     community_id: Annotated[ExternalId | None, Query()] = None,
     group_by: GroupBy | None = None,
 ) -> ReportOut:
-    try:
-        first, last = service.report_period(first, last, utcnow().date())
-    except service.ReportPeriodError as error:
-        raise Problem(422, "invalid-period", "Invalid period", str(error)) from error
     async with read_only(request.app.state.sessions) as session:
+        # The community's local days, or the tenant's for a tenant-wide report.
+        tz = (await zones_of(session, principal.tenant_id)).of(community_id)
+        try:
+            first, last = service.report_period(first, last, local_day(utcnow(), tz))
+        except service.ReportPeriodError as error:
+            raise Problem(422, "invalid-period", "Invalid period", str(error)) from error
         report = await service.report(
             session,
             principal.tenant_id,
@@ -97,5 +110,6 @@ async def points_report(
             last,
             community_id=community_id,
             group_by=group_by.value if group_by else None,
+            tz=tz,
         )
     return ReportOut.of(report, community_id, group_by.value if group_by else None)

@@ -3,15 +3,17 @@ tenant."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import bindparam, case, func, literal, literal_column, select
 from sqlalchemy import types as sa_types
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards.orm import entries
+from servicekit.types import UtcDateTime
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,13 @@ class ReportRepository:
         *,
         community_id: str | None,
         group_by: str | None,
+        offsets: Sequence[tuple[datetime, int]] = (),
     ) -> list[ReportRow]:
         """Totals of the tenant's entries in ``[first, end)``, one row per group (one row
-        with key None when not grouped): one aggregate query."""
-        key = _report_key(group_by)
+        with key None when not grouped): one aggregate query. Days are local: ``offsets``
+        are the zone's UTC offsets over the period (``zones.domain.offsets``)."""
+        dialect = self.session.get_bind().dialect.name
+        key = _report_key(group_by, offsets, dialect)
         query = select(key.label("key"), *_report_columns()).where(
             entries.c.tenant_id == tenant_id,
             entries.c.created_at >= first,
@@ -55,14 +60,34 @@ class ReportRepository:
         return [_report_row(row, group_by) for row in rows]
 
 
-def _report_key(group_by: str | None) -> Any:
+def _report_key(group_by: str | None, offsets: Sequence[tuple[datetime, int]], dialect: str) -> Any:
     if group_by == "rule":
         return entries.c.rule_id
     if group_by == "community":
         return entries.c.community_id
     if group_by == "day":
-        return func.date(entries.c.created_at)  # times are stored as naive UTC
+        return _local_date(offsets, dialect)
     return literal(None, sa_types.String)
+
+
+def _local_date(offsets: Sequence[tuple[datetime, int]], dialect: str) -> Any:
+    """The local date of an entry: its (naive UTC) time plus the offset of the piece of
+    the period it falls in, the latest piece first."""
+    created = entries.c.created_at
+
+    def shifted(seconds: int) -> Any:
+        if dialect == "postgresql":  # seconds is an int we computed, never input
+            return func.date(created + literal_column(f"INTERVAL '{int(seconds)} seconds'"))
+        return func.date(created, f"{int(seconds):+d} seconds")  # SQLite's modifiers
+
+    pieces = list(offsets) or [(datetime.min, 0)]
+    if len(pieces) == 1:
+        return shifted(pieces[0][1])
+    later = [
+        (created >= bindparam(None, since, type_=UtcDateTime), shifted(seconds))
+        for since, seconds in reversed(pieces[1:])
+    ]
+    return case(*later, else_=shifted(pieces[0][1]))
 
 
 def _report_columns() -> list[Any]:

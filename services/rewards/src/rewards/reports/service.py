@@ -1,13 +1,16 @@
-"""The operators' points report: what the tenant's entries add up to over a period."""
+"""The operators' points report: what the tenant's entries add up to over a period of
+local days: the community's when the report is for one, else the tenant's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards.reports.repository import ReportRepository, ReportRow
+from rewards.zones.domain import days_bounds, offsets
 
 MAX_REPORT_DAYS = 366
 
@@ -28,7 +31,7 @@ class ReportPeriodError(ValueError):
 
 
 def report_period(first: date | None, last: date | None, today: date) -> tuple[date, date]:
-    """Both ends inclusive (UTC days); by default the 30 days ending today."""
+    """Both ends inclusive (local days); by default the 30 days ending today."""
     last = last or today
     first = first or last - timedelta(days=29)
     if first > last:
@@ -46,14 +49,16 @@ async def report(
     *,
     community_id: str | None,
     group_by: str | None,
+    tz: ZoneInfo,
 ) -> Report:
-    start = datetime.combine(first, time(), UTC)
-    end = datetime.combine(last + timedelta(days=1), time(), UTC)
+    """``first..last`` are days in ``tz``: they start and end at its midnights."""
+    start, end = days_bounds(first, last, tz)
     repo = ReportRepository(session)
     [totals] = await repo.report(tenant_id, start, end, community_id=community_id, group_by=None)
     groups = []
     if group_by is not None:
+        pieces = offsets(start, end, tz) if group_by == "day" else []
         groups = await repo.report(
-            tenant_id, start, end, community_id=community_id, group_by=group_by
+            tenant_id, start, end, community_id=community_id, group_by=group_by, offsets=pieces
         )
     return Report(first, last, totals, groups)

@@ -2,8 +2,10 @@
 
 Rules are data (stored as JSON, versioned), so a new producer's events need new
 rules, not new code. Paths are dotted keys into the event's data
-(``source.inviter_id``). Periods for caps are calendar periods in UTC (weeks
-start on Monday).
+(``source.inviter_id``). Periods for caps are calendar periods in the local days of the
+community the award is in (the tenant's without one; ``rewards.zones``): weeks start on
+Monday, and a day, week or month starts at that community's midnight. Expiry at the end
+of a month or year is at the local midnight that starts the next one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from rewards.zones.domain import Zones, day_start, local_day
 
 MAX_POINTS = 1_000_000  # per award: a typo in a rule must not mint a fortune
 MAX_MULTIPLIER = Decimal(10)
@@ -94,14 +99,21 @@ class Periods:
     month: datetime
 
     @classmethod
-    def containing(cls, at: datetime) -> Periods:
-        day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        return cls(day=day, week=day - timedelta(days=day.weekday()), month=day.replace(day=1))
+    def containing(cls, at: datetime, tz: ZoneInfo) -> Periods:
+        """The first instants of the local day, week and month containing ``at``."""
+        day = local_day(at, tz)
+        return cls(
+            day=day_start(day, tz),
+            week=day_start(day - timedelta(days=day.weekday()), tz),
+            month=day_start(day.replace(day=1), tz),
+        )
 
 
-def earned_so_far(earned: Iterable[tuple[datetime, int]], at: datetime) -> EarnedSoFar:
-    """Sum (time, points) earnings into the day, week and month containing ``at``."""
-    periods = Periods.containing(at)
+def earned_so_far(
+    earned: Iterable[tuple[datetime, int]], at: datetime, tz: ZoneInfo
+) -> EarnedSoFar:
+    """Sum (time, points) earnings into the local day, week and month containing ``at``."""
+    periods = Periods.containing(at, tz)
     day = week = month = 0
     for when, points in earned:
         day += points if when >= periods.day else 0
@@ -128,15 +140,17 @@ class Expiry:
     kind: ExpiryKind = ExpiryKind.NEVER
     days: int | None = None
 
-    def expires_at(self, earned_at: datetime) -> datetime | None:
+    def expires_at(self, earned_at: datetime, tz: ZoneInfo) -> datetime | None:
+        """``after_days``: N × 24 h later; the end of a month or year: the local midnight
+        starting the next one in ``tz``."""
         at = earned_at.astimezone(UTC)
         if self.kind is ExpiryKind.AFTER_DAYS:
             return at + timedelta(days=self.days or 0)
+        day = local_day(at, tz)
         if self.kind is ExpiryKind.END_OF_MONTH:
-            first = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-            return (first + timedelta(days=32)).replace(day=1)
+            return day_start((day.replace(day=1) + timedelta(days=32)).replace(day=1), tz)
         if self.kind is ExpiryKind.END_OF_YEAR:
-            return datetime(at.year + 1, 1, 1, tzinfo=UTC)
+            return day_start(day.replace(year=day.year + 1, month=1, day=1), tz)
         return None
 
 
@@ -256,8 +270,11 @@ class EarningRule:
             if cap is not None and cap < 1:
                 raise ValueError("caps must be positive")
 
-    def award(self, event_type: str, data: dict[str, Any], at: datetime) -> Award | None:
-        """The award for an event, or None when the rule does not apply."""
+    def award(
+        self, event_type: str, data: dict[str, Any], at: datetime, zones: Zones
+    ) -> Award | None:
+        """The award for an event, or None when the rule does not apply. Its expiry at the
+        end of a month or year is in the local days of the event's community."""
         if event_type != self.event_type or not self._active(at):
             return None
         community = lookup(data, "community_id")
@@ -278,9 +295,15 @@ class EarningRule:
             points=points,
             community_id=community if isinstance(community, str) else None,
             available_at=self._available_at(data, at),
-            expires_at=self.expiry.expires_at(at),
+            expires_at=self.expiry.expires_at(at, zones.of(self.day_scope(data))),
             cause=self.cause_of(data),
         )
+
+    def day_scope(self, data: dict[str, Any]) -> str | None:
+        """The community whose days count for this rule and event (caps, expiry): the
+        event's, else the rule's; None: the tenant's days."""
+        community = lookup(data, "community_id")
+        return community if isinstance(community, str) and community else self.community_id
 
     def boosted(self, points: int, level: int, data: dict[str, Any]) -> int:
         """An award's points with the multipliers for the member's level and the event's

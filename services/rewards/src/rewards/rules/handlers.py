@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +37,7 @@ from rewards.rules.domain import (
 )
 from rewards.rules.repository import RuleRepository
 from rewards.rules.service import set_up_tenant
+from rewards.zones.domain import Zones
 from servicekit.events import Event
 
 
@@ -82,12 +84,16 @@ class _Candidate:
     rule: EarningRule
     award: Award
     key: str
+    tz: ZoneInfo  # whose days the caps count in
 
 
 async def _apply_tenant_rules(ledger: Ledger, tenant_id: str, batch: Sequence[Event]) -> list[str]:
     """Returns the members the rules credit (their level may have changed)."""
     await set_up_tenant(ledger.session, tenant_id)
-    candidates = await _candidates(RuleRepository(ledger.session), ledger.repo, tenant_id, batch)
+    zones = await ledger.zones(tenant_id)  # cached: no statement per credit
+    candidates = await _candidates(
+        RuleRepository(ledger.session), ledger.repo, tenant_id, batch, zones
+    )
     if not candidates:
         return []
     members = list(dict.fromkeys(c.award.member_id for c in candidates))
@@ -101,7 +107,8 @@ async def _apply_tenant_rules(ledger: Ledger, tenant_id: str, batch: Sequence[Ev
         # tenant's current thresholds; multipliers apply before caps.
         level = scheme.level_of(opened.wallet.lifetime)
         boosted = candidate.rule.boosted(candidate.award.points, level, candidate.event.data)
-        points = capped(boosted, candidate.rule.caps, earned_so_far(so_far, candidate.event.time))
+        so_far_now = earned_so_far(so_far, candidate.event.time, candidate.tz)
+        points = capped(boosted, candidate.rule.caps, so_far_now)
         if points == 0:
             continue
         so_far.append((candidate.event.time, points))
@@ -110,7 +117,11 @@ async def _apply_tenant_rules(ledger: Ledger, tenant_id: str, batch: Sequence[Ev
 
 
 async def _candidates(
-    rule_repo: RuleRepository, points: PointsRepository, tenant_id: str, batch: Sequence[Event]
+    rule_repo: RuleRepository,
+    points: PointsRepository,
+    tenant_id: str,
+    batch: Sequence[Event],
+    zones: Zones,
 ) -> list[_Candidate]:
     """What each event's rules award, less what an earlier delivery already credited."""
     types = dict.fromkeys(e.type for e in batch)
@@ -118,10 +129,11 @@ async def _candidates(
     found = []
     for event in batch:
         for rule in rules[event.type]:
-            award = rule.award(event.type, event.data, event.time)
+            award = rule.award(event.type, event.data, event.time, zones)
             if award is not None:
                 key = rule.award_key(event.id, event.data)
-                found.append(_Candidate(event, rule, award, key))
+                tz = zones.of(rule.day_scope(event.data))
+                found.append(_Candidate(event, rule, award, key, tz))
     unique: dict[str, _Candidate] = {}
     for candidate in found:  # the consumer never repeats an event in a batch; still
         unique.setdefault(candidate.key, candidate)
@@ -154,7 +166,7 @@ async def _earned(
     if not capped_rules:
         return {}
     since = min(
-        min(p.week, p.month) for p in (Periods.containing(c.event.time) for c in candidates)
+        min(p.week, p.month) for p in (Periods.containing(c.event.time, c.tz) for c in candidates)
     )
     rows = await repo.earned_since(
         [w.row.id for w in wallets.values()], sorted(capped_rules), since

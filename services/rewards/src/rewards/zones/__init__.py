@@ -1,0 +1,1 @@
+"""Local days: the time zones of the tenant and its communities, kept from their events."""
