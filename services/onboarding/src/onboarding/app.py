@@ -20,6 +20,7 @@ from onboarding.payments.timers import EXPIRY_TIMER, REMINDER_TIMER, remind_rene
 from onboarding.roles import api as role_routes
 from onboarding.rules import api as rules_routes
 from onboarding.rules.service import GRACE_TIMER, end_grace
+from onboarding.seats import api as seats
 from onboarding.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 
@@ -29,8 +30,10 @@ ROUTERS = (
     applications.router,
     invites.router,
     memberships.router,
+    seats.router,
     payments.router,
     memberships.me,
+    seats.me,
     applications.me,
     audit.router,
     members.router,

@@ -37,6 +37,7 @@ from onboarding.joins.domain import (
 from onboarding.joins.repository import JoinRepository
 from onboarding.membership.repository import EntryContext, Repository
 from onboarding.orm import Community, Group, Membership, RoutingCode
+from onboarding.seats.domain import SELF_SERVICE_KINDS
 from servicekit.db import transaction
 from servicekit.outbox import add_event
 from servicekit.types import utcnow
@@ -76,17 +77,28 @@ def candidate_of(membership: Membership, context: EntryContext) -> Candidate:
 async def seat(session: AsyncSession, membership: Membership, candidate: Candidate) -> Seat | None:
     """A seat in a group of the member's routing code, or in their invite's target group.
 
-    A full target group leaves the member without a group rather than refusing them: the
-    seat is taken on activation, often a payment, which must not fail over a chat group.
-    A direct join has no group.
+    One way to seat: an invite's target group if it has room and admits them, else the
+    routing code that covers that group (the code that opened it, or the oldest code that
+    lists it), with its overflow. No seat found never refuses the member: the seat is taken
+    on activation, often a payment, which must not fail over a chat group; the caller marks
+    them waiting (``wants_seat``). A direct join has no group.
     """
     repo = JoinRepository(session)
-    if membership.routing_code_id is None:
+    code_id = membership.routing_code_id
+    if code_id is None:
         target = membership.target_group_id
-        if target is None:
+        group = await session.get(Group, target) if target is not None else None
+        if group is None or group.community_id != membership.community_id:
             return None
-        return await _take_eligible_seat(session, membership, target, candidate)
-    code = await repo.routing_code_by_id(membership.tenant_id, membership.routing_code_id)
+        taken = await _take_eligible_seat(session, membership, group, candidate)
+        if taken is not None:
+            return taken
+        code_id = group.routing_code_id or await repo.code_listing(
+            membership.tenant_id, membership.community_id, group.id
+        )
+        if code_id is None:
+            return None
+    code = await repo.routing_code_by_id(membership.tenant_id, code_id)
     if code is None:
         return None
     loads = await repo.group_loads(code)
@@ -100,6 +112,12 @@ async def seat(session: AsyncSession, membership: Membership, candidate: Candida
     loads = await repo.group_loads(code)
     taken = await _take_any_seat(session, code, loads, candidate)
     return taken or await _open_overflow(session, code, loads, candidate)
+
+
+def wants_seat(membership: Membership) -> bool:
+    """Did the way in ask for a group (a routing code or an invite's target group)? Such a
+    member left without one is waiting for a seat, never silently ungrouped."""
+    return membership.routing_code_id is not None or membership.target_group_id is not None
 
 
 async def _take_any_seat(
@@ -145,15 +163,12 @@ def _seat_of(code: RoutingCode, order: list[GroupLoad], taken: GroupLoad) -> Sea
 
 
 async def _take_eligible_seat(
-    session: AsyncSession, membership: Membership, group_id: str, candidate: Candidate
+    session: AsyncSession, membership: Membership, group: Group, candidate: Candidate
 ) -> Seat | None:
     """An invite's target group seats the member only if they meet its requirements."""
-    group = await session.get(Group, group_id)
-    if group is None or group.community_id != membership.community_id:
-        return None
     if not meets(Requirements(group.min_tier, group.min_level), candidate):
         return None
-    if not await claim_seat(session, membership, group_id):
+    if not await claim_seat(session, membership, group.id):
         return None
     return Seat(group.id, group.name)
 
@@ -178,9 +193,36 @@ async def _announce_full(
 
 
 async def unseat(session: AsyncSession, membership: Membership) -> None:
+    """Out of the seated statuses: the seat goes to whoever waits for one, and the member
+    no longer waits."""
+    membership.seat_waiting_since = None
     if membership.group_id is not None:
-        await JoinRepository(session).free_seat(membership.group_id)
+        await release_seat(session, membership.group_id, membership.tenant_id)
         membership.group_id = None
+
+
+async def release_seat(session: AsyncSession, group_id: str, tenant_id: str) -> None:
+    """Free one seat of the group, and hand it at once to the member who has waited longest
+    for one and may sit there (kinds members choose themselves excepted, see seats.domain).
+
+    The group's row is locked by the decrement; the waiting membership is taken with SKIP
+    LOCKED, so this never waits for another transaction while it holds the group.
+    """
+    repo = JoinRepository(session)
+    freed = await repo.free_seat(group_id)
+    if freed is None or freed.kind in SELF_SERVICE_KINDS:
+        return
+    waiting = await repo.longest_waiting(
+        tenant_id, freed.community_id, Requirements(freed.min_tier, freed.min_level)
+    )
+    if waiting is None or await repo.take_seat(group_id) is None:
+        return
+    waiting.group_id = group_id
+    waiting.seat_waiting_since = None
+    event = events.membership_group_changed(
+        waiting, from_group_id=None, reason="seat_opened", actor_id=None, at=utcnow()
+    )
+    await add_event(session, event)
 
 
 async def open_overflow_ahead(

@@ -174,8 +174,12 @@ class Repository:
         status: str | None,
         after: After | None,
         limit: int,
+        waiting: bool | None = None,
     ) -> Sequence[Membership]:
         query = select(Membership).where(Membership.tenant_id == tenant_id)
+        if waiting is not None:
+            since = Membership.seat_waiting_since
+            query = query.where(since.is_not(None) if waiting else since.is_(None))
         if community_id:
             query = query.where(Membership.community_id == community_id)
         if member_id:

@@ -577,6 +577,8 @@ async def _reinstate(
         group_id = entry.get("group_id")
         seated = group_id is not None and await claim_seat(session, membership, group_id)
         membership.group_id = group_id if seated else None
+        # The old group filled meanwhile: they wait for the next seat that opens.
+        membership.seat_waiting_since = now if group_id is not None and not seated else None
         if membership.term_ends_at is not None:
             await schedule_expiry(session, membership)  # its timer may have passed meanwhile
     await add_event(session, events.membership_reinstated(membership, from_status, sanction, now))
