@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -51,7 +52,7 @@ class Seats:
             group = await _group(session, membership, group_id)
             sitter = await _sitter(session, membership)
             before = membership.group_id
-            move = decide(domain.operator_move, sitter, _place(group), force=force)
+            move = decide(partial(domain.operator_move, force=force), sitter, _place(group))
             if move == domain.Move.UNCHANGED:
                 return membership
             forced = await _relocate(session, membership, group, may_grow=force)
