@@ -66,7 +66,7 @@ class InviteRepository:
         """Who joined through the invite (memberships whose source is it), with their
         display names, oldest first."""
         query = (
-            select(Membership, Member.display_name)
+            select(Membership)
             .outerjoin(
                 Member,
                 and_(
@@ -82,7 +82,8 @@ class InviteRepository:
             )
         )
         ordered = oldest_first(query, Membership.created_at, Membership.id, after, limit)
-        return [(row[0], row[1]) for row in await self.session.execute(ordered)]
+        rows = await self.session.execute(ordered.add_columns(Member.display_name))
+        return [(row[0], row[1]) for row in rows]
 
     async def take_invite_use(self, invite: InviteCode, now: datetime) -> bool:
         """Conditional increment: True when a use was left (and the invite still valid).
