@@ -147,6 +147,20 @@ async def test_waiting_is_explicit_listed_and_ends_when_a_seat_opens(
     ]
     assert (await groups_of(onboarding, cid))["VIP"]["member_count"] == 1
 
+    grown = await onboarding.client.patch(
+        f"{BASE}/communities/{cid}/groups/{vip}", json={"capacity": 3}, headers=operator
+    )
+    assert grown.status_code == 200, grown.text
+    assert grown.json()["member_count"] == 2  # c, waiting, took one of the two new seats
+    assert await memberships(onboarding, cid, waiting="true") == []
+    changed = await onboarding.events(GROUP_CHANGED)
+    assert [(e.data["member_id"], e.data["reason"]) for e in changed][-1] == ("c", "seat_opened")
+
+    late = await post(onboarding, "/invites/VIP/redeem", onboarding.member("d"))
+    assert late.json()["group_id"] == vip  # the last seat
+    again = await post(onboarding, "/invites/VIP/redeem", onboarding.member("e"))
+    assert again.json()["seat_waiting_since"] is not None
+    waiting = await memberships(onboarding, cid, waiting="true")
     extra = await post(onboarding, f"/communities/{cid}/groups", operator, name="2群", capacity=5)
     assert extra.status_code == 201, extra.text
     moved = await post(

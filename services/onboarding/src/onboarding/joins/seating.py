@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from onboarding import events
 from onboarding.joins.domain import (
@@ -208,21 +209,52 @@ async def release_seat(session: AsyncSession, group_id: str, tenant_id: str) -> 
     The group's row is locked by the decrement; the waiting membership is taken with SKIP
     LOCKED, so this never waits for another transaction while it holds the group.
     """
+    freed = await JoinRepository(session).free_seat(group_id)
+    if freed is not None:
+        requires = Requirements(freed.min_tier, freed.min_level)
+        await _seat_waiting(session, tenant_id, freed.community_id, group_id, freed.kind, requires)
+
+
+async def seat_waiting(session: AsyncSession, group: Group) -> int:
+    """A group gained room (more capacity, looser requirements): seat the members waiting
+    for one, longest waiting first, while it has room. How many were seated."""
+    requires = Requirements(group.min_tier, group.min_level)
+    seated = 0
+    for _ in range(max(0, group.capacity - group.member_count)):
+        count = await _seat_waiting(
+            session, group.tenant_id, group.community_id, group.id, group.kind, requires
+        )
+        if count is None:
+            break
+        set_committed_value(group, "member_count", count)  # the caller answers with it
+        seated += 1
+    return seated
+
+
+async def _seat_waiting(
+    session: AsyncSession,
+    tenant_id: str,
+    community_id: str,
+    group_id: str,
+    kind: str,
+    requires: Requirements,
+) -> int | None:
+    """The longest waiting member who may sit in the group, seated: the group's new count
+    (None: nobody waits for it, or it has no room)."""
+    if kind in SELF_SERVICE_KINDS:
+        return None
     repo = JoinRepository(session)
-    freed = await repo.free_seat(group_id)
-    if freed is None or freed.kind in SELF_SERVICE_KINDS:
-        return
-    waiting = await repo.longest_waiting(
-        tenant_id, freed.community_id, Requirements(freed.min_tier, freed.min_level)
-    )
-    if waiting is None or await repo.take_seat(group_id) is None:
-        return
+    waiting = await repo.longest_waiting(tenant_id, community_id, requires)
+    taken = await repo.take_seat(group_id) if waiting is not None else None
+    if waiting is None or taken is None:
+        return None
     waiting.group_id = group_id
     waiting.seat_waiting_since = None
     event = events.membership_group_changed(
         waiting, from_group_id=None, reason="seat_opened", actor_id=None, at=utcnow()
     )
     await add_event(session, event)
+    return taken[0]
 
 
 async def open_overflow_ahead(
