@@ -10,6 +10,7 @@ from onboarding.directory import api as members
 from onboarding.directory.handlers import on_member_identified
 from onboarding.invites import api as invites
 from onboarding.joins import api as joins
+from onboarding.joins.seating import SEAT_TIMER, retry_seat
 from onboarding.levels.handlers import on_level_changed
 from onboarding.membership import api as memberships
 from onboarding.moderation import api as moderation_routes
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 REMINDER_TIMER: remind_renewal,
                 MUTE_END_TIMER: end_mute,
                 GRACE_TIMER: end_grace,
+                SEAT_TIMER: retry_seat,
             },
         )
     )

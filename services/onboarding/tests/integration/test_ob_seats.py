@@ -7,6 +7,12 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from sqlalchemy import update
+
+from onboarding.joins.seating import SEAT_TIMER, retry_seat
+from onboarding.orm import Group
+from servicekit.timers import TimerRunner
+from servicekit.types import utcnow
 
 if TYPE_CHECKING:
     from conftest import Onboarding
@@ -271,3 +277,35 @@ async def test_members_switch_between_the_interest_groups_their_tier_allows(
         ("switched", "reader", None),
         ("switched", "reader", named["读书"]["id"]),
     ]
+
+
+async def test_a_waiting_member_tries_once_more_after_their_join_commits(
+    onboarding: Onboarding,
+) -> None:
+    """The race the retry closes: a seat freed by a transaction that could not yet see the
+    member waiting (simulated: the count lowered behind the service's back)."""
+    community = await onboarding.community(groups=[{"name": "VIP", "capacity": 1}])
+    cid = community["id"]
+    vip = (await groups_of(onboarding, cid))["VIP"]["id"]
+    operator = onboarding.operator()
+    await post(
+        onboarding,
+        "/invites",
+        operator,
+        community_id=cid,
+        code="VIP",
+        target_group_id=vip,
+        max_uses=5,
+    )
+    await post(onboarding, "/invites/VIP/redeem", onboarding.member("first"))
+    late = (await post(onboarding, "/invites/VIP/redeem", onboarding.member("late"))).json()
+    assert late["seat_waiting_since"] is not None
+    async with onboarding.sessions() as session, session.begin():
+        await session.execute(update(Group).where(Group.id == vip).values(member_count=0))
+    runner = TimerRunner(onboarding.sessions, {SEAT_TIMER: retry_seat})
+    assert await runner.fire_due(utcnow()) == 1
+    seated = (await memberships(onboarding, cid, member_id="late"))[0]
+    assert seated["group_id"] == vip and seated["seat_waiting_since"] is None
+    changed = await onboarding.events(GROUP_CHANGED)
+    assert [(e.data["member_id"], e.data["reason"]) for e in changed] == [("late", "seat_opened")]
+    assert await runner.fire_due(utcnow()) == 0  # fired once

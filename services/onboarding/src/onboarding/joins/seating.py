@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -37,10 +38,12 @@ from onboarding.joins.domain import (
 )
 from onboarding.joins.repository import JoinRepository
 from onboarding.membership.repository import EntryContext, Repository
+from onboarding.membership.states import Status, holds_seat
 from onboarding.orm import Community, Group, Membership, RoutingCode
 from onboarding.seats.domain import SELF_SERVICE_KINDS
 from servicekit.db import transaction
 from servicekit.outbox import add_event
+from servicekit.timers import Timer, schedule
 from servicekit.types import utcnow
 
 
@@ -113,6 +116,41 @@ async def seat(session: AsyncSession, membership: Membership, candidate: Candida
     loads = await repo.group_loads(code)
     taken = await _take_any_seat(session, code, loads, candidate)
     return taken or await _open_overflow(session, code, loads, candidate)
+
+
+SEAT_TIMER = "membership.seat"
+
+
+async def wait_for_seat(session: AsyncSession, membership: Membership, now: datetime) -> None:
+    """No group had room: the member waits, and one more try runs right after this commit
+    (``retry_seat``): a seat freed by a transaction that could not yet see them waiting
+    (it committed in between) would otherwise stay free until the next one opens."""
+    membership.seat_waiting_since = now
+    payload = {"tenant_id": membership.tenant_id, "membership_id": membership.id}
+    await schedule(session, SEAT_TIMER, membership.id, now, payload)
+
+
+async def retry_seat(session: AsyncSession, timer: Timer) -> None:
+    """Timer: a member still waiting tries the way in's placement once more. Locks their
+    membership first, then (through ``seat``) one group at a time, like a join."""
+    repo = Repository(session)
+    membership = await repo.membership(timer.payload["tenant_id"], timer.payload["membership_id"])
+    if membership is None or membership.seat_waiting_since is None:
+        return
+    if not holds_seat(Status(membership.status)) or membership.group_id is not None:
+        return
+    context = await repo.entry_context(
+        membership.tenant_id, membership.community_id, membership.member_id, None
+    )
+    taken = await seat(session, membership, candidate_of(membership, context))
+    if taken is None:
+        return
+    membership.group_id = taken.group_id
+    membership.seat_waiting_since = None
+    event = events.membership_group_changed(
+        membership, from_group_id=None, reason="seat_opened", actor_id=None, at=utcnow()
+    )
+    await add_event(session, event)
 
 
 def wants_seat(membership: Membership) -> bool:

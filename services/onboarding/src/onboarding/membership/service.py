@@ -294,8 +294,10 @@ async def activated(
             membership.rules_muted = True
         seat = await seating.seat(session, membership, candidate_of(membership, context))
         membership.group_id = seat.group_id if seat else None
-        waiting = seat is None and seating.wants_seat(membership)
-        membership.seat_waiting_since = now if waiting else None
+        if seat is None and seating.wants_seat(membership):
+            await seating.wait_for_seat(session, membership, now)
+        else:
+            membership.seat_waiting_since = None
     if membership not in session:
         session.add(membership)
     activated = events.membership_activated(membership)
