@@ -1,4 +1,4 @@
-"""Waiting for a seat, members' own invite links (issue 10, items 4 and 5).
+"""Waiting for a seat, a default routing code, members' own invite links (issue 10).
 
 Revision ID: 0010
 Revises: 0009
@@ -25,10 +25,12 @@ def upgrade() -> None:
     op.create_index("ix_invite_codes_inviter", "invite_codes", ["tenant_id", "inviter_id"])
     with op.batch_alter_table("communities") as batch:
         batch.add_column(sa.Column("member_invites", sa.JSON, nullable=True))
+        batch.add_column(sa.Column("default_routing_code_id", sa.String(36), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("communities") as batch:
+        batch.drop_column("default_routing_code_id")
         batch.drop_column("member_invites")
     op.drop_index("ix_invite_codes_inviter", "invite_codes")
     op.drop_index("ix_memberships_source", "memberships")

@@ -92,6 +92,9 @@ class Community(Base):
     rules_version: Mapped[int | None] = mapped_column(Integer)
     # Members' own invite links (invites.domain.MemberInvitePolicy as JSON); null: the defaults.
     member_invites: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The routing code that seats members whose way in names no group (a direct join, an
+    # invite without a target group, an application without a code); null: no group.
+    default_routing_code_id: Mapped[str | None] = mapped_column(String(36), default=None)
     created_at: Mapped[datetime]
 
 

@@ -309,3 +309,58 @@ async def test_a_waiting_member_tries_once_more_after_their_join_commits(
     changed = await onboarding.events(GROUP_CHANGED)
     assert [(e.data["member_id"], e.data["reason"]) for e in changed] == [("late", "seat_opened")]
     assert await runner.fire_due(utcnow()) == 0  # fired once
+
+
+async def test_the_default_routing_code_seats_ways_in_that_name_no_group(
+    onboarding: Onboarding,
+) -> None:
+    community = await onboarding.community(groups=[{"name": "1群", "capacity": 1}])
+    cid = community["id"]
+    group = (await groups_of(onboarding, cid))["1群"]["id"]
+    operator = onboarding.operator()
+    code = await post(
+        onboarding,
+        "/routing-codes",
+        operator,
+        community_id=cid,
+        code="main",
+        group_ids=[group],
+        overflow_prefix="读书会 ",
+        overflow_capacity=2,
+    )
+    before = await post(onboarding, f"/communities/{cid}/join", onboarding.member("early"))
+    assert before.json()["group_id"] is None and before.json()["seat_waiting_since"] is None
+
+    url = f"{BASE}/communities/{cid}/default-routing-code"
+    other = await onboarding.community(slug="other", groups=[{"name": "x"}])
+    other_group = (await groups_of(onboarding, other["id"]))["x"]["id"]
+    elsewhere = await post(
+        onboarding,
+        "/routing-codes",
+        operator,
+        community_id=other["id"],
+        code="elsewhere",
+        group_ids=[other_group],
+        overflow_prefix="x",
+    )
+    mismatch = await onboarding.client.put(
+        url, json={"routing_code_id": elsewhere.json()["id"]}, headers=operator
+    )
+    assert mismatch.status_code == 422
+    assert mismatch.json()["type"].endswith("/routing-code-mismatch")
+    put = await onboarding.client.put(
+        url, json={"routing_code_id": code.json()["id"]}, headers=operator
+    )
+    assert put.status_code == 200 and put.json() == {"routing_code_id": code.json()["id"]}
+    assert (await onboarding.client.get(url, headers=operator)).json() == put.json()
+
+    await post(onboarding, "/invites", operator, community_id=cid, code="NOGROUP", max_uses=None)
+    direct = [
+        (await post(onboarding, f"/communities/{cid}/join", onboarding.member(f"d-{i}"))).json()
+        for i in range(2)
+    ]
+    invited = (await post(onboarding, "/invites/NOGROUP/redeem", onboarding.member("i-1"))).json()
+    placed = [m["group_id"] for m in [*direct, invited]]
+    assert placed[0] == group and all(placed)  # 1群, then overflow groups
+    assert len(await groups_of(onboarding, cid)) >= 2
+    assert await memberships(onboarding, cid, waiting="true") == []

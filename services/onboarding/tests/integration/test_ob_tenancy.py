@@ -107,6 +107,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "PATCH /communities/{community_id}/groups/{group_id}": {"name": "改名"},
     "PUT /communities/{community_id}/level-gate": {"min_level": 2},
     "PUT /communities/{community_id}/invite-policy": {"max_active_links": 3},
+    "PUT /communities/{community_id}/default-routing-code": {"routing_code_id": None},
     "POST /communities/{community_id}/groups": {"name": "新群"},
     "POST /communities/{community_id}/join": {},
     "POST /routing-codes/{code}/join": {},

@@ -79,26 +79,34 @@ def candidate_of(membership: Membership, context: EntryContext) -> Candidate:
 
 
 async def seat(session: AsyncSession, membership: Membership, candidate: Candidate) -> Seat | None:
-    """A seat in a group of the member's routing code, or in their invite's target group.
+    """A seat for an arriving member: the one way to seat, whatever the way in.
 
-    One way to seat: an invite's target group if it has room and admits them, else the
-    routing code that covers that group (the code that opened it, or the oldest code that
-    lists it), with its overflow. No seat found never refuses the member: the seat is taken
-    on activation, often a payment, which must not fail over a chat group; the caller marks
-    them waiting (``wants_seat``). A direct join has no group.
+    Their routing code routes them (least full, overflow). Else an invite's target group
+    seats them if it has room and admits them, and if not, the routing code that covers that
+    group (the code that opened it, or the oldest code that lists it), else the community's
+    default code. A way in that names no group uses the default code; without one, no group.
+    No seat found never refuses the member: the seat is taken on activation, often a
+    payment, which must not fail over a chat group; the caller marks them waiting
+    (``wants_seat``).
     """
     repo = JoinRepository(session)
     code_id = membership.routing_code_id
-    if code_id is None:
-        target = membership.target_group_id
-        group = await session.get(Group, target) if target is not None else None
+    target = membership.target_group_id
+    if code_id is None and target is None:
+        code_id = await _default_code(session, membership)
+        if code_id is None:
+            return None
+    elif code_id is None:
+        group = await session.get(Group, target)
         if group is None or group.community_id != membership.community_id:
             return None
         taken = await _take_eligible_seat(session, membership, group, candidate)
         if taken is not None:
             return taken
-        code_id = group.routing_code_id or await repo.code_listing(
-            membership.tenant_id, membership.community_id, group.id
+        code_id = (
+            group.routing_code_id
+            or await repo.code_listing(membership.tenant_id, membership.community_id, group.id)
+            or await _default_code(session, membership)
         )
         if code_id is None:
             return None
@@ -153,10 +161,22 @@ async def retry_seat(session: AsyncSession, timer: Timer) -> None:
     await add_event(session, event)
 
 
-def wants_seat(membership: Membership) -> bool:
-    """Did the way in ask for a group (a routing code or an invite's target group)? Such a
-    member left without one is waiting for a seat, never silently ungrouped."""
-    return membership.routing_code_id is not None or membership.target_group_id is not None
+def wants_seat(membership: Membership, community: Community) -> bool:
+    """Does the member need a group (their routing code, an invite's target group, or the
+    community's default routing code)? Such a member left without one is waiting for a
+    seat, never silently ungrouped."""
+    return (
+        membership.routing_code_id is not None
+        or membership.target_group_id is not None
+        or community.default_routing_code_id is not None
+    )
+
+
+async def _default_code(session: AsyncSession, membership: Membership) -> str | None:
+    """The community's default routing code (the community is in the session already:
+    every way in read it, so this costs no round trip)."""
+    community = await Repository(session).community(membership.tenant_id, membership.community_id)
+    return community.default_routing_code_id if community is not None else None
 
 
 async def _take_any_seat(

@@ -294,7 +294,7 @@ async def activated(
             membership.rules_muted = True
         seat = await seating.seat(session, membership, candidate_of(membership, context))
         membership.group_id = seat.group_id if seat else None
-        if seat is None and seating.wants_seat(membership):
+        if seat is None and seating.wants_seat(membership, community):
             await seating.wait_for_seat(session, membership, now)
         else:
             membership.seat_waiting_since = None
