@@ -72,11 +72,19 @@ async def test_a_member_creates_links_and_sees_who_joined(onboarding: Onboarding
         onboarding, "/invites", onboarding.operator(), community_id=cid, code="STAFF"
     )
     assert operator_made.status_code == 201
+    in_her_name = await post(
+        onboarding, "/invites", onboarding.operator(), community_id=cid, inviter_id="alice"
+    )
+    listed = (await get(onboarding, "/invites", alice)).json()["items"]
+    assert in_her_name.json()["id"] in {i["id"] for i in listed}  # she is its inviter
+    kept = await post(onboarding, f"/invites/{in_her_name.json()['id']}/revoke", alice)
+    assert kept.status_code == 403  # operators issued it: operators revoke it
+    await post(onboarding, f"/invites/{in_her_name.json()['id']}/revoke", onboarding.operator())
     listed = (await get(onboarding, "/invites", alice)).json()["items"]
     assert {i["id"] for i in listed} >= {mine["id"], poster["id"]}
-    assert all(i["inviter_id"] == "alice" for i in listed) and len(listed) == 3
+    assert all(i["inviter_id"] == "alice" for i in listed) and len(listed) == 4
     everyone = (await get(onboarding, "/invites", onboarding.operator())).json()["items"]
-    assert len(everyone) == 4
+    assert len(everyone) == 5
 
     # Bob sees none of Alice's links, as if they did not exist.
     for path in (f"/invites/{mine['id']}", f"/invites/{mine['id']}/invitees"):
@@ -125,3 +133,7 @@ async def test_the_policy_decides_who_may_create_links(onboarding: Onboarding) -
     secret = await onboarding.community(slug="secret", visibility="secret")
     hidden = await post(onboarding, "/invites", alice, community_id=secret["id"])
     assert hidden.status_code == 404
+    policy = await get(onboarding, f"/communities/{secret['id']}/invite-policy", alice)
+    assert policy.status_code == 404
+    as_operator = f"/communities/{secret['id']}/invite-policy"
+    assert (await get(onboarding, as_operator, onboarding.operator())).status_code == 200

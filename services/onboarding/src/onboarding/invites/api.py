@@ -203,7 +203,7 @@ async def get_invite_policy(
     community_id: str, principal: OperatorOrMember, invites: InvitesDep
 ) -> MemberInvitePolicyOut:
     """What members' own invite links need (status, level) and get (uses, validity)."""
-    policy = await invites.policy(principal.tenant_id, community_id)
+    policy = await invites.policy(principal.tenant_id, community_id, member_id=own_only(principal))
     return MemberInvitePolicyOut(**policy.to_json())
 
 

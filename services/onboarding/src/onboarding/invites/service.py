@@ -141,10 +141,20 @@ class Invites:
             detail = "the generated code exists: try again"
             raise conflict("code-taken", "Code taken", detail) from error
 
-    async def policy(self, tenant_id: str, community_id: str) -> MemberInvitePolicy:
+    async def policy(
+        self, tenant_id: str, community_id: str, *, member_id: str | None = None
+    ) -> MemberInvitePolicy:
+        """The policy; a member (``member_id``) sees it for public communities and theirs."""
         async with read_only(self.sessions) as session:
-            community = await Repository(session).community(tenant_id, community_id)
-        if community is None:
+            repo = Repository(session)
+            community = await repo.community(tenant_id, community_id)
+            hidden = (
+                community is not None
+                and member_id is not None
+                and community.visibility != "public"
+                and await repo.membership_read(tenant_id, community_id, member_id) is None
+            )
+        if community is None or hidden:
             raise not_found("community")
         return MemberInvitePolicy.of(community.member_invites)
 
@@ -217,6 +227,9 @@ class Invites:
         async with transaction(self.sessions) as session:
             repo = InviteRepository(session)
             invite = await _invite_of(repo, tenant_id, invite_id, inviter_id)
+            if inviter_id is not None and invite.created_by != inviter_id:
+                detail = "an invite operators issued in your name is revoked by operators"
+                raise Problem(403, "forbidden", "Forbidden", detail)
             if invite.revoked_at is None:
                 invite.revoked_at = utcnow()
                 await audit.record(

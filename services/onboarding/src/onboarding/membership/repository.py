@@ -165,6 +165,18 @@ class Repository:
         params = {"tenant_id": tenant_id, "community_id": community_id, "member_id": member_id}
         return await self.session.scalar(_MEMBERSHIP_OF, params)
 
+    async def membership_read(
+        self, tenant_id: str, community_id: str, member_id: str
+    ) -> Membership | None:
+        """The member's membership of the community, unlocked (for reads)."""
+        return await self.session.scalar(
+            select(Membership).where(
+                Membership.tenant_id == tenant_id,
+                Membership.community_id == community_id,
+                Membership.member_id == member_id,
+            )
+        )
+
     async def memberships_page(
         self,
         tenant_id: str,

@@ -89,7 +89,9 @@ class Seats:
     async def choices(self, tenant_id: str, member_id: str, community_id: str) -> list[Choice]:
         """The interest and local groups the member may switch into now, and theirs."""
         async with read_only(self.sessions) as session:
-            membership = await Repository(session).membership_of(tenant_id, community_id, member_id)
+            membership = await Repository(session).membership_read(
+                tenant_id, community_id, member_id
+            )
             if membership is None:
                 raise not_found("membership")
             groups = await SeatRepository(session).groups_of_kinds(
