@@ -288,3 +288,71 @@ def test_another_tenant_finds_nothing(
             assert client.post(url, headers=their_member).status_code == 404, url
         listing = client.get(f"{OB}/memberships", headers=stranger)
         assert listing.status_code == 200 and listing.json()["items"] == []
+
+
+def test_a_member_creates_an_invite_link_and_sees_who_joined(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """裂变 through the gateway: a member's own link, friends joining with it (placed by the
+    community's routing code), and the member's view of who came through it."""
+    owner = bearer(tenant.owner_token)
+    with gateway(platform) as client:
+        community = created(
+            client.post(
+                f"{OB}/communities",
+                headers=owner,
+                json={
+                    "slug": slug("invite-club"),
+                    "name": "读书会（邀请）",
+                    "groups": [{"name": "1群", "capacity": 1}],
+                },
+            )
+        )
+        cid = community["id"]
+        [group] = client.get(f"{OB}/communities/{cid}/groups", headers=owner).json()
+        code = slug("poster")
+        created(
+            client.post(
+                f"{OB}/routing-codes",
+                headers=owner,
+                json={
+                    "community_id": cid,
+                    "code": code,
+                    "group_ids": [group["id"]],
+                    "overflow_prefix": "读书会 ",
+                    "overflow_capacity": 5,
+                },
+            )
+        )
+        inviter = slug("alice")
+        alice = bearer(member_token(client, tenant, inviter))
+        created(client.post(f"{OB}/communities/{cid}/join", headers=alice))
+        link = created(
+            client.post(
+                f"{OB}/invites", headers=alice, json={"community_id": cid, "channel": "朋友圈"}
+            )
+        )
+        assert link["inviter_id"] == inviter
+
+        friends = [slug("friend") for _ in range(2)]
+        for friend in friends:
+            token = bearer(member_token(client, tenant, friend))
+            joined = created(
+                client.post(
+                    f"{OB}/invites/{link['code']}/redeem",
+                    headers=token,
+                    json={"routing_code": code},
+                )
+            )
+            assert joined["source"]["inviter_id"] == inviter
+            assert joined["group_id"] is not None  # 1群, then an overflow group
+
+        mine = client.get(f"{OB}/invites", headers=alice, params={"community_id": cid})
+        assert [i["id"] for i in mine.json()["items"]] == [link["id"]]
+        invitees = client.get(f"{OB}/invites/{link['id']}/invitees", headers=alice)
+        assert invitees.status_code == 200, invitees.text
+        assert [i["member_id"] for i in invitees.json()["items"]] == friends
+        assert {i["status"] for i in invitees.json()["items"]} == {"active"}
+        stranger = bearer(member_token(client, tenant, slug("bob")))
+        hidden = client.get(f"{OB}/invites/{link['id']}/invitees", headers=stranger)
+        assert hidden.status_code == 404

@@ -61,6 +61,17 @@ async def member(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
+async def operator_or_member(principal: CurrentPrincipal) -> Principal:
+    if not (is_operator(principal) or is_member(principal)):
+        raise forbidden("operators and members only")
+    return principal
+
+
+def own_only(principal: Principal) -> str | None:
+    """A member sees and changes only their own (their external id); operators see all."""
+    return principal.subject if is_member(principal) else None
+
+
 async def payments_writer(principal: CurrentPrincipal) -> Principal:
     if not has_payments_scope(principal):
         raise forbidden("an API key with the payments:write scope is needed")
@@ -102,5 +113,6 @@ MembersReader = Annotated[Principal, Depends(members_reader)]
 Reader = Annotated[Principal, Depends(reader)]
 Manager = Annotated[Principal, Depends(manager)]
 Member = Annotated[Principal, Depends(member)]
+OperatorOrMember = Annotated[Principal, Depends(operator_or_member)]
 PaymentsWriter = Annotated[Principal, Depends(payments_writer)]
 Refunder = Annotated[Principal, Depends(refunder)]

@@ -10,6 +10,7 @@ from onboarding.directory import api as members
 from onboarding.directory.handlers import on_member_identified
 from onboarding.invites import api as invites
 from onboarding.joins import api as joins
+from onboarding.joins.seating import SEAT_TIMER, retry_seat
 from onboarding.levels.handlers import on_level_changed
 from onboarding.membership import api as memberships
 from onboarding.moderation import api as moderation_routes
@@ -20,6 +21,7 @@ from onboarding.payments.timers import EXPIRY_TIMER, REMINDER_TIMER, remind_rene
 from onboarding.roles import api as role_routes
 from onboarding.rules import api as rules_routes
 from onboarding.rules.service import GRACE_TIMER, end_grace
+from onboarding.seats import api as seats
 from onboarding.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 
@@ -29,8 +31,10 @@ ROUTERS = (
     applications.router,
     invites.router,
     memberships.router,
+    seats.router,
     payments.router,
     memberships.me,
+    seats.me,
     applications.me,
     audit.router,
     members.router,
@@ -80,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 REMINDER_TIMER: remind_renewal,
                 MUTE_END_TIMER: end_mute,
                 GRACE_TIMER: end_grace,
+                SEAT_TIMER: retry_seat,
             },
         )
     )

@@ -213,6 +213,7 @@ def membership_activated(membership: Membership, previous_tier: str | None = Non
     data = {
         **_membership(membership),
         "group_id": membership.group_id,
+        "waiting_for_seat": membership.seat_waiting_since is not None,
         "mentor_id": membership.mentor_id,
         "tier": membership.tier,
         "activated_at": membership.activated_at.isoformat(),
@@ -260,6 +261,30 @@ def membership_tier_changed(
     }
     return _event(
         MEMBERSHIPS, "membership.tier_changed", membership.tenant_id, membership.member_id, data
+    )
+
+
+def membership_group_changed(
+    membership: Membership,
+    *,
+    from_group_id: str | None,
+    reason: str,
+    actor_id: str | None,
+    at: datetime,
+    forced: bool = False,
+) -> Event:
+    """The member sits in another group, same tier: moved, switched, or seated after waiting."""
+    data = {
+        **_membership(membership),
+        "from_group_id": from_group_id,
+        "to_group_id": membership.group_id,
+        "reason": reason,
+        "actor_id": actor_id,
+        "forced": forced,
+        "changed_at": at.isoformat(),
+    }
+    return _event(
+        MEMBERSHIPS, "membership.group_changed", membership.tenant_id, membership.member_id, data
     )
 
 

@@ -90,6 +90,11 @@ class Community(Base):
     welcome_template: Mapped[str | None] = mapped_column(String(2000))
     # Moderation (moderation.py, rules.py): the current rules (群规) version; null: no rules.
     rules_version: Mapped[int | None] = mapped_column(Integer)
+    # Members' own invite links (invites.domain.MemberInvitePolicy as JSON); null: the defaults.
+    member_invites: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The routing code that seats members whose way in names no group (a direct join, an
+    # invite without a target group, an application without a code); null: no group.
+    default_routing_code_id: Mapped[str | None] = mapped_column(String(36), default=None)
     created_at: Mapped[datetime]
 
 
@@ -143,6 +148,8 @@ class Membership(Base):
         UniqueConstraint("tenant_id", "community_id", "member_id", name="uq_memberships_member"),
         Index("ix_memberships_listing", "tenant_id", "community_id", "created_at", "id"),
         Index("ix_memberships_member", "tenant_id", "member_id"),
+        Index("ix_memberships_waiting", "tenant_id", "community_id", "seat_waiting_since"),
+        Index("ix_memberships_source", "tenant_id", "source_code"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -159,6 +166,9 @@ class Membership(Base):
     inviter_id: Mapped[str | None] = mapped_column(String(200))
     # The group an invite asked for; the member sits there on activation if it has room.
     target_group_id: Mapped[str | None] = mapped_column(String(36))
+    # Set while a seated member has no group because none had room for them (joins/seating):
+    # listed for operators, and handed the next seat that opens in a group they may sit in.
+    seat_waiting_since: Mapped[datetime | None] = mapped_column(default=None)
     # The mentor (a member's external id) assigned in turn on arrival; kept afterwards.
     mentor_id: Mapped[str | None] = mapped_column(String(200))
     # Mute reasons (domain.moderation.MuteReasons): muted while either holds. ``muted_until``
@@ -223,6 +233,7 @@ class InviteCode(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "code", name="uq_invite_codes_code"),
         Index("ix_invite_codes_listing", "tenant_id", "community_id", "created_at", "id"),
+        Index("ix_invite_codes_inviter", "tenant_id", "inviter_id"),
         CheckConstraint("max_uses IS NULL OR max_uses > 0", name="ck_invite_codes_max_positive"),
         CheckConstraint("max_uses IS NULL OR uses <= max_uses", name="ck_invite_codes_uses"),
     )

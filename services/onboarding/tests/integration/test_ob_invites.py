@@ -174,7 +174,9 @@ async def test_invites_pass_no_other_gate(onboarding: Onboarding) -> None:
     assert paid_now["group_id"] == core and paid_now["source"]["code"] == "PAID"
     await redeem(onboarding, "PAID", "crm-2")
     second = (await onboarding.pay(paid["id"], "crm-2", "p-2")).json()["membership"]
-    assert second["status"] == "active" and second["group_id"] is None  # the group was full
+    # The group was full and no routing code covers it: in, and explicitly waiting.
+    assert second["status"] == "active" and second["group_id"] is None
+    assert second["seat_waiting_since"] is not None
 
     form = {"fields": [{"key": "why", "label": "为什么", "kind": "text"}]}
     reviewed = await onboarding.community(slug="reviewed", application_form=form)
@@ -194,12 +196,15 @@ async def test_invites_pass_no_other_gate(onboarding: Onboarding) -> None:
     )
     source = approved.json()["membership"]["source"]
     assert source == {"kind": "invite", "code": "APPLY", "channel": "海报", "inviter_id": None}
+    await invite(onboarding, reviewed["id"], code="APPLY2")
     both = await onboarding.client.post(
         f"{BASE}/communities/{reviewed['id']}/applications",
-        json={"answers": {"why": "x"}, "invite_code": "APPLY", "routing_code": "abc"},
+        json={"answers": {"why": "x"}, "invite_code": "APPLY2", "routing_code": "abc"},
         headers=onboarding.member("crm-4"),
     )
-    assert both.status_code == 422
+    # Both codes are allowed (the invite attributes, the routing code places): this one is
+    # unknown.
+    assert both.status_code == 404 and both.json()["type"].endswith("/not-found")
 
 
 async def test_another_tenants_invites_are_not_found(onboarding: Onboarding) -> None:

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import func, select, text
 
+from onboarding.joins.seating import SEAT_TIMER, retry_seat
 from onboarding.membership.states import SEATED
 from onboarding.orm import Group, Membership
 from servicekit.db import RETRIED
+from servicekit.timers import TimerRunner
+from servicekit.types import utcnow
 
 if TYPE_CHECKING:
     from conftest import Onboarding
@@ -143,3 +146,102 @@ async def deadlocks(onboarding: Onboarding) -> int:
             text("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
         )
     return int(found or 0)
+
+
+async def test_waiting_members_moves_switches_and_leaves_at_once(onboarding: Onboarding) -> None:
+    """Seats by hand under a burst: members leave and switch out of a full group that others
+    wait for, invitees keep arriving, operators move members across groups both ways. No 5xx,
+    no deadlock, counts exact; every seated member sits in a group or is marked waiting, and
+    once the post-commit retries ran nobody waits while their group has room."""
+    groups = [
+        {"name": "VIP", "capacity": 10},
+        {"name": "A", "capacity": 20},
+        {"name": "B", "capacity": 20},
+        {"name": "兴趣1", "kind": "interest", "capacity": 10},
+    ]
+    community = await onboarding.community(groups=groups)
+    cid = community["id"]
+    listed = await onboarding.client.get(
+        f"{BASE}/communities/{cid}/groups", headers=onboarding.operator()
+    )
+    named = {g["name"]: g["id"] for g in listed.json()}
+    for name in ("VIP", "A"):
+        made = await onboarding.client.post(
+            f"{BASE}/invites",
+            json={
+                "community_id": cid,
+                "code": f"to-{name}",
+                "target_group_id": named[name],
+                "max_uses": None,
+            },
+            headers=onboarding.operator(),
+        )
+        assert made.status_code == 201, made.text
+
+    async def redeem(code: str, member: str) -> httpx.Response:
+        return await onboarding.client.post(
+            f"{BASE}/invites/{code}/redeem", headers=onboarding.member(member)
+        )
+
+    ids: dict[str, str] = {}
+    for member, code in [(f"vip-{i}", "to-VIP") for i in range(20)] + [
+        (f"a-{i}", "to-A") for i in range(10)
+    ]:
+        answer = await redeem(code, member)
+        assert answer.status_code == 201, answer.text
+        ids[member] = answer.json()["id"]
+    deadlocks_before = await deadlocks(onboarding)
+    retried_before = retried()
+
+    def move(member: str, group: str) -> Any:
+        return onboarding.client.post(
+            f"{BASE}/memberships/{ids[member]}/move",
+            json={"group_id": named[group]},
+            headers=onboarding.operator(),
+        )
+
+    def leave(member: str) -> Any:
+        return onboarding.client.post(
+            f"{BASE}/communities/{cid}/leave", headers=onboarding.member(member)
+        )
+
+    def switch(member: str) -> Any:
+        return onboarding.client.post(
+            f"{BASE}/me/communities/{cid}/group",
+            json={"group_id": named["兴趣1"]},
+            headers=onboarding.member(member),
+        )
+
+    burst = [leave(f"vip-{i}") for i in range(5)]
+    burst += [switch(f"vip-{i}") for i in range(5, 10)]
+    burst += [redeem("to-VIP", f"new-{i}") for i in range(10)]
+    burst += [move(f"vip-{i}", "B") for i in range(15, 20)]  # waiting ones, maybe seated now
+    burst += [move(f"a-{i}", "B") for i in range(5)]
+    burst += [move(f"a-{i}", "VIP") for i in range(5, 10)]  # full, or freed meanwhile: 409 or 200
+    answers = await asyncio.gather(*burst)
+    codes = Counter(a.status_code for a in answers)
+    assert set(codes) <= {200, 201, 409}, [a.text for a in answers if a.status_code >= 500]
+    conflicts = [a.json()["type"] for a in answers if a.status_code == 409]
+    assert all(t.endswith("/group-full") for t in conflicts)
+
+    runner = TimerRunner(onboarding.sessions, {SEAT_TIMER: retry_seat})
+    await runner.fire_due(utcnow())
+    async with onboarding.sessions() as session:
+        counts = dict((await session.execute(select(Group.id, Group.member_count))).all())
+        capacity = dict((await session.execute(select(Group.id, Group.capacity))).all())
+        rows = (
+            await session.execute(
+                select(Membership.group_id, Membership.seat_waiting_since).where(
+                    Membership.status.in_(SEATED)
+                )
+            )
+        ).all()
+    seated = Counter(group for group, _ in rows if group is not None)
+    assert {g: n for g, n in counts.items() if n} == dict(seated)
+    assert all(counts[g] <= capacity[g] for g in counts)
+    assert all((group is None) == (since is not None) for group, since in rows)
+    waiting = sum(1 for group, _ in rows if group is None)
+    assert waiting == 0 or counts[named["VIP"]] == capacity[named["VIP"]]
+    assert counts[named["兴趣1"]] == 5
+    assert retried() == retried_before
+    assert await deadlocks(onboarding) == deadlocks_before

@@ -106,6 +106,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "PATCH /communities/{community_id}": {"name": "改名"},
     "PATCH /communities/{community_id}/groups/{group_id}": {"name": "改名"},
     "PUT /communities/{community_id}/level-gate": {"min_level": 2},
+    "PUT /communities/{community_id}/invite-policy": {"max_active_links": 3},
+    "PUT /communities/{community_id}/default-routing-code": {"routing_code_id": None},
     "POST /communities/{community_id}/groups": {"name": "新群"},
     "POST /communities/{community_id}/join": {},
     "POST /routing-codes/{code}/join": {},
@@ -142,6 +144,8 @@ BODY_ROUTES: dict[str, Any] = {
         "overflow_prefix": "x",
     },
     "POST /invites": lambda ids: {"community_id": ids["community_id"]},
+    "POST /memberships/{membership_id}/move": lambda ids: {"group_id": ids["group_id"]},
+    "POST /me/communities/{community_id}/group": lambda ids: {"group_id": ids["group_id"]},
     "POST /payments": lambda ids: {
         "reference": "ref-b",
         "community_id": ids["community_id"],

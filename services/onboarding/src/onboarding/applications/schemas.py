@@ -121,15 +121,10 @@ class QuestionnaireOut(ApplicationFormOut):
 class ApplicationCreate(Strict):
     answers: Annotated[dict[str, Any], Field(max_length=MAX_FIELDS)]
     # The code that brought the applicant: it opens private communities and is the source.
+    # Both: the invite is the source (attribution), the routing code places them.
     routing_code: Code | None = None
     invite_code: Code | None = None
     accepted_rules_version: RulesVersion | None = None
-
-    @model_validator(mode="after")
-    def _one_code(self) -> ApplicationCreate:
-        if self.routing_code and self.invite_code:
-            raise ValueError("a routing code or an invite code, not both")
-        return self
 
 
 class ApplicationOut(BaseModel):

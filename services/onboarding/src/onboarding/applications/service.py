@@ -8,7 +8,7 @@ trial or waits for the payment (pending_payment).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,7 @@ from onboarding.audit import service as audit
 from onboarding.audit.service import Actor
 from onboarding.ids import new_id
 from onboarding.invites.repository import InviteRepository
-from onboarding.invites.service import check_usable, redeemed, take_use
+from onboarding.invites.service import check_usable, placement_code, redeemed, take_use
 from onboarding.joins.repository import JoinRepository
 from onboarding.membership.repository import Repository
 from onboarding.membership.service import (
@@ -252,7 +252,9 @@ async def _apply_in(
     clean = _checked(questionnaire, answers)
     await check_entry(repo, community, member_id, entry.accepted_rules_version)
     if invite is not None:
-        source = await take_use(session, invite, member_id)
+        # The invite is the source (attribution); a routing code brought along places them.
+        placed_by = source.routing_code_id
+        source = replace(await take_use(session, invite, member_id), routing_code_id=placed_by)
     membership = await _pending_membership(session, community, member_id, membership, source)
     if invite is not None:
         await redeemed(session, invite, membership)
@@ -273,7 +275,8 @@ async def _source(
         if invite is None or invite.community_id != community_id:
             raise not_found("invite")
         check_usable(invite)
-        return Source("invite", code=invite.code), invite
+        placed_by = await placement_code(repo.session, tenant_id, community_id, entry.routing_code)
+        return Source("invite", code=invite.code, routing_code_id=placed_by), invite
     if entry.routing_code is not None:
         code = await JoinRepository(repo.session).routing_code(tenant_id, entry.routing_code)
         if code is None or code.community_id != community_id:

@@ -21,6 +21,7 @@ from onboarding.audit import service as audit
 from onboarding.audit.service import Actor
 from onboarding.communities.repository import CommunityRepository
 from onboarding.ids import new_id
+from onboarding.joins import seating
 from onboarding.joins.seating import NewGroup, open_group
 from onboarding.membership.repository import Repository
 from onboarding.orm import Community, Group
@@ -223,6 +224,8 @@ class Communities:
                     return group
                 await _apply_group_changes(session, group, {k: changes[k] for k in changed})
                 await add_event(session, events.group_updated(group, changed, utcnow()))
+                if ROOM_FIELDS & set(changed):  # room may have opened for members waiting
+                    await seating.seat_waiting(session, group)
                 await audit.record(
                     session,
                     tenant_id,
@@ -240,6 +243,9 @@ class Communities:
                 "group-name-taken", "Group name taken", f"the community has a {name!r}"
             ) from error
 
+
+# Group changes that may let members waiting for a seat in (joins.seating.seat_waiting).
+ROOM_FIELDS = frozenset({"capacity", "min_tier", "min_level"})
 
 TERM_FIELDS = frozenset(
     {

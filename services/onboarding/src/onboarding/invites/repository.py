@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from onboarding.orm import InviteCode
+from onboarding.orm import InviteCode, Member, Membership
 from onboarding.queries import After, oldest_first
 
 
@@ -29,13 +29,61 @@ class InviteRepository:
         )
 
     async def invites_page(
-        self, tenant_id: str, *, community_id: str | None, after: After | None, limit: int
+        self,
+        tenant_id: str,
+        *,
+        community_id: str | None,
+        after: After | None,
+        limit: int,
+        inviter_id: str | None = None,
     ) -> Sequence[InviteCode]:
         query = select(InviteCode).where(InviteCode.tenant_id == tenant_id)
         if community_id:
             query = query.where(InviteCode.community_id == community_id)
+        if inviter_id is not None:
+            query = query.where(InviteCode.inviter_id == inviter_id)
         ordered = oldest_first(query, InviteCode.created_at, InviteCode.id, after, limit)
         return (await self.session.scalars(ordered)).all()
+
+    async def active_links(
+        self, tenant_id: str, community_id: str, member_id: str, now: datetime
+    ) -> int:
+        """The member's own links in the community that can still be redeemed."""
+        query = select(func.count()).where(
+            InviteCode.tenant_id == tenant_id,
+            InviteCode.community_id == community_id,
+            InviteCode.inviter_id == member_id,
+            InviteCode.created_by == member_id,
+            InviteCode.revoked_at.is_(None),
+            or_(InviteCode.max_uses.is_(None), InviteCode.uses < InviteCode.max_uses),
+            or_(InviteCode.expires_at.is_(None), InviteCode.expires_at > now),
+        )
+        return int(await self.session.scalar(query) or 0)
+
+    async def invitees_page(
+        self, invite: InviteCode, *, after: After | None, limit: int
+    ) -> list[tuple[Membership, str | None]]:
+        """Who joined through the invite (memberships whose source is it), with their
+        display names, oldest first."""
+        query = (
+            select(Membership)
+            .outerjoin(
+                Member,
+                and_(
+                    Member.tenant_id == Membership.tenant_id,
+                    Member.external_id == Membership.member_id,
+                ),
+            )
+            .where(
+                Membership.tenant_id == invite.tenant_id,
+                Membership.source_code == invite.code,
+                Membership.source_kind == "invite",
+                Membership.community_id == invite.community_id,
+            )
+        )
+        ordered = oldest_first(query, Membership.created_at, Membership.id, after, limit)
+        rows = await self.session.execute(ordered.add_columns(Member.display_name))
+        return [(row[0], row[1]) for row in rows]
 
     async def take_invite_use(self, invite: InviteCode, now: datetime) -> bool:
         """Conditional increment: True when a use was left (and the invite still valid).

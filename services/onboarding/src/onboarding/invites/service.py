@@ -9,7 +9,7 @@ questionnaire takes an application (submitted with the invite code).
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -20,12 +20,22 @@ from onboarding.audit import service as audit
 from onboarding.audit.service import Actor
 from onboarding.communities.repository import CommunityRepository
 from onboarding.ids import new_id
+from onboarding.invites.domain import (
+    Inviter,
+    MemberInvitePolicy,
+    check_member_invite,
+    link_expiry,
+)
 from onboarding.invites.repository import InviteRepository
+from onboarding.joins.repository import JoinRepository
+from onboarding.levels import domain as levels
+from onboarding.levels.repository import LevelRepository
 from onboarding.membership.repository import Repository
 from onboarding.membership.service import (
     Joined,
     Source,
     check_entry,
+    decide,
     enter,
     new_membership,
     record_source,
@@ -69,21 +79,7 @@ class Invites:
         try:
             async with transaction(self.sessions) as session:
                 await _check_invite(Repository(session), tenant_id, draft)
-                invite = InviteCode(
-                    id=new_id(),
-                    tenant_id=tenant_id,
-                    community_id=draft.community_id,
-                    code=code,
-                    channel=draft.channel,
-                    inviter_id=draft.inviter_id,
-                    target_group_id=draft.target_group_id,
-                    max_uses=draft.max_uses,
-                    uses=0,
-                    expires_at=draft.expires_at,
-                    revoked_at=None,
-                    created_by=actor.id,
-                    created_at=utcnow(),
-                )
+                invite = _invite_row(tenant_id, draft, code, created_by=actor.id)
                 session.add(invite)
                 await session.flush()
                 await audit.record(
@@ -101,28 +97,139 @@ class Invites:
             detail = f"the invite code {code!r} exists"
             raise conflict("code-taken", "Code taken", detail) from error
 
-    async def invite(self, tenant_id: str, invite_id: str) -> InviteCode:
+    async def create_for_member(
+        self, tenant_id: str, member_id: str, community_id: str, channel: str | None
+    ) -> InviteCode:
+        """A member's own link (they are its inviter), if the community's policy lets them
+        (invites.domain); its terms come from the policy."""
+        code = generate_code()
+        try:
+            async with transaction(self.sessions) as session:
+                repo = Repository(session)
+                community = await repo.community(tenant_id, community_id)
+                if community is None:
+                    raise not_found("community")
+                # Locked (FOR UPDATE): one member's concurrent requests count their links in turn.
+                membership = await repo.membership_of(tenant_id, community_id, member_id)
+                if membership is None and community.visibility != "public":
+                    raise not_found("community")
+                policy = MemberInvitePolicy.of(community.member_invites)
+                now = utcnow()
+                decide(check_member_invite, policy, await _inviter(session, membership, now))
+                draft = NewInvite(
+                    community_id=community_id,
+                    channel=channel,
+                    inviter_id=member_id,
+                    max_uses=policy.max_uses,
+                    expires_at=link_expiry(policy, now),
+                )
+                invite = _invite_row(tenant_id, draft, code, created_by=member_id)
+                session.add(invite)
+                await session.flush()
+                await audit.record(
+                    session,
+                    tenant_id,
+                    Actor(member_id, "member"),
+                    "invite.created",
+                    target_kind="invite",
+                    target_id=invite.id,
+                    community_id=community_id,
+                    details={"code": code, "inviter_id": member_id},
+                )
+                return invite
+        except IntegrityError as error:  # a generated code met an existing one: ask again
+            detail = "the generated code exists: try again"
+            raise conflict("code-taken", "Code taken", detail) from error
+
+    async def policy(
+        self, tenant_id: str, community_id: str, *, member_id: str | None = None
+    ) -> MemberInvitePolicy:
+        """The policy; a member (``member_id``) sees it for public communities and theirs."""
         async with read_only(self.sessions) as session:
-            invite = await InviteRepository(session).invite_by_id(tenant_id, invite_id)
-        if invite is None:
-            raise not_found("invite")
-        return invite
+            repo = Repository(session)
+            community = await repo.community(tenant_id, community_id)
+            hidden = (
+                community is not None
+                and member_id is not None
+                and community.visibility != "public"
+                and await repo.membership_read(tenant_id, community_id, member_id) is None
+            )
+        if community is None or hidden:
+            raise not_found("community")
+        return MemberInvitePolicy.of(community.member_invites)
+
+    async def set_policy(
+        self, tenant_id: str, community_id: str, policy: MemberInvitePolicy, *, actor: Actor
+    ) -> MemberInvitePolicy:
+        """Applies to links created from now on; existing links keep their terms."""
+        async with transaction(self.sessions) as session:
+            community = await Repository(session).community(tenant_id, community_id)
+            if community is None:
+                raise not_found("community")
+            community.member_invites = policy.to_json()
+            await audit.record(
+                session,
+                tenant_id,
+                actor,
+                "community.invite_policy_set",
+                target_kind="community",
+                target_id=community_id,
+                community_id=community_id,
+                details=policy.to_json(),
+            )
+        return policy
+
+    async def invite(
+        self, tenant_id: str, invite_id: str, *, inviter_id: str | None = None
+    ) -> InviteCode:
+        """An invite; with ``inviter_id`` (a member asking) only one of theirs."""
+        async with read_only(self.sessions) as session:
+            return await _invite_of(InviteRepository(session), tenant_id, invite_id, inviter_id)
 
     async def invites(
-        self, tenant_id: str, *, community_id: str | None, after: After | None, limit: int
+        self,
+        tenant_id: str,
+        *,
+        community_id: str | None,
+        after: After | None,
+        limit: int,
+        inviter_id: str | None = None,
     ) -> list[InviteCode]:
         async with read_only(self.sessions) as session:
             rows = await InviteRepository(session).invites_page(
-                tenant_id, community_id=community_id, after=after, limit=limit
+                tenant_id,
+                community_id=community_id,
+                after=after,
+                limit=limit,
+                inviter_id=inviter_id,
             )
             return list(rows)
 
-    async def revoke(self, tenant_id: str, invite_id: str, *, actor: Actor) -> InviteCode:
+    async def invitees(
+        self,
+        tenant_id: str,
+        invite_id: str,
+        *,
+        inviter_id: str | None,
+        after: After | None,
+        limit: int,
+    ) -> list[tuple[Membership, str | None]]:
+        """Who joined through the invite; with ``inviter_id`` only through one of theirs."""
+        async with read_only(self.sessions) as session:
+            repo = InviteRepository(session)
+            invite = await _invite_of(repo, tenant_id, invite_id, inviter_id)
+            return await repo.invitees_page(invite, after=after, limit=limit)
+
+    async def revoke(
+        self, tenant_id: str, invite_id: str, *, actor: Actor, inviter_id: str | None = None
+    ) -> InviteCode:
         """No further redemptions; members who already joined with it stay."""
         async with transaction(self.sessions) as session:
-            invite = await InviteRepository(session).invite_by_id(tenant_id, invite_id)
-            if invite is None:
-                raise not_found("invite")
+            repo = InviteRepository(session)
+            invite = await _invite_of(repo, tenant_id, invite_id, inviter_id)
+            if inviter_id is not None and invite.created_by != inviter_id:
+                detail = "an invite operators issued in your name is revoked by operators"
+                raise Problem(403, "forbidden", "Forbidden", detail)
             if invite.revoked_at is None:
                 invite.revoked_at = utcnow()
                 await audit.record(
@@ -137,7 +244,12 @@ class Invites:
             return invite
 
     async def redeem(
-        self, tenant_id: str, member_id: str, code: str, accepted_rules_version: int | None = None
+        self,
+        tenant_id: str,
+        member_id: str,
+        code: str,
+        accepted_rules_version: int | None = None,
+        routing_code: str | None = None,
     ) -> Joined:
         # Two concurrent first joins of one member collide on the unique membership key;
         # the retry answers as a repeated join (and takes no second use).
@@ -145,12 +257,50 @@ class Invites:
             try:
                 async with transaction(self.sessions) as session:
                     return await _redeem_in(
-                        session, tenant_id, member_id, code, accepted_rules_version
+                        session, tenant_id, member_id, code, accepted_rules_version, routing_code
                     )
             except IntegrityError:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+
+def _invite_row(tenant_id: str, draft: NewInvite, code: str, *, created_by: str) -> InviteCode:
+    return InviteCode(
+        id=new_id(),
+        tenant_id=tenant_id,
+        community_id=draft.community_id,
+        code=code,
+        channel=draft.channel,
+        inviter_id=draft.inviter_id,
+        target_group_id=draft.target_group_id,
+        max_uses=draft.max_uses,
+        uses=0,
+        expires_at=draft.expires_at,
+        revoked_at=None,
+        created_by=created_by,
+        created_at=utcnow(),
+    )
+
+
+async def _invite_of(
+    repo: InviteRepository, tenant_id: str, invite_id: str, inviter_id: str | None
+) -> InviteCode:
+    invite = await repo.invite_by_id(tenant_id, invite_id)
+    if invite is None or (inviter_id is not None and invite.inviter_id != inviter_id):
+        raise not_found("invite")  # a member sees only their own, like another tenant's
+    return invite
+
+
+async def _inviter(session: AsyncSession, membership: Membership | None, now: datetime) -> Inviter:
+    if membership is None:
+        return Inviter(status=None, level=levels.BASE_LEVEL, active_links=0)
+    known = await LevelRepository(session).member_level(membership.tenant_id, membership.member_id)
+    active = await InviteRepository(session).active_links(
+        membership.tenant_id, membership.community_id, membership.member_id, now
+    )
+    level = known.level if known else levels.BASE_LEVEL
+    return Inviter(Status(membership.status), level, active)
 
 
 async def _check_invite(repo: Repository, tenant_id: str, draft: NewInvite) -> None:
@@ -181,12 +331,14 @@ async def _redeem_in(
     member_id: str,
     code: str,
     accepted_rules_version: int | None = None,
+    routing_code: str | None = None,
 ) -> Joined:
     repo = Repository(session)
     invite = await InviteRepository(session).invite(tenant_id, code)
     if invite is None:
         raise not_found("invite")
     check_usable(invite)
+    placement = await placement_code(session, tenant_id, invite.community_id, routing_code)
     community = await repo.community(tenant_id, invite.community_id)
     assert community is not None
     membership = await repo.membership_of(tenant_id, community.id, member_id)
@@ -199,7 +351,7 @@ async def _redeem_in(
             f"apply with answers and this invite_code: "
             f"POST /v1/onboarding/communities/{community.id}/applications"
         )
-    source = await take_use(session, invite, member_id)
+    source = replace(await take_use(session, invite, member_id), routing_code_id=placement)
     if membership is None:
         membership = await new_membership(
             session, tenant_id, community.id, member_id, Status.PENDING_PAYMENT, source
@@ -209,6 +361,25 @@ async def _redeem_in(
     await redeemed(session, invite, membership)
     await enter(session, community, membership)
     return Joined(membership, created=True)
+
+
+async def placement_code(
+    session: AsyncSession, tenant_id: str, community_id: str, routing_code: str | None
+) -> str | None:
+    """The id of the routing code an invitee brought along to be placed by (the invite
+    stays the source: attribution, inviter), which must be the invite's community's."""
+    if routing_code is None:
+        return None
+    code = await JoinRepository(session).routing_code(tenant_id, routing_code)
+    if code is None:
+        raise not_found("routing code")
+    if code.community_id != community_id:
+        raise unprocessable(
+            "routing-code-mismatch",
+            "Routing code of another community",
+            "the routing code places members in another community than the invite's",
+        )
+    return code.id
 
 
 def check_usable(invite: InviteCode) -> None:

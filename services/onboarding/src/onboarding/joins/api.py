@@ -48,6 +48,13 @@ class RoutingCodeOut(BaseModel):
     created_at: datetime
 
 
+class DefaultRoutingCode(Strict):
+    """The routing code that seats members whose way in names no group (a direct join, an
+    invite without a target group, an application without a code); null: none."""
+
+    routing_code_id: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None
+
+
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: communities"])
 
 
@@ -67,6 +74,27 @@ async def create_routing_code(
         operator.tenant_id, NewRoutingCode(**body.model_dump()), actor=Actor.of(operator)
     )
     return RoutingCodeOut.model_validate(code)
+
+
+@router.put("/communities/{community_id}/default-routing-code", response_model=DefaultRoutingCode)
+async def set_default_routing_code(
+    community_id: str, body: DefaultRoutingCode, operator: Operator, service: JoinsDep
+) -> DefaultRoutingCode:
+    """Members whose way in names no group are placed by this code (with its overflow), or
+    wait for a seat; null: they get no group. 422 ``routing-code-mismatch`` for a code of
+    another community."""
+    code_id = await service.set_default_code(
+        operator.tenant_id, community_id, body.routing_code_id, actor=Actor.of(operator)
+    )
+    return DefaultRoutingCode(routing_code_id=code_id)
+
+
+@router.get("/communities/{community_id}/default-routing-code", response_model=DefaultRoutingCode)
+async def get_default_routing_code(
+    community_id: str, operator: Operator, service: JoinsDep
+) -> DefaultRoutingCode:
+    code_id = await service.default_code(operator.tenant_id, community_id)
+    return DefaultRoutingCode(routing_code_id=code_id)
 
 
 @router.get("/routing-codes/{code_id}", response_model=RoutingCodeOut)

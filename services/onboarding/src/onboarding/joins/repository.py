@@ -4,11 +4,13 @@ statements are module constants (see below); lock order is explained in seating.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     String,
+    and_,
     any_,
     bindparam,
     func,
@@ -19,9 +21,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from onboarding.joins.domain import GroupLoad, Requirements
+from onboarding.joins.domain import TIER_RANK, GroupLoad, Requirements
+from onboarding.levels import domain as levels
 from onboarding.membership.states import SEATED
-from onboarding.orm import Community, Group, Membership, RoutingCode
+from onboarding.orm import Community, Group, MemberLevel, Membership, RoutingCode
 from onboarding.queries import of_tenant
 
 # The join's statements, built once: building a statement and its cache key costs more
@@ -91,6 +94,14 @@ _TAKE_FIRST_UNHELD_SEAT = (
 )
 
 
+@dataclass(frozen=True)
+class FreedSeat:
+    community_id: str
+    kind: str
+    min_tier: str | None
+    min_level: int | None
+
+
 class JoinRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -158,13 +169,59 @@ class JoinRepository:
         row = result.first()
         return (row.id, row.member_count, row.capacity) if row else None
 
-    async def free_seat(self, group_id: str) -> None:
-        await self.session.execute(
+    async def free_seat(self, group_id: str) -> FreedSeat | None:
+        """One seat freed; what a waiting member needs to know to take it (None: no seat was
+        held, which the CHECK-backed condition never lets go below zero)."""
+        result = await self.session.execute(
             update(Group)
             .where(Group.id == group_id, Group.member_count > 0)
             .values(member_count=Group.member_count - 1)
+            .returning(Group.community_id, Group.kind, Group.min_tier, Group.min_level)
             .execution_options(synchronize_session=False)
         )
+        row = result.first()
+        return FreedSeat(row.community_id, row.kind, row.min_tier, row.min_level) if row else None
+
+    async def longest_waiting(
+        self, tenant_id: str, community_id: str, requires: Requirements
+    ) -> Membership | None:
+        """The seated membership of the community that has waited longest for a seat and meets
+        ``requires``; locked, skipping rows another transaction holds."""
+        level = func.coalesce(MemberLevel.level, levels.BASE_LEVEL)
+        query = (
+            select(Membership)
+            .outerjoin(
+                MemberLevel,
+                and_(
+                    MemberLevel.tenant_id == Membership.tenant_id,
+                    MemberLevel.member_id == Membership.member_id,
+                ),
+            )
+            .where(
+                Membership.tenant_id == tenant_id,
+                Membership.community_id == community_id,
+                Membership.seat_waiting_since.is_not(None),
+                Membership.status.in_([str(s) for s in SEATED]),
+            )
+            .order_by(Membership.seat_waiting_since, Membership.id)
+            .limit(1)
+            .with_for_update(of=Membership, skip_locked=True)
+        )
+        if requires.min_tier is not None and TIER_RANK.get(requires.min_tier, 0) > 0:
+            query = query.where(Membership.tier == requires.min_tier)
+        if requires.min_level is not None:
+            query = query.where(level >= requires.min_level)
+        return await self.session.scalar(query)
+
+    async def code_listing(self, tenant_id: str, community_id: str, group_id: str) -> str | None:
+        """The oldest routing code of the community that lists the group (an invite's target
+        group is full: the code's routing and overflow seat the invitee)."""
+        rows = await self.session.execute(
+            select(RoutingCode.id, RoutingCode.group_ids)
+            .where(RoutingCode.tenant_id == tenant_id, RoutingCode.community_id == community_id)
+            .order_by(RoutingCode.created_at, RoutingCode.id)
+        )
+        return next((row.id for row in rows if group_id in (row.group_ids or ())), None)
 
     # routing codes
     # routing codes

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from onboarding import events
 from onboarding.joins.domain import (
@@ -36,9 +38,12 @@ from onboarding.joins.domain import (
 )
 from onboarding.joins.repository import JoinRepository
 from onboarding.membership.repository import EntryContext, Repository
+from onboarding.membership.states import Status, holds_seat
 from onboarding.orm import Community, Group, Membership, RoutingCode
+from onboarding.seats.domain import SELF_SERVICE_KINDS
 from servicekit.db import transaction
 from servicekit.outbox import add_event
+from servicekit.timers import Timer, schedule
 from servicekit.types import utcnow
 
 
@@ -74,19 +79,38 @@ def candidate_of(membership: Membership, context: EntryContext) -> Candidate:
 
 
 async def seat(session: AsyncSession, membership: Membership, candidate: Candidate) -> Seat | None:
-    """A seat in a group of the member's routing code, or in their invite's target group.
+    """A seat for an arriving member: the one way to seat, whatever the way in.
 
-    A full target group leaves the member without a group rather than refusing them: the
-    seat is taken on activation, often a payment, which must not fail over a chat group.
-    A direct join has no group.
+    Their routing code routes them (least full, overflow). Else an invite's target group
+    seats them if it has room and admits them, and if not, the routing code that covers that
+    group (the code that opened it, or the oldest code that lists it), else the community's
+    default code. A way in that names no group uses the default code; without one, no group.
+    No seat found never refuses the member: the seat is taken on activation, often a
+    payment, which must not fail over a chat group; the caller marks them waiting
+    (``wants_seat``).
     """
     repo = JoinRepository(session)
-    if membership.routing_code_id is None:
-        target = membership.target_group_id
-        if target is None:
+    code_id = membership.routing_code_id
+    target = membership.target_group_id
+    if code_id is None and target is None:
+        code_id = await _default_code(session, membership)
+        if code_id is None:
             return None
-        return await _take_eligible_seat(session, membership, target, candidate)
-    code = await repo.routing_code_by_id(membership.tenant_id, membership.routing_code_id)
+    elif code_id is None:
+        group = await session.get(Group, target)
+        if group is None or group.community_id != membership.community_id:
+            return None
+        taken = await _take_eligible_seat(session, membership, group, candidate)
+        if taken is not None:
+            return taken
+        code_id = (
+            group.routing_code_id
+            or await repo.code_listing(membership.tenant_id, membership.community_id, group.id)
+            or await _default_code(session, membership)
+        )
+        if code_id is None:
+            return None
+    code = await repo.routing_code_by_id(membership.tenant_id, code_id)
     if code is None:
         return None
     loads = await repo.group_loads(code)
@@ -100,6 +124,59 @@ async def seat(session: AsyncSession, membership: Membership, candidate: Candida
     loads = await repo.group_loads(code)
     taken = await _take_any_seat(session, code, loads, candidate)
     return taken or await _open_overflow(session, code, loads, candidate)
+
+
+SEAT_TIMER = "membership.seat"
+
+
+async def wait_for_seat(session: AsyncSession, membership: Membership, now: datetime) -> None:
+    """No group had room: the member waits, and one more try runs right after this commit
+    (``retry_seat``): a seat freed by a transaction that could not yet see them waiting
+    (it committed in between) would otherwise stay free until the next one opens."""
+    membership.seat_waiting_since = now
+    payload = {"tenant_id": membership.tenant_id, "membership_id": membership.id}
+    await schedule(session, SEAT_TIMER, membership.id, now, payload)
+
+
+async def retry_seat(session: AsyncSession, timer: Timer) -> None:
+    """Timer: a member still waiting tries the way in's placement once more. Locks their
+    membership first, then (through ``seat``) one group at a time, like a join."""
+    repo = Repository(session)
+    membership = await repo.membership(timer.payload["tenant_id"], timer.payload["membership_id"])
+    if membership is None or membership.seat_waiting_since is None:
+        return
+    if not holds_seat(Status(membership.status)) or membership.group_id is not None:
+        return
+    context = await repo.entry_context(
+        membership.tenant_id, membership.community_id, membership.member_id, None
+    )
+    taken = await seat(session, membership, candidate_of(membership, context))
+    if taken is None:
+        return
+    membership.group_id = taken.group_id
+    membership.seat_waiting_since = None
+    event = events.membership_group_changed(
+        membership, from_group_id=None, reason="seat_opened", actor_id=None, at=utcnow()
+    )
+    await add_event(session, event)
+
+
+def wants_seat(membership: Membership, community: Community) -> bool:
+    """Does the member need a group (their routing code, an invite's target group, or the
+    community's default routing code)? Such a member left without one is waiting for a
+    seat, never silently ungrouped."""
+    return (
+        membership.routing_code_id is not None
+        or membership.target_group_id is not None
+        or community.default_routing_code_id is not None
+    )
+
+
+async def _default_code(session: AsyncSession, membership: Membership) -> str | None:
+    """The community's default routing code (the community is in the session already:
+    every way in read it, so this costs no round trip)."""
+    community = await Repository(session).community(membership.tenant_id, membership.community_id)
+    return community.default_routing_code_id if community is not None else None
 
 
 async def _take_any_seat(
@@ -145,15 +222,12 @@ def _seat_of(code: RoutingCode, order: list[GroupLoad], taken: GroupLoad) -> Sea
 
 
 async def _take_eligible_seat(
-    session: AsyncSession, membership: Membership, group_id: str, candidate: Candidate
+    session: AsyncSession, membership: Membership, group: Group, candidate: Candidate
 ) -> Seat | None:
     """An invite's target group seats the member only if they meet its requirements."""
-    group = await session.get(Group, group_id)
-    if group is None or group.community_id != membership.community_id:
-        return None
     if not meets(Requirements(group.min_tier, group.min_level), candidate):
         return None
-    if not await claim_seat(session, membership, group_id):
+    if not await claim_seat(session, membership, group.id):
         return None
     return Seat(group.id, group.name)
 
@@ -178,9 +252,67 @@ async def _announce_full(
 
 
 async def unseat(session: AsyncSession, membership: Membership) -> None:
+    """Out of the seated statuses: the seat goes to whoever waits for one, and the member
+    no longer waits."""
+    membership.seat_waiting_since = None
     if membership.group_id is not None:
-        await JoinRepository(session).free_seat(membership.group_id)
+        await release_seat(session, membership.group_id, membership.tenant_id)
         membership.group_id = None
+
+
+async def release_seat(session: AsyncSession, group_id: str, tenant_id: str) -> None:
+    """Free one seat of the group, and hand it at once to the member who has waited longest
+    for one and may sit there (kinds members choose themselves excepted, see seats.domain).
+
+    The group's row is locked by the decrement; the waiting membership is taken with SKIP
+    LOCKED, so this never waits for another transaction while it holds the group.
+    """
+    freed = await JoinRepository(session).free_seat(group_id)
+    if freed is not None:
+        requires = Requirements(freed.min_tier, freed.min_level)
+        await _seat_waiting(session, tenant_id, freed.community_id, group_id, freed.kind, requires)
+
+
+async def seat_waiting(session: AsyncSession, group: Group) -> int:
+    """A group gained room (more capacity, looser requirements): seat the members waiting
+    for one, longest waiting first, while it has room. How many were seated."""
+    requires = Requirements(group.min_tier, group.min_level)
+    seated = 0
+    for _ in range(max(0, group.capacity - group.member_count)):
+        count = await _seat_waiting(
+            session, group.tenant_id, group.community_id, group.id, group.kind, requires
+        )
+        if count is None:
+            break
+        set_committed_value(group, "member_count", count)  # the caller answers with it
+        seated += 1
+    return seated
+
+
+async def _seat_waiting(
+    session: AsyncSession,
+    tenant_id: str,
+    community_id: str,
+    group_id: str,
+    kind: str,
+    requires: Requirements,
+) -> int | None:
+    """The longest waiting member who may sit in the group, seated: the group's new count
+    (None: nobody waits for it, or it has no room)."""
+    if kind in SELF_SERVICE_KINDS:
+        return None
+    repo = JoinRepository(session)
+    waiting = await repo.longest_waiting(tenant_id, community_id, requires)
+    taken = await repo.take_seat(group_id) if waiting is not None else None
+    if waiting is None or taken is None:
+        return None
+    waiting.group_id = group_id
+    waiting.seat_waiting_since = None
+    event = events.membership_group_changed(
+        waiting, from_group_id=None, reason="seat_opened", actor_id=None, at=utcnow()
+    )
+    await add_event(session, event)
+    return taken[0]
 
 
 async def open_overflow_ahead(

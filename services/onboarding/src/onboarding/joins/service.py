@@ -100,6 +100,42 @@ class Joins:
             ) from error
         return code
 
+    async def set_default_code(
+        self, tenant_id: str, community_id: str, code_id: str | None, *, actor: Actor
+    ) -> str | None:
+        """The routing code that seats members whose way in names no group (null: none)."""
+        async with transaction(self.sessions) as session:
+            community = await Repository(session).community(tenant_id, community_id)
+            if community is None:
+                raise not_found("community")
+            if code_id is not None:
+                code = await JoinRepository(session).routing_code_by_id(tenant_id, code_id)
+                if code is None or code.community_id != community_id:
+                    raise unprocessable(
+                        "routing-code-mismatch",
+                        "Not a routing code of this community",
+                        "routing_code_id is not a routing code of this community",
+                    )
+            community.default_routing_code_id = code_id
+            await audit.record(
+                session,
+                tenant_id,
+                actor,
+                "community.default_routing_code_set",
+                target_kind="community",
+                target_id=community_id,
+                community_id=community_id,
+                details={"routing_code_id": code_id},
+            )
+        return code_id
+
+    async def default_code(self, tenant_id: str, community_id: str) -> str | None:
+        async with read_only(self.sessions) as session:
+            community = await Repository(session).community(tenant_id, community_id)
+        if community is None:
+            raise not_found("community")
+        return community.default_routing_code_id
+
     async def routing_code(self, tenant_id: str, code_id: str) -> RoutingCode:
         async with read_only(self.sessions) as session:
             code = await JoinRepository(session).routing_code_by_id(tenant_id, code_id)

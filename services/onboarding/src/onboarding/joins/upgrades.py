@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from onboarding import events
 from onboarding.joins.domain import AutoUpgrade, placement_order
 from onboarding.joins.repository import JoinRepository
-from onboarding.joins.seating import candidate_of, claim_seat
+from onboarding.joins.seating import candidate_of, claim_seat, release_seat
 from onboarding.levels import domain as levels
 from onboarding.levels.repository import LevelRepository
 from onboarding.membership import domain as aggregate
@@ -89,7 +89,7 @@ async def _upgrade_group(
     )
     for load in placement_order(loads, candidate):
         if load.group_id != group.id and await claim_seat(session, membership, load.group_id):
-            await repo.free_seat(group.id)
+            await release_seat(session, group.id, membership.tenant_id)
             membership.group_id = load.group_id
             return group.id
     return None

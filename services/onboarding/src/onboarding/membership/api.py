@@ -29,14 +29,20 @@ async def list_memberships(
     community_id: Annotated[str | None, Query(max_length=36)] = None,
     member_id: Annotated[str | None, Query(max_length=200)] = None,
     status: Status | None = None,
+    waiting: Annotated[
+        bool | None, Query(description="true: only members waiting for a seat (no group had room)")
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[MembershipOut]:
+    """Operators and read keys list memberships; ``waiting=true`` is the queue of members
+    seated in the community but waiting for a group with room (``seat_waiting_since``)."""
     rows = await service.memberships(
         operator.tenant_id,
         community_id=community_id,
         member_id=member_id,
         status=status,
+        waiting=waiting,
         after=keyset_after(cursor),
         limit=limit + 1,
     )

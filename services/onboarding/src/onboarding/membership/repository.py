@@ -165,6 +165,18 @@ class Repository:
         params = {"tenant_id": tenant_id, "community_id": community_id, "member_id": member_id}
         return await self.session.scalar(_MEMBERSHIP_OF, params)
 
+    async def membership_read(
+        self, tenant_id: str, community_id: str, member_id: str
+    ) -> Membership | None:
+        """The member's membership of the community, unlocked (for reads)."""
+        return await self.session.scalar(
+            select(Membership).where(
+                Membership.tenant_id == tenant_id,
+                Membership.community_id == community_id,
+                Membership.member_id == member_id,
+            )
+        )
+
     async def memberships_page(
         self,
         tenant_id: str,
@@ -174,8 +186,12 @@ class Repository:
         status: str | None,
         after: After | None,
         limit: int,
+        waiting: bool | None = None,
     ) -> Sequence[Membership]:
         query = select(Membership).where(Membership.tenant_id == tenant_id)
+        if waiting is not None:
+            since = Membership.seat_waiting_since
+            query = query.where(since.is_not(None) if waiting else since.is_(None))
         if community_id:
             query = query.where(Membership.community_id == community_id)
         if member_id:

@@ -24,6 +24,8 @@ class MembershipOut(BaseModel):
     status: str
     tier: str
     group_id: str | None
+    # Set while the member is seated but no group had room for them: they get the next seat.
+    seat_waiting_since: datetime | None
     mentor_id: str | None  # assigned in turn among the community's mentors on arrival
     source: Source
     activated_at: datetime | None

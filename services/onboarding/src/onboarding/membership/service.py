@@ -97,6 +97,7 @@ class Memberships:
         community_id: str | None = None,
         member_id: str | None = None,
         status: str | None = None,
+        waiting: bool | None = None,
         after: After | None = None,
         limit: int = 50,
     ) -> list[Membership]:
@@ -109,6 +110,7 @@ class Memberships:
                     status=status,
                     after=after,
                     limit=limit,
+                    waiting=waiting,
                 )
             )
 
@@ -292,6 +294,10 @@ async def activated(
             membership.rules_muted = True
         seat = await seating.seat(session, membership, candidate_of(membership, context))
         membership.group_id = seat.group_id if seat else None
+        if seat is None and seating.wants_seat(membership, community):
+            await seating.wait_for_seat(session, membership, now)
+        else:
+            membership.seat_waiting_since = None
     if membership not in session:
         session.add(membership)
     upgraded = change.outcome == Outcome.UPGRADED  # a trial member paid: rewards settles
@@ -361,6 +367,7 @@ def membership_row(
         status=status,
         tier=TIER_CORE,
         group_id=None,
+        seat_waiting_since=None,
         mentor_id=None,
         muted_until=None,
         rules_muted=False,

@@ -23,6 +23,7 @@ from onboarding import events
 from onboarding.audit import service as audit
 from onboarding.audit.service import Actor
 from onboarding.ids import new_id
+from onboarding.joins import seating
 from onboarding.joins.seating import claim_seat
 from onboarding.membership import states as machine
 from onboarding.membership.repository import Repository
@@ -577,6 +578,9 @@ async def _reinstate(
         group_id = entry.get("group_id")
         seated = group_id is not None and await claim_seat(session, membership, group_id)
         membership.group_id = group_id if seated else None
+        membership.seat_waiting_since = None
+        if group_id is not None and not seated:  # it filled meanwhile: they wait for a seat
+            await seating.wait_for_seat(session, membership, now)
         if membership.term_ends_at is not None:
             await schedule_expiry(session, membership)  # its timer may have passed meanwhile
     await add_event(session, events.membership_reinstated(membership, from_status, sanction, now))
