@@ -60,7 +60,10 @@ def test_axes_combine_on_the_same_seat() -> None:
     audience = Audience(tenant_wide=True, group_kinds=frozenset({"interest"}), tiers={"core"})  # type: ignore[arg-type]
     viewer = Viewer(
         "m",
-        (seat("c-1", tier="core", group_kind="core"), seat("c-2", tier="trial", group_kind="interest")),
+        (
+            seat("c-1", tier="core", group_kind="core"),
+            seat("c-2", tier="trial", group_kind="interest"),
+        ),
     )
     assert not may_see(audience, viewer)
     both = Viewer("m", (seat("c-3", tier="core", group_kind="interest"),))
@@ -83,9 +86,7 @@ seats = st.builds(
     group_kind=st.none() | st.sampled_from(KINDS),
     roles=st.frozensets(st.sampled_from(ROLES)),
 )
-viewers = st.builds(
-    Viewer, st.just("m"), st.lists(seats, max_size=4).map(tuple), st.integers(1, 6)
-)
+viewers = st.builds(Viewer, st.just("m"), st.lists(seats, max_size=4).map(tuple), st.integers(1, 6))
 audiences = st.builds(
     Audience,
     tenant_wide=st.booleans(),

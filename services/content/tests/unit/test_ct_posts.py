@@ -33,7 +33,9 @@ MP4 = Media("https://cdn.example/a.mp4", MediaType.VIDEO, "video/mp4", 50 * MB, 
 PDF = Media("https://cdn.example/a.pdf", MediaType.FILE, "application/pdf", MB, name="a.pdf")
 
 
-def slug(kind: PostKind, body: str = "", media: tuple[Media, ...] = (), link: Link | None = None) -> str | None:
+def slug(
+    kind: PostKind, body: str = "", media: tuple[Media, ...] = (), link: Link | None = None
+) -> str | None:
     try:
         check_post(kind, body, media, link)
     except Invalid as error:
