@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -126,7 +128,7 @@ def test_any_sequence_of_decisions(decisions: list[Decision]) -> None:
         if change.published or change.retracted:
             published.append(change.published)
         state = change.after
-    assert all(a != b for a, b in zip(published, published[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(published))
     assert not published or published[0] is True
 
 
