@@ -14,6 +14,7 @@ down_revision = "0001"
 
 TABLES = (
     "audience_memberships",
+    "audience_communities",
     "audience_levels",
     "audience_groups",
     "audience_roles",
@@ -46,6 +47,13 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_audience_memberships_member", "audience_memberships", ["tenant_id", "member_id"]
+    )
+    op.create_table(
+        "audience_communities",
+        sa.Column("tenant_id", sa.String(36), primary_key=True),
+        sa.Column("community_id", sa.String(200), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
     )
     op.create_table(
         "audience_levels",

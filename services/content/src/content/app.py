@@ -22,6 +22,7 @@ AUDIENCE = ConsumerSpec(
         **{kind: audience.on_membership for kind in audience_events.MEMBERSHIP_FACTS},
         audience_events.ROLE_GRANTED: audience.on_role_granted,
         audience_events.ROLE_REVOKED: audience.on_role_revoked,
+        audience_events.COMMUNITY_CREATED: audience.on_community_created,
         audience_events.GROUP_CREATED: audience.on_group_created,
         audience_events.LEVEL_CHANGED: audience.on_level_changed,
     },

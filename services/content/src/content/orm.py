@@ -40,6 +40,17 @@ memberships = sa.Table(
     sa.Index("ix_audience_memberships_member", "tenant_id", "member_id"),
 )
 
+# The tenant's communities (onboarding's community.created): ids from another tenant, or
+# made up, are unknown here and answer 404.
+communities = sa.Table(
+    "audience_communities",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("community_id", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
 member_levels = sa.Table(
     "audience_levels",
     metadata,

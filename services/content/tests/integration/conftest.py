@@ -143,6 +143,25 @@ def group_event(group_id: str, kind: str, community_id: str = "c-1") -> Event:
     )
 
 
+def community_event(community_id: str, tenant_id: str = TENANT) -> Event:
+    return Event(
+        type="quanzi.onboarding.community.created.v1",
+        source="/onboarding",
+        tenant_id=tenant_id,
+        topic="onboarding.communities",
+        key=community_id,
+        data={
+            "tenant_id": tenant_id,
+            "community_id": community_id,
+            "slug": community_id,
+            "name": f"社群 {community_id}",
+            "visibility": "public",
+            "join_policy": "open",
+            "created_at": utcnow().isoformat(),
+        },
+    )
+
+
 @functools.cache
 def _registry() -> Registry:
     return Registry.load()
@@ -157,6 +176,7 @@ class Api:
     membership = staticmethod(membership_event)
     level = staticmethod(level_event)
     group = staticmethod(group_event)
+    community = staticmethod(community_event)
 
     def member(self, member_id: str, tenant_id: str = TENANT) -> dict[str, str]:
         token = self.mint.mint(tenant_id=tenant_id, subject=member_id, typ="member")
@@ -218,4 +238,7 @@ async def api(database_url: str, token_mint: TokenMint) -> AsyncIterator[Api]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://content") as client:
-            yield Api(app, client, token_mint)
+            api = Api(app, client, token_mint)
+            # The tenant's communities, as onboarding announced them.
+            await api.deliver(*(community_event(c) for c in ("c-1", "c-2", "c-3")))
+            yield api

@@ -173,25 +173,21 @@ async def test_bad_content_is_a_named_422_and_nothing_is_written(api: Any) -> No
     ] == []
 
 
-async def test_another_tenants_ids_are_not_found(api: Any) -> None:
-    post = await _operator_post(api)
-    stranger = api.operator(tenant_id="t-other")
-    base = f"/v1/content/posts/{post['id']}"
-    assert (await api.client.get(base, headers=stranger)).status_code == 404
-    assert (await api.client.patch(base, json={"body": "x"}, headers=stranger)).status_code == 404
-    assert (
-        await api.client.post(f"{base}/delete", json={"reason": "x"}, headers=stranger)
-    ).status_code == 404
-    assert (
-        await api.client.post(
-            f"/v1/content/review/posts/{post['id']}/reject", json={"reason": "x"}, headers=stranger
-        )
-    ).status_code == 404
-    assert (await api.client.get(f"{base}/comments", headers=stranger)).status_code == 404
-    assert (await api.client.get("/v1/content/communities/c-1/posts", headers=stranger)).json()[
-        "items"
-    ] == []
-    assert (await api.client.get(base, headers=api.operator())).status_code == 200
+async def test_unknown_communities_are_not_found(api: Any) -> None:
+    await api.deliver(api.community("c-b", tenant_id="t-other"))
+    answer = await api.post(api.operator(), audience={"community_ids": ["c-1", "c-b"]})
+    assert answer.status_code == 404 and answer.json()["community_ids"] == ["c-b"]
+    for path in ("/communities/c-b/posts", "/communities/c-b/settings"):
+        assert (
+            await api.client.get("/v1/content" + path, headers=api.operator())
+        ).status_code == 404
+    put = await api.client.put(
+        "/v1/content/communities/nope/settings",
+        json={"auto_approve_level": 2},
+        headers=api.operator(),
+    )
+    assert put.status_code == 404
+    assert await api.published() == []
 
 
 async def test_edit_keeps_history_and_delete_is_soft_with_a_reason(api: Any) -> None:

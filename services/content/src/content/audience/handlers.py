@@ -28,6 +28,13 @@ async def on_level_changed(session: AsyncSession, event: Event) -> None:
         await repo.save_level(event.tenant_id, member_id, int(event.data["level"]), changed_at)
 
 
+async def on_community_created(session: AsyncSession, event: Event) -> None:
+    data = event.data
+    await AudienceRepository(session).add_community(
+        event.tenant_id, str(data["community_id"]), str(data["name"]), moment(data["created_at"])
+    )
+
+
 async def on_group_created(session: AsyncSession, event: Event) -> None:
     data = event.data
     await AudienceRepository(session).add_group(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.audience.domain import MembershipState, Seat, Status, Viewer
-from content.orm import groups, member_levels, member_roles, memberships
+from content.orm import communities, groups, member_levels, member_roles, memberships
 from servicekit.db import dialect_insert, insert_ignore
 
 _STATE_COLUMNS = (
@@ -94,6 +94,27 @@ class AudienceRepository:
             index_elements=[member_levels.c.tenant_id, member_levels.c.member_id], set_=values
         )
         await self.session.execute(upsert)
+
+    async def add_community(
+        self, tenant_id: str, community_id: str, name: str, created_at: datetime
+    ) -> None:
+        row = {
+            "tenant_id": tenant_id,
+            "community_id": community_id,
+            "name": name,
+            "created_at": created_at,
+        }
+        await insert_ignore(self.session, communities, row)
+
+    async def unknown_communities(self, tenant_id: str, ids: Iterable[str]) -> set[str]:
+        """The ids among ``ids`` that are not communities of the tenant."""
+        wanted = set(ids)
+        if not wanted:
+            return set()
+        query = sa.select(communities.c.community_id).where(
+            communities.c.tenant_id == tenant_id, communities.c.community_id.in_(sorted(wanted))
+        )
+        return wanted - set((await self.session.execute(query)).scalars())
 
     async def add_group(self, tenant_id: str, group_id: str, community_id: str, kind: str) -> None:
         row = {

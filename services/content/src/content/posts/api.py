@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path
 from content.access import Anyone, Member, Responses, Sessions, Writer, is_member
 from content.audience.domain import TENANT_WIDE, Viewer
 from content.audience.repository import AudienceRepository
+from content.audience.service import require_communities
 from content.posts import service
 from content.posts.repository import After, PostRepository, Row
 from content.posts.schemas import (
@@ -46,7 +47,7 @@ def _page(rows: Sequence[Row], limit: int) -> Page[PostOut]:
     "/posts",
     status_code=201,
     summary="Write a post: operators to any audience, members into a community they sit in",
-    responses={**REFUSED, **INVALID},
+    responses={**REFUSED, **INVALID, 404: {"description": "A community not of this tenant"}},
 )
 async def create_post(body: PostIn, sessions: Sessions, principal: Writer) -> PostOut:
     draft = service.Draft(
@@ -150,7 +151,10 @@ async def list_updates(
 @router.get(
     "/communities/{community_id}/posts",
     summary="A community's posts, newest first (members: the ones their audience allows)",
-    responses={403: {"description": "A member with no seat in the community"}},
+    responses={
+        403: {"description": "A member with no seat in the community"},
+        404: {"description": "No such community for this tenant"},
+    },
 )
 async def community_posts(
     community_id: CommunityId,
@@ -163,6 +167,7 @@ async def community_posts(
 ) -> Page[PostOut]:
     after = keyset_after(cursor)
     async with read_only(sessions) as session:
+        await require_communities(session, principal.tenant_id, [community_id])
         repo = PostRepository(session)
         scope = [community_id, TENANT_WIDE]
         if not is_member(principal):

@@ -23,6 +23,7 @@ from content.audience.domain import (
     qualifying_seats,
 )
 from content.audience.repository import AudienceRepository
+from content.audience.service import require_communities
 from content.posts.domain import Invalid, Link, Media, PostKind, check_post, check_update
 from content.posts.repository import After, PostRepository, Row
 from content.review import domain as review
@@ -127,6 +128,7 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
         raise invalid(error) from error
     repo = PostRepository(session)
     state = review.ReviewState.APPROVED
+    await require_communities(session, principal.tenant_id, draft.audience.community_ids)
     if is_member(principal):
         community_id = _member_audience(draft)
         viewer, seat = await speaking_seat(

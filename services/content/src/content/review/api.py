@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from content.access import Editor, Reader, Responses, Sessions, Setter
+from content.audience.service import require_communities
 from content.posts.schemas import Id, PostOut, Reason
 from content.review import service
 from content.review.domain import Decision
@@ -29,6 +30,8 @@ DECIDED: Responses = {
     409: {"description": "Not allowed from its review state (e.g. rejected is final)"},
     422: {"description": "A rejection without a reason"},
 }
+
+UNKNOWN_COMMUNITY: Responses = {404: {"description": "No such community for this tenant"}}
 
 
 class DecisionIn(Body):
@@ -206,6 +209,7 @@ async def get_settings(
     community_id: CommunityId, sessions: Sessions, principal: Reader
 ) -> SettingsOut:
     async with read_only(sessions) as session:
+        await require_communities(session, principal.tenant_id, [community_id])
         row = await ReviewRepository(session).settings(principal.tenant_id, community_id)
     if row is None:
         return SettingsOut(community_id=community_id, auto_approve_level=None, updated_at=None)
@@ -222,6 +226,7 @@ async def put_settings(
 ) -> SettingsOut:
     now = utcnow()
     async with transaction(sessions) as session:
+        await require_communities(session, principal.tenant_id, [community_id])
         await ReviewRepository(session).save_settings(
             principal.tenant_id, community_id, body.auto_approve_level, now
         )
