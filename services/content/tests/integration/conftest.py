@@ -20,7 +20,7 @@ from content import app as content_app
 from content.settings import Settings
 from servicekit.contracts import Registry
 from servicekit.db import transaction
-from servicekit.devbroker import free_port
+from servicekit.devbroker import DevBroker, free_port
 from servicekit.events import Event, decode
 from servicekit.migrations import upgrade
 from servicekit.service_cli import alembic_ini
@@ -178,6 +178,12 @@ class Api:
     group = staticmethod(group_event)
     community = staticmethod(community_event)
 
+    async def publish(self, *events: Event) -> None:
+        await publish(self, *events)
+
+    async def until(self, condition: Any, what: str) -> Any:
+        return await until(condition, what)
+
     def member(self, member_id: str, tenant_id: str = TENANT) -> dict[str, str]:
         token = self.mint.mint(tenant_id=tenant_id, subject=member_id, typ="member")
         return {"Authorization": f"Bearer {token}"}
@@ -242,3 +248,49 @@ async def api(database_url: str, token_mint: TokenMint) -> AsyncIterator[Api]:
             # The tenant's communities, as onboarding announced them.
             await api.deliver(*(community_event(c) for c in ("c-1", "c-2", "c-3")))
             yield api
+
+
+@pytest.fixture
+async def live_api(
+    database_url: str, token_mint: TokenMint, dev_broker: DevBroker
+) -> AsyncIterator[Api]:
+    """The service as it runs: its audience consumer and its relay on the dev broker."""
+    await asyncio.to_thread(upgrade, alembic_ini("content"), database_url)
+    settings = Settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=dev_broker.bootstrap_servers,
+        jwks_json=json.dumps(token_mint.jwks()),
+        timers_enabled=False,
+    )
+    app = content_app.create_app(settings)
+    async with app.router.lifespan_context(app):
+        await asyncio.wait_for(app.state.runtime.kafka_ready.wait(), 60)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://content") as client:
+            yield Api(app, client, token_mint)
+
+
+async def publish(api: Api, *events: Event) -> None:
+    """Onto the broker, as onboarding's and rewards' relays publish them."""
+    producer = api.app.state.runtime.producer
+    for event in events:
+        _registry().validate(event)
+        await producer.send_and_wait(
+            event.topic,
+            value=event.kafka_value(),
+            key=event.key.encode() if event.key else None,
+            headers=event.kafka_headers(),
+        )
+
+
+async def until(condition: Any, what: str, timeout_s: float = 60.0) -> Any:
+    """Poll ``condition`` (an async callable) until it returns something truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        found = await condition()
+        if found:
+            return found
+        if loop.time() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s}s")
+        await asyncio.sleep(0.05)
