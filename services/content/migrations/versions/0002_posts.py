@@ -115,6 +115,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_posts_tenant_review", "posts", ["tenant_id", "review_state", "created_at", "id"]
     )
+    op.create_index(
+        "ix_posts_tenant_author", "posts", ["tenant_id", "author_id", "created_at", "id"]
+    )
     op.create_table(
         "post_communities",
         sa.Column("tenant_id", sa.String(36), primary_key=True),

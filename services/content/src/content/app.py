@@ -9,6 +9,7 @@ from content.audience import events as audience_events
 from content.audience import handlers as audience
 from content.engagement import api as engagement_api
 from content.posts import api as posts_api
+from content.reading import api as reading_api
 from content.review import api as review_api
 from content.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
@@ -38,7 +39,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Posts, review, schedules, newcomer sequences, "
                 "feeds, engagement and the knowledge base."
             ),
-            routers=[posts_api.router, review_api.router, engagement_api.router],
+            routers=[
+                posts_api.router,
+                reading_api.router,
+                review_api.router,
+                engagement_api.router,
+            ],
             produces=events.TOPICS,
             consumers=[AUDIENCE],
         )

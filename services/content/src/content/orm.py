@@ -118,6 +118,7 @@ posts = sa.Table(
     ),
     sa.Index("ix_posts_tenant_created", "tenant_id", "created_at", "id"),
     sa.Index("ix_posts_tenant_review", "tenant_id", "review_state", "created_at", "id"),
+    sa.Index("ix_posts_tenant_author", "tenant_id", "author_id", "created_at", "id"),
 )
 
 # The communities a post is published in: one stored post, one row per community, so a

@@ -417,3 +417,31 @@ async def test_roles_decide_who_may_do_what(api: Any) -> None:
     assert settings.status_code == 403
     queue = await api.client.get("/v1/content/review/posts", headers=api.member("m-1"))
     assert queue.status_code == 403
+
+
+async def test_a_post_opens_with_its_comments_updates_and_my_marks(api: Any) -> None:
+    await api.seat("m-1")
+    await api.seat("m-2")
+    post = await _operator_post(api, kind="live", body="直播")
+    base = f"/v1/content/posts/{post['id']}"
+    await api.client.post(f"{base}/updates", json={"body": "开场"}, headers=api.operator())
+    for n in range(22):
+        await api.client.post(f"{base}/comments", json={"body": f"c{n}"}, headers=api.operator())
+    held = await api.client.post(
+        f"{base}/comments", json={"body": "mine"}, headers=api.member("m-1")
+    )
+    await api.client.put(f"{base}/like", headers=api.member("m-1"))
+    mine = (await api.client.get(base, headers=api.member("m-1"))).json()
+    assert mine["liked"] is True and mine["bookmarked"] is False
+    assert [u["body"] for u in mine["updates"]] == ["开场"]
+    assert len(mine["comments"]["items"]) == 20 and mine["comments"]["next_cursor"]
+    rest = await api.client.get(
+        f"{base}/comments?cursor={mine['comments']['next_cursor']}", headers=api.member("m-1")
+    )
+    assert [c["body"] for c in rest.json()["items"]] == ["c20", "c21", "mine"]
+    theirs = (await api.client.get(base, headers=api.member("m-2"))).json()
+    assert theirs["liked"] is False and theirs["comment_count"] == 22
+    rest = await api.client.get(
+        f"{base}/comments?cursor={theirs['comments']['next_cursor']}", headers=api.member("m-2")
+    )
+    assert held.json()["id"] not in [c["id"] for c in rest.json()["items"]]

@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 from content.access import Anyone, Member, Responses, Sessions, Writer, is_member
 from content.engagement import service
 from content.engagement.repository import EngagementRepository
+from content.engagement.schemas import CommentOut
 from content.posts import service as posts
 from content.posts.schemas import Id, PostBody, PostOut
-from content.review.api import CommentOut
 from servicekit.db import read_only, transaction
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
 from servicekit.text import Body, Line
@@ -56,7 +56,7 @@ async def add_comment(
         row = await service.comment(
             session, principal, post_id, body.body, body.parent_id, utcnow()
         )
-    return CommentOut.model_validate(dict(row._mapping))
+    return CommentOut.of(row)
 
 
 @router.get(
@@ -76,7 +76,7 @@ async def list_comments(
         post = await posts.readable(session, principal, post_id)
         viewer = principal.subject if is_member(principal) else None
         rows = await EngagementRepository(session).comments(post.id, viewer, after, limit + 1)
-    items = [CommentOut.model_validate(dict(row._mapping)) for row in rows[:limit]]
+    items = [CommentOut.of(row) for row in rows[:limit]]
     return Page[CommentOut](items=items, next_cursor=next_cursor(rows, limit))
 
 

@@ -4,7 +4,7 @@ edit with history, delete softly, append live updates, and read what one may see
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +25,7 @@ from content.audience.domain import (
 from content.audience.repository import AudienceRepository
 from content.audience.service import require_communities
 from content.posts.domain import Invalid, Link, Media, PostKind, check_post, check_update
-from content.posts.repository import After, PostRepository, Row
+from content.posts.repository import PostRepository, Row
 from content.review import domain as review
 from servicekit.auth import Principal
 from servicekit.outbox import add_event
@@ -354,20 +354,3 @@ async def readable(session: AsyncSession, principal: Principal, post_id: str) ->
         if may_see(audience_of(post), viewer):
             return post
     raise not_found("post")
-
-
-Fetch = Callable[[After, int], Awaitable[Sequence[Row]]]
-
-
-async def visible_page(fetch: Fetch, viewer: Viewer, after: After, limit: int) -> list[Row]:
-    """Up to ``limit + 1`` posts ``viewer`` may see, newest first: the store narrows by
-    community, the audience rule (tiers, groups, roles, level) filters the rest."""
-    found: list[Row] = []
-    batch = max(2 * (limit + 1), 50)
-    for _ in range(20):  # bounded: a page of a very narrow audience may come up short
-        rows = await fetch(after, batch)
-        found.extend(row for row in rows if may_see(audience_of(row), viewer))
-        if len(found) > limit or len(rows) < batch:
-            break
-        after = (rows[-1].created_at, rows[-1].id)
-    return found[: limit + 1]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from content.access import Editor, Reader, Responses, Sessions, Setter
 from content.audience.service import require_communities
+from content.engagement.schemas import CommentOut
 from content.posts.schemas import Id, PostOut, Reason
 from content.review import service
 from content.review.domain import Decision
@@ -36,19 +37,6 @@ UNKNOWN_COMMUNITY: Responses = {404: {"description": "No such community for this
 
 class DecisionIn(Body):
     reason: Reason | None = Field(default=None, description="Required to reject")
-
-
-class CommentOut(BaseModel):
-    id: str
-    post_id: str
-    parent_id: str | None
-    author_id: str
-    author_kind: str
-    community_id: str | None
-    body: str
-    review_state: str
-    review_reason: str | None
-    created_at: datetime
 
 
 class BulkItemIn(Body):
@@ -119,7 +107,7 @@ async def held_comments(
         rows = await ReviewRepository(session).pending_comments(
             principal.tenant_id, community_id, after, limit + 1
         )
-    items = [CommentOut.model_validate(dict(row._mapping)) for row in rows[:limit]]
+    items = [CommentOut.of(row) for row in rows[:limit]]
     return Page[CommentOut](items=items, next_cursor=next_cursor(rows, limit))
 
 
@@ -158,7 +146,7 @@ async def _decide_comment(
         row = await service.decide_comment(
             session, principal, comment_id, decision, body.reason, utcnow()
         )
-    return CommentOut.model_validate(dict(row._mapping))
+    return CommentOut.of(row)
 
 
 @router.post(
