@@ -61,7 +61,7 @@ def post_held(post: Any, at: datetime, *, resubmitted: bool) -> Event:
     return _event(POST_HELD, post.tenant_id, post.author_id, data)
 
 
-def post_approved(post: Any, by: str, at: datetime) -> Event:
+def post_approved(post: Any, by: str | None, at: datetime) -> Event:
     data = {**_post_part(post), "reviewed_by": by, "approved_at": at.isoformat()}
     return _event(POST_APPROVED, post.tenant_id, post.author_id, data)
 
@@ -92,7 +92,7 @@ def post_shared(post: Any, sharer_id: str, token: str, at: datetime) -> Event:
     part = _post_part(post)
     data = {
         "post_id": post.id,
-        "sharer_id": sharer_id,
+        "member_id": sharer_id,
         "token": token,
         "community_ids": part["community_ids"],
         "tenant_wide": part["tenant_wide"],

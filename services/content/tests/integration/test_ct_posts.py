@@ -112,6 +112,8 @@ async def test_members_at_the_auto_approve_level_skip_review(api: Any) -> None:
     await api.deliver(api.level("m-1", 3), api.level("m-2", 2))
     assert (await api.post(api.member("m-1"))).json()["review_state"] == "approved"
     assert (await api.post(api.member("m-2"))).json()["review_state"] == "pending"
+    [approved] = await api.published(APPROVED)  # for rewards' approved-post rule
+    assert approved.data["author_id"] == "m-1" and approved.data["reviewed_by"] is None
     # an older level report does not undo a newer one
     await api.deliver(api.level("m-1", 1, at=utcnow() - timedelta(days=1)))
     assert (await api.post(api.member("m-1"))).json()["review_state"] == "approved"
@@ -362,7 +364,7 @@ async def test_comments_replies_likes_and_shares(api: Any) -> None:
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json()["token"] == second.json()["token"]
     [shared] = await api.published(SHARED)
-    assert shared.data["sharer_id"] == "m-2" and shared.data["token"] == first.json()["token"]
+    assert shared.data["member_id"] == "m-2" and shared.data["token"] == first.json()["token"]
     assert (await api.client.get(base, headers=api.operator())).json()["share_count"] == 1
 
 

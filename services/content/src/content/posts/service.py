@@ -169,6 +169,8 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
     post = await repo.post(principal.tenant_id, str(values["id"]))
     assert post is not None
     if state is review.ReviewState.APPROVED:
+        if is_member(principal):  # passed review on the author's level: earns like approval
+            await add_event(session, events.post_approved(post, None, now))
         await add_event(session, events.post_published(post, now))
     else:
         await add_event(session, events.post_held(post, now, resubmitted=False))
