@@ -143,6 +143,35 @@ def group_event(group_id: str, kind: str, community_id: str = "c-1") -> Event:
     )
 
 
+def role_event(
+    kind: str, grant_id: str, member_id: str, role: str, community_id: str = "c-1"
+) -> Event:
+    """onboarding's role.granted / role.revoked."""
+    at = utcnow().isoformat()
+    extra: dict[str, Any] = (
+        {"granted_by": "op-1", "granted_at": at}
+        if kind == "granted"
+        else {"revoked_by": "op-1", "seat_lost": False, "revoked_at": at}
+    )
+    return Event(
+        type=f"quanzi.onboarding.role.{kind}.v1",
+        source="/onboarding",
+        tenant_id=TENANT,
+        topic="onboarding.memberships",
+        key=member_id,
+        data={
+            "tenant_id": TENANT,
+            "grant_id": grant_id,
+            "community_id": community_id,
+            "member_id": member_id,
+            "role": role,
+            "group_id": None,
+            "title": None,
+            **extra,
+        },
+    )
+
+
 def community_event(community_id: str, tenant_id: str = TENANT) -> Event:
     return Event(
         type="quanzi.onboarding.community.created.v1",
@@ -177,6 +206,7 @@ class Api:
     level = staticmethod(level_event)
     group = staticmethod(group_event)
     community = staticmethod(community_event)
+    role = staticmethod(role_event)
 
     async def publish(self, *events: Event) -> None:
         await publish(self, *events)

@@ -447,3 +447,34 @@ async def test_a_post_opens_with_its_comments_updates_and_my_marks(api: Any) -> 
         f"{base}/comments?cursor={theirs['comments']['next_cursor']}", headers=api.member("m-2")
     )
     assert held.json()["id"] not in [c["id"] for c in rest.json()["items"]]
+
+
+async def test_roles_and_tier_changes_move_what_a_member_sees(api: Any) -> None:
+    await api.seat("m-1", tier="trial", group_id="g-trial")
+    guests = await _operator_post(
+        api, audience={"community_ids": ["c-1"], "roles": ["guest_speaker"]}
+    )
+    core = await _operator_post(api, audience={"community_ids": ["c-1"], "tiers": ["core"]})
+
+    async def visible() -> set[str]:
+        page = (await api.client.get("/v1/content/feed", headers=api.member("m-1"))).json()
+        return {item["id"] for item in page["items"]}
+
+    assert await visible() == set()
+    await api.deliver(api.role("granted", "r-1", "m-1", "guest_speaker"))
+    assert await visible() == {guests["id"]}
+    changed = api.membership(
+        "tier_changed",
+        "m-1",
+        from_tier="trial",
+        to_tier="core",
+        from_group_id="g-trial",
+        to_group_id="g-core",
+        reason="payment",
+    )
+    await api.deliver(changed)
+    assert await visible() == {guests["id"], core["id"]}
+    await api.deliver(api.role("revoked", "r-1", "m-1", "guest_speaker"))
+    assert await visible() == {core["id"]}
+    await api.deliver(api.membership("expired", "m-1"))
+    assert await visible() == set()

@@ -39,6 +39,18 @@ class Tier(StrEnum):
     CORE = "core"
 
 
+class CommunityRole(StrEnum):
+    """Roles onboarding grants inside a community (role.granted)."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    GUEST_SPEAKER = "guest_speaker"  # 嘉宾
+    REGIONAL_LEADER = "regional_leader"  # 分舵舵主
+    MENTOR = "mentor"
+    TITLE = "title"  # 首席…官 and other titles
+
+
 @dataclass(frozen=True)
 class Seat:
     """One membership of the viewer, as the projection knows it."""

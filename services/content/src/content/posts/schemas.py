@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from content.audience.domain import TENANT_WIDE, Audience, GroupKind, Tier
+from content.audience.domain import TENANT_WIDE, Audience, CommunityRole, GroupKind, Tier
 from content.posts.domain import MAX_URL, Link, Media, MediaType, PostKind
 from content.posts.repository import Row
 from servicekit.text import Body, Line, Text
@@ -53,7 +53,8 @@ class AudienceIn(Body):
     tiers: Annotated[list[Tier], Field(max_length=2, default_factory=list)]
     min_level: Annotated[int | None, Field(ge=1, le=1000)] = None
     roles: Annotated[
-        list[Id], Field(max_length=20, description="Community roles", default_factory=list)
+        list[CommunityRole],
+        Field(max_length=7, description="Community roles", default_factory=list),
     ]
 
     @model_validator(mode="after")
@@ -71,7 +72,7 @@ class AudienceIn(Body):
             group_kinds=frozenset(kind.value for kind in self.group_kinds),
             tiers=frozenset(tier.value for tier in self.tiers),
             min_level=self.min_level,
-            roles=frozenset(self.roles),
+            roles=frozenset(role.value for role in self.roles),
         )
 
 

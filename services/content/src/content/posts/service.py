@@ -24,7 +24,15 @@ from content.audience.domain import (
 )
 from content.audience.repository import AudienceRepository
 from content.audience.service import require_communities
-from content.posts.domain import Invalid, Link, Media, PostKind, check_post, check_update
+from content.posts.domain import (
+    Invalid,
+    Link,
+    Media,
+    MediaType,
+    PostKind,
+    check_post,
+    check_update,
+)
 from content.posts.repository import PostRepository, Row
 from content.review import domain as review
 from servicekit.auth import Principal
@@ -88,8 +96,6 @@ def link_json(link: Link | None) -> dict[str, Any] | None:
 
 
 def media_of(data: Sequence[dict[str, Any]]) -> tuple[Media, ...]:
-    from content.posts.domain import MediaType
-
     return tuple(
         Media(
             url=item["url"],
@@ -113,8 +119,12 @@ async def speaking_seat(
     """The member's seat that lets them speak to ``audience``, or the 403 saying why not."""
     viewer = await AudienceRepository(session).viewer(principal.tenant_id, principal.subject)
     seats = qualifying_seats(audience, viewer)
-    if not seats:  # no seat for it at all: the reason a plain seat in its communities gives
-        seats = [s for s in viewer.seats if s.community_id in audience.community_ids]
+    if not seats:  # no seat for it: say why from the seats in its communities (banned, …)
+        seats = [
+            s
+            for s in viewer.seats
+            if audience.tenant_wide or s.community_id in audience.community_ids
+        ]
     seat, reason = best_speaking_seat(seats, now)
     if seat is None:
         raise silenced(reason, where)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from content.access import Anyone, Member, Responses, Sessions, is_member
-from content.audience.domain import TENANT_WIDE, Viewer
+from content.audience.domain import SEATED, TENANT_WIDE, Viewer
 from content.audience.repository import AudienceRepository
 from content.audience.service import require_communities
 from content.engagement.repository import EngagementRepository
@@ -102,7 +102,7 @@ async def community_posts(
             return _page(rows, limit)
         viewer = await AudienceRepository(session).viewer(principal.tenant_id, principal.subject)
         seats = [s for s in viewer.seats if s.community_id == community_id]
-        if not any(seat.status == "active" for seat in seats):
+        if not any(seat.status in SEATED for seat in seats):
             raise Problem(403, "not-a-member", "Not a member", "you have no seat in it")
         # Only this community's seat counts here: a post is listed where the reader sits.
         local = Viewer(viewer.member_id, tuple(seats), viewer.level)
