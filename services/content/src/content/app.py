@@ -13,6 +13,7 @@ from content.reading import api as reading_api
 from content.review import api as review_api
 from content.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
+from servicekit.consumer import Batched
 
 # The audience projection: who may see and who may speak, from onboarding's and rewards'
 # events only (no call back at read time).
@@ -20,7 +21,8 @@ AUDIENCE = ConsumerSpec(
     name="audience",
     topics=["onboarding.memberships", "onboarding.communities", "rewards.points"],
     handlers={
-        **{kind: audience.on_membership for kind in audience_events.MEMBERSHIP_FACTS},
+        # Batched: a run of membership events (a bulk import's activations) in two statements.
+        **{kind: Batched(audience.on_memberships) for kind in audience_events.MEMBERSHIP_FACTS},
         audience_events.ROLE_GRANTED: audience.on_role_granted,
         audience_events.ROLE_REVOKED: audience.on_role_revoked,
         audience_events.COMMUNITY_CREATED: audience.on_community_created,

@@ -3,6 +3,8 @@ roles, rewards' levels. Idempotent through the inbox; order-tolerant through ``f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.audience import domain
@@ -11,12 +13,17 @@ from content.audience.repository import AudienceRepository
 from servicekit.events import Event
 
 
-async def on_membership(session: AsyncSession, event: Event) -> None:
-    fact = MEMBERSHIP_FACTS[event.type](event.data)
-    membership_id = str(event.data["membership_id"])
+async def on_memberships(session: AsyncSession, events: Sequence[Event]) -> None:
+    """A run of membership events: the rows read in one statement, folded in order in
+    memory, written in one statement."""
+    keys = [(event.tenant_id, str(event.data["membership_id"])) for event in events]
+    facts = [MEMBERSHIP_FACTS[event.type](event.data) for event in events]
     repo = AudienceRepository(session)
-    known = await repo.membership(event.tenant_id, membership_id)
-    await repo.save_membership(event.tenant_id, membership_id, domain.fold(known, fact))
+    known = await repo.memberships(keys)
+    changed: dict[tuple[str, str], domain.MembershipState] = {}
+    for key, fact in zip(keys, facts, strict=True):
+        changed[key] = known[key] = domain.fold(known.get(key), fact)
+    await repo.save_memberships(changed)
 
 
 async def on_level_changed(session: AsyncSession, event: Event) -> None:

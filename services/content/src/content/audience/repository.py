@@ -56,27 +56,40 @@ class AudienceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def membership(self, tenant_id: str, membership_id: str) -> MembershipState | None:
-        query = sa.select(*(memberships.c[name] for name in _STATE_COLUMNS)).where(
-            memberships.c.tenant_id == tenant_id, memberships.c.membership_id == membership_id
-        )
-        row = (await self.session.execute(query)).mappings().first()
-        if row is None:
-            return None
-        return MembershipState(**{**row, "status": Status(row["status"])})
+    async def memberships(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], MembershipState]:
+        """The rows of ``(tenant_id, membership_id)`` keys, in one statement."""
+        if not keys:
+            return {}
+        key = sa.tuple_(memberships.c.tenant_id, memberships.c.membership_id)
+        query = sa.select(
+            memberships.c.tenant_id,
+            memberships.c.membership_id,
+            *(memberships.c[name] for name in _STATE_COLUMNS),
+        ).where(key.in_(sorted(set(keys))))
+        found = {}
+        for row in (await self.session.execute(query)).mappings():
+            state = {name: row[name] for name in _STATE_COLUMNS}
+            state["status"] = Status(row["status"])
+            found[(row["tenant_id"], row["membership_id"])] = MembershipState(**state)
+        return found
 
-    async def save_membership(
-        self, tenant_id: str, membership_id: str, state: MembershipState
-    ) -> None:
-        values = {name: getattr(state, name) for name in _STATE_COLUMNS}
-        values["status"] = state.status.value
-        insert = dialect_insert(self.session, memberships).values(
-            tenant_id=tenant_id, membership_id=membership_id, **values
-        )
+    async def save_memberships(self, states: dict[tuple[str, str], MembershipState]) -> None:
+        """Upsert the rows in one executemany (one cached statement)."""
+        if not states:
+            return
+        rows = []
+        for (tenant_id, membership_id), state in sorted(states.items()):
+            values = {name: getattr(state, name) for name in _STATE_COLUMNS}
+            values["status"] = state.status.value
+            rows.append({"tenant_id": tenant_id, "membership_id": membership_id, **values})
+        insert = dialect_insert(self.session, memberships)
         upsert = insert.on_conflict_do_update(
-            index_elements=[memberships.c.tenant_id, memberships.c.membership_id], set_=values
+            index_elements=[memberships.c.tenant_id, memberships.c.membership_id],
+            set_={name: insert.excluded[name] for name in _STATE_COLUMNS},
         )
-        await self.session.execute(upsert)
+        await self.session.execute(upsert, rows)
 
     async def level(self, tenant_id: str, member_id: str) -> tuple[int, datetime] | None:
         params = {"tenant_id": tenant_id, "member_id": member_id}
