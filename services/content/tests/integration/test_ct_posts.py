@@ -478,3 +478,25 @@ async def test_roles_and_tier_changes_move_what_a_member_sees(api: Any) -> None:
     assert await visible() == {core["id"]}
     await api.deliver(api.membership("expired", "m-1"))
     assert await visible() == set()
+
+
+async def test_counters_hold_under_concurrent_requests(api: Any) -> None:
+    members = [f"m-{n}" for n in range(15)]
+    for member in members:
+        await api.seat(member)
+    post = await _operator_post(api)
+    base = f"/v1/content/posts/{post['id']}"
+
+    async def together(method: str, path: str, who: list[str]) -> None:
+        answers = await asyncio.gather(
+            *(api.client.request(method, base + path, headers=api.member(m)) for m in who)
+        )
+        assert all(answer.status_code in (200, 201) for answer in answers), answers
+
+    await together("PUT", "/like", members * 2)  # every member twice, all at once
+    await together("DELETE", "/like", members[:5] * 2)
+    await together("POST", "/shares", members[:3] * 3)
+    await together("PUT", "/bookmark", members[:4] * 2)
+    after = (await api.client.get(base, headers=api.operator())).json()
+    assert (after["like_count"], after["share_count"], after["bookmark_count"]) == (10, 3, 4)
+    assert len(await api.published(SHARED)) == 3
