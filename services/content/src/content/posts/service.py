@@ -36,7 +36,7 @@ from content.posts.domain import (
 from content.posts.repository import PostRepository, Row
 from content.review import domain as review
 from servicekit.auth import Principal
-from servicekit.outbox import add_event
+from servicekit.outbox import add_event, add_events
 from servicekit.problems import Problem, not_found
 
 
@@ -136,17 +136,44 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
         check_post(draft.kind, draft.body, draft.media, draft.link)
     except Invalid as error:
         raise invalid(error) from error
-    repo = PostRepository(session)
-    state = review.ReviewState.APPROVED
     await require_communities(session, principal.tenant_id, draft.audience.community_ids)
-    if is_member(principal):
-        community_id = _member_audience(draft)
-        viewer, seat = await speaking_seat(
-            session, principal, draft.audience, now, f"community {community_id}"
+    by_member = is_member(principal)
+    state = review.ReviewState.APPROVED
+    if by_member:
+        state = await _member_review_state(session, principal, draft, now)
+    values = _new_post(principal, draft, state, now)
+    repo = PostRepository(session)
+    await repo.add(values, sorted(draft.audience.communities()))
+    await repo.add_revision(_revision(values, principal.subject, now))
+    post = await repo.post(principal.tenant_id, str(values["id"]))
+    assert post is not None
+    if state is review.ReviewState.PENDING:
+        await add_events(session, [events.post_held(post, now, resubmitted=False)])
+    elif by_member:  # passed review on the author's level: earns as an approval does
+        await add_events(
+            session, [events.post_approved(post, None, now), events.post_published(post, now)]
         )
-        auto = await repo.auto_approve_level(principal.tenant_id, seat.community_id)
-        state = review.initial_state(by_operator=False, level=viewer.level, auto_approve_level=auto)
-    values = {
+    else:
+        await add_events(session, [events.post_published(post, now)])
+    return post
+
+
+async def _member_review_state(
+    session: AsyncSession, principal: Principal, draft: Draft, now: datetime
+) -> review.ReviewState:
+    """403 unless the member may speak in the community; held unless their level skips it."""
+    community_id = _member_audience(draft)
+    viewer, seat = await speaking_seat(
+        session, principal, draft.audience, now, f"community {community_id}"
+    )
+    auto = await PostRepository(session).auto_approve_level(principal.tenant_id, seat.community_id)
+    return review.initial_state(by_operator=False, level=viewer.level, auto_approve_level=auto)
+
+
+def _new_post(
+    principal: Principal, draft: Draft, state: review.ReviewState, now: datetime
+) -> dict[str, Any]:
+    return {
         "id": str(uuid.uuid4()),
         "tenant_id": principal.tenant_id,
         "author_id": principal.subject,
@@ -174,17 +201,6 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
         "created_at": now,
         "updated_at": now,
     }
-    await repo.add(values, sorted(draft.audience.communities()))
-    await repo.add_revision(_revision(values, principal.subject, now))
-    post = await repo.post(principal.tenant_id, str(values["id"]))
-    assert post is not None
-    if state is review.ReviewState.APPROVED:
-        if is_member(principal):  # passed review on the author's level: earns like approval
-            await add_event(session, events.post_approved(post, None, now))
-        await add_event(session, events.post_published(post, now))
-    else:
-        await add_event(session, events.post_held(post, now, resubmitted=False))
-    return post
 
 
 def _member_audience(draft: Draft) -> str:

@@ -15,7 +15,7 @@ from content.review import domain
 from content.review.domain import Decision, NotAllowed, ReviewState
 from content.review.repository import ReviewRepository
 from servicekit.auth import Principal
-from servicekit.outbox import add_event
+from servicekit.outbox import add_event, add_events
 from servicekit.problems import Problem, not_found
 
 
@@ -66,8 +66,8 @@ async def decide_post(
     assert after is not None
     by = principal.subject
     if change.published:
-        await add_event(session, events.post_approved(after, by, now))
-        await add_event(session, events.post_published(after, now))
+        published = [events.post_approved(after, by, now), events.post_published(after, now)]
+        await add_events(session, published)
     elif change.after is ReviewState.REJECTED:
         event = events.post_rejected(after, by, reason, now, was_approved=change.retracted)
         await add_event(session, event)
