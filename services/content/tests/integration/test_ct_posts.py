@@ -208,6 +208,11 @@ async def test_edit_keeps_history_and_delete_is_soft_with_a_reason(api: Any) -> 
     assert edited.status_code == 200 and edited.json()["version"] == 2
     revisions = (await api.client.get(f"{base}/revisions", headers=api.operator())).json()
     assert [r["body"] for r in revisions] == ["v2", "v1"]
+    mine = await api.client.get(f"{base}/revisions", headers=api.member("m-1"))
+    assert [r["version"] for r in mine.json()] == [2, 1]
+    await api.seat("m-2")
+    theirs = await api.client.get(f"{base}/revisions", headers=api.member("m-2"))
+    assert theirs.status_code == 404
     assert (
         await api.client.patch(base, json={"body": "x"}, headers=api.member("m-2"))
     ).status_code == 404
@@ -322,6 +327,12 @@ async def test_comments_replies_likes_and_shares(api: Any) -> None:
     theirs = (await api.client.get(f"{base}/comments", headers=api.member("m-2"))).json()["items"]
     assert len(mine) == 1 and theirs == []
     comment = held.json()
+    early = await api.client.post(
+        f"{base}/comments",
+        json={"body": "x", "parent_id": comment["id"]},
+        headers=api.member("m-2"),
+    )
+    assert early.status_code == 404  # a held comment is not there to reply to
     approve = await api.client.post(
         f"/v1/content/review/comments/{comment['id']}/approve", json={}, headers=api.operator()
     )

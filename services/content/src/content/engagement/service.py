@@ -41,7 +41,9 @@ async def comment(
     repo = EngagementRepository(session)
     if parent_id is not None:
         parent = await repo.comment(principal.tenant_id, parent_id)
-        if parent is None or parent.post_id != post.id:
+        # a held or rejected comment is not there for anyone to reply to
+        approved = parent is not None and parent.review_state == review.ReviewState.APPROVED
+        if parent is None or parent.post_id != post.id or not approved:
             raise not_found("comment")
         if parent.parent_id is not None:
             raise Problem(422, "reply-depth", "Reply too deep", "replies go to a top-level comment")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from content.access import Anyone, Responses, Sessions, Writer
+from content.access import Anyone, Responses, Sessions, Writer, is_member
 from content.posts import service
 from content.posts.repository import PostRepository
 from content.posts.schemas import (
@@ -19,6 +19,7 @@ from content.posts.schemas import (
     UpdateIn,
 )
 from servicekit.db import read_only, transaction
+from servicekit.problems import not_found
 from servicekit.text import Line
 from servicekit.types import utcnow
 
@@ -88,12 +89,14 @@ async def delete_post(
 
 @router.get(
     "/posts/{post_id}/revisions",
-    summary="Edit history, newest first",
+    summary="Edit history, newest first: for its author and operators",
     responses=NOT_FOUND,
 )
 async def revisions(post_id: PostId, sessions: Sessions, principal: Anyone) -> list[RevisionOut]:
     async with read_only(sessions) as session:
         post = await service.readable(session, principal, post_id)
+        if is_member(principal) and not service.is_author(principal, post):
+            raise not_found("post")  # earlier versions may hold what an edit took out
         rows = await PostRepository(session).revisions(post.id)
     return [RevisionOut.model_validate(dict(row._mapping)) for row in rows]
 

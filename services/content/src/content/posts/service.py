@@ -233,14 +233,14 @@ def _revision(values: dict[str, Any], by: str, at: datetime) -> dict[str, Any]:
 async def editable(session: AsyncSession, principal: Principal, post_id: str) -> Row:
     """The post, locked, if the caller may change it: its member author, or an editor."""
     post = await PostRepository(session).post(principal.tenant_id, post_id, lock=True)
-    if post is None or not (is_operator(principal, *EDITORS) or _is_author(principal, post)):
+    if post is None or not (is_operator(principal, *EDITORS) or is_author(principal, post)):
         raise not_found("post")
     if post.deleted_at is not None:
         raise Problem(409, "post-deleted", "Post deleted", "a deleted post cannot change")
     return post
 
 
-def _is_author(principal: Principal, post: Row) -> bool:
+def is_author(principal: Principal, post: Row) -> bool:
     return (
         is_member(principal)
         and post.author_kind == "member"
@@ -277,7 +277,7 @@ async def edit(
     }
     repo = PostRepository(session)
     resubmitted = False
-    if _is_author(principal, post):
+    if is_author(principal, post):
         resubmitted = await _review_again(session, principal, post, values, now)
     await repo.update(post.id, values)
     await repo.add_revision(_revision({**values, "id": post.id}, principal.subject, now))
@@ -375,7 +375,7 @@ async def readable(session: AsyncSession, principal: Principal, post_id: str) ->
     post = await PostRepository(session).post(principal.tenant_id, post_id)
     if post is None or post.deleted_at is not None:
         raise not_found("post")
-    if is_operator(principal, *READERS) or _is_author(principal, post):
+    if is_operator(principal, *READERS) or is_author(principal, post):
         return post
     if post.review_state == review.ReviewState.APPROVED:
         viewer = await AudienceRepository(session).viewer(principal.tenant_id, principal.subject)
