@@ -511,3 +511,19 @@ async def test_counters_hold_under_concurrent_requests(api: Any) -> None:
     after = (await api.client.get(base, headers=api.operator())).json()
     assert (after["like_count"], after["share_count"], after["bookmark_count"]) == (10, 3, 4)
     assert len(await api.published(SHARED)) == 3
+
+
+async def test_two_operators_approving_at_once_approve_once(api: Any) -> None:
+    await api.seat("m-1")
+    posts = [(await api.post(api.member("m-1"))).json() for _ in range(3)]
+    calls = [
+        api.client.post(
+            f"/v1/content/review/posts/{p['id']}/approve", json={}, headers=api.operator()
+        )
+        for p in posts
+        for _ in range(3)
+    ]
+    answers = await asyncio.gather(*calls)
+    assert sorted(a.status_code for a in answers) == [200] * 3 + [409] * 6
+    approved = await api.published(APPROVED)
+    assert sorted(e.data["post_id"] for e in approved) == sorted(p["id"] for p in posts)
