@@ -527,3 +527,43 @@ async def test_two_operators_approving_at_once_approve_once(api: Any) -> None:
     assert sorted(a.status_code for a in answers) == [200] * 3 + [409] * 6
     approved = await api.published(APPROVED)
     assert sorted(e.data["post_id"] for e in approved) == sorted(p["id"] for p in posts)
+
+
+async def test_community_admins_review_their_community_with_a_member_token(api: Any) -> None:
+    for member in ("m-1", "mod"):
+        await api.seat(member)
+        await api.seat(member, "c-2")
+    await api.deliver(api.role("granted", "r-9", "mod", "admin", community_id="c-1"))
+    here = (await api.post(api.member("m-1"))).json()
+    there = (await api.post(api.member("m-1"), audience={"community_ids": ["c-2"]})).json()
+    mod = api.member("mod")
+
+    queue = await api.client.get("/v1/content/review/posts?community_id=c-1", headers=mod)
+    assert [p["id"] for p in queue.json()["items"]] == [here["id"]]
+    for path in ("/v1/content/review/posts", "/v1/content/review/posts?community_id=c-2"):
+        assert (await api.client.get(path, headers=mod)).status_code == 403
+    approve = await api.client.post(
+        f"/v1/content/review/posts/{here['id']}/approve", json={}, headers=mod
+    )
+    assert approve.status_code == 200
+    refused = await api.client.post(
+        f"/v1/content/review/posts/{there['id']}/approve", json={}, headers=mod
+    )
+    assert refused.status_code == 403 and refused.json()["type"].endswith("/not-a-moderator")
+    plain = await api.client.post(
+        f"/v1/content/review/posts/{here['id']}/reject",
+        json={"reason": "x"},
+        headers=api.member("m-1"),
+    )
+    assert plain.status_code == 403
+    operators = await _operator_post(api)  # operators' posts are not theirs to judge
+    late = await api.client.post(
+        f"/v1/content/review/posts/{operators['id']}/reject", json={"reason": "x"}, headers=mod
+    )
+    assert late.status_code == 403
+    [approved] = await api.published(APPROVED)
+    assert approved.data["reviewed_by"] == "mod"
+    await api.deliver(api.role("revoked", "r-9", "mod", "admin", community_id="c-1"))
+    assert (
+        await api.client.get("/v1/content/review/posts?community_id=c-1", headers=mod)
+    ).status_code == 403

@@ -157,6 +157,11 @@ class AudienceRepository:
             )
         )
 
+    async def roles(self, tenant_id: str, member_id: str) -> set[tuple[str, str]]:
+        """The member's ``(community_id, role)`` grants."""
+        params = {"tenant_id": tenant_id, "member_id": member_id}
+        return {(row.community_id, row.role) for row in await self.session.execute(_ROLES, params)}
+
     async def viewer(self, tenant_id: str, member_id: str) -> Viewer:
         """Everything the audience rules need about one member: three index reads."""
         params = {"tenant_id": tenant_id, "member_id": member_id}

@@ -8,16 +8,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.access import Editor, Reader, Responses, Sessions, Setter
+from content.access import Anyone, Reader, Responses, Sessions, Setter, Writer, is_member
+from content.audience.repository import AudienceRepository
 from content.audience.service import require_communities
 from content.engagement.schemas import CommentOut
 from content.posts.schemas import Id, PostOut, Reason
 from content.review import service
-from content.review.domain import Decision
+from content.review.domain import Decision, moderates
 from content.review.repository import ReviewRepository
+from servicekit.auth import Principal
 from servicekit.db import read_only, transaction
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
+from servicekit.problems import Problem
 from servicekit.text import Body, Line
 from servicekit.types import utcnow
 
@@ -27,6 +31,7 @@ ItemId = Annotated[Line, Path(max_length=36)]
 CommunityId = Annotated[Line, Path(max_length=200)]
 CommunityFilter = Annotated[Line | None, Query(max_length=200)]
 DECIDED: Responses = {
+    403: {"description": "A member who does not moderate the item's community"},
     404: {"description": "No such item for this tenant"},
     409: {"description": "Not allowed from its review state (e.g. rejected is final)"},
     422: {"description": "A rejection without a reason"},
@@ -77,16 +82,34 @@ class SettingsOut(BaseModel):
     updated_at: datetime | None
 
 
-@router.get("/review/posts", summary="Held posts, oldest first")
+async def _queue_scope(session: AsyncSession, principal: Principal, community: str | None) -> None:
+    """Members see the queue of a community they moderate, and only with its id."""
+    if not is_member(principal):
+        return
+    roles = await AudienceRepository(session).roles(principal.tenant_id, principal.subject)
+    if not moderates(roles, community):
+        raise Problem(
+            403,
+            "not-a-moderator",
+            "Not a moderator",
+            "pass community_id of a community you moderate",
+        )
+
+
+QUEUE: Responses = {403: {"description": "A member who does not moderate community_id"}}
+
+
+@router.get("/review/posts", summary="Held posts, oldest first", responses=QUEUE)
 async def held_posts(
     sessions: Sessions,
-    principal: Reader,
+    principal: Anyone,
     community_id: CommunityFilter = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[PostOut]:
     after = keyset_after(cursor)
     async with read_only(sessions) as session:
+        await _queue_scope(session, principal, community_id)
         rows = await ReviewRepository(session).pending_posts(
             principal.tenant_id, community_id, after, limit + 1
         )
@@ -94,16 +117,17 @@ async def held_posts(
     return Page[PostOut](items=items, next_cursor=next_cursor(rows, limit))
 
 
-@router.get("/review/comments", summary="Held comments, oldest first")
+@router.get("/review/comments", summary="Held comments, oldest first", responses=QUEUE)
 async def held_comments(
     sessions: Sessions,
-    principal: Reader,
+    principal: Anyone,
     community_id: CommunityFilter = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[CommentOut]:
     after = keyset_after(cursor)
     async with read_only(sessions) as session:
+        await _queue_scope(session, principal, community_id)
         rows = await ReviewRepository(session).pending_comments(
             principal.tenant_id, community_id, after, limit + 1
         )
@@ -112,7 +136,7 @@ async def held_comments(
 
 
 async def _decide_post(
-    post_id: str, decision: Decision, body: DecisionIn, sessions: Sessions, principal: Editor
+    post_id: str, decision: Decision, body: DecisionIn, sessions: Sessions, principal: Writer
 ) -> PostOut:
     async with transaction(sessions) as session:
         post = await service.decide_post(
@@ -123,7 +147,7 @@ async def _decide_post(
 
 @router.post("/review/posts/{post_id}/approve", summary="Approve a held post", responses=DECIDED)
 async def approve_post(
-    post_id: ItemId, body: DecisionIn, sessions: Sessions, principal: Editor
+    post_id: ItemId, body: DecisionIn, sessions: Sessions, principal: Writer
 ) -> PostOut:
     return await _decide_post(post_id, Decision.APPROVE, body, sessions, principal)
 
@@ -134,13 +158,13 @@ async def approve_post(
     responses=DECIDED,
 )
 async def reject_post(
-    post_id: ItemId, body: DecisionIn, sessions: Sessions, principal: Editor
+    post_id: ItemId, body: DecisionIn, sessions: Sessions, principal: Writer
 ) -> PostOut:
     return await _decide_post(post_id, Decision.REJECT, body, sessions, principal)
 
 
 async def _decide_comment(
-    comment_id: str, decision: Decision, body: DecisionIn, sessions: Sessions, principal: Editor
+    comment_id: str, decision: Decision, body: DecisionIn, sessions: Sessions, principal: Writer
 ) -> CommentOut:
     async with transaction(sessions) as session:
         row = await service.decide_comment(
@@ -153,7 +177,7 @@ async def _decide_comment(
     "/review/comments/{comment_id}/approve", summary="Approve a held comment", responses=DECIDED
 )
 async def approve_comment(
-    comment_id: ItemId, body: DecisionIn, sessions: Sessions, principal: Editor
+    comment_id: ItemId, body: DecisionIn, sessions: Sessions, principal: Writer
 ) -> CommentOut:
     return await _decide_comment(comment_id, Decision.APPROVE, body, sessions, principal)
 
@@ -164,7 +188,7 @@ async def approve_comment(
     responses=DECIDED,
 )
 async def reject_comment(
-    comment_id: ItemId, body: DecisionIn, sessions: Sessions, principal: Editor
+    comment_id: ItemId, body: DecisionIn, sessions: Sessions, principal: Writer
 ) -> CommentOut:
     return await _decide_comment(comment_id, Decision.REJECT, body, sessions, principal)
 
@@ -173,7 +197,7 @@ async def reject_comment(
     "/review/decisions",
     summary="Decide many posts and comments at once; each item is decided or refused alone",
 )
-async def decide_many(body: BulkIn, sessions: Sessions, principal: Editor) -> BulkOut:
+async def decide_many(body: BulkIn, sessions: Sessions, principal: Writer) -> BulkOut:
     items = [service.Item(item.target, item.id, item.decision, item.reason) for item in body.items]
     async with transaction(sessions) as session:
         outcomes = await service.decide_many(session, principal, items, utcnow())

@@ -60,6 +60,19 @@ def decide(state: ReviewState, decision: Decision) -> Change:
     return Change(state, after)
 
 
+# Community roles (onboarding's role.granted) that moderate a community with a member
+# token, as onboarding lets them moderate members: they review members' posts and
+# comments written in that community.
+MODERATOR_ROLES = frozenset({"owner", "admin", "operator"})
+
+
+def moderates(roles: set[tuple[str, str]], community_id: str | None) -> bool:
+    """Whether ``(community_id, role)`` grants make their holder a moderator there."""
+    return community_id is not None and any(
+        community == community_id and role in MODERATOR_ROLES for community, role in roles
+    )
+
+
 def needs_review(*, by_operator: bool, level: int, auto_approve_level: int | None) -> bool:
     """Operators publish directly; a member's item is reviewed unless the community lets
     members at their level publish without review."""

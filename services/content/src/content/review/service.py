@@ -1,5 +1,7 @@
-"""Use cases of review: operators approve or reject posts and comments, one by one or in
-bulk (each item on its own: one item refused leaves the others decided)."""
+"""Use cases of review: editors (tenant operators with a content role) and community
+moderators (members holding a community's owner, admin or operator role, with their
+member token) approve or reject posts and comments, one by one or in bulk (each item on
+its own: one item refused leaves the others decided)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content import events
+from content.access import is_member
+from content.audience.repository import AudienceRepository
 from content.posts.repository import PostRepository, Row
 from content.review import domain
 from content.review.domain import Decision, NotAllowed, ReviewState
@@ -36,6 +40,26 @@ def _reason_needed(decision: Decision, reason: str | None) -> str:
     return reason or ""
 
 
+async def check_moderator(
+    session: AsyncSession, principal: Principal, item: Row, community_id: str | None
+) -> None:
+    """Editors review everything of the tenant; a member only members' items written in a
+    community where they hold a moderating role."""
+    if not is_member(principal):
+        return
+    roles = await AudienceRepository(session).roles(principal.tenant_id, principal.subject)
+    if item.author_kind != "member" or not domain.moderates(roles, community_id):
+        raise Problem(
+            403, "not-a-moderator", "Not a moderator", "you do not moderate this community"
+        )
+
+
+def _home(post: Row) -> str | None:
+    """The community a member's post was written in (members post to exactly one)."""
+    communities = post.audience.get("community_ids") or []
+    return str(communities[0]) if len(communities) == 1 else None
+
+
 async def decide_post(
     session: AsyncSession,
     principal: Principal,
@@ -49,6 +73,7 @@ async def decide_post(
     post = await repo.post(principal.tenant_id, post_id, lock=True)
     if post is None or post.deleted_at is not None:
         raise not_found("post")
+    await check_moderator(session, principal, post, _home(post))
     try:
         change = domain.decide(ReviewState(post.review_state), decision)
     except NotAllowed as error:
@@ -87,6 +112,7 @@ async def decide_comment(
     comment = await repo.comment(principal.tenant_id, comment_id, lock=True)
     if comment is None:
         raise not_found("comment")
+    await check_moderator(session, principal, comment, comment.community_id)
     try:
         change = domain.decide(ReviewState(comment.review_state), decision)
     except NotAllowed as error:
