@@ -124,7 +124,10 @@ async def feed(
     after = keyset_after(cursor)
     async with read_only(sessions) as session:
         viewer = await AudienceRepository(session).viewer(principal.tenant_id, principal.subject)
-        scope = sorted({seat.community_id for seat in viewer.seats} | {TENANT_WIDE})
+        seated = {seat.community_id for seat in viewer.seats if seat.status in SEATED}
+        if not seated:  # no seat anywhere: nothing to read, nothing to scan
+            return Page[PostOut](items=[], next_cursor=None)
+        scope = sorted(seated | {TENANT_WIDE})
         repo = PostRepository(session)
 
         async def fetch(start: After, size: int) -> Sequence[Row]:
