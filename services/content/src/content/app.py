@@ -1,9 +1,35 @@
 """Wiring of the content service: its API, event handlers and timers on servicekit's runtime."""
 
+from __future__ import annotations
+
 from fastapi import FastAPI
 
+from content import events
+from content.audience import events as audience_events
+from content.audience import handlers as audience
+from content.engagement import api as engagement_api
+from content.posts import api as posts_api
+from content.reading import api as reading_api
+from content.review import api as review_api
 from content.settings import Settings
-from servicekit.app import ServiceSpec, create_service_app
+from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
+from servicekit.consumer import Batched
+
+# The audience projection: who may see and who may speak, from onboarding's and rewards'
+# events only (no call back at read time).
+AUDIENCE = ConsumerSpec(
+    name="audience",
+    topics=["onboarding.memberships", "onboarding.communities", "rewards.points"],
+    handlers={
+        # Batched: a run of membership events (a bulk import's activations) in two statements.
+        **{kind: Batched(audience.on_memberships) for kind in audience_events.MEMBERSHIP_FACTS},
+        audience_events.ROLE_GRANTED: audience.on_role_granted,
+        audience_events.ROLE_REVOKED: audience.on_role_revoked,
+        audience_events.COMMUNITY_CREATED: audience.on_community_created,
+        audience_events.GROUP_CREATED: audience.on_group_created,
+        audience_events.LEVEL_CHANGED: audience.on_level_changed,
+    },
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -15,5 +41,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Posts, review, schedules, newcomer sequences, "
                 "feeds, engagement and the knowledge base."
             ),
+            routers=[
+                posts_api.router,
+                reading_api.router,
+                review_api.router,
+                engagement_api.router,
+            ],
+            produces=events.TOPICS,
+            consumers=[AUDIENCE],
         )
     )

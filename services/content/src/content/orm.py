@@ -1,7 +1,219 @@
-"""Tables of the content service (servicekit's outbox, inbox and timers come on top)."""
+"""Tables of the content service (servicekit's outbox, inbox and timers come on top).
 
+Queries use these tables through SQLAlchemy Core, as rewards does: a consumer batch
+applies many events in one session, and Core rows are never stale between two of them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
+
+from servicekit.types import UtcDateTime
 
 
 class Base(DeclarativeBase):
     pass
+
+
+metadata = Base.metadata
+
+# --- audience: the projection of onboarding's and rewards' events -------------------------
+
+# One row per membership. Three parts move independently, each with the time of the event
+# that last set it, so an older event never overwrites newer state (order-tolerant).
+memberships = sa.Table(
+    "audience_memberships",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("membership_id", sa.String(200), primary_key=True),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_at", UtcDateTime, nullable=False),
+    sa.Column("tier", sa.String(16), nullable=True),
+    sa.Column("group_id", sa.String(200), nullable=True),
+    sa.Column("placed_at", UtcDateTime, nullable=True),
+    sa.Column("muted_until", UtcDateTime, nullable=True),
+    sa.Column("rules_muted", sa.Boolean, nullable=False),
+    sa.Column("mute_at", UtcDateTime, nullable=True),
+    sa.Index("ix_audience_memberships_member", "tenant_id", "member_id"),
+)
+
+# The tenant's communities (onboarding's community.created): ids from another tenant, or
+# made up, are unknown here and answer 404.
+communities = sa.Table(
+    "audience_communities",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("community_id", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+member_levels = sa.Table(
+    "audience_levels",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("changed_at", UtcDateTime, nullable=False),
+)
+
+groups = sa.Table(
+    "audience_groups",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("group_id", sa.String(200), primary_key=True),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+)
+
+# Community roles (mentor, guest, title, ...) granted to members; a revoke deletes the grant.
+member_roles = sa.Table(
+    "audience_roles",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("grant_id", sa.String(200), primary_key=True),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Index("ix_audience_roles_member", "tenant_id", "member_id"),
+)
+
+# --- posts -------------------------------------------------------------------------------
+
+posts = sa.Table(
+    "posts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("author_id", sa.String(200), nullable=False),
+    sa.Column("author_kind", sa.String(16), nullable=False),  # operator | member
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("title", sa.String(200), nullable=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("media", sa.JSON, nullable=False),
+    sa.Column("link", sa.JSON, nullable=True),
+    sa.Column("audience", sa.JSON, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("pinned", sa.Boolean, nullable=False),  # an announcement (群公告)
+    sa.Column("review_state", sa.String(16), nullable=False),
+    sa.Column("review_reason", sa.String(500), nullable=True),
+    sa.Column("reviewed_by", sa.String(200), nullable=True),
+    sa.Column("reviewed_at", UtcDateTime, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("deleted_at", UtcDateTime, nullable=True),
+    sa.Column("deleted_by", sa.String(200), nullable=True),
+    sa.Column("delete_reason", sa.String(500), nullable=True),
+    sa.Column("comment_count", sa.Integer, nullable=False),
+    sa.Column("like_count", sa.Integer, nullable=False),
+    sa.Column("share_count", sa.Integer, nullable=False),
+    sa.Column("bookmark_count", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(
+        "comment_count >= 0 AND like_count >= 0 AND share_count >= 0 AND bookmark_count >= 0",
+        name="ck_posts_counters",
+    ),
+    sa.Index("ix_posts_tenant_created", "tenant_id", "created_at", "id"),
+    sa.Index("ix_posts_tenant_review", "tenant_id", "review_state", "created_at", "id"),
+    sa.Index("ix_posts_tenant_author", "tenant_id", "author_id", "created_at", "id"),
+)
+
+# The communities a post is published in: one stored post, one row per community, so a
+# community's posts are an index range read.
+post_communities = sa.Table(
+    "post_communities",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Column("community_id", sa.String(200), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_post_communities_community", "tenant_id", "community_id", "created_at", "post_id"),
+)
+
+post_revisions = sa.Table(
+    "post_revisions",
+    metadata,
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("title", sa.String(200), nullable=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("media", sa.JSON, nullable=False),
+    sa.Column("link", sa.JSON, nullable=True),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("edited_by", sa.String(200), nullable=False),
+    sa.Column("edited_at", UtcDateTime, nullable=False),
+)
+
+# 图文直播: the timed updates appended to a live-text post.
+live_updates = sa.Table(
+    "live_updates",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("media", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_live_updates_post", "post_id", "created_at", "id"),
+)
+
+community_settings = sa.Table(
+    "community_settings",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("community_id", sa.String(200), primary_key=True),
+    # Members at this level or above publish without review; null: everything is reviewed.
+    sa.Column("auto_approve_level", sa.Integer, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# --- engagement --------------------------------------------------------------------------
+
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), nullable=False),
+    sa.Column("parent_id", sa.String(36), nullable=True),  # one level of replies
+    sa.Column("author_id", sa.String(200), nullable=False),
+    sa.Column("author_kind", sa.String(16), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=True),  # the seat it went through
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("review_state", sa.String(16), nullable=False),
+    sa.Column("review_reason", sa.String(500), nullable=True),
+    sa.Column("reviewed_by", sa.String(200), nullable=True),
+    sa.Column("reviewed_at", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_comments_post", "post_id", "created_at", "id"),
+    sa.Index("ix_comments_tenant_review", "tenant_id", "review_state", "created_at", "id"),
+)
+
+# Likes and bookmarks: one row per (post, member, kind); the counter moves only when the
+# row is inserted or deleted, so a repeated like changes nothing.
+marks = sa.Table(
+    "post_marks",
+    metadata,
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # like | bookmark
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_post_marks_member", "tenant_id", "member_id", "kind", "created_at"),
+)
+
+# A share link per (post, sharer): the token names the sharer, so whoever it brings in can
+# be credited to them later.
+shares = sa.Table(
+    "shares",
+    metadata,
+    sa.Column("token", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), nullable=False),
+    sa.Column("sharer_id", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("post_id", "sharer_id", name="uq_shares_post_sharer"),
+)

@@ -1,1 +1,0 @@
-"""Content HTTP API: routers and request/response schemas."""

@@ -1,0 +1,64 @@
+"""Consumers of the audience projection: onboarding's memberships, groups and community
+roles, rewards' levels. Idempotent through the inbox; order-tolerant through ``fold``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from content.audience import domain
+from content.audience.events import MEMBERSHIP_FACTS, moment
+from content.audience.repository import AudienceRepository
+from servicekit.events import Event
+
+
+async def on_memberships(session: AsyncSession, events: Sequence[Event]) -> None:
+    """A run of membership events: the rows read in one statement, folded in order in
+    memory, written in one statement."""
+    keys = [(event.tenant_id, str(event.data["membership_id"])) for event in events]
+    facts = [MEMBERSHIP_FACTS[event.type](event.data) for event in events]
+    repo = AudienceRepository(session)
+    known = await repo.memberships(keys)
+    changed: dict[tuple[str, str], domain.MembershipState] = {}
+    for key, fact in zip(keys, facts, strict=True):
+        changed[key] = known[key] = domain.fold(known.get(key), fact)
+    await repo.save_memberships(changed)
+
+
+async def on_level_changed(session: AsyncSession, event: Event) -> None:
+    member_id = str(event.data["member_id"])
+    changed_at = moment(event.data["changed_at"])
+    repo = AudienceRepository(session)
+    known = await repo.level(event.tenant_id, member_id)
+    if domain.supersedes(changed_at, known[1] if known else None):
+        await repo.save_level(event.tenant_id, member_id, int(event.data["level"]), changed_at)
+
+
+async def on_community_created(session: AsyncSession, event: Event) -> None:
+    data = event.data
+    await AudienceRepository(session).add_community(
+        event.tenant_id, str(data["community_id"]), str(data["name"]), moment(data["created_at"])
+    )
+
+
+async def on_group_created(session: AsyncSession, event: Event) -> None:
+    data = event.data
+    await AudienceRepository(session).add_group(
+        event.tenant_id, str(data["group_id"]), str(data["community_id"]), str(data["kind"])
+    )
+
+
+async def on_role_granted(session: AsyncSession, event: Event) -> None:
+    data = event.data
+    await AudienceRepository(session).grant_role(
+        event.tenant_id,
+        str(data["grant_id"]),
+        str(data["member_id"]),
+        str(data["community_id"]),
+        str(data["role"]),
+    )
+
+
+async def on_role_revoked(session: AsyncSession, event: Event) -> None:
+    await AudienceRepository(session).revoke_role(event.tenant_id, str(event.data["grant_id"]))

@@ -1,0 +1,192 @@
+"""Queries of the audience projection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from content.audience.domain import MembershipState, Seat, Status, Viewer
+from content.orm import communities, groups, member_levels, member_roles, memberships
+from servicekit.db import dialect_insert, insert_ignore
+
+_STATE_COLUMNS = (
+    "member_id",
+    "community_id",
+    "status",
+    "status_at",
+    "tier",
+    "group_id",
+    "placed_at",
+    "muted_until",
+    "rules_muted",
+    "mute_at",
+)
+
+_SEATS = (
+    sa.select(memberships, groups.c.kind.label("group_kind"))
+    .select_from(
+        memberships.outerjoin(
+            groups,
+            sa.and_(
+                groups.c.tenant_id == memberships.c.tenant_id,
+                groups.c.group_id == memberships.c.group_id,
+            ),
+        )
+    )
+    .where(
+        memberships.c.tenant_id == sa.bindparam("tenant_id"),
+        memberships.c.member_id == sa.bindparam("member_id"),
+    )
+    .order_by(memberships.c.community_id, memberships.c.membership_id)
+)
+_LEVEL = sa.select(member_levels.c.level, member_levels.c.changed_at).where(
+    member_levels.c.tenant_id == sa.bindparam("tenant_id"),
+    member_levels.c.member_id == sa.bindparam("member_id"),
+)
+_ROLES = sa.select(member_roles.c.community_id, member_roles.c.role).where(
+    member_roles.c.tenant_id == sa.bindparam("tenant_id"),
+    member_roles.c.member_id == sa.bindparam("member_id"),
+)
+
+
+class AudienceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def memberships(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], MembershipState]:
+        """The rows of ``(tenant_id, membership_id)`` keys, in one statement."""
+        if not keys:
+            return {}
+        key = sa.tuple_(memberships.c.tenant_id, memberships.c.membership_id)
+        query = sa.select(
+            memberships.c.tenant_id,
+            memberships.c.membership_id,
+            *(memberships.c[name] for name in _STATE_COLUMNS),
+        ).where(key.in_(sorted(set(keys))))
+        found = {}
+        for row in (await self.session.execute(query)).mappings():
+            state = {name: row[name] for name in _STATE_COLUMNS}
+            state["status"] = Status(row["status"])
+            found[(row["tenant_id"], row["membership_id"])] = MembershipState(**state)
+        return found
+
+    async def save_memberships(self, states: dict[tuple[str, str], MembershipState]) -> None:
+        """Upsert the rows in one executemany (one cached statement)."""
+        if not states:
+            return
+        rows = []
+        for (tenant_id, membership_id), state in sorted(states.items()):
+            values = {name: getattr(state, name) for name in _STATE_COLUMNS}
+            values["status"] = state.status.value
+            rows.append({"tenant_id": tenant_id, "membership_id": membership_id, **values})
+        insert = dialect_insert(self.session, memberships)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[memberships.c.tenant_id, memberships.c.membership_id],
+            set_={name: insert.excluded[name] for name in _STATE_COLUMNS},
+        )
+        await self.session.execute(upsert, rows)
+
+    async def level(self, tenant_id: str, member_id: str) -> tuple[int, datetime] | None:
+        params = {"tenant_id": tenant_id, "member_id": member_id}
+        row = (await self.session.execute(_LEVEL, params)).first()
+        return None if row is None else (int(row.level), row.changed_at)
+
+    async def save_level(
+        self, tenant_id: str, member_id: str, level: int, changed_at: datetime
+    ) -> None:
+        values = {"level": level, "changed_at": changed_at}
+        insert = dialect_insert(self.session, member_levels).values(
+            tenant_id=tenant_id, member_id=member_id, **values
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=[member_levels.c.tenant_id, member_levels.c.member_id], set_=values
+        )
+        await self.session.execute(upsert)
+
+    async def add_community(
+        self, tenant_id: str, community_id: str, name: str, created_at: datetime
+    ) -> None:
+        row = {
+            "tenant_id": tenant_id,
+            "community_id": community_id,
+            "name": name,
+            "created_at": created_at,
+        }
+        await insert_ignore(self.session, communities, row)
+
+    async def unknown_communities(self, tenant_id: str, ids: Iterable[str]) -> set[str]:
+        """The ids among ``ids`` that are not communities of the tenant."""
+        wanted = set(ids)
+        if not wanted:
+            return set()
+        query = sa.select(communities.c.community_id).where(
+            communities.c.tenant_id == tenant_id, communities.c.community_id.in_(sorted(wanted))
+        )
+        return wanted - set((await self.session.execute(query)).scalars())
+
+    async def add_group(self, tenant_id: str, group_id: str, community_id: str, kind: str) -> None:
+        row = {
+            "tenant_id": tenant_id,
+            "group_id": group_id,
+            "community_id": community_id,
+            "kind": kind,
+        }
+        await insert_ignore(self.session, groups, row)
+
+    async def grant_role(
+        self, tenant_id: str, grant_id: str, member_id: str, community_id: str, role: str
+    ) -> None:
+        row = {
+            "tenant_id": tenant_id,
+            "grant_id": grant_id,
+            "member_id": member_id,
+            "community_id": community_id,
+            "role": role,
+        }
+        await insert_ignore(self.session, member_roles, row)
+
+    async def revoke_role(self, tenant_id: str, grant_id: str) -> None:
+        await self.session.execute(
+            sa.delete(member_roles).where(
+                member_roles.c.tenant_id == tenant_id, member_roles.c.grant_id == grant_id
+            )
+        )
+
+    async def roles(self, tenant_id: str, member_id: str) -> set[tuple[str, str]]:
+        """The member's ``(community_id, role)`` grants."""
+        params = {"tenant_id": tenant_id, "member_id": member_id}
+        return {(row.community_id, row.role) for row in await self.session.execute(_ROLES, params)}
+
+    async def viewer(self, tenant_id: str, member_id: str) -> Viewer:
+        """Everything the audience rules need about one member: three index reads."""
+        params = {"tenant_id": tenant_id, "member_id": member_id}
+        rows = (await self.session.execute(_SEATS, params)).mappings().all()
+        level = (await self.session.execute(_LEVEL, params)).first()
+        roles: dict[str, set[str]] = {}
+        for row in (await self.session.execute(_ROLES, params)).all():
+            roles.setdefault(row.community_id, set()).add(row.role)
+        return Viewer(
+            member_id,
+            _seats(rows, roles),
+            int(level.level) if level is not None else 1,
+        )
+
+
+def _seats(rows: Sequence[sa.RowMapping], roles: dict[str, set[str]]) -> tuple[Seat, ...]:
+    return tuple(
+        Seat(
+            community_id=row["community_id"],
+            status=Status(row["status"]),
+            tier=row["tier"],
+            group_kind=row["group_kind"],
+            roles=frozenset(roles.get(row["community_id"], ())),
+            muted_until=row["muted_until"],
+            rules_muted=bool(row["rules_muted"]),
+        )
+        for row in rows
+    )

@@ -1,1 +1,0 @@
-"""Content domain rules: plain Python, no I/O."""

@@ -1,0 +1,131 @@
+"""The content service's events (contracts/topics/content.posts.yaml), keyed by the member
+each event is about, built from the post's row as it stands after the change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from servicekit.events import Event, new_event
+
+SOURCE = "/content"
+POSTS = "content.posts"
+TOPICS = (POSTS,)
+
+POST_PUBLISHED = "quanzi.content.post.published.v1"
+POST_HELD = "quanzi.content.post.held.v1"
+POST_APPROVED = "quanzi.content.post.approved.v1"
+POST_REJECTED = "quanzi.content.post.rejected.v1"
+POST_DELETED = "quanzi.content.post.deleted.v1"
+POST_SHARED = "quanzi.content.post.shared.v1"
+COMMENT_APPROVED = "quanzi.content.comment.approved.v1"
+COMMENT_REJECTED = "quanzi.content.comment.rejected.v1"
+
+
+def _event(event_type: str, tenant_id: str, member_id: str, data: dict[str, Any]) -> Event:
+    return new_event(
+        type=event_type,
+        source=SOURCE,
+        tenant_id=tenant_id,
+        topic=POSTS,
+        data={"tenant_id": tenant_id, **data},
+        key=member_id,
+        subject=str(data.get("post_id")),
+    )
+
+
+def _post_part(post: Any) -> dict[str, Any]:
+    audience = post.audience
+    return {
+        "post_id": post.id,
+        "author_id": post.author_id,
+        "author_kind": post.author_kind,
+        "community_ids": list(audience.get("community_ids") or []),
+        "tenant_wide": bool(audience.get("tenant_wide")),
+    }
+
+
+def post_published(post: Any, at: datetime) -> Event:
+    data = {
+        **_post_part(post),
+        "kind": post.kind,
+        "pinned": bool(post.pinned),
+        "tags": list(post.tags),
+        "published_at": at.isoformat(),
+    }
+    return _event(POST_PUBLISHED, post.tenant_id, post.author_id, data)
+
+
+def post_held(post: Any, at: datetime, *, resubmitted: bool) -> Event:
+    data = {**_post_part(post), "held_at": at.isoformat(), "resubmitted": resubmitted}
+    return _event(POST_HELD, post.tenant_id, post.author_id, data)
+
+
+def post_approved(post: Any, by: str | None, at: datetime) -> Event:
+    data = {**_post_part(post), "reviewed_by": by, "approved_at": at.isoformat()}
+    return _event(POST_APPROVED, post.tenant_id, post.author_id, data)
+
+
+def post_rejected(post: Any, by: str, reason: str, at: datetime, *, was_approved: bool) -> Event:
+    data = {
+        **_post_part(post),
+        "reviewed_by": by,
+        "reason": reason,
+        "previously_approved": was_approved,
+        "rejected_at": at.isoformat(),
+    }
+    return _event(POST_REJECTED, post.tenant_id, post.author_id, data)
+
+
+def post_deleted(post: Any, by: str, reason: str, at: datetime, *, was_published: bool) -> Event:
+    data = {
+        **_post_part(post),
+        "deleted_by": by,
+        "reason": reason,
+        "was_published": was_published,
+        "deleted_at": at.isoformat(),
+    }
+    return _event(POST_DELETED, post.tenant_id, post.author_id, data)
+
+
+def post_shared(post: Any, sharer_id: str, token: str, at: datetime) -> Event:
+    part = _post_part(post)
+    data = {
+        "post_id": post.id,
+        "member_id": sharer_id,
+        "token": token,
+        "community_ids": part["community_ids"],
+        "tenant_wide": part["tenant_wide"],
+        "shared_at": at.isoformat(),
+    }
+    return _event(POST_SHARED, post.tenant_id, sharer_id, data)
+
+
+def comment_approved(comment: Any, by: str | None, at: datetime) -> Event:
+    data = {
+        "post_id": comment.post_id,
+        "comment_id": comment.id,
+        "parent_id": comment.parent_id,
+        "author_id": comment.author_id,
+        "author_kind": comment.author_kind,
+        "community_id": comment.community_id,
+        "reviewed_by": by,
+        "approved_at": at.isoformat(),
+    }
+    return _event(COMMENT_APPROVED, comment.tenant_id, comment.author_id, data)
+
+
+def comment_rejected(
+    comment: Any, by: str, reason: str, at: datetime, *, was_approved: bool
+) -> Event:
+    data = {
+        "post_id": comment.post_id,
+        "comment_id": comment.id,
+        "author_id": comment.author_id,
+        "community_id": comment.community_id,
+        "reviewed_by": by,
+        "reason": reason,
+        "previously_approved": was_approved,
+        "rejected_at": at.isoformat(),
+    }
+    return _event(COMMENT_REJECTED, comment.tenant_id, comment.author_id, data)

@@ -1,0 +1,126 @@
+"""Every route, called by another tenant with the first tenant's ids, is turned away.
+
+Tenant A writes one of everything (a live post with an update, a comment, a share, a
+held post, settings). Tenant B's owner and member then call every route of the OpenAPI
+document with A's ids in the path or the body. No call may succeed, fail with a 5xx, or
+stop at validation; each route answers 404 to at least one of B's principals (the other
+may be turned away earlier with 403). A route added later without an entry here fails
+``test_every_route_is_covered``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CT = "/v1/content"
+B = "t-other"
+
+BODIES: dict[str, Any] = {
+    "POST /posts": {"kind": "text", "body": "x", "audience": {"community_ids": ["c-1"]}},
+    "PATCH /posts/{post_id}": {"body": "x"},
+    "POST /posts/{post_id}/delete": {"reason": "x"},
+    "POST /posts/{post_id}/updates": {"body": "x"},
+    "POST /posts/{post_id}/comments": {"body": "x"},
+    "POST /review/posts/{post_id}/approve": {},
+    "POST /review/posts/{post_id}/reject": {"reason": "x"},
+    "POST /review/comments/{comment_id}/approve": {},
+    "POST /review/comments/{comment_id}/reject": {"reason": "x"},
+    "PUT /communities/{community_id}/settings": {"auto_approve_level": 2},
+}
+# No ids at all: lists and the member's own views, checked to show nothing of A below.
+UNSCOPED = {
+    "GET /feed",
+    "GET /me/posts",
+    "GET /review/posts",
+    "GET /review/comments",
+    "GET /whoami",
+}
+# Ids inside items, each reported on its own: checked below.
+PER_ITEM = {"POST /review/decisions"}
+
+
+def routes(api: Any) -> list[str]:
+    paths = api.app.openapi()["paths"]
+    return sorted(
+        f"{method.upper()} {path.removeprefix(CT)}"
+        for path, operations in paths.items()
+        if path.startswith(CT)
+        for method in operations
+    )
+
+
+async def tenant_a(api: Any) -> dict[str, str]:
+    await api.seat("a-1")
+    post = (await api.post(api.operator(), kind="live", body="直播")).json()
+    await api.client.post(
+        f"{CT}/posts/{post['id']}/updates", json={"body": "1"}, headers=api.operator()
+    )
+    comment = await api.client.post(
+        f"{CT}/posts/{post['id']}/comments", json={"body": "hi"}, headers=api.member("a-1")
+    )
+    assert comment.status_code == 201, comment.text
+    await api.client.post(f"{CT}/posts/{post['id']}/shares", headers=api.member("a-1"))
+    await api.post(api.member("a-1"))  # held
+    return {"post_id": post["id"], "comment_id": comment.json()["id"], "community_id": "c-1"}
+
+
+def fill(path: str, ids: dict[str, str]) -> str:
+    for name, value in ids.items():
+        path = path.replace("{" + name + "}", value)
+    return path
+
+
+async def test_every_route_is_covered(api: Any) -> None:
+    scoped = {r for r in routes(api) if "{" in r}
+    missing = set(routes(api)) - scoped - set(BODIES) - UNSCOPED - PER_ITEM
+    assert not missing, f"add these routes to test_ct_tenancy.py: {sorted(missing)}"
+
+
+async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
+    ids = await tenant_a(api)
+    principals = {"owner": api.operator("owner", tenant_id=B), "member": api.member("a-1", B)}
+    answers: dict[str, dict[str, int]] = {}
+    for route in routes(api):
+        if route in UNSCOPED or route in PER_ITEM:
+            continue
+        method, path = route.split(" ", 1)
+        answers[route] = {
+            name: (
+                await api.client.request(
+                    method, CT + fill(path, ids), headers=headers, json=BODIES.get(route)
+                )
+            ).status_code
+            for name, headers in principals.items()
+        }
+    wrong = {r: s for r, s in answers.items() if any(c not in (403, 404) for c in s.values())}
+    assert not wrong, f"another tenant's ids did not give 403/404: {wrong}"
+    no_404 = {r: s for r, s in answers.items() if 404 not in s.values()}
+    assert not no_404, f"no principal of tenant B reached a 404: {no_404}"
+    # A's objects are unchanged: no like, comment, share or decision of B's landed.
+    post = (await api.client.get(f"{CT}/posts/{ids['post_id']}", headers=api.operator())).json()
+    assert (post["like_count"], post["share_count"], post["version"]) == (0, 1, 1)
+
+
+async def test_bulk_decisions_find_nothing_of_another_tenant(api: Any) -> None:
+    ids = await tenant_a(api)
+    items = [
+        {"target": "post", "id": ids["post_id"], "decision": "reject", "reason": "x"},
+        {"target": "comment", "id": ids["comment_id"], "decision": "approve"},
+    ]
+    answer = await api.client.post(
+        f"{CT}/review/decisions", json={"items": items}, headers=api.operator(tenant_id=B)
+    )
+    assert answer.status_code == 200
+    assert [item["error"] for item in answer.json()["items"]] == ["not-found", "not-found"]
+
+
+async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
+    await tenant_a(api)
+    owner_b = api.operator("owner", tenant_id=B)
+    for path in ("/review/posts", "/review/comments"):
+        answer = await api.client.get(CT + path, headers=owner_b)
+        assert answer.status_code == 200 and answer.json()["items"] == [], path
+    member_b = api.member("a-1", B)  # the same external id, in another tenant
+    for path in ("/feed", "/me/posts"):
+        answer = await api.client.get(CT + path, headers=member_b)
+        assert answer.status_code == 200 and answer.json()["items"] == [], path

@@ -1,0 +1,156 @@
+"""Content journeys through the gateway over real HTTP: onboarding's memberships and
+sanctions reach content over Kafka and decide who may post; review and engagement."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from quanzi_devstack.run import Platform
+
+if TYPE_CHECKING:
+    from conftest import Tenant
+
+OB = "/v1/onboarding"
+CT = "/v1/content"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def created(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def member_token(client: httpx.Client, tenant: Tenant, external_id: str) -> dict[str, str]:
+    minted = client.post(
+        "/v1/member-tokens",
+        headers={"X-Api-Key": tenant.api_key},
+        json={"external_id": external_id, "profile": {"display_name": external_id}},
+    )
+    assert minted.status_code == 201, minted.text
+    return bearer(str(minted.json()["access_token"]))
+
+
+def eventually(check: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+    """Events travel outbox → broker → consumer: wait for their effect, to a deadline."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s}s"
+        time.sleep(0.1)
+
+
+async def content_events(bootstrap: str, key: str, until: str) -> list[str]:
+    """Types of the records on content.posts keyed ``key``, read until an ``until`` one."""
+    consumer = AIOKafkaConsumer(
+        "content.posts",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
+    )
+    await consumer.start()
+    found: list[str] = []
+    try:
+        async with asyncio.timeout(30):
+            async for record in consumer:
+                if record.key is None or record.key.decode() != key:
+                    continue
+                headers = {name: value.decode() for name, value in record.headers}
+                found.append(headers["ce_type"])
+                if found[-1] == until:
+                    return found
+    finally:
+        await consumer.stop()
+    raise AssertionError("unreachable")
+
+
+def test_post_review_engagement_and_a_mute_across_services(
+    platform: Platform, tenant: Tenant
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    alice_id, bob_id = f"alice-{suffix}", f"bob-{suffix}"
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        owner = bearer(tenant.owner_token)
+        community = created(
+            client.post(
+                f"{OB}/communities",
+                headers=owner,
+                json={"slug": f"club-{suffix}", "name": "读书会", "groups": [{"name": "一群"}]},
+            )
+        )
+        cid = community["id"]
+        alice, bob = member_token(client, tenant, alice_id), member_token(client, tenant, bob_id)
+        for member in (alice, bob):
+            created(client.post(f"{OB}/communities/{cid}/join", headers=member))
+
+        def seated(member: dict[str, str]) -> Callable[[], bool]:
+            return lambda: client.get(f"{CT}/communities/{cid}/posts", headers=member).is_success
+
+        eventually(seated(alice), "content saw alice's activation")
+        eventually(seated(bob), "content saw bob's activation")
+
+        post = created(
+            client.post(
+                f"{CT}/posts",
+                headers=alice,
+                json={"kind": "text", "body": "第一次打卡", "audience": {"community_ids": [cid]}},
+            )
+        )
+        assert post["review_state"] == "pending"
+        assert client.get(f"{CT}/posts/{post['id']}", headers=bob).status_code == 404
+        approved = client.post(f"{CT}/review/posts/{post['id']}/approve", json={}, headers=owner)
+        assert approved.status_code == 200, approved.text
+
+        comment = created(
+            client.post(f"{CT}/posts/{post['id']}/comments", json={"body": "加油"}, headers=bob)
+        )
+        decided = client.post(
+            f"{CT}/review/decisions",
+            headers=owner,
+            json={"items": [{"target": "comment", "id": comment["id"], "decision": "approve"}]},
+        )
+        assert decided.json()["decided"] == 1, decided.text
+        assert client.put(f"{CT}/posts/{post['id']}/like", headers=bob).status_code == 200
+        assert client.put(f"{CT}/posts/{post['id']}/like", headers=bob).status_code == 200
+        created(client.post(f"{CT}/posts/{post['id']}/shares", headers=bob))
+        seen = client.get(f"{CT}/posts/{post['id']}", headers=bob).json()
+        assert (seen["like_count"], seen["comment_count"], seen["share_count"]) == (1, 1, 1)
+        assert seen["liked"] is True and [c["body"] for c in seen["comments"]["items"]] == ["加油"]
+
+        # onboarding mutes bob; content refuses his posts from its own projection
+        created(
+            client.post(
+                f"{OB}/communities/{cid}/sanctions",
+                headers=owner,
+                json={"member_id": bob_id, "reason": "刷屏", "kind": "mute", "duration_hours": 24},
+            )
+        )
+
+        def refused() -> bool:
+            answer = client.post(
+                f"{CT}/posts",
+                headers=bob,
+                json={"kind": "text", "body": "再发一条", "audience": {"community_ids": [cid]}},
+            )
+            assert answer.status_code in (201, 403), answer.text
+            return answer.status_code == 403 and answer.json()["type"].endswith("/muted")
+
+        eventually(refused, "content saw bob's mute")
+
+    bootstrap = platform.bootstrap_servers
+    alices = asyncio.run(content_events(bootstrap, alice_id, "quanzi.content.post.published.v1"))
+    assert alices == [
+        "quanzi.content.post.held.v1",
+        "quanzi.content.post.approved.v1",
+        "quanzi.content.post.published.v1",
+    ]
+    bobs = asyncio.run(content_events(bootstrap, bob_id, "quanzi.content.post.shared.v1"))
+    assert "quanzi.content.comment.approved.v1" in bobs  # for rewards' approved-comment rule
