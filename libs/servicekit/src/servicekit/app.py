@@ -111,7 +111,9 @@ class Runtime:
                 service=self.settings.service_name,
                 batch_size=self.settings.relay_batch_size,
                 poll_interval_s=self.settings.relay_poll_interval_s,
-                retention=timedelta(hours=24),
+                retention=timedelta(hours=self.settings.relay_retention_hours),
+                watch_broker=self.settings.broker_watch_enabled,
+                on_new_broker=self._provision_topics,
             )
             self._launch("relay", relay, relay.run)
         if self.settings.consumers_enabled:
@@ -129,6 +131,11 @@ class Runtime:
                     await producer.stop()
                 raise
             self.producer = producer
+        await self._provision_topics()
+
+    async def _provision_topics(self) -> None:
+        """Create the topics this service produces and consumes (at start, and on a broker
+        that came back empty)."""
         if self.settings.kafka_provision_topics:
             topics = set(self.spec.produces)
             for consumer in self.spec.consumers:
@@ -152,6 +159,7 @@ class Runtime:
             batch_size=self.settings.consumer_batch_size,
             max_attempts=self.settings.consumer_max_attempts,
             retry_backoff_s=self.settings.consumer_retry_backoff_s,
+            watch_broker=self.settings.broker_watch_enabled,
         )
         self._launch(f"consumer:{spec.name}", runner, runner.run)
 

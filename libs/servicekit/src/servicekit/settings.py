@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-change-me"
@@ -47,6 +47,11 @@ class ServiceSettings(BaseSettings):
     relay_enabled: bool = True
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 1.0
+    # Sent rows are kept this long: what a broker that comes back empty gets again
+    # (servicekit.brokerwatch). A consumer stopped for longer than this misses events then.
+    relay_retention_hours: Annotated[float, Field(gt=0)] = 24.0
+    # Compare the broker's cluster id before each batch (and each consumer batch).
+    broker_watch_enabled: bool = True
 
     consumer_batch_size: int = 500
     consumer_max_attempts: int = 5

@@ -1,4 +1,4 @@
-"""Tables every service database has: outbox, inbox, timers, idempotency keys.
+"""Tables every service database has: outbox, inbox, timers, idempotency keys, broker epochs.
 
 They live in their own MetaData; a service's Alembic env targets both its own
 metadata and this one, and its first migration calls ``servicekit.migrations``.
@@ -85,3 +85,18 @@ idempotency_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
 )
+
+
+# The broker the relay last published to, by its cluster id: a different one at the next
+# publish means the broker came back empty (the dev broker keeps everything in memory), and
+# what was sent to the old one is sent again (servicekit.brokerwatch).
+broker_epochs = Table(
+    "broker_epochs",
+    kit_metadata,
+    Column("name", String(64), primary_key=True),
+    Column("cluster_id", String(255), nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+)
+
+KIT_TABLES_V1 = (outbox, inbox, timers, idempotency_keys)
+KIT_TABLES_V2 = (broker_epochs,)

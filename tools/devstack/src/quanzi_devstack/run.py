@@ -25,9 +25,16 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from quanzi_devstack.events import run_tail
+from servicekit.contracts import Registry
 from servicekit.devbroker import DevBroker, die_with_parent, free_port_block, port_open
+from servicekit.kafka import KafkaConfig, contract_topics, ensure_topics
 
 SERVICES = ("onboarding", "content", "activities", "rewards")
+MIB = 1024 * 1024
+# The dev broker never frees what it stores: past this much memory the launcher recycles it
+# (the services publish what they retain again, servicekit.brokerwatch).
+DEFAULT_BROKER_MAX_MIB = 1024
+BROKER_REPORT_S = 600.0  # how often `run` prints the broker's memory
 DEFAULT_PORTS = {name: 8000 + offset for offset, name in enumerate(("gateway", *SERVICES))}
 
 
@@ -43,6 +50,11 @@ class Platform:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     workers: Mapping[str, int] = field(default_factory=dict)  # processes per service (PG)
     quiet: bool = False
+    broker_max_bytes: int = DEFAULT_BROKER_MAX_MIB * MIB
+    # A recycle puts the services' retained events back on the broker: if they alone pass
+    # the limit, recycling again at once would only repeat that.
+    broker_recycle_min_s: float = 600.0
+    _recycled_at: float = field(default=float("-inf"), init=False, repr=False)
     broker: DevBroker | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -145,6 +157,38 @@ class Platform:
                     raise RuntimeError(f"{service} did not become healthy in {timeout_s:.0f}s")
                 time.sleep(0.1)
 
+    def tend_broker(self) -> str | None:
+        """Restart the dev broker if it died, recycle it once it holds too much memory;
+        says what it did. The services notice the new broker and recover (brokerwatch)."""
+        broker = self.broker
+        if broker is None:
+            return None
+        if not broker.running:
+            reason = f"the dev broker exited ({broker.process and broker.process.returncode})"
+        else:
+            held = broker.memory_bytes() or 0
+            since = time.monotonic() - self._recycled_at
+            if held <= self.broker_max_bytes or since < self.broker_recycle_min_s:
+                return None
+            self._recycled_at = time.monotonic()
+            reason = (
+                f"the dev broker holds {held // MIB} MiB (limit {self.broker_max_bytes // MIB})"
+            )
+        broker.restart()
+        asyncio.run(
+            ensure_topics(KafkaConfig(self.bootstrap_servers), contract_topics(Registry.load()))
+        )
+        message = (
+            f"{reason}: restarted empty on {self.bootstrap_servers}; "
+            "the services send what they retain again"
+        )
+        self._say(message)
+        return message
+
+    def broker_memory_mib(self) -> int | None:
+        held = self.broker.memory_bytes() if self.broker else None
+        return None if held is None else held // MIB
+
     def kill(self, service: str) -> None:
         """kill -9 one service (reliability tests)."""
         process = self.processes.pop(service)
@@ -181,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         broker_port=args.broker_port,
         external_kafka=os.environ.get("QUANZI_KAFKA_BOOTSTRAP_SERVERS") or None,
         database_urls=_postgres_urls(),
+        broker_max_bytes=int(os.environ.get("QUANZI_DEV_BROKER_MAX_MIB", DEFAULT_BROKER_MAX_MIB))
+        * MIB,
     )
     if args.command == "admin":
         return admin(platform, args.rest)
@@ -226,19 +272,32 @@ def run(platform: Platform) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         platform.start()
+        recycled = (
+            f" (dev broker: restarted if it dies, recycled past "
+            f"{platform.broker_max_bytes // MIB} MiB)"
+            if platform.broker
+            else ""
+        )
         print(
             f"\nQuanzi is running.\n"
             f"  gateway      {platform.gateway_url}  (healthz, readyz, /v1/...)\n"
             f"  JWKS         {platform.gateway_url}/.well-known/jwks.json\n"
             + "".join(f"  {s:<12} {platform.url(s)}/docs\n" for s in SERVICES)
-            + f"  broker       {platform.bootstrap_servers}\n"
+            + f"  broker       {platform.bootstrap_servers}{recycled}\n"
             f"  logs, data   {platform.var_dir}\n"
             f"  mail         {platform.mail_dir} (development: every mail is a file here)\n"
             f"Ctrl-C stops everything.",
             flush=True,
         )
+        last_report = time.monotonic()
         while all(process.poll() is None for process in platform.processes.values()):
             time.sleep(0.5)
+            platform.tend_broker()
+            if time.monotonic() - last_report > BROKER_REPORT_S:
+                last_report = time.monotonic()
+                held = platform.broker_memory_mib()
+                if held is not None:
+                    platform._say(f"the dev broker holds {held} MiB")
         dead = [name for name, p in platform.processes.items() if p.poll() is not None]
         print(f"[quanzi] {', '.join(dead)} exited; stopping", file=sys.stderr)
         return 1

@@ -1,0 +1,193 @@
+"""The embedded default loses nothing when the dev broker dies or `make run` is stopped.
+
+The dev broker keeps everything in memory. These tests take events that were published but
+not yet consumed, throw the broker away (SIGKILL; Ctrl-C of the launcher), and check that
+rewards still credits every one of them exactly once (servicekit.brokerwatch).
+
+The 5,000 events are `membership.activated` events of a free community written straight into
+onboarding's outbox, as its use cases would (5,000 joins over HTTP would only make the test
+slower): onboarding's own relay publishes them, rewards' join bonus credits 10 points each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from quanzi_devstack.run import Platform
+from servicekit.db import create_engine, session_factory, transaction
+from servicekit.devbroker import free_port_block
+from servicekit.events import new_event
+from servicekit.outbox import add_events
+
+JOIN_BONUS = 10
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    running = Platform.on_free_ports(tmp_path_factory.mktemp("recovery"), quiet=True)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+def activations(tenant_id: str, count: int) -> list[object]:
+    now = datetime.now(UTC).isoformat()
+    return [
+        new_event(
+            type="quanzi.onboarding.membership.activated.v1",
+            source="/onboarding",
+            tenant_id=tenant_id,
+            topic="onboarding.memberships",
+            key=f"member-{n}",
+            data={
+                "tenant_id": tenant_id,
+                "membership_id": f"m-{tenant_id[:8]}-{n}",
+                "member_id": f"member-{n}",
+                "community_id": "c-open",
+                "group_id": None,
+                "mentor_id": None,
+                "tier": "core",
+                "activated_at": now,
+                "term_ends_at": None,
+                "refund_window_ends_at": None,
+                "source": {"kind": "direct", "code": None, "channel": None, "inviter_id": None},
+            },
+        )
+        for n in range(count)
+    ]
+
+
+def commit_to_outbox(database: Path, events: list[object], chunk: int = 500) -> None:
+    async def write() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{database}")
+        sessions = session_factory(engine)
+        try:
+            for start in range(0, len(events), chunk):
+                async with transaction(sessions) as session:
+                    await add_events(session, events[start : start + chunk])  # type: ignore[arg-type]
+        finally:
+            await engine.dispose()
+
+    asyncio.run(write())
+
+
+def scalar(database: Path, query: str, *args: object) -> int:
+    with sqlite3.connect(database, timeout=30) as connection:
+        return int(connection.execute(query, args).fetchone()[0] or 0)
+
+
+def wait_for(what: Callable[[], int], expected: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    seen = what()
+    while seen != expected:
+        assert time.monotonic() < deadline, f"expected {expected}, saw {seen}"
+        time.sleep(0.2)
+        seen = what()
+
+
+def credited(var: Path, tenant_id: str) -> int:
+    query = "SELECT count(*) FROM entries WHERE tenant_id = ? AND rule_id = 'join-bonus'"
+    return scalar(var / "rewards.db", query, tenant_id)
+
+
+def unsent(var: Path) -> int:
+    return scalar(var / "onboarding.db", "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+
+
+def assert_exactly_once(var: Path, tenant_id: str, members: int) -> None:
+    rewards = var / "rewards.db"
+    assert credited(var, tenant_id) == members
+    # Every wallet holds what its entries add up to, and each member got the bonus once.
+    mismatched = scalar(
+        rewards,
+        "SELECT count(*) FROM wallets w WHERE w.tenant_id = ? AND w.available != "
+        "(SELECT coalesce(sum(e.available_delta), 0) FROM entries e WHERE e.wallet_id = w.id)",
+        tenant_id,
+    )
+    assert mismatched == 0
+    total = "SELECT sum(available) FROM wallets WHERE tenant_id = ?"
+    assert scalar(rewards, total, tenant_id) == members * JOIN_BONUS
+
+
+def test_a_killed_broker_is_restarted_and_rewards_misses_nothing(platform: Platform) -> None:
+    tenant_id = str(uuid.uuid4())
+    rewards = platform.processes["rewards"]
+    os.kill(rewards.pid, signal.SIGSTOP)  # rewards makes no progress meanwhile
+    try:
+        commit_to_outbox(platform.var_dir / "onboarding.db", activations(tenant_id, 5000))
+        wait_for(lambda: unsent(platform.var_dir), 0)  # all on the broker, none consumed
+        assert platform.broker is not None
+        before = platform.broker.cluster_id
+        platform.broker.kill()
+        said = platform.tend_broker()  # what `quanzi-dev run` does every half second
+        assert said is not None and "restarted empty" in said
+        assert platform.broker.running and platform.broker.cluster_id != before
+    finally:
+        os.kill(rewards.pid, signal.SIGCONT)
+    wait_for(lambda: credited(platform.var_dir, tenant_id), 5000)
+    assert_exactly_once(platform.var_dir, tenant_id, 5000)
+
+
+def test_a_broker_past_its_memory_limit_is_recycled_safely(platform: Platform) -> None:
+    tenant_id = str(uuid.uuid4())
+    commit_to_outbox(platform.var_dir / "onboarding.db", activations(tenant_id, 300))
+    platform.broker_max_bytes = 1  # whatever it holds is too much now
+    try:
+        said = platform.tend_broker()
+    finally:
+        platform.broker_max_bytes = 1024 * 1024 * 1024
+    assert said is not None and "MiB (limit 0)" in said
+    wait_for(lambda: credited(platform.var_dir, tenant_id), 300)
+    assert_exactly_once(platform.var_dir, tenant_id, 300)
+
+
+def test_ctrl_c_of_make_run_in_a_burst_then_a_restart_loses_nothing(tmp_path: Path) -> None:
+    port = free_port_block(6)
+    var = tmp_path / "var"
+    argv = [sys.executable, "-m", "quanzi_devstack.run", "run", "--port", str(port)]
+    argv += ["--broker-port", str(port + 5), "--var", str(var)]
+    env = {k: v for k, v in os.environ.items() if k != "QUANZI_KAFKA_BOOTSTRAP_SERVERS"}
+    tenant_id = str(uuid.uuid4())
+
+    def launch() -> subprocess.Popen[str]:
+        run = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        assert run.stdout is not None
+        for line in run.stdout:
+            if "Ctrl-C stops everything" in line:
+                return run
+        raise AssertionError(f"`quanzi-dev run` exited with {run.wait()}")
+
+    first = launch()
+    try:
+        commit_to_outbox(var / "onboarding.db", activations(tenant_id, 2000))
+        wait_for(lambda: unsent(var), 0)  # published; rewards is still applying them
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=60) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert credited(var, tenant_id) < 2000, "rewards was done before Ctrl-C: nothing was tested"
+
+    second = launch()
+    try:
+        wait_for(lambda: credited(var, tenant_id), 2000)
+        assert_exactly_once(var, tenant_id, 2000)
+    finally:
+        second.send_signal(signal.SIGINT)
+        second.wait(timeout=60)
