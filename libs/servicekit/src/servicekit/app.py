@@ -34,7 +34,7 @@ from servicekit.observability import (
     metrics_endpoint,
 )
 from servicekit.outbox import OutboxRelay
-from servicekit.problems import install_problem_handlers
+from servicekit.problems import install_problem_docs, install_problem_handlers
 from servicekit.settings import ServiceSettings
 from servicekit.text import ControlCharacterMiddleware
 from servicekit.timers import TimerHandler, TimerRunner
@@ -241,6 +241,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.state.settings = settings
     app.state.token_verifier = auth.verifier_from_settings(settings)
     install_problem_handlers(app)
+    install_problem_docs(app)
     app.add_middleware(ControlCharacterMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)

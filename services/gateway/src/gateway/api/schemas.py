@@ -7,6 +7,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from gateway.domain.apikeys import Scope
+from gateway.domain.roles import Role
+from gateway.domain.tenants import SLUG_PATTERN
+from gateway.security import MIN_PASSWORD_LENGTH
 from servicekit.text import LINE_PATTERN, TEXT_PATTERN, Body
 
 Email = Annotated[
@@ -29,6 +33,7 @@ def _line(min_length: int, max_length: int, *, strip: bool = True) -> StringCons
 Name = Annotated[str, _line(1, 200)]
 Secret = Annotated[str, _line(1, 1024, strip=False)]
 Password = Annotated[str, _line(1, 256, strip=False)]
+NewPassword = Annotated[str, _line(MIN_PASSWORD_LENGTH, 256, strip=False)]
 Reason = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=TEXT_PATTERN),
@@ -38,7 +43,7 @@ ExternalId = Annotated[str, _line(1, 128)]
 
 
 class TenantCreate(Body):
-    slug: Annotated[str, _line(3, 40, strip=False)]
+    slug: Annotated[str, StringConstraints(pattern=SLUG_PATTERN.pattern)]
     name: Name
     plan: str = "standard"
     owner_email: Email
@@ -105,19 +110,23 @@ class ResetRequest(Body):
     email: Email
 
 
+class ResetRequested(BaseModel):
+    detail: str = Field(description="Whether or not the email belongs to an operator")
+
+
 class SetPassword(Body):
     token: Secret
-    password: Password
+    password: NewPassword
 
 
 class OperatorInvite(Body):
     email: Email
     display_name: Name
-    roles: list[str] = Field(min_length=1, max_length=5)
+    roles: list[Role] = Field(min_length=1, max_length=5)
 
 
 class OperatorUpdate(Body):
-    roles: list[str] | None = Field(default=None, min_length=1, max_length=5)
+    roles: list[Role] | None = Field(default=None, min_length=1, max_length=5)
     disabled: bool | None = None
 
 
@@ -134,7 +143,7 @@ class OperatorOut(BaseModel):
 
 class ApiKeyCreate(Body):
     name: Name
-    scopes: list[str] = Field(min_length=1, max_length=10)
+    scopes: list[Scope] = Field(min_length=1, max_length=10)
 
 
 class ApiKeyOut(BaseModel):
