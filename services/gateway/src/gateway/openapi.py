@@ -85,7 +85,8 @@ def merge(
     components["securitySchemes"] = {**schemes, **SECURITY_SCHEMES}
     # One Problem schema for the whole platform; the gateway rate-limits every route.
     schemas = components.setdefault("schemas", {})
-    for name in [n for n in schemas if n.endswith(".Problem")]:
+    replaced = (".Problem", ".HTTPValidationError", ".ValidationError")  # FastAPI's names
+    for name in [n for n in schemas if n.endswith(replaced)]:
         del schemas[name]
     document_problems(doc, every_operation=GATEWAY_STATUSES)
     named = {tag.get("name") for tag in doc.get("tags", [])}
@@ -109,7 +110,7 @@ def _add_service(
         # Only what this service answers through the gateway; the gateway's own win.
         if path.startswith("/v1/") and owner and owner[0] == service and path not in paths:
             paths[path] = _adopt_operations(item, service, names, keep_tags=False)
-            _add_upstream_statuses(paths[path])
+            _through_gateway(paths[path])
     for kind, entries in spec.get("components", {}).items():
         if kind != "securitySchemes":
             components.setdefault(kind, {}).update(entries)
@@ -153,9 +154,15 @@ def _adopt_operations(
     return item
 
 
-def _add_upstream_statuses(item: dict[str, Any]) -> None:
+def _through_gateway(item: dict[str, Any]) -> None:
+    """A service's operation as the gateway exposes it: an API key works wherever a token
+    does (the gateway exchanges it for a token with the key's scopes), and the upstream
+    may fail."""
     for method, operation in item.items():
         if method in HTTP_METHODS and isinstance(operation, dict):
+            security = operation.get("security", [])
+            if {"bearerAuth": []} in security and {"apiKey": []} not in security:
+                operation["security"] = [*security, {"apiKey": []}]
             responses = operation.setdefault("responses", {})
             for status in UPSTREAM_STATUSES:
                 responses.setdefault(status, {})
