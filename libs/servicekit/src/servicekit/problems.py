@@ -312,15 +312,3 @@ def _problem_response(status: int, response: Mapping[str, Any]) -> dict[str, Any
 
 def _phrase(status: int) -> str:
     return HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-
-
-def install_problem_docs(app: FastAPI, *, every_operation: Iterable[int] = ()) -> None:
-    """Serve ``app``'s OpenAPI through ``document_problems`` (built once, then cached)."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = document_problems(build(), every_operation=every_operation)
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

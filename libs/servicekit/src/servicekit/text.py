@@ -102,3 +102,25 @@ def _query_character(query: bytes) -> str | None:
         return None
     decoded = unquote_to_bytes(query.replace(b"+", b" ")).decode("utf-8", "replace")
     return forbidden_character(decoded, line=True)
+
+
+def document_line_parameters(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Say in the OpenAPI what ``ControlCharacterMiddleware`` enforces: every string in a
+    path or query parameter follows the ``Line`` rule (in place, idempotent)."""
+    for item in openapi.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") in {"path", "query"} and "schema" in parameter:
+                    _line_strings(parameter["schema"])
+    return openapi
+
+
+def _line_strings(schema: dict[str, Any]) -> None:
+    if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
+        schema["pattern"] = LINE_PATTERN
+    for branch in (*schema.get("anyOf", ()), *schema.get("oneOf", ())):
+        _line_strings(branch)
+    if isinstance(schema.get("items"), dict):
+        _line_strings(schema["items"])
