@@ -36,7 +36,7 @@ from servicekit.observability import (
 from servicekit.outbox import OutboxRelay
 from servicekit.problems import document_problems, install_problem_handlers
 from servicekit.settings import ServiceSettings
-from servicekit.text import ControlCharacterMiddleware, document_line_parameters
+from servicekit.text import ControlCharacterMiddleware, document_text_rules
 from servicekit.timers import TimerHandler, TimerRunner
 
 log = logging.getLogger(__name__)
@@ -268,7 +268,7 @@ def _install_truthful_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_line_parameters(document_problems(build()))
+            app.openapi_schema = document_text_rules(document_problems(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

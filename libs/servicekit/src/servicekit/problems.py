@@ -126,12 +126,21 @@ def install_problem_handlers(app: FastAPI) -> None:
                 "The request body is not valid JSON.",
                 instance=request.url.path,
             )
-        if _only_missing_idempotency_key(error):
+        key_error = _only_idempotency_key(error)
+        if key_error == "missing":
             return problem_response(
                 400,
                 "idempotency-key-required",
                 "Idempotency-Key required",
                 "This request moves money or points: send a unique Idempotency-Key header.",
+                instance=request.url.path,
+            )
+        if key_error is not None:
+            return problem_response(
+                400,
+                "invalid-idempotency-key",
+                "Invalid Idempotency-Key",
+                f"the key is printable ASCII, no longer than its documented maximum ({key_error})",
                 instance=request.url.path,
             )
         errors = [
@@ -173,13 +182,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         return status_problem(500, "An unexpected error occurred; quote the request id.")
 
 
-def _only_missing_idempotency_key(error: RequestValidationError) -> bool:
-    """The one validation error is a required ``Idempotency-Key`` header left out."""
+def _only_idempotency_key(error: RequestValidationError) -> str | None:
+    """The kind of the one validation error when it is the ``Idempotency-Key`` header's
+    (``missing``, ``string_pattern_mismatch``…): a 400 like every other bad key."""
     items = error.errors()
-    return len(items) == 1 and (
-        items[0].get("type") == "missing"
-        and tuple(items[0].get("loc", ())) == ("header", "Idempotency-Key")
-    )
+    if len(items) == 1 and tuple(items[0].get("loc", ())) == ("header", "Idempotency-Key"):
+        return str(items[0].get("type", "invalid"))
+    return None
 
 
 def not_found(what: str) -> Problem:

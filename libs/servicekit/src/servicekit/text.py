@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 from urllib.parse import unquote_to_bytes
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
+from typing_extensions import TypeAliasType
 
 from servicekit.problems import problem_response
 
@@ -37,6 +38,22 @@ _NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 Line = Annotated[str, StringConstraints(pattern=LINE_PATTERN)]
 Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
+NUL_FREE_PATTERN = r"^[^\x00]*$"
+NulFree = Annotated[str, StringConstraints(pattern=NUL_FREE_PATTERN)]
+
+# Free-form JSON (profiles, settings, answers) as the document describes it: any JSON whose
+# strings follow the rule the body's validator applies, so that the document and the
+# validator agree on every value. ``TextJson`` follows ``Body``'s rule (Text values, Line
+# keys); ``NulFreeJson`` the bare NUL rule of bodies that refuse only what cannot be stored.
+# mypy cannot follow a recursive TypeAliasType yet; pydantic (which reads it) can.
+TextJson = TypeAliasType(  # type: ignore[misc]
+    "TextJson",
+    Union[Text, int, float, bool, list["TextJson"], dict[Line, "TextJson"], None],  # type: ignore[misc]  # noqa: UP007, E501
+)
+NulFreeJson = TypeAliasType(  # type: ignore[misc]
+    "NulFreeJson",
+    Union[NulFree, int, float, bool, list["NulFreeJson"], dict[NulFree, "NulFreeJson"], None],  # type: ignore[misc]  # noqa: UP007, E501
+)
 
 
 def forbidden_character(value: object, *, line: bool = False) -> str | None:
@@ -104,9 +121,13 @@ def _query_character(query: bytes) -> str | None:
     return forbidden_character(decoded, line=True)
 
 
-def document_line_parameters(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Say in the OpenAPI what ``ControlCharacterMiddleware`` enforces: every string in a
-    path or query parameter follows the ``Line`` rule (in place, idempotent)."""
+def document_text_rules(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Say in the OpenAPI what the text rules enforce (in place, idempotent): every string in
+    a path or query parameter follows the ``Line`` rule (``ControlCharacterMiddleware``),
+    and a mapping with constrained keys refuses the other keys (pydantic validates
+    ``dict[Line, X]`` so, but describes it with ``patternProperties``, which would allow
+    any other key with any value)."""
+    _constrained_keys(openapi)
     for item in openapi.get("paths", {}).values():
         for operation in item.values():
             if not isinstance(operation, dict):
@@ -124,3 +145,18 @@ def _line_strings(schema: dict[str, Any]) -> None:
         _line_strings(branch)
     if isinstance(schema.get("items"), dict):
         _line_strings(schema["items"])
+
+
+def _constrained_keys(node: Any) -> None:
+    if isinstance(node, dict):
+        patterns = node.get("patternProperties")
+        if node.get("type") == "object" and isinstance(patterns, dict) and len(patterns) == 1:
+            [(pattern, values)] = patterns.items()
+            del node["patternProperties"]
+            node["propertyNames"] = {"pattern": pattern}
+            node["additionalProperties"] = values
+        for value in node.values():
+            _constrained_keys(value)
+    elif isinstance(node, list):
+        for value in node:
+            _constrained_keys(value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -11,14 +11,16 @@ from gateway.domain.apikeys import Scope
 from gateway.domain.roles import Role
 from gateway.domain.tenants import SLUG_PATTERN
 from gateway.security import MIN_PASSWORD_LENGTH
-from servicekit.text import LINE_PATTERN, TEXT_PATTERN, Body
+from servicekit.text import LINE_PATTERN, TEXT_PATTERN, Body, Line, TextJson
 
 Email = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True,
         max_length=320,
-        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$",
+        # C1 controls spelled out: \s differs between JSON Schema (ECMA: no U+0085) and
+        # the validator (Unicode: U+0085 is a space); the document must mean the same.
+        pattern=r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$",
     ),
 ]
 
@@ -164,7 +166,7 @@ class ApiKeyCreated(ApiKeyOut):
 
 class MemberTokenRequest(Body):
     external_id: ExternalId
-    profile: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    profile: dict[Line, TextJson] = Field(default_factory=dict, max_length=50)
 
 
 class MemberTokenOut(BaseModel):

@@ -33,6 +33,7 @@ from onboarding.applications.domain import (
 )
 from onboarding.membership.schemas import MembershipOut
 from onboarding.schemas import Code, Id, Name, Reason, RulesVersion, Strict
+from servicekit.text import NulFree, NulFreeJson
 
 FieldKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Choice = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -119,7 +120,7 @@ class QuestionnaireOut(ApplicationFormOut):
 
 
 class ApplicationCreate(Strict):
-    answers: Annotated[dict[str, Any], Field(max_length=MAX_FIELDS)]
+    answers: Annotated[dict[NulFree, NulFreeJson], Field(max_length=MAX_FIELDS)]
     # The code that brought the applicant: it opens private communities and is the source.
     routing_code: Code | None = None
     invite_code: Code | None = None

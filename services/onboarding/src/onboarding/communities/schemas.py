@@ -33,15 +33,21 @@ from onboarding.schemas import (
     given,
     refuse_null,
 )
+from servicekit.text import NUL_FREE_PATTERN, NulFreeJson
+from servicekit.types import null_refused
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,58}[a-z0-9])$")]
 _TIMEZONES = frozenset(available_timezones())
+# The validator below decides; the document lists the same names (this machine's tz data).
+TimeZone = Annotated[str, Field(json_schema_extra={"enum": sorted(_TIMEZONES)})]
 
 Tier = Literal["trial", "core"]
 City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 GroupTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 GroupTags = Annotated[list[GroupTag], Field(max_length=20)]
-SettingKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+SettingKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=NUL_FREE_PATTERN)
+]
 MAX_SETTINGS_BYTES = 8192
 ReminderDay = Annotated[int, Field(ge=1, le=365)]
 
@@ -58,7 +64,7 @@ def _reminder_days(value: list[int]) -> list[int]:
 
 
 CommunitySettings = Annotated[
-    dict[SettingKey, Any], Field(max_length=50), AfterValidator(_bounded_settings)
+    dict[SettingKey, NulFreeJson], Field(max_length=50), AfterValidator(_bounded_settings)
 ]
 
 
@@ -99,6 +105,8 @@ class GroupCreate(Strict):
 class GroupUpdate(Strict):
     """PATCH: the fields given change; null clears a requirement or label."""
 
+    model_config = ConfigDict(json_schema_extra=null_refused(("name", "capacity", "tags")))
+
     name: Name | None = None
     capacity: Capacity | None = None  # never below the members seated (409)
     min_tier: Tier | None = None
@@ -120,7 +128,7 @@ class CommunityCreate(Strict):
     name: Name
     description: Annotated[str, StringConstraints(max_length=4000)] = ""
     visibility: Literal["public", "private", "secret"] = "public"
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZone = "Asia/Shanghai"
     join_policy: Literal["open", "paid"] = "open"
     price_cents: Annotated[int, Field(gt=0, le=100_000_000)] | None = None
     currency: Currency | None = None
@@ -165,12 +173,13 @@ class CommunityUpdate(Strict):
     """PATCH: the fields given change. Paid terms apply to future payments only; null clears
     a term field (checked like creation) or turns the auto upgrade off."""
 
+    model_config = ConfigDict(json_schema_extra=null_refused(COMMUNITY_NOT_NULL))
     slug: Slug | None = None
     name: Name | None = None
     description: Annotated[str, StringConstraints(max_length=4000)] | None = None
     value_statement: Annotated[str, StringConstraints(max_length=1000)] | None = None
     visibility: Literal["public", "private", "secret"] | None = None
-    timezone: str | None = None
+    timezone: TimeZone | None = None
     settings: CommunitySettings | None = None
     price_cents: Annotated[int, Field(gt=0, le=100_000_000)] | None = None
     currency: Currency | None = None

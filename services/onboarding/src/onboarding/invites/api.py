@@ -20,6 +20,7 @@ from onboarding.schemas import (
     Strict,
 )
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
+from servicekit.problems import problem_responses
 
 
 class InviteCreate(Strict):
@@ -58,7 +59,12 @@ async def invites_service(request: Request) -> Invites:
 InvitesDep = Annotated[Invites, Depends(invites_service)]
 
 
-@router.post("/invites", status_code=201, response_model=InviteOut)
+@router.post(
+    "/invites",
+    status_code=201,
+    response_model=InviteOut,
+    responses=problem_responses({404: "No such community or group"}),
+)
 async def create_invite(body: InviteCreate, operator: Operator, invites: InvitesDep) -> InviteOut:
     """An invite code: single use by default, or ``max_uses`` (null: unlimited), with an
     optional expiry, the inviting member (credited for every invitee) and a target group."""

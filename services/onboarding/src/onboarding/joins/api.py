@@ -21,6 +21,7 @@ from onboarding.schemas import (
     Strict,
 )
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of
+from servicekit.problems import problem_responses
 
 # The same prefix and tag as the communities' routes: one section of the API.
 
@@ -59,7 +60,12 @@ async def joins_service(request: Request) -> Joins:
 JoinsDep = Annotated[Joins, Depends(joins_service)]
 
 
-@router.post("/routing-codes", status_code=201, response_model=RoutingCodeOut)
+@router.post(
+    "/routing-codes",
+    status_code=201,
+    response_model=RoutingCodeOut,
+    responses=problem_responses({404: "No such community or group"}),
+)
 async def create_routing_code(
     body: RoutingCodeCreate, operator: Operator, service: JoinsDep
 ) -> RoutingCodeOut:

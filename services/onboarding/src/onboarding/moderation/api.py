@@ -27,6 +27,7 @@ from onboarding.moderation.service import Moderation, NewReport, NewSanction, st
 from onboarding.schemas import ExternalId, Id, Reason, Strict
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of
+from servicekit.problems import problem_responses
 
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: moderation"])
 me = APIRouter(prefix="/v1/onboarding/me", tags=["onboarding: me"])
@@ -329,7 +330,11 @@ async def file_report(
     return ReportOut.model_validate(filed.report)
 
 
-@router.get("/reports", response_model=Page[ReportOut])
+@router.get(
+    "/reports",
+    response_model=Page[ReportOut],
+    responses=problem_responses({404: "No such community"}),
+)
 async def report_queue(
     principal: CurrentPrincipal,
     moderation: ModerationDep,
