@@ -21,7 +21,7 @@ schemathesis) know it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Union
 from urllib.parse import unquote_to_bytes
 
@@ -48,11 +48,11 @@ NulFree = Annotated[str, StringConstraints(pattern=NUL_FREE_PATTERN)]
 # mypy cannot follow a recursive TypeAliasType yet; pydantic (which reads it) can.
 TextJson = TypeAliasType(  # type: ignore[misc]
     "TextJson",
-    Union[Text, int, float, bool, list["TextJson"], dict[Line, "TextJson"], None],  # type: ignore[misc]  # noqa: UP007, E501
+    Union[Text, int, float, bool, list["TextJson"], dict[Line, "TextJson"], None],  # type: ignore[misc]  # noqa: UP007
 )
 NulFreeJson = TypeAliasType(  # type: ignore[misc]
     "NulFreeJson",
-    Union[NulFree, int, float, bool, list["NulFreeJson"], dict[NulFree, "NulFreeJson"], None],  # type: ignore[misc]  # noqa: UP007, E501
+    Union[NulFree, int, float, bool, list["NulFreeJson"], dict[NulFree, "NulFreeJson"], None],  # type: ignore[misc]  # noqa: UP007
 )
 
 
@@ -160,3 +160,24 @@ def _constrained_keys(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _constrained_keys(value)
+
+
+def strings_follow(pattern: str) -> Callable[[dict[str, Any]], None]:
+    """``json_schema_extra`` of a body whose validator applies ``pattern`` to every string
+    (a model validator over the whole body): each free string of the model's schema says
+    so; strings that already carry a pattern, a format or an enum keep theirs."""
+
+    def add_pattern(schema: dict[str, Any]) -> None:
+        for field in schema.get("properties", {}).values():
+            _pattern_strings(field, pattern)
+
+    return add_pattern
+
+
+def _pattern_strings(schema: dict[str, Any], pattern: str) -> None:
+    if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(schema):
+        schema["pattern"] = pattern
+    for branch in (*schema.get("anyOf", ()), *schema.get("oneOf", ())):
+        _pattern_strings(branch, pattern)
+    if isinstance(schema.get("items"), dict):
+        _pattern_strings(schema["items"], pattern)

@@ -300,6 +300,19 @@ async def test_api_key_scopes_and_bad_keys(gateway: Gateway) -> None:
             "/v1/member-tokens", headers={"X-Api-Key": key}, json={"external_id": "m1"}
         )
         assert answer.status_code == 401, key
+    # A key beside a token (either one bad) is ambiguous: neither acts.
+    crm = (
+        await gateway.client.post(
+            "/v1/api-keys", headers=bearer(owner), json={"name": "CRM", "scopes": ["members:write"]}
+        )
+    ).json()["key"]
+    for token in (owner, "not-a-token"):
+        both = await gateway.client.post(
+            "/v1/member-tokens",
+            headers={"X-Api-Key": crm, **bearer(token)},
+            json={"external_id": "m1"},
+        )
+        assert both.status_code == 401 and "not both" in both.json()["detail"], both.text
 
 
 MANAGER_CALLS = [

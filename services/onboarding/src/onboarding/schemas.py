@@ -13,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from servicekit.text import NUL_FREE_PATTERN, strings_follow
 from servicekit.types import contains_nul
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -31,7 +32,8 @@ RulesVersion = Annotated[int, Field(ge=1, le=1_000_000)]
 class Strict(BaseModel):
     """Request bodies: unknown fields and NUL characters are refused (422)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The document says what ``_no_nul`` checks: no string of the body holds U+0000.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=strings_follow(NUL_FREE_PATTERN))
 
     @model_validator(mode="before")
     @classmethod

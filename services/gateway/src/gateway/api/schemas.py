@@ -13,10 +13,11 @@ from gateway.domain.tenants import SLUG_PATTERN
 from gateway.security import MIN_PASSWORD_LENGTH
 from servicekit.text import LINE_PATTERN, TEXT_PATTERN, Body, Line, TextJson
 
+# Values are taken as sent (no trimming): the pattern and lengths the document states are
+# then exactly what the validator checks (a trimmed " x\n" would pass here but not there).
 Email = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True,
         max_length=320,
         # C1 controls spelled out: \s differs between JSON Schema (ECMA: no U+0085) and
         # the validator (Unicode: U+0085 is a space); the document must mean the same.
@@ -25,21 +26,16 @@ Email = Annotated[
 ]
 
 
-def _line(min_length: int, max_length: int, *, strip: bool = True) -> StringConstraints:
+def _line(min_length: int, max_length: int) -> StringConstraints:
     """A one-line value (servicekit.text's rule: no control characters)."""
-    return StringConstraints(
-        strip_whitespace=strip, min_length=min_length, max_length=max_length, pattern=LINE_PATTERN
-    )
+    return StringConstraints(min_length=min_length, max_length=max_length, pattern=LINE_PATTERN)
 
 
 Name = Annotated[str, _line(1, 200)]
-Secret = Annotated[str, _line(1, 1024, strip=False)]
-Password = Annotated[str, _line(1, 256, strip=False)]
-NewPassword = Annotated[str, _line(MIN_PASSWORD_LENGTH, 256, strip=False)]
-Reason = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=TEXT_PATTERN),
-]
+Secret = Annotated[str, _line(1, 1024)]
+Password = Annotated[str, _line(1, 256)]
+NewPassword = Annotated[str, _line(MIN_PASSWORD_LENGTH, 256)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=TEXT_PATTERN)]
 Slug = Annotated[str, _line(1, 40)]
 ExternalId = Annotated[str, _line(1, 128)]
 

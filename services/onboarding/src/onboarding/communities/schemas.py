@@ -7,6 +7,7 @@ them), which ruff cannot tell through ``Strict`` defined in another module.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
@@ -33,7 +34,7 @@ from onboarding.schemas import (
     given,
     refuse_null,
 )
-from servicekit.text import NUL_FREE_PATTERN, NulFreeJson
+from servicekit.text import NUL_FREE_PATTERN, NulFreeJson, strings_follow
 from servicekit.types import null_refused
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,58}[a-z0-9])$")]
@@ -102,10 +103,24 @@ class GroupCreate(Strict):
     tags: GroupTags = []  # noqa: RUF012 (... or with one of these interests: the directory's tags)
 
 
+NOT_NULL_GROUP = ("name", "capacity", "tags")
+
+
+def nul_free_and(extra: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    """Strict's schema rule, then ``extra``: a subclass's json_schema_extra replaces its own."""
+    nul_free = strings_follow(NUL_FREE_PATTERN)
+
+    def both(schema: dict[str, Any]) -> None:
+        nul_free(schema)
+        extra(schema)
+
+    return both
+
+
 class GroupUpdate(Strict):
     """PATCH: the fields given change; null clears a requirement or label."""
 
-    model_config = ConfigDict(json_schema_extra=null_refused(("name", "capacity", "tags")))
+    model_config = ConfigDict(json_schema_extra=nul_free_and(null_refused(NOT_NULL_GROUP)))
 
     name: Name | None = None
     capacity: Capacity | None = None  # never below the members seated (409)
@@ -116,7 +131,7 @@ class GroupUpdate(Strict):
 
     @model_validator(mode="after")
     def _not_null(self) -> GroupUpdate:
-        refuse_null(self, ("name", "capacity", "tags"))
+        refuse_null(self, NOT_NULL_GROUP)
         return self
 
     def changes(self) -> dict[str, Any]:
@@ -173,7 +188,7 @@ class CommunityUpdate(Strict):
     """PATCH: the fields given change. Paid terms apply to future payments only; null clears
     a term field (checked like creation) or turns the auto upgrade off."""
 
-    model_config = ConfigDict(json_schema_extra=null_refused(COMMUNITY_NOT_NULL))
+    model_config = ConfigDict(json_schema_extra=nul_free_and(null_refused(COMMUNITY_NOT_NULL)))
     slug: Slug | None = None
     name: Name | None = None
     description: Annotated[str, StringConstraints(max_length=4000)] | None = None

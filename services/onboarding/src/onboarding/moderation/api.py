@@ -277,7 +277,11 @@ async def appeal_sanction(
     return AppealOut.model_validate(appeal)
 
 
-@router.get("/appeals", response_model=Page[AppealOut])
+@router.get(
+    "/appeals",
+    response_model=Page[AppealOut],
+    responses=problem_responses({404: "No such community"}),
+)
 async def list_appeals(
     principal: CurrentPrincipal,
     moderation: ModerationDep,
