@@ -181,3 +181,25 @@ def _pattern_strings(schema: dict[str, Any], pattern: str) -> None:
         _pattern_strings(branch, pattern)
     if isinstance(schema.get("items"), dict):
         _pattern_strings(schema["items"], pattern)
+
+
+# What ``str.strip()`` removes (``str.isspace``), spelled out: JSON Schema's ``\s`` (ECMA)
+# and the validators' differ on U+001C–U+001F and U+0085.
+_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def trimmed(min_length: int, max_length: int, *, refused: str = r"\x00") -> StringConstraints:
+    """A string trimmed of surrounding whitespace, then checked: 1 to ``max_length``
+    characters (``min_length`` 0: may be empty) none of which is in ``refused`` (a regex
+    character-class body). Its pattern, checked on the trimmed value, is written for the
+    value as sent, so that the document says exactly what passes: blanks around a core that
+    starts and ends with a visible character (a blank-only value is empty once trimmed)."""
+    core = rf"[^{refused}{_SPACE}]([^{refused}]*[^{refused}{_SPACE}])?"
+    if min_length == 0:
+        core = f"({core})?"
+    return StringConstraints(
+        strip_whitespace=True,
+        min_length=min_length,
+        max_length=max_length,
+        pattern=rf"^[{_SPACE}]*{core}[{_SPACE}]*$",
+    )

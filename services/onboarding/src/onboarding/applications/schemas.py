@@ -33,10 +33,10 @@ from onboarding.applications.domain import (
 )
 from onboarding.membership.schemas import MembershipOut
 from onboarding.schemas import Code, Id, Name, Reason, RulesVersion, Strict
-from servicekit.text import NulFree, NulFreeJson
+from servicekit.text import NulFree, NulFreeJson, trimmed
 
 FieldKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-Choice = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Choice = Annotated[str, trimmed(1, 200)]
 MAX_BULK_REVIEW = 100
 
 

@@ -34,7 +34,7 @@ from onboarding.schemas import (
     given,
     refuse_null,
 )
-from servicekit.text import NUL_FREE_PATTERN, NulFreeJson, strings_follow
+from servicekit.text import NUL_FREE_PATTERN, NulFreeJson, strings_follow, trimmed
 from servicekit.types import null_refused
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,58}[a-z0-9])$")]
@@ -43,8 +43,8 @@ _TIMEZONES = frozenset(available_timezones())
 TimeZone = Annotated[str, Field(json_schema_extra={"enum": sorted(_TIMEZONES)})]
 
 Tier = Literal["trial", "core"]
-City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-GroupTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+City = Annotated[str, trimmed(1, 100)]
+GroupTag = Annotated[str, trimmed(1, 50)]
 GroupTags = Annotated[list[GroupTag], Field(max_length=20)]
 SettingKey = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=NUL_FREE_PATTERN)

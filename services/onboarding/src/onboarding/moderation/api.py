@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from onboarding.access import Member
 from onboarding.moderation.domain import (
@@ -28,6 +28,7 @@ from onboarding.schemas import ExternalId, Id, Reason, Strict
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of
 from servicekit.problems import problem_responses
+from servicekit.text import trimmed
 
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: moderation"])
 me = APIRouter(prefix="/v1/onboarding/me", tags=["onboarding: me"])
@@ -39,7 +40,7 @@ async def moderation_service(request: Request) -> Moderation:
 
 ModerationDep = Annotated[Moderation, Depends(moderation_service)]
 Hours = Annotated[int, Field(ge=1, le=24 * 3650)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Text = Annotated[str, trimmed(1, 2000)]
 CommunityFilter = Annotated[str | None, Query(max_length=36)]
 
 # ---------------------------------------------------------------- bodies
