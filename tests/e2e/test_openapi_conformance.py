@@ -96,11 +96,10 @@ def _credentials(tenant: Tenant, caller: str) -> dict[str, str]:
 def _as_a_client_would(case: Any) -> None:
     """The adjustments, each for a reason the document cannot express.
 
-    - ``cursor`` is opaque: only a `next_cursor` the server issued is meaningful, so a
-      generated one is a 400 ``invalid-cursor`` even when it is a schema-valid string. Valid
-      requests leave it out (the first page), as a client does; invalid ones keep it.
-    - Logging out with a generated refresh token, or confirming a generated reset token,
-      cannot reach a real sign-in: the 401 answers are the documented ones and checked.
+    ``cursor`` is opaque: only a `next_cursor` the server issued is meaningful, so a
+    generated one is a 400 ``invalid-cursor`` even when it is a schema-valid string. Valid
+    requests leave it out (the first page), as a client does; invalid ones keep it.
+    (Generated tokens, passwords and ids need nothing: their 401/404 are documented.)
     """
     if case.meta is not None and case.meta.generation.mode.is_positive and case.query:
         case.query.pop("cursor", None)
@@ -152,3 +151,33 @@ def _fuzz(operation: Any, mode: GenerationMode, base_url: str, headers: dict[str
                 raise
 
     call()
+
+
+def test_the_merged_document_states_errors_security_and_lists(
+    platform: Platform, fuzzed: Tenant
+) -> None:
+    doc = httpx.get(platform.gateway_url + "/openapi.json").json()
+    paths, schemas = doc["paths"], doc["components"]["schemas"]
+    assert "HTTPValidationError" not in str(doc)
+    assert set(schemas["Problem"]["required"]) == {"type", "title", "status"}
+    assert "title" in schemas["Problem"]["properties"]
+    for path, item in paths.items():
+        for operation in item.values():
+            for code, answer in operation["responses"].items():
+                if int(code) >= 400:
+                    assert set(answer["content"]) == {"application/problem+json"}, (path, code)
+    for path in ("/v1/operators", "/v1/operators/{operator_id}", "/v1/api-keys"):
+        for operation in paths[path].values():
+            assert operation["security"] == [{"bearerAuth": []}], path
+    reset = paths["/v1/auth/password-reset"]["post"]["responses"]["202"]
+    assert "application/json" in reset["content"]
+    groups = paths["/v1/onboarding/communities/{community_id}/groups"]["get"]["responses"]["200"]
+    page = groups["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(schemas[page]["properties"]) == {"items", "next_cursor"}
+    # Routing codes are listed for a read-scoped API key, through the gateway.
+    codes = httpx.get(
+        platform.gateway_url + "/v1/onboarding/routing-codes",
+        headers={"X-Api-Key": fuzzed.api_key},
+    )
+    assert codes.status_code == 200, codes.text
+    assert [c["code"] for c in codes.json()["items"]] == ["poster"]
