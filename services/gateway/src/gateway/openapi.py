@@ -6,6 +6,10 @@ result cached for ``DOCS_CACHE_S``. A service that does not answer is listed in
 only the ``/v1/...`` paths the route table sends to it, so each path appears once,
 described by the service that really answers it. Component names are prefixed
 with the service (``rewards.Grant``) so two services' ``Item`` schemas never collide.
+Errors are then documented once for the whole platform (servicekit's
+``document_problems``: one ``Problem``, problem+json), with what the gateway adds in
+front of every route (429) and of a service's (502/503/504, and an API key wherever a
+token works).
 """
 
 from __future__ import annotations
