@@ -176,7 +176,8 @@ def set_up(platform: Platform, signer: GatewaySigner, groups: int, capacity: int
         community.raise_for_status()
         community_id = community.json()["id"]
         group_ids = [
-            g["id"] for g in client.get(f"/v1/onboarding/communities/{community_id}/groups").json()
+            g["id"]
+            for g in client.get(f"/v1/onboarding/communities/{community_id}/groups").json()["items"]
         ]
         code = client.post(
             "/v1/onboarding/routing-codes",
@@ -213,7 +214,9 @@ async def joins(
 def placements(platform: Platform, setup: Setup, capacity: int) -> dict[str, Any]:
     """Every member placed once, no group over capacity: read back through the API."""
     with httpx.Client(base_url=platform.gateway_url, headers=setup.owner, timeout=30) as client:
-        groups = client.get(f"/v1/onboarding/communities/{setup.community_id}/groups").json()
+        groups = client.get(f"/v1/onboarding/communities/{setup.community_id}/groups").json()[
+            "items"
+        ]
     seated = sum(group["member_count"] for group in groups)
     over = [g["name"] for g in groups if g["member_count"] > g["capacity"]]
     return {"groups": len(groups), "seated": seated, "over_capacity": over, "capacity": capacity}

@@ -47,17 +47,24 @@ def tenant(platform: Platform) -> Tenant:
 
 
 @pytest.fixture
-def make_tenant(platform: Platform) -> Callable[[str], Tenant]:
-    return lambda slug: new_tenant(platform, slug)
+def make_tenant(platform: Platform) -> Callable[..., Tenant]:
+    """``make_tenant(slug)``, or ``make_tenant(slug, plan="enterprise")``."""
+    return lambda slug, plan="standard": new_tenant(platform, slug, plan)
 
 
-def new_tenant(platform: Platform, slug: str) -> Tenant:
+def new_tenant(platform: Platform, slug: str, plan: str = "standard") -> Tenant:
     gateway = httpx.Client(base_url=platform.gateway_url, timeout=10)
     owner_email = f"owner@{slug}.example"
     created = gateway.post(
         "/v1/platform/tenants",
         headers=PLATFORM_ADMIN,
-        json={"slug": slug, "name": slug, "owner_email": owner_email, "owner_name": "Owner"},
+        json={
+            "slug": slug,
+            "name": slug,
+            "plan": plan,
+            "owner_email": owner_email,
+            "owner_name": "Owner",
+        },
     )
     assert created.status_code == 201, created.text
     token = asyncio.run(invitation_from_kafka(platform.bootstrap_servers, owner_email))

@@ -195,7 +195,9 @@ async def test_routing_code_under_twenty_concurrent_joins(
                 },
             )
         )
-        groups = client.get(f"{OB}/communities/{community['id']}/groups", headers=owner).json()
+        groups = client.get(f"{OB}/communities/{community['id']}/groups", headers=owner).json()[
+            "items"
+        ]
         code = slug("spring")
         created(
             client.post(
@@ -224,7 +226,9 @@ async def test_routing_code_under_twenty_concurrent_joins(
     assert all(m["source"]["channel"] == "poster" for m in joined)
 
     with gateway(platform) as client:
-        after = client.get(f"{OB}/communities/{community['id']}/groups", headers=owner).json()
+        after = client.get(f"{OB}/communities/{community['id']}/groups", headers=owner).json()[
+            "items"
+        ]
     assert all(g["member_count"] <= g["capacity"] for g in after)
     placed = Counter(m["group_id"] for m in joined)
     assert placed == {g["id"]: g["member_count"] for g in after if g["member_count"]}

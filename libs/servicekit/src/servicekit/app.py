@@ -34,9 +34,9 @@ from servicekit.observability import (
     metrics_endpoint,
 )
 from servicekit.outbox import OutboxRelay
-from servicekit.problems import install_problem_handlers
+from servicekit.problems import document_problems, install_problem_handlers
 from servicekit.settings import ServiceSettings
-from servicekit.text import ControlCharacterMiddleware
+from servicekit.text import ControlCharacterMiddleware, document_text_rules
 from servicekit.timers import TimerHandler, TimerRunner
 
 log = logging.getLogger(__name__)
@@ -249,6 +249,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.state.settings = settings
     app.state.token_verifier = auth.verifier_from_settings(settings)
     install_problem_handlers(app)
+    _install_truthful_openapi(app)
     app.add_middleware(ControlCharacterMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
@@ -265,6 +266,20 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     for router in spec.routers:
         app.include_router(router)
     return app
+
+
+def _install_truthful_openapi(app: FastAPI) -> None:
+    """The document says what the shared mechanisms enforce before any route runs: every
+    error a problem+json (``problems``), no control character in paths and queries
+    (``text``). Built once, then cached, as FastAPI does."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_text_rules(document_problems(build()))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _whoami(principal: auth.CurrentPrincipal) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,12 +31,16 @@ from servicekit.tables import idempotency_keys
 from servicekit.types import utcnow
 
 MAX_KEY_LENGTH = 255
+# Printable ASCII (a structured-field string), no space at either end (HTTP strips them).
+KEY_PATTERN = r"^[!-~]([ -~]{0,253}[!-~])?$"
+_KEY = re.compile(KEY_PATTERN)
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        pattern=KEY_PATTERN,
         description="Unique per intended effect; a retry with the same key gets the first answer.",
     ),
 ]
@@ -47,6 +52,7 @@ RequiredIdempotencyKey = Annotated[
     str,
     Header(
         alias="Idempotency-Key",
+        pattern=KEY_PATTERN,
         description="Required. Unique per intended effect (e.g. the payment's id in your "
         "system); a retry with the same key gets the first answer, never a second effect.",
     ),
@@ -108,12 +114,12 @@ async def run_idempotent(
 
 
 def _check_key(key: str) -> None:
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if not _KEY.match(key):
         raise Problem(
             400,
             "invalid-idempotency-key",
             "Invalid Idempotency-Key",
-            f"the key must be 1 to {MAX_KEY_LENGTH} printable characters",
+            f"the key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters",
         )
 
 

@@ -21,12 +21,13 @@ schemathesis) know it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Union
 from urllib.parse import unquote_to_bytes
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
+from typing_extensions import TypeAliasType
 
 from servicekit.problems import problem_response
 
@@ -37,6 +38,22 @@ _NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 Line = Annotated[str, StringConstraints(pattern=LINE_PATTERN)]
 Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
+NUL_FREE_PATTERN = r"^[^\x00]*$"
+NulFree = Annotated[str, StringConstraints(pattern=NUL_FREE_PATTERN)]
+
+# Free-form JSON (profiles, settings, answers) as the document describes it: any JSON whose
+# strings follow the rule the body's validator applies, so that the document and the
+# validator agree on every value. ``TextJson`` follows ``Body``'s rule (Text values, Line
+# keys); ``NulFreeJson`` the bare NUL rule of bodies that refuse only what cannot be stored.
+# mypy cannot follow a recursive TypeAliasType yet; pydantic (which reads it) can.
+TextJson = TypeAliasType(  # type: ignore[misc]
+    "TextJson",
+    Union[Text, int, float, bool, list["TextJson"], dict[Line, "TextJson"], None],  # type: ignore[misc]  # noqa: UP007
+)
+NulFreeJson = TypeAliasType(  # type: ignore[misc]
+    "NulFreeJson",
+    Union[NulFree, int, float, bool, list["NulFreeJson"], dict[NulFree, "NulFreeJson"], None],  # type: ignore[misc]  # noqa: UP007
+)
 
 
 def forbidden_character(value: object, *, line: bool = False) -> str | None:
@@ -102,3 +119,87 @@ def _query_character(query: bytes) -> str | None:
         return None
     decoded = unquote_to_bytes(query.replace(b"+", b" ")).decode("utf-8", "replace")
     return forbidden_character(decoded, line=True)
+
+
+def document_text_rules(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Say in the OpenAPI what the text rules enforce (in place, idempotent): every string in
+    a path or query parameter follows the ``Line`` rule (``ControlCharacterMiddleware``),
+    and a mapping with constrained keys refuses the other keys (pydantic validates
+    ``dict[Line, X]`` so, but describes it with ``patternProperties``, which would allow
+    any other key with any value)."""
+    _constrained_keys(openapi)
+    for item in openapi.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") in {"path", "query"} and "schema" in parameter:
+                    _line_strings(parameter["schema"])
+    return openapi
+
+
+def _line_strings(schema: dict[str, Any]) -> None:
+    if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
+        schema["pattern"] = LINE_PATTERN
+    for branch in (*schema.get("anyOf", ()), *schema.get("oneOf", ())):
+        _line_strings(branch)
+    if isinstance(schema.get("items"), dict):
+        _line_strings(schema["items"])
+
+
+def _constrained_keys(node: Any) -> None:
+    if isinstance(node, dict):
+        patterns = node.get("patternProperties")
+        if node.get("type") == "object" and isinstance(patterns, dict) and len(patterns) == 1:
+            [(pattern, values)] = patterns.items()
+            del node["patternProperties"]
+            node["propertyNames"] = {"pattern": pattern}
+            node["additionalProperties"] = values
+        for value in node.values():
+            _constrained_keys(value)
+    elif isinstance(node, list):
+        for value in node:
+            _constrained_keys(value)
+
+
+def strings_follow(pattern: str) -> Callable[[dict[str, Any]], None]:
+    """``json_schema_extra`` of a body whose validator applies ``pattern`` to every string
+    (a model validator over the whole body): each free string of the model's schema says
+    so; strings that already carry a pattern, a format or an enum keep theirs."""
+
+    def add_pattern(schema: dict[str, Any]) -> None:
+        for field in schema.get("properties", {}).values():
+            _pattern_strings(field, pattern)
+
+    return add_pattern
+
+
+def _pattern_strings(schema: dict[str, Any], pattern: str) -> None:
+    if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(schema):
+        schema["pattern"] = pattern
+    for branch in (*schema.get("anyOf", ()), *schema.get("oneOf", ())):
+        _pattern_strings(branch, pattern)
+    if isinstance(schema.get("items"), dict):
+        _pattern_strings(schema["items"], pattern)
+
+
+# What ``str.strip()`` removes (``str.isspace``), spelled out: JSON Schema's ``\s`` (ECMA)
+# and the validators' differ on U+001C–U+001F and U+0085.
+_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def trimmed(min_length: int, max_length: int, *, refused: str = r"\x00") -> StringConstraints:
+    """A string trimmed of surrounding whitespace, then checked: 1 to ``max_length``
+    characters (``min_length`` 0: may be empty) none of which is in ``refused`` (a regex
+    character-class body). Its pattern, checked on the trimmed value, is written for the
+    value as sent, so that the document says exactly what passes: blanks around a core that
+    starts and ends with a visible character (a blank-only value is empty once trimmed)."""
+    core = rf"[^{refused}{_SPACE}]([^{refused}]*[^{refused}{_SPACE}])?"
+    if min_length == 0:
+        core = f"({core})?"
+    return StringConstraints(
+        strip_whitespace=True,
+        min_length=min_length,
+        max_length=max_length,
+        pattern=rf"^[{_SPACE}]*{core}[{_SPACE}]*$",
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,3 +50,25 @@ def contains_nul(value: object) -> bool:
     if isinstance(value, list | tuple):
         return any(contains_nul(item) for item in value)
     return False
+
+
+def null_refused(
+    names: Iterable[str] = (), *, all_but: Iterable[str] | None = None
+) -> Callable[[dict[str, Any]], None]:
+    """``json_schema_extra`` of a PATCH body whose fields are optional but some refuse null
+    (an absent field stays, null clears, and not every field may be cleared): the document
+    then offers null only where the validator takes it. ``all_but``: every field but these."""
+    named, kept = frozenset(names), None if all_but is None else frozenset(all_but)
+
+    def drop_null(schema: dict[str, Any]) -> None:
+        for name, field in schema.get("properties", {}).items():
+            if (name in named or (kept is not None and name not in kept)) and "anyOf" in field:
+                branches = [b for b in field["anyOf"] if b != {"type": "null"}]
+                del field["anyOf"]
+                if len(branches) == 1:
+                    field.update(branches[0])
+                else:
+                    field["anyOf"] = branches
+                field.pop("default", None)
+
+    return drop_null

@@ -54,13 +54,14 @@ def test_fingerprint_is_deterministic(method: str, path: str, body: object) -> N
     assert fingerprint(method, path, body) == fingerprint(method.lower(), path, body)
 
 
-@pytest.mark.parametrize("key", ["k", "a" * MAX_KEY_LENGTH, "order-42:retry 1", "ключ-é"])
+@pytest.mark.parametrize("key", ["k", "a" * MAX_KEY_LENGTH, "order-42:retry 1", "~!"])
 def test_acceptable_keys(key: str) -> None:
     _check_key(key)
 
 
 @pytest.mark.parametrize(
-    "key", ["", "a" * (MAX_KEY_LENGTH + 1), "tab\there", "new\nline", "nul\x00", "\x7f"]
+    "key",
+    ["", "a" * (MAX_KEY_LENGTH + 1), "tab\there", "new\nline", "nul\x00", "\x7f", "ключ", " a"],
 )
 def test_unacceptable_keys_are_a_400_problem(key: str) -> None:
     with pytest.raises(Problem) as caught:

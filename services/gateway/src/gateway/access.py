@@ -67,6 +67,10 @@ class Gatekeeper:
 
     async def authenticate(self, request: Request) -> Caller:
         raw_key = request.headers.get("x-api-key")
+        if raw_key and "authorization" in request.headers:
+            # Which of the two would act? Neither: a bad token beside a good key (or the
+            # reverse) must not pass silently under the other credential.
+            raise unauthenticated("send one credential: a bearer token or X-Api-Key, not both")
         if raw_key:
             key = await self.identity.authenticate_api_key(raw_key)
             principal = Principal(

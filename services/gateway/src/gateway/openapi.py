@@ -6,6 +6,10 @@ result cached for ``DOCS_CACHE_S``. A service that does not answer is listed in
 only the ``/v1/...`` paths the route table sends to it, so each path appears once,
 described by the service that really answers it. Component names are prefixed
 with the service (``rewards.Grant``) so two services' ``Item`` schemas never collide.
+Errors are then documented once for the whole platform (servicekit's
+``document_problems``: one ``Problem``, problem+json), with what the gateway adds in
+front of every route (429) and of a service's (502/503/504, and an API key wherever a
+token works).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.proxy import ConnectFailed, Engine, Proxy, RouteTable, TransportFailed
 from gateway.settings import Settings
+from servicekit.problems import document_problems
 
 DOCS_CACHE_S = 30.0
 MISSING_CACHE_S = 5.0  # a document with a missing service is rebuilt sooner
@@ -52,6 +57,12 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 
+# What the gateway itself may answer in front of any route.
+GATEWAY_STATUSES = (429,)
+# ... and in front of a service's route: the upstream is down, broken or slow.
+UPSTREAM_STATUSES = ("502", "503", "504")
+
+
 def merge(
     own: Mapping[str, Any],
     specs: Mapping[str, Mapping[str, Any]],
@@ -76,6 +87,12 @@ def merge(
     for service in sorted(specs):
         _add_service(paths, components, schemes, service, specs[service], table)
     components["securitySchemes"] = {**schemes, **SECURITY_SCHEMES}
+    # One Problem schema for the whole platform; the gateway rate-limits every route.
+    schemas = components.setdefault("schemas", {})
+    replaced = (".Problem", ".HTTPValidationError", ".ValidationError")  # FastAPI's names
+    for name in [n for n in schemas if n.endswith(replaced)]:
+        del schemas[name]
+    document_problems(doc, every_operation=GATEWAY_STATUSES)
     named = {tag.get("name") for tag in doc.get("tags", [])}
     doc["tags"] = doc.get("tags", []) + [{"name": n} for n in sorted(specs) if n not in named]
     return doc
@@ -97,6 +114,7 @@ def _add_service(
         # Only what this service answers through the gateway; the gateway's own win.
         if path.startswith("/v1/") and owner and owner[0] == service and path not in paths:
             paths[path] = _adopt_operations(item, service, names, keep_tags=False)
+            _through_gateway(paths[path])
     for kind, entries in spec.get("components", {}).items():
         if kind != "securitySchemes":
             components.setdefault(kind, {}).update(entries)
@@ -138,6 +156,20 @@ def _adopt_operations(
                 for requirement in operation["security"]
             ]
     return item
+
+
+def _through_gateway(item: dict[str, Any]) -> None:
+    """A service's operation as the gateway exposes it: an API key works wherever a token
+    does (the gateway exchanges it for a token with the key's scopes), and the upstream
+    may fail."""
+    for method, operation in item.items():
+        if method in HTTP_METHODS and isinstance(operation, dict):
+            security = operation.get("security", [])
+            if {"bearerAuth": []} in security and {"apiKey": []} not in security:
+                operation["security"] = [*security, {"apiKey": []}]
+            responses = operation.setdefault("responses", {})
+            for status in UPSTREAM_STATUSES:
+                responses.setdefault(status, {})
 
 
 def namespaced(spec: Mapping[str, Any], service: str) -> dict[str, Any]:

@@ -214,6 +214,8 @@ async def test_password_reset_by_one_time_token_ends_every_session(gateway: Gate
         "/v1/auth/password-reset", json={"tenant": "acme", "email": "OWNER@acme.example"}
     )
     assert asked.status_code == 202
+    # The same JSON body either way (the OpenAPI's): it never tells whether the email exists.
+    assert asked.json() == silent.json() and set(silent.json()) == {"detail"}
     [reset] = await gateway.events("quanzi.gateway.password_reset.requested.v1")
     assert reset["_topic"] == "gateway.notifications"
     new_password = {"token": reset["reset_token"], "password": "a brand new secret"}
@@ -352,6 +354,19 @@ async def test_api_key_scopes_and_bad_keys(gateway: Gateway) -> None:
             "/v1/member-tokens", headers={"X-Api-Key": key}, json={"external_id": "m1"}
         )
         assert answer.status_code == 401, key
+    # A key beside a token (either one bad) is ambiguous: neither acts.
+    crm = (
+        await gateway.client.post(
+            "/v1/api-keys", headers=bearer(owner), json={"name": "CRM", "scopes": ["members:write"]}
+        )
+    ).json()["key"]
+    for token in (owner, "not-a-token"):
+        both = await gateway.client.post(
+            "/v1/member-tokens",
+            headers={"X-Api-Key": crm, **bearer(token)},
+            json={"external_id": "m1"},
+        )
+        assert both.status_code == 401 and "not both" in both.json()["detail"], both.text
 
 
 MANAGER_CALLS = [

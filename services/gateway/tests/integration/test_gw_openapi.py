@@ -129,8 +129,57 @@ def test_security_schemes_are_the_gateways() -> None:
         "description": schemes["apiKey"]["description"],
     }
     assert schemes["bearerAuth"]["bearerFormat"] == "JWT"
-    assert doc["paths"]["/v1/a/x"]["get"]["security"] == [{"bearerAuth": []}]
+    # Through the gateway an API key works wherever a token does.
+    assert doc["paths"]["/v1/a/x"]["get"]["security"] == [{"bearerAuth": []}, {"apiKey": []}]
     assert doc["paths"]["/v1/keys"]["post"]["security"] == [{"apiKey": []}]
+
+
+def test_every_error_is_a_problem_and_each_route_lists_what_it_answers() -> None:
+    validation = {
+        "description": "Validation Error",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+        },
+    }
+    upstream = spec(
+        {
+            "/v1/a/things/{thing_id}": {
+                "patch": {
+                    **op(),
+                    "parameters": [{"name": "thing_id", "in": "path", "required": True}],
+                    "requestBody": {"content": {"application/json": {"schema": {}}}},
+                    "responses": {
+                        "200": {"description": "ok"},
+                        "409": {"description": "Taken"},
+                        "422": validation,
+                    },
+                }
+            },
+        },
+        {"HTTPValidationError": {}, "ValidationError": {}, "Problem": {}},
+    )
+    own = spec({"/v1/open": {"post": {"responses": {"204": {"description": "done"}}}}})
+    doc = merge(own, {"a": upstream}, {}, TABLE)
+    schemas = doc["components"]["schemas"]
+    assert "Problem" in schemas and not any(name.endswith("ValidationError") for name in schemas)
+    assert "a.Problem" not in schemas  # one Problem schema for the platform
+    answers = doc["paths"]["/v1/a/things/{thing_id}"]["patch"]["responses"]
+    assert set(answers) == {"200", "400", "401", "403", "404", "409", "413", "422", "429"} | {
+        "502",
+        "503",
+        "504",
+    }
+    assert answers["409"]["description"] == "Taken"
+    for code, answer in answers.items():
+        if int(code) >= 400:
+            assert answer["content"] == {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }, code
+    # Not protected, no path id, no upstream: malformed input and the rate limit only.
+    assert set(doc["paths"]["/v1/open"]["post"]["responses"]) == {"204", "400", "429"}
+    problem = schemas["Problem"]
+    assert {"type", "title", "status", "detail", "instance", "errors"} <= set(problem["properties"])
+    assert problem["required"] == ["type", "title", "status"]
 
 
 # --- served live --------------------------------------------------------------------------

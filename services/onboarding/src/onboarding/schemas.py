@@ -13,15 +13,16 @@ from pydantic import (
     model_validator,
 )
 
+from servicekit.text import NUL_FREE_PATTERN, strings_follow, trimmed
 from servicekit.types import contains_nul
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, trimmed(1, 200)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 GroupKind = Literal["trial", "core", "interest", "local", "temporary"]
 Capacity = Annotated[int, Field(ge=1, le=100_000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Reason = Annotated[str, trimmed(1, 500)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 Level = Annotated[int, Field(ge=1, le=1000)]
 # The rules (群规) version the member accepted; required to join a community that has rules.
@@ -31,7 +32,8 @@ RulesVersion = Annotated[int, Field(ge=1, le=1_000_000)]
 class Strict(BaseModel):
     """Request bodies: unknown fields and NUL characters are refused (422)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The document says what ``_no_nul`` checks: no string of the body holds U+0000.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=strings_follow(NUL_FREE_PATTERN))
 
     @model_validator(mode="before")
     @classmethod

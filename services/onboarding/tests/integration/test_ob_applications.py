@@ -314,8 +314,8 @@ async def test_private_communities_take_applications_through_a_code(onboarding: 
         f"{BASE}/communities/{other['id']}/groups", headers=onboarding.operator()
     )
     for cid, code, group in (
-        (community["id"], "poster", groups.json()[0]["id"]),
-        (other["id"], "elsewhere", other_groups.json()[0]["id"]),
+        (community["id"], "poster", groups.json()["items"][0]["id"]),
+        (other["id"], "elsewhere", other_groups.json()["items"][0]["id"]),
     ):
         created = await onboarding.client.post(
             f"{BASE}/routing-codes",
@@ -337,7 +337,10 @@ async def test_private_communities_take_applications_through_a_code(onboarding: 
         onboarding, community["id"], "crm-1", {**GOOD, "city": "杭州"}, routing_code="poster"
     )
     membership = applied.json()["membership"]
-    assert membership["status"] == "active" and membership["group_id"] == groups.json()[0]["id"]
+    assert (
+        membership["status"] == "active"
+        and membership["group_id"] == groups.json()["items"][0]["id"]
+    )
     assert membership["source"] == {
         "kind": "routing_code",
         "code": "poster",

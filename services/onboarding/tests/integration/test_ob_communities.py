@@ -22,7 +22,7 @@ async def test_operator_creates_a_community_with_groups(onboarding: Onboarding) 
     groups = await onboarding.client.get(
         f"{BASE}/communities/{created['id']}/groups", headers=onboarding.operator()
     )
-    assert [(g["name"], g["capacity"], g["member_count"]) for g in groups.json()] == [
+    assert [(g["name"], g["capacity"], g["member_count"]) for g in groups.json()["items"]] == [
         ("1群", 3, 0),
         ("2群", 500, 0),
     ]
@@ -130,7 +130,7 @@ async def test_members_see_public_communities_and_their_own(onboarding: Onboardi
         json={
             "community_id": private["id"],
             "code": "vip-2026",
-            "group_ids": [groups.json()[0]["id"]],
+            "group_ids": [groups.json()["items"][0]["id"]],
             "overflow_prefix": "VIP ",
             "channel": "poster",
         },
@@ -253,7 +253,7 @@ async def test_another_tenants_ids_are_not_found(onboarding: Onboarding) -> None
         await onboarding.client.get(
             f"{BASE}/communities/{cid}/groups", headers=onboarding.operator()
         )
-    ).json()[0]["id"]
+    ).json()["items"][0]["id"]
     code = await onboarding.client.post(
         f"{BASE}/routing-codes",
         headers=onboarding.operator(),

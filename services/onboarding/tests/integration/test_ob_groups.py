@@ -30,7 +30,7 @@ async def groups_by_name(onboarding: Onboarding, community_id: str) -> dict[str,
         f"{BASE}/communities/{community_id}/groups", headers=onboarding.operator()
     )
     assert answer.status_code == 200, answer.text
-    return {g["name"]: g for g in answer.json()}
+    return {g["name"]: g for g in answer.json()["items"]}
 
 
 async def routing_code(

@@ -24,7 +24,7 @@ async def groups_of(onboarding: Onboarding, community_id: str) -> list[dict[str,
     answer = await onboarding.client.get(
         f"{BASE}/communities/{community_id}/groups", headers=onboarding.operator()
     )
-    return list(answer.json())
+    return list(answer.json()["items"])
 
 
 async def invite(onboarding: Onboarding, community_id: str, **fields: Any) -> dict[str, Any]:

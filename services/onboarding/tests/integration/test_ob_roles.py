@@ -186,12 +186,12 @@ async def test_regional_leader_leads_a_local_group(onboarding: Onboarding) -> No
     listed = await onboarding.client.get(
         f"{BASE}/communities/{cid}/groups", headers=onboarding.operator()
     )
-    by_name = {g["name"]: g["id"] for g in listed.json()}
+    by_name = {g["name"]: g["id"] for g in listed.json()["items"]}
     elsewhere = await onboarding.client.get(
         f"{BASE}/communities/{other['id']}/groups", headers=onboarding.operator()
     )
     await join(onboarding, cid, "crm-1")
-    for group_id in (by_name["1群"], elsewhere.json()[0]["id"], "no-such-group"):
+    for group_id in (by_name["1群"], elsewhere.json()["items"][0]["id"], "no-such-group"):
         refused = await grant(onboarding, cid, "crm-1", "regional_leader", group_id=group_id)
         assert refused.status_code == 422, refused.text
         assert refused.json()["type"].endswith("/not-a-local-group")
@@ -294,7 +294,7 @@ async def test_welcome_event_carries_the_rendered_greeting(onboarding: Onboardin
         json={
             "community_id": cid,
             "code": "hello",
-            "group_ids": [groups.json()[0]["id"]],
+            "group_ids": [groups.json()["items"][0]["id"]],
             "overflow_prefix": "溢出",
             "channel": "moments",
         },

@@ -24,7 +24,7 @@ async def test_concurrent_joins_never_overfill_groups(onboarding: Onboarding) ->
         json={
             "community_id": community["id"],
             "code": "spring",
-            "group_ids": [g["id"] for g in listed.json()],
+            "group_ids": [g["id"] for g in listed.json()["items"]],
             "overflow_prefix": "读书会 溢出",
             "overflow_capacity": 2,
             "channel": "moments",
@@ -45,7 +45,7 @@ async def test_concurrent_joins_never_overfill_groups(onboarding: Onboarding) ->
         await onboarding.client.get(
             f"{BASE}/communities/{community['id']}/groups", headers=onboarding.operator()
         )
-    ).json()
+    ).json()["items"]
     assert all(g["member_count"] <= g["capacity"] for g in after)
     placed = Counter(m["group_id"] for m in joined)
     assert placed == {g["id"]: g["member_count"] for g in after if g["member_count"]}
@@ -68,7 +68,7 @@ async def test_leaving_frees_the_seat(onboarding: Onboarding) -> None:
         await onboarding.client.get(
             f"{BASE}/communities/{community['id']}/groups", headers=onboarding.operator()
         )
-    ).json()[0]["id"]
+    ).json()["items"][0]["id"]
     await onboarding.client.post(
         f"{BASE}/routing-codes",
         headers=onboarding.operator(),
@@ -105,3 +105,65 @@ async def test_leaving_frees_the_seat(onboarding: Onboarding) -> None:
         },
     )
     assert bad_groups.status_code == 422
+
+
+async def _code(onboarding: Onboarding, community_id: str, code: str) -> dict[str, object]:
+    groups = await onboarding.client.get(
+        f"{BASE}/communities/{community_id}/groups", headers=onboarding.operator()
+    )
+    made = await onboarding.client.post(
+        f"{BASE}/routing-codes",
+        headers=onboarding.operator(),
+        json={
+            "community_id": community_id,
+            "code": code,
+            "group_ids": [g["id"] for g in groups.json()["items"]],
+            "overflow_prefix": "溢出",
+        },
+    )
+    assert made.status_code == 201, made.text
+    return dict(made.json())
+
+
+async def test_routing_codes_are_listed_by_page_and_by_community(onboarding: Onboarding) -> None:
+    first = await onboarding.community(slug="first-club", groups=[{"name": "1群"}])
+    second = await onboarding.community(slug="second-club", groups=[{"name": "1群"}])
+    made = [
+        await _code(onboarding, first["id"], "poster-a"),
+        await _code(onboarding, second["id"], "poster-b"),
+        await _code(onboarding, first["id"], "poster-c"),
+    ]
+    url = f"{BASE}/routing-codes"
+    page = await onboarding.client.get(url, params={"limit": 2}, headers=onboarding.operator())
+    assert page.status_code == 200, page.text
+    assert [c["code"] for c in page.json()["items"]] == ["poster-a", "poster-b"]
+    rest = await onboarding.client.get(
+        url,
+        params={"limit": 2, "cursor": page.json()["next_cursor"]},
+        headers=onboarding.operator(),
+    )
+    assert [c["code"] for c in rest.json()["items"]] == ["poster-c"]
+    assert rest.json()["next_cursor"] is None
+    only_first = await onboarding.client.get(
+        url, params={"community_id": first["id"]}, headers=onboarding.operator()
+    )
+    assert [c["id"] for c in only_first.json()["items"]] == [made[0]["id"], made[2]["id"]]
+    # A CRM's read-scoped key reads them; a member and a payments-only key do not.
+    reader = await onboarding.client.get(url, headers=onboarding.payments(scope="read"))
+    assert reader.status_code == 200 and len(reader.json()["items"]) == 3
+    for refused in (onboarding.member("crm-1"), onboarding.payments()):
+        assert (await onboarding.client.get(url, headers=refused)).status_code == 403
+
+
+async def test_groups_are_listed_by_page(onboarding: Onboarding) -> None:
+    community = await onboarding.community(groups=[{"name": f"{n}群"} for n in (1, 2, 3)])
+    url = f"{BASE}/communities/{community['id']}/groups"
+    page = await onboarding.client.get(url, params={"limit": 2}, headers=onboarding.operator())
+    assert [g["name"] for g in page.json()["items"]] == ["1群", "2群"]
+    rest = await onboarding.client.get(
+        url,
+        params={"limit": 2, "cursor": page.json()["next_cursor"]},
+        headers=onboarding.operator(),
+    )
+    assert [g["name"] for g in rest.json()["items"]] == ["3群"]
+    assert rest.json()["next_cursor"] is None

@@ -29,7 +29,7 @@ async def tenant_a_objects(onboarding: Onboarding) -> dict[str, str]:
     client, owner = onboarding.client, onboarding.operator()
     community = await onboarding.community(groups=[{"name": "一群", "kind": "local"}])
     cid = community["id"]
-    [group] = (await client.get(f"{OB}/communities/{cid}/groups", headers=owner)).json()
+    [group] = (await client.get(f"{OB}/communities/{cid}/groups", headers=owner)).json()["items"]
     code = await ok(
         await client.post(
             f"{OB}/routing-codes",
@@ -170,6 +170,7 @@ UNSCOPED = {
     "PUT /members/{external_id}",  # external ids are per tenant: this upserts B's own member
     "GET /memberships",
     "GET /reports",
+    "GET /routing-codes",
     "GET /me/applications",
     "GET /me/memberships",
     "GET /me/profile",

@@ -14,7 +14,9 @@ router = APIRouter(prefix="/v1/api-keys", tags=["gateway: api keys"])
 @router.post("", status_code=201, response_model=ApiKeyCreated)
 async def create_key(body: ApiKeyCreate, manager: Manager, identity: IdentityDep) -> ApiKeyCreated:
     """The key is in this response only: it is stored hashed and cannot be shown again."""
-    created = await identity.create_api_key(manager, name=body.name, scopes=body.scopes)
+    created = await identity.create_api_key(
+        manager, name=body.name, scopes=[str(s) for s in body.scopes]
+    )
     return ApiKeyCreated(**ApiKeyOut.model_validate(created.key).model_dump(), key=created.raw)
 
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 
 from gateway.api.deps import IdentityDep, anonymous_limit
-from gateway.api.schemas import Login, RefreshIn, ResetRequest, SetPassword, TokensOut
+from gateway.api.schemas import (
+    Login,
+    RefreshIn,
+    ResetRequest,
+    ResetRequested,
+    SetPassword,
+    TokensOut,
+)
 from gateway.service import TokenPair
+from servicekit.problems import problem_responses
 from servicekit.types import utcnow
 
 router = APIRouter(
@@ -23,14 +31,26 @@ def _tokens(pair: TokenPair) -> TokensOut:
     )
 
 
-@router.post("/login", response_model=TokensOut)
+@router.post(
+    "/login",
+    response_model=TokensOut,
+    responses=problem_responses(
+        {401: "Wrong tenant, email or password", 403: "The tenant is suspended"}
+    ),
+)
 async def login(body: Login, identity: IdentityDep) -> TokensOut:
     """Email and password of an operator of the tenant (its slug). Repeated failures slow
     down further attempts (429 with Retry-After) and then lock the account for a while."""
     return _tokens(await identity.login(body.tenant, body.email, body.password))
 
 
-@router.post("/refresh", response_model=TokensOut)
+@router.post(
+    "/refresh",
+    response_model=TokensOut,
+    responses=problem_responses(
+        {401: "The refresh token is invalid, used or expired", 403: "The tenant is suspended"}
+    ),
+)
 async def refresh(body: RefreshIn, identity: IdentityDep) -> TokensOut:
     """Exchange a refresh token for new tokens. Each refresh token works once: presenting a
     used one again revokes every token of its sign-in (theft detection)."""
@@ -44,21 +64,29 @@ async def logout(body: RefreshIn, identity: IdentityDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/password-reset", status_code=202)
-async def request_reset(body: ResetRequest, identity: IdentityDep) -> Response:
+@router.post("/password-reset", status_code=202, response_model=ResetRequested)
+async def request_reset(body: ResetRequest, identity: IdentityDep) -> ResetRequested:
     """Always 202, whether the email exists or not; the token goes to the tenant's mailer."""
     await identity.request_password_reset(body.tenant, body.email)
-    return Response(status_code=202)
+    return ResetRequested(detail="if this email belongs to an operator, a reset link is mailed")
 
 
-@router.post("/password-reset/confirm", status_code=204)
+@router.post(
+    "/password-reset/confirm",
+    status_code=204,
+    responses=problem_responses({401: "The token is invalid, used or expired"}),
+)
 async def confirm_reset(body: SetPassword, identity: IdentityDep) -> Response:
     """Set a new password with the one-time token; every existing sign-in is revoked."""
     await identity.confirm_password_reset(body.token, body.password)
     return Response(status_code=204)
 
 
-@router.post("/invitations/accept", status_code=204)
+@router.post(
+    "/invitations/accept",
+    status_code=204,
+    responses=problem_responses({401: "The token is invalid, used or expired"}),
+)
 async def accept_invitation(body: SetPassword, identity: IdentityDep) -> Response:
     """Choose a password with the invitation's one-time token; the operator can then log in."""
     await identity.accept_invitation(body.token, body.password)

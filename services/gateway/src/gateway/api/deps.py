@@ -48,7 +48,14 @@ async def anonymous_limit(request: Request) -> None:
     await _gatekeeper(request).limit_anonymous(request)
 
 
-async def operator(principal: ActivePrincipal) -> Principal:
+# Declared for the OpenAPI document; the gatekeeper reads the header itself.
+_bearer = HTTPBearer(auto_error=False, description="An operator's access token (JWT)")
+
+
+async def operator(
+    principal: ActivePrincipal,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
     if principal.token_type != "access":
         raise Problem(403, "forbidden", "Forbidden", "operators only")
     return principal

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from gateway.proxy import ConnectFailed, Proxy, TransportFailed
 from servicekit import tracing
 from servicekit.auth import CurrentPrincipal
-from servicekit.problems import Problem
+from servicekit.problems import Problem, problem_responses
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Me(BaseModel):
     "/v1/me",
     summary="The calling member: profile, memberships and points",
     description="Parts whose service did not answer are null and listed in `missing`.",
-    responses={401: {"description": "No valid token"}, 403: {"description": "Not a member"}},
+    responses=problem_responses({401: "No valid token", 403: "Not a member"}),
 )
 async def me(request: Request, principal: CurrentPrincipal) -> Me:
     if principal.token_type != "member":

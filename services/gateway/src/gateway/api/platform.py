@@ -18,6 +18,7 @@ from gateway.domain.tenants import TenantStatus
 from gateway.service import Invitation
 from gateway.settings import Settings
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of
+from servicekit.problems import problem_responses
 
 router = APIRouter(prefix="/v1/platform/tenants", tags=["gateway: platform"])
 
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/v1/platform/tenants", tags=["gateway: platform"])
     status_code=201,
     response_model=TenantCreated,
     response_model_exclude_none=True,
-    responses={409: {"description": "The slug is taken"}},
+    responses=problem_responses({409: "The slug is taken"}),
 )
 async def create_tenant(
     body: TenantCreate, request: Request, identity: IdentityDep, _admin: PlatformAdmin
@@ -53,10 +54,9 @@ async def create_tenant(
     status_code=201,
     response_model=OwnerInvited,
     response_model_exclude_none=True,
-    responses={
-        404: {"description": "No such tenant"},
-        409: {"description": "The owner has already accepted the invitation"},
-    },
+    responses=problem_responses(
+        {404: "No such tenant", 409: "The owner has already accepted the invitation"}
+    ),
 )
 async def reinvite_owner(
     tenant_id: str, request: Request, identity: IdentityDep, _admin: PlatformAdmin

@@ -3,36 +3,39 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from servicekit.text import LINE_PATTERN, TEXT_PATTERN, Body
+from gateway.domain.apikeys import Scope
+from gateway.domain.roles import Role
+from gateway.domain.tenants import SLUG_PATTERN
+from gateway.security import MIN_PASSWORD_LENGTH
+from servicekit.text import LINE_PATTERN, TEXT_PATTERN, Body, Line, TextJson
 
+# Values are taken as sent (no trimming): the pattern and lengths the document states are
+# then exactly what the validator checks (a trimmed " x\n" would pass here but not there).
 Email = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True,
         max_length=320,
-        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$",
+        # C1 controls spelled out: \s differs between JSON Schema (ECMA: no U+0085) and
+        # the validator (Unicode: U+0085 is a space); the document must mean the same.
+        pattern=r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$",
     ),
 ]
 
 
-def _line(min_length: int, max_length: int, *, strip: bool = True) -> StringConstraints:
+def _line(min_length: int, max_length: int) -> StringConstraints:
     """A one-line value (servicekit.text's rule: no control characters)."""
-    return StringConstraints(
-        strip_whitespace=strip, min_length=min_length, max_length=max_length, pattern=LINE_PATTERN
-    )
+    return StringConstraints(min_length=min_length, max_length=max_length, pattern=LINE_PATTERN)
 
 
 Name = Annotated[str, _line(1, 200)]
-Secret = Annotated[str, _line(1, 1024, strip=False)]
-Password = Annotated[str, _line(1, 256, strip=False)]
-Reason = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=TEXT_PATTERN),
-]
+Secret = Annotated[str, _line(1, 1024)]
+Password = Annotated[str, _line(1, 256)]
+NewPassword = Annotated[str, _line(MIN_PASSWORD_LENGTH, 256)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=TEXT_PATTERN)]
 Slug = Annotated[str, _line(1, 40)]
 ExternalId = Annotated[str, _line(1, 128)]
 
@@ -45,7 +48,7 @@ TimeZone = Annotated[
 
 
 class TenantCreate(Body):
-    slug: Annotated[str, _line(3, 40, strip=False)]
+    slug: Annotated[str, StringConstraints(pattern=SLUG_PATTERN.pattern)]
     name: Name
     plan: str = "standard"
     owner_email: Email
@@ -122,19 +125,23 @@ class ResetRequest(Body):
     email: Email
 
 
+class ResetRequested(BaseModel):
+    detail: str = Field(description="Whether or not the email belongs to an operator")
+
+
 class SetPassword(Body):
     token: Secret
-    password: Password
+    password: NewPassword
 
 
 class OperatorInvite(Body):
     email: Email
     display_name: Name
-    roles: list[str] = Field(min_length=1, max_length=5)
+    roles: list[Role] = Field(min_length=1, max_length=5)
 
 
 class OperatorUpdate(Body):
-    roles: list[str] | None = Field(default=None, min_length=1, max_length=5)
+    roles: list[Role] | None = Field(default=None, min_length=1, max_length=5)
     disabled: bool | None = None
 
 
@@ -151,7 +158,7 @@ class OperatorOut(BaseModel):
 
 class ApiKeyCreate(Body):
     name: Name
-    scopes: list[str] = Field(min_length=1, max_length=10)
+    scopes: list[Scope] = Field(min_length=1, max_length=10)
 
 
 class ApiKeyOut(BaseModel):
@@ -172,7 +179,7 @@ class ApiKeyCreated(ApiKeyOut):
 
 class MemberTokenRequest(Body):
     external_id: ExternalId
-    profile: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    profile: dict[Line, TextJson] = Field(default_factory=dict, max_length=50)
 
 
 class MemberTokenOut(BaseModel):

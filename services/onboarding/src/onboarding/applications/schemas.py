@@ -33,9 +33,10 @@ from onboarding.applications.domain import (
 )
 from onboarding.membership.schemas import MembershipOut
 from onboarding.schemas import Code, Id, Name, Reason, RulesVersion, Strict
+from servicekit.text import NulFree, NulFreeJson, trimmed
 
 FieldKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-Choice = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Choice = Annotated[str, trimmed(1, 200)]
 MAX_BULK_REVIEW = 100
 
 
@@ -119,7 +120,7 @@ class QuestionnaireOut(ApplicationFormOut):
 
 
 class ApplicationCreate(Strict):
-    answers: Annotated[dict[str, Any], Field(max_length=MAX_FIELDS)]
+    answers: Annotated[dict[NulFree, NulFreeJson], Field(max_length=MAX_FIELDS)]
     # The code that brought the applicant: it opens private communities and is the source.
     # Both: the invite is the source (attribution), the routing code places them.
     routing_code: Code | None = None

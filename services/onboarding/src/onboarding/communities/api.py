@@ -21,7 +21,7 @@ from onboarding.communities.schemas import (
 from onboarding.communities.service import Communities, NewCommunity
 from onboarding.joins.seating import NewGroup
 from servicekit.auth import CurrentPrincipal
-from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
+from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor, page_of
 from servicekit.problems import Problem
 
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: communities"])
@@ -131,9 +131,16 @@ async def add_group(
     return GroupOut.model_validate(group)
 
 
-@router.get("/communities/{community_id}/groups", response_model=list[GroupOut])
+@router.get("/communities/{community_id}/groups", response_model=Page[GroupOut])
 async def list_groups(
-    community_id: str, operator: Operator, service: CommunitiesDep
-) -> list[GroupOut]:
-    groups = await service.groups(operator.tenant_id, community_id)
-    return [GroupOut.model_validate(group) for group in groups]
+    community_id: str,
+    operator: Operator,
+    service: CommunitiesDep,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[GroupOut]:
+    """The community's groups, oldest first (overflow groups after the ones they relieve)."""
+    rows = await service.groups(
+        operator.tenant_id, community_id, after=keyset_after(cursor), limit=limit + 1
+    )
+    return page_of(rows, limit, GroupOut)

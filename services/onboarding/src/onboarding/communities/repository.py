@@ -36,6 +36,15 @@ class CommunityRepository:
         )
         return (await self.session.scalars(query.order_by(Group.created_at, Group.id))).all()
 
+    async def groups_page(
+        self, tenant_id: str, community_id: str, *, after: After | None, limit: int
+    ) -> Sequence[Group]:
+        query = select(Group).where(
+            Group.tenant_id == tenant_id, Group.community_id == community_id
+        )
+        ordered = oldest_first(query, Group.created_at, Group.id, after, limit)
+        return (await self.session.scalars(ordered)).all()
+
     async def group(self, tenant_id: str, community_id: str, group_id: str) -> Group | None:
         return await self.session.scalar(
             select(Group)

@@ -7,6 +7,7 @@ them), which ruff cannot tell through ``Strict`` defined in another module.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
@@ -33,15 +34,21 @@ from onboarding.schemas import (
     given,
     refuse_null,
 )
+from servicekit.text import NUL_FREE_PATTERN, NulFreeJson, strings_follow, trimmed
+from servicekit.types import null_refused
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,58}[a-z0-9])$")]
 _TIMEZONES = frozenset(available_timezones())
+# The validator below decides; the document lists the same names (this machine's tz data).
+TimeZone = Annotated[str, Field(json_schema_extra={"enum": sorted(_TIMEZONES)})]
 
 Tier = Literal["trial", "core"]
-City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-GroupTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+City = Annotated[str, trimmed(1, 100)]
+GroupTag = Annotated[str, trimmed(1, 50)]
 GroupTags = Annotated[list[GroupTag], Field(max_length=20)]
-SettingKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+SettingKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=NUL_FREE_PATTERN)
+]
 MAX_SETTINGS_BYTES = 8192
 ReminderDay = Annotated[int, Field(ge=1, le=365)]
 
@@ -58,7 +65,7 @@ def _reminder_days(value: list[int]) -> list[int]:
 
 
 CommunitySettings = Annotated[
-    dict[SettingKey, Any], Field(max_length=50), AfterValidator(_bounded_settings)
+    dict[SettingKey, NulFreeJson], Field(max_length=50), AfterValidator(_bounded_settings)
 ]
 
 
@@ -96,8 +103,24 @@ class GroupCreate(Strict):
     tags: GroupTags = []  # noqa: RUF012 (... or with one of these interests: the directory's tags)
 
 
+NOT_NULL_GROUP = ("name", "capacity", "tags")
+
+
+def nul_free_and(extra: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    """Strict's schema rule, then ``extra``: a subclass's json_schema_extra replaces its own."""
+    nul_free = strings_follow(NUL_FREE_PATTERN)
+
+    def both(schema: dict[str, Any]) -> None:
+        nul_free(schema)
+        extra(schema)
+
+    return both
+
+
 class GroupUpdate(Strict):
     """PATCH: the fields given change; null clears a requirement or label."""
+
+    model_config = ConfigDict(json_schema_extra=nul_free_and(null_refused(NOT_NULL_GROUP)))
 
     name: Name | None = None
     capacity: Capacity | None = None  # never below the members seated (409)
@@ -108,7 +131,7 @@ class GroupUpdate(Strict):
 
     @model_validator(mode="after")
     def _not_null(self) -> GroupUpdate:
-        refuse_null(self, ("name", "capacity", "tags"))
+        refuse_null(self, NOT_NULL_GROUP)
         return self
 
     def changes(self) -> dict[str, Any]:
@@ -120,7 +143,7 @@ class CommunityCreate(Strict):
     name: Name
     description: Annotated[str, StringConstraints(max_length=4000)] = ""
     visibility: Literal["public", "private", "secret"] = "public"
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZone = "Asia/Shanghai"
     join_policy: Literal["open", "paid"] = "open"
     price_cents: Annotated[int, Field(gt=0, le=100_000_000)] | None = None
     currency: Currency | None = None
@@ -165,12 +188,13 @@ class CommunityUpdate(Strict):
     """PATCH: the fields given change. Paid terms apply to future payments only; null clears
     a term field (checked like creation) or turns the auto upgrade off."""
 
+    model_config = ConfigDict(json_schema_extra=nul_free_and(null_refused(COMMUNITY_NOT_NULL)))
     slug: Slug | None = None
     name: Name | None = None
     description: Annotated[str, StringConstraints(max_length=4000)] | None = None
     value_statement: Annotated[str, StringConstraints(max_length=1000)] | None = None
     visibility: Literal["public", "private", "secret"] | None = None
-    timezone: str | None = None
+    timezone: TimeZone | None = None
     settings: CommunitySettings | None = None
     price_cents: Annotated[int, Field(gt=0, le=100_000_000)] | None = None
     currency: Currency | None = None

@@ -153,12 +153,18 @@ class Communities:
                 "group-name-taken", "Group name taken", f"the community has a {draft.name!r}"
             ) from error
 
-    async def groups(self, tenant_id: str, community_id: str) -> list[Group]:
+    async def groups(
+        self, tenant_id: str, community_id: str, *, after: After | None, limit: int
+    ) -> list[Group]:
         async with read_only(self.sessions) as session:
             repo = Repository(session)
             if await repo.community(tenant_id, community_id) is None:
                 raise not_found("community")
-            return list(await CommunityRepository(session).groups(tenant_id, community_id))
+            return list(
+                await CommunityRepository(session).groups_page(
+                    tenant_id, community_id, after=after, limit=limit
+                )
+            )
 
     async def update_community(
         self, principal: Principal, community_id: str, changes: Mapping[str, Any]

@@ -47,6 +47,7 @@ from servicekit.db import insert_ignore_returning, read_only, transaction
 from servicekit.events import Event
 from servicekit.outbox import add_events
 from servicekit.problems import Problem
+from servicekit.text import trimmed
 from servicekit.types import contains_nul, utcnow
 
 MAX_BATCH = 1000
@@ -100,12 +101,10 @@ class RowResult:
 # ---------------------------------------------------------------- validation of one row
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+DisplayName = Annotated[str, trimmed(1, 200)]
 ProfileKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 ProfileValue = Annotated[str, StringConstraints(max_length=MAX_TEXT)] | int | float | bool | None
-Tag = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[^|]+$")
-]
+Tag = Annotated[str, trimmed(1, 50, refused=r"\x00|")]
 
 
 class MemberFields(BaseModel):

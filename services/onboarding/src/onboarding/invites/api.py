@@ -23,7 +23,7 @@ from onboarding.schemas import (
     Strict,
 )
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
-from servicekit.problems import Problem
+from servicekit.problems import Problem, problem_responses
 
 
 class InviteCreate(Strict):
@@ -103,7 +103,17 @@ async def invites_service(request: Request) -> Invites:
 InvitesDep = Annotated[Invites, Depends(invites_service)]
 
 
-@router.post("/invites", status_code=201, response_model=InviteOut)
+@router.post(
+    "/invites",
+    status_code=201,
+    response_model=InviteOut,
+    responses=problem_responses(
+        {
+            404: "No such community or group",
+            409: "The member already holds as many active links as the policy allows",
+        }
+    ),
+)
 async def create_invite(
     body: InviteCreate, principal: OperatorOrMember, invites: InvitesDep
 ) -> InviteOut:

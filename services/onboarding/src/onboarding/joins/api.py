@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from onboarding.access import Member, Operator
+from onboarding.access import Member, Operator, Reader
 from onboarding.audit.service import Actor
 from onboarding.joins.service import Joins, NewRoutingCode
 from onboarding.membership.schemas import MembershipOut
@@ -20,6 +20,8 @@ from onboarding.schemas import (
     JoinIn,
     Strict,
 )
+from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of
+from servicekit.problems import problem_responses
 
 # The same prefix and tag as the communities' routes: one section of the API.
 
@@ -65,7 +67,12 @@ async def joins_service(request: Request) -> Joins:
 JoinsDep = Annotated[Joins, Depends(joins_service)]
 
 
-@router.post("/routing-codes", status_code=201, response_model=RoutingCodeOut)
+@router.post(
+    "/routing-codes",
+    status_code=201,
+    response_model=RoutingCodeOut,
+    responses=problem_responses({404: "No such community or group"}),
+)
 async def create_routing_code(
     body: RoutingCodeCreate, operator: Operator, service: JoinsDep
 ) -> RoutingCodeOut:
@@ -95,6 +102,21 @@ async def get_default_routing_code(
 ) -> DefaultRoutingCode:
     code_id = await service.default_code(operator.tenant_id, community_id)
     return DefaultRoutingCode(routing_code_id=code_id)
+
+
+@router.get("/routing-codes", response_model=Page[RoutingCodeOut])
+async def list_routing_codes(
+    reader: Reader,
+    service: JoinsDep,
+    community_id: Annotated[str | None, Query(max_length=36)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[RoutingCodeOut]:
+    """The tenant's routing codes, oldest first; `community_id` keeps one community's."""
+    rows = await service.routing_codes(
+        reader.tenant_id, community_id=community_id, after=keyset_after(cursor), limit=limit + 1
+    )
+    return page_of(rows, limit, RoutingCodeOut)
 
 
 @router.get("/routing-codes/{code_id}", response_model=RoutingCodeOut)

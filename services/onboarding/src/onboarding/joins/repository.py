@@ -25,7 +25,7 @@ from onboarding.joins.domain import TIER_RANK, GroupLoad, Requirements
 from onboarding.levels import domain as levels
 from onboarding.membership.states import SEATED
 from onboarding.orm import Community, Group, MemberLevel, Membership, RoutingCode
-from onboarding.queries import of_tenant
+from onboarding.queries import After, of_tenant, oldest_first
 
 # The join's statements, built once: building a statement and its cache key costs more
 # CPU than executing it (measured: about 1 ms of a join's 9), so the hot path binds
@@ -224,7 +224,15 @@ class JoinRepository:
         return next((row.id for row in rows if group_id in (row.group_ids or ())), None)
 
     # routing codes
-    # routing codes
+    async def routing_codes_page(
+        self, tenant_id: str, *, community_id: str | None, after: After | None, limit: int
+    ) -> Sequence[RoutingCode]:
+        query = select(RoutingCode).where(RoutingCode.tenant_id == tenant_id)
+        if community_id is not None:
+            query = query.where(RoutingCode.community_id == community_id)
+        ordered = oldest_first(query, RoutingCode.created_at, RoutingCode.id, after, limit)
+        return (await self.session.scalars(ordered)).all()
+
     async def routing_code(self, tenant_id: str, code: str) -> RoutingCode | None:
         return await self.session.scalar(_CODE_BY_NAME, {"tenant_id": tenant_id, "code": code})
 

@@ -37,6 +37,7 @@ from onboarding.membership.service import (
 from onboarding.membership.states import Status
 from onboarding.orm import Membership, RoutingCode
 from onboarding.problems import application_required, conflict, unprocessable
+from onboarding.queries import After
 from servicekit.db import is_retryable, read_only, transaction
 from servicekit.outbox import add_event
 from servicekit.problems import not_found
@@ -135,6 +136,16 @@ class Joins:
         if community is None:
             raise not_found("community")
         return community.default_routing_code_id
+
+    async def routing_codes(
+        self, tenant_id: str, *, community_id: str | None, after: After | None, limit: int
+    ) -> list[RoutingCode]:
+        async with read_only(self.sessions) as session:
+            return list(
+                await JoinRepository(session).routing_codes_page(
+                    tenant_id, community_id=community_id, after=after, limit=limit
+                )
+            )
 
     async def routing_code(self, tenant_id: str, code_id: str) -> RoutingCode:
         async with read_only(self.sessions) as session:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from onboarding.access import Member
 from onboarding.moderation.domain import (
@@ -27,6 +27,8 @@ from onboarding.moderation.service import Moderation, NewReport, NewSanction, st
 from onboarding.schemas import ExternalId, Id, Reason, Strict
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of
+from servicekit.problems import problem_responses
+from servicekit.text import trimmed
 
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: moderation"])
 me = APIRouter(prefix="/v1/onboarding/me", tags=["onboarding: me"])
@@ -38,7 +40,7 @@ async def moderation_service(request: Request) -> Moderation:
 
 ModerationDep = Annotated[Moderation, Depends(moderation_service)]
 Hours = Annotated[int, Field(ge=1, le=24 * 3650)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Text = Annotated[str, trimmed(1, 2000)]
 CommunityFilter = Annotated[str | None, Query(max_length=36)]
 
 # ---------------------------------------------------------------- bodies
@@ -276,7 +278,11 @@ async def appeal_sanction(
     return AppealOut.model_validate(appeal)
 
 
-@router.get("/appeals", response_model=Page[AppealOut])
+@router.get(
+    "/appeals",
+    response_model=Page[AppealOut],
+    responses=problem_responses({404: "No such community"}),
+)
 async def list_appeals(
     principal: CurrentPrincipal,
     moderation: ModerationDep,
@@ -329,7 +335,11 @@ async def file_report(
     return ReportOut.model_validate(filed.report)
 
 
-@router.get("/reports", response_model=Page[ReportOut])
+@router.get(
+    "/reports",
+    response_model=Page[ReportOut],
+    responses=problem_responses({404: "No such community"}),
+)
 async def report_queue(
     principal: CurrentPrincipal,
     moderation: ModerationDep,

@@ -20,11 +20,12 @@ from onboarding.schemas import (
     Strict,
 )
 from servicekit.idempotency import RequiredIdempotencyKey, fingerprint, run_idempotent
+from servicekit.text import trimmed
 
 # The same prefix and tag as the memberships' routes: one section of the API.
 
 
-Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reference = Annotated[str, trimmed(1, 200)]
 
 
 class PaymentCreate(Strict):
@@ -42,7 +43,7 @@ class PaymentOut(BaseModel):
 
 
 class RefundCreate(Strict):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    reason: Annotated[str, trimmed(0, 500)] | None = None
 
 
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: memberships"])

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from onboarding.access import Member
 from onboarding.orm import CommunityRole
@@ -24,13 +24,12 @@ from onboarding.roles.service import NewGrant, RoleQuery, Roles
 from onboarding.schemas import ExternalId, Id, Reason, Strict
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, encode_cursor, keyset_after
+from servicekit.text import trimmed
 
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: roles"])
 me = APIRouter(prefix="/v1/onboarding/me", tags=["onboarding: me"])
 
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_LENGTH)
-]
+Title = Annotated[str, trimmed(1, MAX_TITLE_LENGTH)]
 
 
 async def roles_service(request: Request) -> Roles:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from onboarding.access import Member
 from onboarding.membership.schemas import MembershipOut
@@ -17,6 +17,7 @@ from onboarding.schemas import (
 )
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
+from servicekit.text import trimmed
 
 router = APIRouter(prefix="/v1/onboarding", tags=["onboarding: rules"])
 me = APIRouter(prefix="/v1/onboarding/me", tags=["onboarding: me"])
@@ -30,8 +31,8 @@ RulesDep = Annotated[Rules, Depends(rules_service)]
 
 
 class RulesPublish(Strict):
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    text: Annotated[str, trimmed(1, 20000)]
+    summary: Annotated[str, trimmed(0, 2000)] = ""
     grace_days: Annotated[int, Field(ge=0, le=90)] = 7  # to re-accept before being muted
 
 

@@ -27,7 +27,7 @@ from rewards.zones.service import zones_of
 from servicekit.auth import Principal
 from servicekit.db import read_only, transaction
 from servicekit.pagination import Cursor, Limit, encode_cursor, keyset_after
-from servicekit.types import utcnow
+from servicekit.types import null_refused, utcnow
 
 router = APIRouter(prefix="/v1/rewards", tags=["rewards: badges"])
 
@@ -86,11 +86,14 @@ class BadgeRuleIn(BaseModel):
         return self.model_dump(mode="json")
 
 
+_CLEARABLE = frozenset({"title", "community_id"})
+
+
 class BadgeRulePatch(BaseModel):
     """Only the fields sent change. What a rule counts (criterion, event type, beneficiary,
     once_per) cannot: archive it and create another."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=null_refused(all_but=_CLEARABLE))
     name: Name | None = None
     description: Description | None = None
     title: Title | None = None
@@ -112,9 +115,6 @@ class BadgeRulePatch(BaseModel):
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(mode="json", include=self.model_fields_set)
-
-
-_CLEARABLE = frozenset({"title", "community_id"})
 
 
 class ConditionOut(BaseModel):

@@ -12,6 +12,7 @@ from rewards.mall.domain import ItemKind, RedemptionStatus
 from rewards.mall.repository import ItemRow, RedemptionRow
 from rewards.mall.service import CatalogEntry
 from rewards.rules.domain import MAX_POINTS
+from servicekit.types import null_refused
 
 Cost = Annotated[int, Field(ge=1, le=MAX_POINTS)]
 Stock = Annotated[int, Field(ge=0, le=1_000_000_000)]
@@ -33,10 +34,13 @@ class ItemIn(BaseModel):
     active_until: Timestamp | None = Field(None, description="Exclusive")
 
 
+_CLEARABLE = frozenset({"per_member_limit", "community_id", "active_from", "active_until"})
+
+
 class ItemPatch(BaseModel):
     """Only the fields sent change; ``stock`` is the number left now."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=null_refused(all_but=_CLEARABLE))
     name: Name | None = None
     description: Description | None = None
     kind: ItemKind | None = None
@@ -61,9 +65,6 @@ class ItemPatch(BaseModel):
     def changes(self) -> dict[str, object]:
         """The fields sent; null clears per_member_limit, community_id and the window."""
         return self.model_dump(include=self.model_fields_set)
-
-
-_CLEARABLE = frozenset({"per_member_limit", "community_id", "active_from", "active_until"})
 
 
 class ItemOut(BaseModel):

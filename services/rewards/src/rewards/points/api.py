@@ -96,7 +96,15 @@ class EntryPage(BaseModel):
 class AdjustmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     member_id: ExternalId
-    points: Annotated[int, Field(ge=-MAX_POINTS, le=MAX_POINTS, description="Non-zero")]
+    points: Annotated[
+        int,
+        Field(
+            ge=-MAX_POINTS,
+            le=MAX_POINTS,
+            description="Non-zero",
+            json_schema_extra={"not": {"const": 0}},
+        ),
+    ]
     reason: Reason
     community_id: ExternalId | None = None
 
