@@ -57,6 +57,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "GET /v1/rewards/adjustments": "`since` is before `until`",
     "GET /v1/onboarding/audit": "`since` is before `until`",
     "POST /v1/onboarding/communities/{community_id}/sanctions": "a mute has a duration",
+    "POST /v1/content/posts": "an audience is tenant-wide or names communities, not both",
 }
 
 

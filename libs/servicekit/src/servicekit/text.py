@@ -32,7 +32,8 @@ from typing_extensions import TypeAliasType
 from servicekit.problems import problem_response
 
 LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
-TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+TEXT_REFUSED = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # a character-class body
+TEXT_PATTERN = rf"^[^{TEXT_REFUSED}]*$"
 _NOT_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -186,6 +187,17 @@ def _pattern_strings(schema: dict[str, Any], pattern: str) -> None:
 # What ``str.strip()`` removes (``str.isspace``), spelled out: JSON Schema's ``\s`` (ECMA)
 # and the validators' differ on U+001C–U+001F and U+0085.
 _SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def visible_text(min_length: int, max_length: int) -> StringConstraints:
+    """``Text`` (tabs and line breaks allowed) holding at least one visible character: what
+    a person must read, such as a rejection's reason. Kept as sent; its pattern says what
+    the check ``value.strip() != ""`` accepts, with the whitespace spelled out."""
+    return StringConstraints(
+        min_length=min_length,
+        max_length=max_length,
+        pattern=rf"^[^{TEXT_REFUSED}]*[^{TEXT_REFUSED}{_SPACE}][^{TEXT_REFUSED}]*$",
+    )
 
 
 def trimmed(min_length: int, max_length: int, *, refused: str = r"\x00") -> StringConstraints:

@@ -10,13 +10,14 @@ from pydantic import BaseModel, Field, model_validator
 from content.audience.domain import TENANT_WIDE, Audience, CommunityRole, GroupKind, Tier
 from content.posts.domain import MAX_URL, Link, Media, MediaType, PostKind
 from content.posts.repository import Row
-from servicekit.text import Body, Line, Text
+from servicekit.text import Body, Line, Text, visible_text
 
 Id = Annotated[Line, Field(min_length=1, max_length=200)]
 Tag = Annotated[Line, Field(min_length=1, max_length=32)]
 Title = Annotated[Line, Field(min_length=1, max_length=200)]
 PostBody = Annotated[Text, Field(max_length=20_000)]
-Reason = Annotated[Text, Field(min_length=1, max_length=500)]
+# A reason is read by a person: blank-only is no reason.
+Reason = Annotated[str, visible_text(1, 500)]
 Url = Annotated[Line, Field(min_length=1, max_length=MAX_URL)]
 
 

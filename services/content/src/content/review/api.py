@@ -41,7 +41,11 @@ UNKNOWN_COMMUNITY: Responses = {404: {"description": "No such community for this
 
 
 class DecisionIn(Body):
-    reason: Reason | None = Field(default=None, description="Required to reject")
+    reason: Reason | None = Field(default=None, description="Why, for the author (optional)")
+
+
+class RejectionIn(Body):
+    reason: Reason = Field(description="Why, for the author: a rejection always says")
 
 
 class BulkItemIn(Body):
@@ -136,7 +140,11 @@ async def held_comments(
 
 
 async def _decide_post(
-    post_id: str, decision: Decision, body: DecisionIn, sessions: Sessions, principal: Writer
+    post_id: str,
+    decision: Decision,
+    body: DecisionIn | RejectionIn,
+    sessions: Sessions,
+    principal: Writer,
 ) -> PostOut:
     async with transaction(sessions) as session:
         post = await service.decide_post(
@@ -158,13 +166,17 @@ async def approve_post(
     responses=DECIDED,
 )
 async def reject_post(
-    post_id: ItemId, body: DecisionIn, sessions: Sessions, principal: Writer
+    post_id: ItemId, body: RejectionIn, sessions: Sessions, principal: Writer
 ) -> PostOut:
     return await _decide_post(post_id, Decision.REJECT, body, sessions, principal)
 
 
 async def _decide_comment(
-    comment_id: str, decision: Decision, body: DecisionIn, sessions: Sessions, principal: Writer
+    comment_id: str,
+    decision: Decision,
+    body: DecisionIn | RejectionIn,
+    sessions: Sessions,
+    principal: Writer,
 ) -> CommentOut:
     async with transaction(sessions) as session:
         row = await service.decide_comment(
@@ -188,7 +200,7 @@ async def approve_comment(
     responses=DECIDED,
 )
 async def reject_comment(
-    comment_id: ItemId, body: DecisionIn, sessions: Sessions, principal: Writer
+    comment_id: ItemId, body: RejectionIn, sessions: Sessions, principal: Writer
 ) -> CommentOut:
     return await _decide_comment(comment_id, Decision.REJECT, body, sessions, principal)
 
