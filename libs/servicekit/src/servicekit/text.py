@@ -31,7 +31,8 @@ from typing_extensions import TypeAliasType
 
 from servicekit.problems import problem_response
 
-LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+LINE_REFUSED = r"\x00-\x1f\x7f"  # a character-class body
+LINE_PATTERN = rf"^[^{LINE_REFUSED}]*$"
 TEXT_REFUSED = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # a character-class body
 TEXT_PATTERN = rf"^[^{TEXT_REFUSED}]*$"
 _NOT_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
@@ -187,6 +188,13 @@ def _pattern_strings(schema: dict[str, Any], pattern: str) -> None:
 # What ``str.strip()`` removes (``str.isspace``), spelled out: JSON Schema's ``\s`` (ECMA)
 # and the validators' differ on U+001C–U+001F and U+0085.
 _SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_SPACE_CHARS = [chr(n) for n in range(0x3001) if chr(n).isspace()]
+
+
+def _spaces_outside(refused: str) -> str:
+    """``_SPACE`` without the characters ``refused`` matches, as a character-class body."""
+    kept = [c for c in _SPACE_CHARS if not re.match(f"[{refused}]", c)]
+    return "".join(c if c == " " else f"\\u{ord(c):04x}" for c in kept)
 
 
 def visible_text(min_length: int, max_length: int) -> StringConstraints:
@@ -200,18 +208,21 @@ def visible_text(min_length: int, max_length: int) -> StringConstraints:
     )
 
 
-def trimmed(min_length: int, max_length: int, *, refused: str = r"\x00") -> StringConstraints:
+def trimmed(min_length: int, max_length: int, *, refused: str = TEXT_REFUSED) -> StringConstraints:
     """A string trimmed of surrounding whitespace, then checked: 1 to ``max_length``
     characters (``min_length`` 0: may be empty) none of which is in ``refused`` (a regex
-    character-class body). Its pattern, checked on the trimmed value, is written for the
-    value as sent, so that the document says exactly what passes: blanks around a core that
-    starts and ends with a visible character (a blank-only value is empty once trimmed)."""
+    character-class body; by default the ``Text`` rule). For fields of a ``Body``, whose rule
+    refuses control characters anywhere: its pattern, checked on the trimmed value, is
+    written for the value as sent, so that the document says exactly what passes: blanks
+    the body's rule allows around a core that starts and ends with a visible character (a
+    blank-only value is empty once trimmed)."""
     core = rf"[^{refused}{_SPACE}]([^{refused}]*[^{refused}{_SPACE}])?"
     if min_length == 0:
         core = f"({core})?"
+    blanks = _spaces_outside(TEXT_REFUSED)
     return StringConstraints(
         strip_whitespace=True,
         min_length=min_length,
         max_length=max_length,
-        pattern=rf"^[{_SPACE}]*{core}[{_SPACE}]*$",
+        pattern=rf"^[{blanks}]*{core}[{blanks}]*$",
     )

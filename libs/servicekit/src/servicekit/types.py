@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,21 +35,6 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def contains_nul(value: object) -> bool:
-    """True if a string anywhere in ``value`` (JSON-like: str, mappings, lists) holds U+0000.
-
-    PostgreSQL's text and JSON types cannot store it: callers refuse such input as a 4xx
-    before it reaches the driver, whose error would be a 500.
-    """
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(contains_nul(item) for item in value)
-    return False
 
 
 def null_refused(

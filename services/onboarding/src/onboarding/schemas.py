@@ -5,43 +5,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from servicekit.text import NUL_FREE_PATTERN, strings_follow, trimmed
-from servicekit.types import contains_nul
+from servicekit.text import LINE_PATTERN, TEXT_PATTERN, Body, strings_follow, trimmed
 
 Name = Annotated[str, trimmed(1, 200)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=LINE_PATTERN)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 GroupKind = Literal["trial", "core", "interest", "local", "temporary"]
 Capacity = Annotated[int, Field(ge=1, le=100_000)]
 Reason = Annotated[str, trimmed(1, 500)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=36, pattern=LINE_PATTERN)]
 Level = Annotated[int, Field(ge=1, le=1000)]
 # The rules (群规) version the member accepted; required to join a community that has rules.
 RulesVersion = Annotated[int, Field(ge=1, le=1_000_000)]
 
 
-class Strict(BaseModel):
-    """Request bodies: unknown fields and NUL characters are refused (422)."""
+class Strict(Body):
+    """Request bodies: unknown fields and control characters refused (422), by servicekit's
+    one rule for every service (``Body``: tabs and line breaks only)."""
 
-    # The document says what ``_no_nul`` checks: no string of the body holds U+0000.
-    model_config = ConfigDict(extra="forbid", json_schema_extra=strings_follow(NUL_FREE_PATTERN))
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        # PostgreSQL text cannot hold U+0000; refused here, it never becomes a driver error.
-        if contains_nul(data):
-            raise ValueError("text cannot contain the NUL character (U+0000)")
-        return data
+    # The document says what the rule checks, on every free string of the body.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=strings_follow(TEXT_PATTERN))
 
 
 def given(model: BaseModel) -> dict[str, Any]:

@@ -164,7 +164,7 @@ async def test_waiting_members_moves_switches_and_leaves_at_once(onboarding: Onb
     listed = await onboarding.client.get(
         f"{BASE}/communities/{cid}/groups", headers=onboarding.operator()
     )
-    named = {g["name"]: g["id"] for g in listed.json()}
+    named = {g["name"]: g["id"] for g in listed.json()["items"]}
     for name in ("VIP", "A"):
         made = await onboarding.client.post(
             f"{BASE}/invites",

@@ -28,7 +28,7 @@ async def groups_of(onboarding: Onboarding, community_id: str) -> dict[str, dict
         f"{BASE}/communities/{community_id}/groups", headers=onboarding.operator()
     )
     assert answer.status_code == 200, answer.text
-    return {g["name"]: g for g in answer.json()}
+    return {g["name"]: g for g in answer.json()["items"]}
 
 
 async def post(onboarding: Onboarding, path: str, headers: dict[str, str], **body: Any) -> Any:

@@ -33,7 +33,7 @@ from onboarding.applications.domain import (
 )
 from onboarding.membership.schemas import MembershipOut
 from onboarding.schemas import Code, Id, Name, Reason, RulesVersion, Strict
-from servicekit.text import NulFree, NulFreeJson, trimmed
+from servicekit.text import Line, TextJson, trimmed
 
 FieldKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Choice = Annotated[str, trimmed(1, 200)]
@@ -120,7 +120,7 @@ class QuestionnaireOut(ApplicationFormOut):
 
 
 class ApplicationCreate(Strict):
-    answers: Annotated[dict[NulFree, NulFreeJson], Field(max_length=MAX_FIELDS)]
+    answers: Annotated[dict[Line, TextJson], Field(max_length=MAX_FIELDS)]
     # The code that brought the applicant: it opens private communities and is the source.
     # Both: the invite is the source (attribution), the routing code places them.
     routing_code: Code | None = None

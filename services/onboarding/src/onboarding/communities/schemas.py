@@ -34,7 +34,7 @@ from onboarding.schemas import (
     given,
     refuse_null,
 )
-from servicekit.text import NUL_FREE_PATTERN, NulFreeJson, strings_follow, trimmed
+from servicekit.text import LINE_PATTERN, TEXT_PATTERN, TextJson, strings_follow, trimmed
 from servicekit.types import null_refused
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,58}[a-z0-9])$")]
@@ -46,9 +46,7 @@ Tier = Literal["trial", "core"]
 City = Annotated[str, trimmed(1, 100)]
 GroupTag = Annotated[str, trimmed(1, 50)]
 GroupTags = Annotated[list[GroupTag], Field(max_length=20)]
-SettingKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=NUL_FREE_PATTERN)
-]
+SettingKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=LINE_PATTERN)]
 MAX_SETTINGS_BYTES = 8192
 ReminderDay = Annotated[int, Field(ge=1, le=365)]
 
@@ -65,7 +63,7 @@ def _reminder_days(value: list[int]) -> list[int]:
 
 
 CommunitySettings = Annotated[
-    dict[SettingKey, NulFreeJson], Field(max_length=50), AfterValidator(_bounded_settings)
+    dict[SettingKey, TextJson], Field(max_length=50), AfterValidator(_bounded_settings)
 ]
 
 
@@ -106,12 +104,12 @@ class GroupCreate(Strict):
 NOT_NULL_GROUP = ("name", "capacity", "tags")
 
 
-def nul_free_and(extra: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+def text_rule_and(extra: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
     """Strict's schema rule, then ``extra``: a subclass's json_schema_extra replaces its own."""
-    nul_free = strings_follow(NUL_FREE_PATTERN)
+    text_rule = strings_follow(TEXT_PATTERN)
 
     def both(schema: dict[str, Any]) -> None:
-        nul_free(schema)
+        text_rule(schema)
         extra(schema)
 
     return both
@@ -120,7 +118,7 @@ def nul_free_and(extra: Callable[[dict[str, Any]], None]) -> Callable[[dict[str,
 class GroupUpdate(Strict):
     """PATCH: the fields given change; null clears a requirement or label."""
 
-    model_config = ConfigDict(json_schema_extra=nul_free_and(null_refused(NOT_NULL_GROUP)))
+    model_config = ConfigDict(json_schema_extra=text_rule_and(null_refused(NOT_NULL_GROUP)))
 
     name: Name | None = None
     capacity: Capacity | None = None  # never below the members seated (409)
@@ -188,7 +186,7 @@ class CommunityUpdate(Strict):
     """PATCH: the fields given change. Paid terms apply to future payments only; null clears
     a term field (checked like creation) or turns the auto upgrade off."""
 
-    model_config = ConfigDict(json_schema_extra=nul_free_and(null_refused(COMMUNITY_NOT_NULL)))
+    model_config = ConfigDict(json_schema_extra=text_rule_and(null_refused(COMMUNITY_NOT_NULL)))
     slug: Slug | None = None
     name: Name | None = None
     description: Annotated[str, StringConstraints(max_length=4000)] | None = None

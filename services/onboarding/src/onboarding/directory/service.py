@@ -20,13 +20,11 @@ from enum import Enum, StrEnum
 from typing import Annotated, Any, cast
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from sqlalchemy import (
     ColumnElement,
@@ -47,8 +45,8 @@ from servicekit.db import insert_ignore_returning, read_only, transaction
 from servicekit.events import Event
 from servicekit.outbox import add_events
 from servicekit.problems import Problem
-from servicekit.text import trimmed
-from servicekit.types import contains_nul, utcnow
+from servicekit.text import LINE_PATTERN, LINE_REFUSED, TEXT_PATTERN, Body, strings_follow, trimmed
+from servicekit.types import utcnow
 
 MAX_BATCH = 1000
 MAX_PROFILE_KEYS = 50
@@ -100,29 +98,24 @@ class RowResult:
 
 # ---------------------------------------------------------------- validation of one row
 
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=LINE_PATTERN)]
 DisplayName = Annotated[str, trimmed(1, 200)]
-ProfileKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ProfileKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=LINE_PATTERN)]
 ProfileValue = Annotated[str, StringConstraints(max_length=MAX_TEXT)] | int | float | bool | None
-Tag = Annotated[str, trimmed(1, 50, refused=r"\x00|")]
+Tag = Annotated[str, trimmed(1, 50, refused=LINE_REFUSED + "|")]
 
 
-class MemberFields(BaseModel):
-    """What an operator may set on a member (the PUT body; a batch row adds external_id)."""
+class MemberFields(Body):
+    """What an operator may set on a member (the PUT body; a batch row adds external_id).
+    Control characters are refused by servicekit's one rule (``Body``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=strings_follow(TEXT_PATTERN))
 
     display_name: DisplayName | None = None
-    profile: Annotated[dict[ProfileKey, ProfileValue], Field(max_length=MAX_PROFILE_KEYS)] = {}
+    profile: Annotated[
+        dict[ProfileKey, ProfileValue], Field(default_factory=dict, max_length=MAX_PROFILE_KEYS)
+    ]
     tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        # PostgreSQL text cannot hold U+0000: refused here rather than by the driver.
-        if contains_nul(data):
-            raise ValueError("text cannot contain the NUL character (U+0000)")
-        return data
 
     @field_validator("profile")
     @classmethod
