@@ -313,7 +313,7 @@ def test_a_member_creates_an_invite_link_and_sees_who_joined(
             )
         )
         cid = community["id"]
-        [group] = client.get(f"{OB}/communities/{cid}/groups", headers=owner).json()
+        [group] = client.get(f"{OB}/communities/{cid}/groups", headers=owner).json()["items"]
         code = slug("poster")
         created(
             client.post(
