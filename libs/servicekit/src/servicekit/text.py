@@ -155,7 +155,7 @@ def _constrained_keys(node: Any) -> None:
         if node.get("type") == "object" and isinstance(patterns, dict) and len(patterns) == 1:
             [(pattern, values)] = patterns.items()
             del node["patternProperties"]
-            node["propertyNames"] = {"pattern": pattern}
+            node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
             node["additionalProperties"] = values
         for value in node.values():
             _constrained_keys(value)
@@ -181,8 +181,11 @@ def _pattern_strings(schema: dict[str, Any], pattern: str) -> None:
         schema["pattern"] = pattern
     for branch in (*schema.get("anyOf", ()), *schema.get("oneOf", ())):
         _pattern_strings(branch, pattern)
-    if isinstance(schema.get("items"), dict):
-        _pattern_strings(schema["items"], pattern)
+    for nested in ("items", "additionalProperties"):
+        if isinstance(schema.get(nested), dict):
+            _pattern_strings(schema[nested], pattern)
+    for values in schema.get("patternProperties", {}).values():
+        _pattern_strings(values, pattern)
 
 
 # What ``str.strip()`` removes (``str.isspace``), spelled out: JSON Schema's ``\s`` (ECMA)
