@@ -1,0 +1,83 @@
+"""The activities service's events (contracts/topics/activities.campaigns.yaml), keyed by
+the member each is about so a member's events stay in order for rewards' earning rules."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from servicekit.events import Event, new_event
+
+SOURCE = "/activities"
+CAMPAIGNS = "activities.campaigns"
+TOPICS = (CAMPAIGNS,)
+
+CHECKIN_RECORDED = "quanzi.activities.checkin.recorded.v1"
+MILESTONE_REACHED = "quanzi.activities.challenge.milestone_reached.v1"
+CHALLENGE_COMPLETED = "quanzi.activities.challenge.completed.v1"
+
+
+def _event(
+    event_type: str, tenant_id: str, member_id: str, subject: str, data: dict[str, Any]
+) -> Event:
+    return new_event(
+        type=event_type,
+        source=SOURCE,
+        tenant_id=tenant_id,
+        topic=CAMPAIGNS,
+        data={"tenant_id": tenant_id, **data},
+        key=member_id,
+        subject=subject,
+    )
+
+
+def checkin_recorded(
+    challenge: Any,
+    checkin_id: str,
+    member_id: str,
+    day: date,
+    *,
+    make_up: bool,
+    streak: int,
+    total: int,
+    at: datetime,
+) -> Event:
+    data = {
+        "checkin_id": checkin_id,
+        "challenge_id": challenge.id,
+        "community_id": challenge.community_id,
+        "group_id": challenge.group_id,
+        "member_id": member_id,
+        "day": day.isoformat(),
+        "make_up": make_up,
+        "streak": streak,
+        "total_days": total,
+        "checked_at": at.isoformat(),
+    }
+    return _event(CHECKIN_RECORDED, challenge.tenant_id, member_id, challenge.id, data)
+
+
+def milestone_reached(challenge: Any, member_id: str, milestone: int, at: datetime) -> Event:
+    data = {
+        "challenge_id": challenge.id,
+        "community_id": challenge.community_id,
+        "member_id": member_id,
+        "milestone_days": milestone,
+        "reached_at": at.isoformat(),
+    }
+    return _event(MILESTONE_REACHED, challenge.tenant_id, member_id, challenge.id, data)
+
+
+def challenge_completed(
+    challenge: Any, member_id: str, days_checked: int, total_days: int, at: datetime
+) -> Event:
+    data = {
+        "challenge_id": challenge.id,
+        "community_id": challenge.community_id,
+        "member_id": member_id,
+        "days_checked": days_checked,
+        "required_days": challenge.required_days,
+        "total_days": total_days,
+        "completed_at": at.isoformat(),
+    }
+    return _event(CHALLENGE_COMPLETED, challenge.tenant_id, member_id, challenge.id, data)
