@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("member_id", sa.String(200), nullable=False),
         sa.Column("community_id", sa.String(200), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("status_at", UtcDateTime, nullable=False),
+        sa.Column("status_at", UtcDateTime, nullable=True),
         sa.Column("group_id", sa.String(200), nullable=True),
         sa.Column("placed_at", UtcDateTime, nullable=True),
     )

@@ -30,7 +30,7 @@ memberships = sa.Table(
     sa.Column("member_id", sa.String(200), nullable=False),
     sa.Column("community_id", sa.String(200), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("status_at", UtcDateTime, nullable=False),
+    sa.Column("status_at", UtcDateTime, nullable=True),
     sa.Column("group_id", sa.String(200), nullable=True),
     sa.Column("placed_at", UtcDateTime, nullable=True),
     sa.Index("ix_members_memberships_member", "tenant_id", "member_id", "community_id"),

@@ -26,7 +26,7 @@ class MembershipState:
     member_id: str
     community_id: str
     status: Status
-    status_at: datetime
+    status_at: datetime | None  # None: no status event yet (seated until one says)
     group_id: str | None = None
     placed_at: datetime | None = None
 
@@ -55,10 +55,9 @@ def supersedes(new_at: datetime, known_at: datetime | None) -> bool:
 def fold(state: MembershipState | None, fact: MembershipFact) -> MembershipState:
     """The state after ``fact``; each part moves only if the fact is not older than it."""
     if state is None:
-        # A group change can arrive before the activation: seated until told otherwise.
-        state = MembershipState(
-            fact.member_id, fact.community_id, fact.status or Status.ACTIVE, fact.at
-        )
+        # A group change can arrive before the activation: seated until a status event,
+        # of any time, says otherwise.
+        state = MembershipState(fact.member_id, fact.community_id, Status.ACTIVE, None)
     if fact.status is not None and supersedes(fact.at, state.status_at):
         state = replace(state, status=fact.status, status_at=fact.at)
     if fact.placed and supersedes(fact.at, state.placed_at):
