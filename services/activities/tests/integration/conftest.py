@@ -47,7 +47,7 @@ STAMPS = {
 }
 DEFAULTS: dict[str, dict[str, Any]] = {
     "activated": {"tier": "core", "group_id": "g-1", "source": {"kind": "open"}},
-    "group_changed": {"from_group_id": "g-1", "to_group_id": "g-2", "reason": "switch"},
+    "group_changed": {"from_group_id": "g-1", "to_group_id": "g-2", "reason": "switched"},
     "removed": {"sanction_id": "s-1", "reason": "spam"},
     "banned": {"sanction_id": "s-1", "tenant_wide": False, "reason": "spam"},
     "expired": {"tier": "core"},
