@@ -23,9 +23,7 @@ async def test_a_shuffled_poll_ends_where_the_history_in_order_ends(api: Any) ->
         member = f"m-{n}"
         at = T0 + timedelta(minutes=n)
         history.append(api.membership("activated", member, at=at, group_id="g-1"))
-        history.append(
-            api.membership("group_changed", member, at=at + timedelta(hours=1))
-        )
+        history.append(api.membership("group_changed", member, at=at + timedelta(hours=1)))
         if n % 3 == 0:
             history.append(api.membership("left", member, at=at + timedelta(hours=2)))
         if n % 6 == 0:

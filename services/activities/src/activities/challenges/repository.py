@@ -41,7 +41,7 @@ class ChallengeRepository:
         params = {"tenant_id": tenant_id, "id": challenge_id}
         return (await self.session.execute(_CHALLENGE, params)).first()
 
-    async def list(self, tenant_id: str, community_ids: list[str] | None) -> list[sa.Row[Any]]:
+    async def of_tenant(self, tenant_id: str, community_ids: list[str] | None) -> list[Any]:
         """The tenant's challenges, newest first; only those of ``community_ids`` if given."""
         query = sa.select(challenges).where(challenges.c.tenant_id == tenant_id)
         if community_ids is not None:
@@ -82,7 +82,7 @@ class ChallengeRepository:
         params = {"tenant_id": tenant_id, "challenge_id": challenge_id, "member_id": member_id}
         return (await self.session.execute(_PARTICIPANT, params)).first()
 
-    async def days(self, tenant_id: str, challenge_id: str, member_id: str) -> list[sa.Row[Any]]:
+    async def days(self, tenant_id: str, challenge_id: str, member_id: str) -> list[Any]:
         params = {"tenant_id": tenant_id, "challenge_id": challenge_id, "member_id": member_id}
         return list((await self.session.execute(_DAYS, params)).all())
 
@@ -103,7 +103,7 @@ class ChallengeRepository:
 
     async def by_standing(
         self, tenant_id: str, challenge_id: str, alive_since: date, by: str, limit: int
-    ) -> list[sa.Row[Any]]:
+    ) -> list[Any]:
         """Participants ranked by their live streak (a streak whose last day is before
         ``alive_since`` counts 0) or their total; ties: more days, then who started first."""
         live = sa.case((participants.c.last_day >= alive_since, participants.c.streak), else_=0)
@@ -123,9 +123,7 @@ class ChallengeRepository:
         query = query.order_by(first, second, participants.c.first_at, participants.c.member_id)
         return list((await self.session.execute(query.limit(limit))).all())
 
-    async def earliest(
-        self, tenant_id: str, challenge_id: str, day: date, limit: int
-    ) -> list[sa.Row[Any]]:
+    async def earliest(self, tenant_id: str, challenge_id: str, day: date, limit: int) -> list[Any]:
         """The day's on-time check-ins, earliest first (an early-rise challenge's board)."""
         query = (
             sa.select(checkins.c.member_id, checkins.c.checked_at)

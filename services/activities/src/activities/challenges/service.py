@@ -296,8 +296,8 @@ async def listed(session: AsyncSession, principal: Principal) -> list[Any]:
     """Operators: every challenge of the tenant; members: those they may take part in."""
     repo = ChallengeRepository(session)
     if not is_member(principal):
-        return await repo.list(principal.tenant_id, None)
+        return await repo.of_tenant(principal.tenant_id, None)
     seats = await MembersRepository(session).seats(principal.tenant_id, principal.subject)
     communities = sorted({seat.community_id for seat in seats if seat.active})
-    rows = await repo.list(principal.tenant_id, communities)
+    rows = await repo.of_tenant(principal.tenant_id, communities)
     return [row for row in rows if may_take_part(seats, row.community_id, row.group_id)]
