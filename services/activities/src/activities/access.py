@@ -5,7 +5,8 @@ operators; content officers may read them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -25,9 +26,20 @@ async def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
 
 
 async def now(request: Request) -> datetime:
-    """The current instant: ``app.state.clock`` when a test set one, else the wall clock."""
+    """The current instant: ``app.state.clock`` when a test set one, else the wall clock
+    (moved by the development-only offset file when one is configured)."""
     clock: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
-    return clock() if clock is not None else utcnow()
+    if clock is not None:
+        return clock()
+    path = getattr(request.app.state.settings, "clock_offset_file", None)
+    return utcnow() + timedelta(seconds=_offset(path)) if path else utcnow()
+
+
+def _offset(path: str) -> float:
+    try:
+        return float(Path(path).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0.0
 
 
 Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(sessions)]

@@ -3,6 +3,7 @@ the member each is about so a member's events stay in order for rewards' earning
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -18,9 +19,15 @@ CHALLENGE_COMPLETED = "quanzi.activities.challenge.completed.v1"
 
 
 def _event(
-    event_type: str, tenant_id: str, member_id: str, subject: str, data: dict[str, Any]
+    event_type: str,
+    tenant_id: str,
+    member_id: str,
+    subject: str,
+    data: dict[str, Any],
+    at: datetime,
 ) -> Event:
-    return new_event(
+    """``at`` is the event's time: when the member did it (rewards counts its day)."""
+    event = new_event(
         type=event_type,
         source=SOURCE,
         tenant_id=tenant_id,
@@ -29,6 +36,7 @@ def _event(
         key=member_id,
         subject=subject,
     )
+    return replace(event, time=at)
 
 
 def checkin_recorded(
@@ -54,7 +62,7 @@ def checkin_recorded(
         "total_days": total,
         "checked_at": at.isoformat(),
     }
-    return _event(CHECKIN_RECORDED, challenge.tenant_id, member_id, challenge.id, data)
+    return _event(CHECKIN_RECORDED, challenge.tenant_id, member_id, challenge.id, data, at)
 
 
 def milestone_reached(challenge: Any, member_id: str, milestone: int, at: datetime) -> Event:
@@ -65,7 +73,7 @@ def milestone_reached(challenge: Any, member_id: str, milestone: int, at: dateti
         "milestone_days": milestone,
         "reached_at": at.isoformat(),
     }
-    return _event(MILESTONE_REACHED, challenge.tenant_id, member_id, challenge.id, data)
+    return _event(MILESTONE_REACHED, challenge.tenant_id, member_id, challenge.id, data, at)
 
 
 def challenge_completed(
@@ -80,4 +88,4 @@ def challenge_completed(
         "total_days": total_days,
         "completed_at": at.isoformat(),
     }
-    return _event(CHALLENGE_COMPLETED, challenge.tenant_id, member_id, challenge.id, data)
+    return _event(CHALLENGE_COMPLETED, challenge.tenant_id, member_id, challenge.id, data, at)

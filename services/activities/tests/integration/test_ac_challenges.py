@@ -34,6 +34,8 @@ async def test_2359_and_0001_are_two_days_and_make_a_streak(api: Any) -> None:
     recorded = await api.published(CHECKED_IN)
     assert [e.data["day"] for e in recorded] == ["2026-12-02", "2026-12-03"]
     assert all(e.key == "m-1" and e.data["community_id"] == "c-1" for e in recorded)
+    # The event's time is the check-in's: rewards counts its caps on that local day.
+    assert [e.time for e in recorded] == [shanghai(2, 23, 59), shanghai(3, 0, 1)]
     [completed] = await api.published(COMPLETED)
     assert completed.data["days_checked"] == 2 and completed.data["total_days"] == 21
     [milestone] = await api.published(MILESTONE)
