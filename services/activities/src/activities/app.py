@@ -8,6 +8,7 @@ from activities import events
 from activities.challenges import api as challenges_api
 from activities.members import events as members_events
 from activities.members import handlers as members
+from activities.quizzes import api as quizzes_api
 from activities.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
@@ -35,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Campaigns that keep members active: "
                 "check-ins, quizzes, draws, polls, meetups, referrals."
             ),
-            routers=[challenges_api.router],
+            routers=[challenges_api.router, quizzes_api.router],
             produces=events.TOPICS,
             consumers=[MEMBERS],
         )

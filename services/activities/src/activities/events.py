@@ -89,3 +89,21 @@ def challenge_completed(
         "completed_at": at.isoformat(),
     }
     return _event(CHALLENGE_COMPLETED, challenge.tenant_id, member_id, challenge.id, data, at)
+
+
+QUIZ_COMPLETED = "quanzi.activities.quiz.completed.v1"
+
+
+def quiz_completed(quiz: Any, attempt_id: str, member_id: str, result: Any, at: datetime) -> Event:
+    data = {
+        "quiz_id": quiz.id,
+        "attempt_id": attempt_id,
+        "community_id": quiz.community_id,
+        "member_id": member_id,
+        "score": result.percent,
+        "correct_answers": result.correct,
+        "total_questions": result.total,
+        "passed": result.passed,
+        "completed_at": at.isoformat(),
+    }
+    return _event(QUIZ_COMPLETED, quiz.tenant_id, member_id, quiz.id, data, at)

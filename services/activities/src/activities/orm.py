@@ -112,3 +112,63 @@ participants = sa.Table(
     sa.Column("completed_at", UtcDateTime, nullable=True),
     sa.CheckConstraint("makeups_used >= 0", name="ck_participants_makeups"),
 )
+
+# --- quizzes ---------------------------------------------------------------------------
+
+# The tenant's question bank. ``answer`` never leaves the service before a submission.
+questions = sa.Table(
+    "questions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("answer", sa.JSON, nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_questions_tenant", "tenant_id", "created_at"),
+)
+
+quizzes = sa.Table(
+    "quizzes",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("question_ids", sa.JSON, nullable=False),  # fixed, or the pool to draw from
+    sa.Column("draw_count", sa.Integer, nullable=True),  # None: every question, in order
+    sa.Column("time_limit_s", sa.Integer, nullable=True),
+    sa.Column("attempts_allowed", sa.Integer, nullable=False),
+    sa.Column("pass_percent", sa.Integer, nullable=False),
+    sa.Column("opens_at", UtcDateTime, nullable=False),
+    sa.Column("closes_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_quizzes_tenant", "tenant_id", "created_at"),
+)
+
+# One row per attempt; (member, number) unique so concurrent starts never exceed the
+# attempts allowed, and the submission is a conditional update (scored once).
+quiz_attempts = sa.Table(
+    "quiz_attempts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("quiz_id", sa.String(36), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("question_ids", sa.JSON, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("deadline_at", UtcDateTime, nullable=False),
+    sa.Column("submitted_at", UtcDateTime, nullable=True),
+    sa.Column("answers", sa.JSON, nullable=True),
+    sa.Column("correct", sa.Integer, nullable=True),
+    sa.Column("score", sa.Integer, nullable=True),
+    sa.Column("passed", sa.Boolean, nullable=True),
+    sa.UniqueConstraint(
+        "tenant_id", "quiz_id", "member_id", "number", name="uq_quiz_attempts_number"
+    ),
+)

@@ -41,7 +41,7 @@ MEMBERSHIPS = ConsumerSpec(
     },
 )
 
-# What members did in activities' campaigns (check-ins, completed challenges): the
+# What members did in activities' campaigns (check-ins, challenges, quizzes): the
 # tenant's earning rules for each type decide what is credited, badges count them.
 ACTIVITIES = ConsumerSpec(
     name="activities",

@@ -438,13 +438,13 @@ CHECKIN_RECORDED = "quanzi.activities.checkin.recorded.v1"
 CHALLENGE_COMPLETED = "quanzi.activities.challenge.completed.v1"
 QUIZ_COMPLETED = "quanzi.activities.quiz.completed.v1"
 # activities' events on its topic that the earning rules read (contracts/topics/
-# activities.campaigns.yaml); quiz.completed joins when activities publishes it.
-ACTIVITY_EVENTS = (CHECKIN_RECORDED, CHALLENGE_COMPLETED)
+# activities.campaigns.yaml).
+ACTIVITY_EVENTS = (CHECKIN_RECORDED, CHALLENGE_COMPLETED, QUIZ_COMPLETED)
 
 
 def default_rules() -> list[EarningRule]:
     """What a new tenant starts with. Rules for events of producers not built yet
-    (posts, quizzes, shares) wait here, matched by type when they arrive."""
+    (posts, shares) wait here, matched by type when they arrive."""
     return [
         EarningRule(
             rule_id="join-bonus",
