@@ -25,10 +25,19 @@ BODIES: dict[str, Any] = {
     },
     "POST /challenges/{challenge_id}/checkins": {"text": "x"},
     "POST /challenges/{challenge_id}/makeups": {"day": "2026-12-01"},
+    "POST /quizzes": {
+        "community_id": "c-1",
+        "title": "x",
+        "question_ids": ["QUESTION"],
+        "opens_at": "2026-12-01T00:00:00+00:00",
+        "closes_at": "2026-12-09T00:00:00+00:00",
+    },
+    "POST /quizzes/{quiz_id}/attempts/{attempt_id}/submit": {"answers": {}},
 }
 QUERIES = {"GET /challenges/{challenge_id}/calendar": "?member_id=a-1"}
-# No ids: lists, checked to show nothing of A below.
-UNSCOPED = {"GET /challenges", "GET /whoami"}
+# No ids (lists, and a question added to the caller's own bank): lists are checked to
+# show nothing of A below.
+UNSCOPED = {"GET /challenges", "GET /quizzes", "GET /questions", "POST /questions", "GET /whoami"}
 
 
 def routes(api: Any) -> list[str]:
@@ -45,7 +54,26 @@ async def tenant_a(api: Any) -> dict[str, str]:
     await api.seat("a-1")
     challenge = await api.challenge(makeup_cards=3, makeup_days=3)
     assert (await api.check_in(challenge["id"], "a-1")).status_code == 201
-    return {"challenge_id": challenge["id"]}
+    question = await api.client.post(
+        f"{AC}/questions",
+        json={"kind": "true_false", "prompt": "?", "answer": True},
+        headers=api.operator(),
+    )
+    quiz = await api.client.post(
+        f"{AC}/quizzes",
+        json={**BODIES["POST /quizzes"], "question_ids": [question.json()["id"]]},
+        headers=api.operator(),
+    )
+    attempt = await api.client.post(
+        f"{AC}/quizzes/{quiz.json()['id']}/attempts", headers=api.member("a-1")
+    )
+    assert attempt.status_code == 201, attempt.text
+    return {
+        "challenge_id": challenge["id"],
+        "quiz_id": quiz.json()["id"],
+        "attempt_id": attempt.json()["id"],
+        "question_id": question.json()["id"],
+    }
 
 
 def fill(path: str, ids: dict[str, str]) -> str:
@@ -70,10 +98,11 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
             continue
         method, path = route.split(" ", 1)
         url = AC + fill(path, ids) + QUERIES.get(route, "")
+        body = BODIES.get(route)
+        if route == "POST /quizzes":  # A's question in B's quiz
+            body = {**body, "community_id": "c-x", "question_ids": [ids["question_id"]]}
         answers[route] = {
-            name: (
-                await api.client.request(method, url, headers=headers, json=BODIES.get(route))
-            ).status_code
+            name: (await api.client.request(method, url, headers=headers, json=body)).status_code
             for name, headers in principals.items()
         }
     wrong = {r: s for r, s in answers.items() if any(c not in (403, 404) for c in s.values())}
@@ -83,10 +112,14 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     # Nothing of B's landed on A's challenge: still the one check-in.
     checked = await api.published("quanzi.activities.checkin.recorded.v1")
     assert [e.tenant_id for e in checked] == ["t-acme"]
+    assert await api.published("quanzi.activities.quiz.completed.v1") == []
 
 
 async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
     await tenant_a(api)
     for headers in (api.operator("owner", tenant_id=B), api.member("a-1", B)):
-        answer = await api.client.get(f"{AC}/challenges", headers=headers)
-        assert answer.status_code == 200 and answer.json() == []
+        for path in ("/challenges", "/quizzes"):
+            answer = await api.client.get(AC + path, headers=headers)
+            assert answer.status_code == 200 and answer.json() == [], path
+    bank = await api.client.get(f"{AC}/questions", headers=api.operator("owner", tenant_id=B))
+    assert bank.status_code == 200 and bank.json() == []

@@ -1,7 +1,7 @@
 """activities' events, as its contracts shape them, credited by the tenant's default
 rules through the ``activities`` consumer's handlers: a check-in once (redelivered or
 not), at most the daily cap however many check-ins a local day holds (make-up cards
-included), and the completion bonus of a challenge."""
+included), and the completion bonus of a challenge, and a quiz per correct answer."""
 
 from __future__ import annotations
 
@@ -40,9 +40,9 @@ def _event(kind: str, member_id: str, at: datetime, data: dict[str, Any]) -> Eve
         time=at,
         data={
             "tenant_id": TENANT,
-            "challenge_id": "ch-1",
             "community_id": "c-1",
             "member_id": member_id,
+            **({"challenge_id": "ch-1"} if not kind.startswith("quiz") else {}),
             **data,
         },
     )
@@ -120,3 +120,26 @@ async def test_a_completed_challenge_pays_its_bonus(ledger: Ledger) -> None:
     assert await credits(ledger, "m-1") == [("completed-challenge", 20)]
     balances = await ledger.balances("m-1")
     assert balances is not None and balances["available"] == 20
+
+
+def quiz_completed(member_id: str, at: datetime, correct: int) -> Event:
+    return _event(
+        "quiz.completed",
+        member_id,
+        at,
+        {
+            "quiz_id": "qz-1",
+            "attempt_id": str(uuid.uuid4()),
+            "score": 100 * correct // 5,
+            "correct_answers": correct,
+            "total_questions": 5,
+            "passed": correct >= 3,
+            "completed_at": at.isoformat(),
+        },
+    )
+
+
+async def test_a_quiz_pays_per_correct_answer_and_nothing_for_none(ledger: Ledger) -> None:
+    await ledger.deliver(quiz_completed("m-1", T0, 4), quiz_completed("m-2", T0, 0))
+    assert await credits(ledger, "m-1") == [("correct-answers", 20)]  # 5 × 4
+    assert await credits(ledger, "m-2") == []
