@@ -8,6 +8,8 @@ from activities import events
 from activities.challenges import api as challenges_api
 from activities.members import events as members_events
 from activities.members import handlers as members
+from activities.polls import api as polls_api
+from activities.polls import service as polls_service
 from activities.quizzes import api as quizzes_api
 from activities.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
@@ -27,6 +29,9 @@ MEMBERS = ConsumerSpec(
 )
 
 
+TIMERS = {polls_service.CLOSE_TIMER: polls_service.close_due}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         ServiceSpec(
@@ -36,8 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Campaigns that keep members active: "
                 "check-ins, quizzes, draws, polls, meetups, referrals."
             ),
-            routers=[challenges_api.router, quizzes_api.router],
+            routers=[challenges_api.router, quizzes_api.router, polls_api.router],
             produces=events.TOPICS,
             consumers=[MEMBERS],
+            timers=TIMERS,
         )
     )

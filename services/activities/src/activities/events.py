@@ -107,3 +107,23 @@ def quiz_completed(quiz: Any, attempt_id: str, member_id: str, result: Any, at: 
         "completed_at": at.isoformat(),
     }
     return _event(QUIZ_COMPLETED, quiz.tenant_id, member_id, quiz.id, data, at)
+
+
+POLL_CLOSED = "quanzi.activities.poll.closed.v1"
+
+
+def poll_closed(poll: Any, counts: list[int], voters: int, at: datetime) -> Event:
+    """Keyed by the poll's community (no member is its subject)."""
+    data = {
+        "poll_id": poll.id,
+        "community_id": poll.community_id,
+        "question": poll.question,
+        "options": [
+            {"option": option, "votes": count}
+            for option, count in zip(poll.options, counts, strict=True)
+        ],
+        "voters": voters,
+        "anonymous": poll.anonymous,
+        "closed_at": at.isoformat(),
+    }
+    return _event(POLL_CLOSED, poll.tenant_id, poll.community_id, poll.id, data, at)

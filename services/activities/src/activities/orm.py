@@ -172,3 +172,35 @@ quiz_attempts = sa.Table(
         "tenant_id", "quiz_id", "member_id", "number", name="uq_quiz_attempts_number"
     ),
 )
+
+# --- polls ------------------------------------------------------------------------------
+
+polls = sa.Table(
+    "polls",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("max_choices", sa.Integer, nullable=False),
+    sa.Column("anonymous", sa.Boolean, nullable=False),
+    sa.Column("changeable", sa.Boolean, nullable=False),
+    sa.Column("results", sa.String(16), nullable=False),
+    sa.Column("closes_at", UtcDateTime, nullable=False),
+    sa.Column("closed_at", UtcDateTime, nullable=True),  # when it closed (time or operator)
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_polls_tenant", "tenant_id", "created_at"),
+)
+
+# One vote per member and poll: the primary key makes it hold under any concurrency.
+poll_votes = sa.Table(
+    "poll_votes",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("poll_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("choices", sa.JSON, nullable=False),
+    sa.Column("voted_at", UtcDateTime, nullable=False),
+)

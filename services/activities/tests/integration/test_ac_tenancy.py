@@ -33,11 +33,25 @@ BODIES: dict[str, Any] = {
         "closes_at": "2026-12-09T00:00:00+00:00",
     },
     "POST /quizzes/{quiz_id}/attempts/{attempt_id}/submit": {"answers": {}},
+    "POST /polls": {
+        "community_id": "c-1",
+        "question": "?",
+        "options": ["a", "b"],
+        "closes_at": "2026-12-09T00:00:00+00:00",
+    },
+    "PUT /polls/{poll_id}/vote": {"choices": [0]},
 }
 QUERIES = {"GET /challenges/{challenge_id}/calendar": "?member_id=a-1"}
 # No ids (lists, and a question added to the caller's own bank): lists are checked to
 # show nothing of A below.
-UNSCOPED = {"GET /challenges", "GET /quizzes", "GET /questions", "POST /questions", "GET /whoami"}
+UNSCOPED = {
+    "GET /challenges",
+    "GET /quizzes",
+    "GET /polls",
+    "GET /questions",
+    "POST /questions",
+    "GET /whoami",
+}
 
 
 def routes(api: Any) -> list[str]:
@@ -68,7 +82,10 @@ async def tenant_a(api: Any) -> dict[str, str]:
         f"{AC}/quizzes/{quiz.json()['id']}/attempts", headers=api.member("a-1")
     )
     assert attempt.status_code == 201, attempt.text
+    poll = await api.client.post(f"{AC}/polls", json=BODIES["POST /polls"], headers=api.operator())
+    assert poll.status_code == 201, poll.text
     return {
+        "poll_id": poll.json()["id"],
         "challenge_id": challenge["id"],
         "quiz_id": quiz.json()["id"],
         "attempt_id": attempt.json()["id"],
@@ -113,12 +130,13 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     checked = await api.published("quanzi.activities.checkin.recorded.v1")
     assert [e.tenant_id for e in checked] == ["t-acme"]
     assert await api.published("quanzi.activities.quiz.completed.v1") == []
+    assert await api.published("quanzi.activities.poll.closed.v1") == []
 
 
 async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
     await tenant_a(api)
     for headers in (api.operator("owner", tenant_id=B), api.member("a-1", B)):
-        for path in ("/challenges", "/quizzes"):
+        for path in ("/challenges", "/quizzes", "/polls"):
             answer = await api.client.get(AC + path, headers=headers)
             assert answer.status_code == 200 and answer.json() == [], path
     bank = await api.client.get(f"{AC}/questions", headers=api.operator("owner", tenant_id=B))
