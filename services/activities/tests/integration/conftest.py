@@ -22,7 +22,7 @@ from activities.settings import Settings
 from servicekit.consumer import Batched
 from servicekit.contracts import Registry
 from servicekit.db import transaction
-from servicekit.devbroker import free_port
+from servicekit.devbroker import DevBroker, free_port
 from servicekit.events import Event, decode
 from servicekit.migrations import upgrade
 from servicekit.service_cli import alembic_ini
@@ -191,6 +191,28 @@ class Api:
                 found.append(event)
         return found
 
+    async def publish(self, *events: Event) -> None:
+        """Onto the broker, as onboarding's relay publishes them."""
+        producer = self.app.state.runtime.producer
+        for event in events:
+            _registry().validate(event)
+            await producer.send_and_wait(
+                event.topic,
+                value=event.kafka_value(),
+                key=event.key.encode() if event.key else None,
+                headers=event.kafka_headers(),
+            )
+
+    async def until(self, condition: Any, what: str, timeout_s: float = 60.0) -> Any:
+        """Poll ``condition`` (an async callable) until it returns something truthy."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not (found := await condition()):
+            if loop.time() > deadline:
+                raise AssertionError(f"{what}: not within {timeout_s}s")
+            await asyncio.sleep(0.05)
+        return found
+
     async def challenge(self, **body: Any) -> dict[str, Any]:
         body.setdefault("community_id", "c-1")
         body.setdefault("title", "21 天早起打卡")
@@ -236,3 +258,24 @@ async def api(database_url: str, token_mint: TokenMint) -> AsyncIterator[Api]:
                 community_event("c-x", tenant_id=OTHER),
             )
             yield api
+
+
+@pytest.fixture
+async def live_api(
+    database_url: str, token_mint: TokenMint, dev_broker: DevBroker
+) -> AsyncIterator[Api]:
+    """The service as it runs: its membership consumer and its relay on the dev broker,
+    on the wall clock."""
+    await asyncio.to_thread(upgrade, alembic_ini("activities"), database_url)
+    settings = Settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=dev_broker.bootstrap_servers,
+        jwks_json=json.dumps(token_mint.jwks()),
+        timers_enabled=False,
+    )
+    app = activities_app.create_app(settings)
+    async with app.router.lifespan_context(app):
+        await asyncio.wait_for(app.state.runtime.kafka_ready.wait(), 60)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://activities") as client:
+            yield Api(app, client, token_mint)
