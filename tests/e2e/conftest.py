@@ -33,7 +33,10 @@ class Tenant:
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = Platform.on_free_ports(tmp_path_factory.mktemp("platform"), quiet=True)
+    var_dir = tmp_path_factory.mktemp("platform")
+    # activities' development-only clock: journeys write seconds here to move its days.
+    clock = {"QUANZI_ACTIVITIES_CLOCK_OFFSET_FILE": str(var_dir / "activities-clock")}
+    running = Platform.on_free_ports(var_dir, quiet=True, extra_env=clock)
     try:
         running.start()
         yield running

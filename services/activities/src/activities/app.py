@@ -1,9 +1,35 @@
 """Wiring of the activities service: its API, event handlers and timers on servicekit's runtime."""
 
+from __future__ import annotations
+
 from fastapi import FastAPI
 
+from activities import events
+from activities.challenges import api as challenges_api
+from activities.members import events as members_events
+from activities.members import handlers as members
+from activities.polls import api as polls_api
+from activities.polls import service as polls_service
+from activities.quizzes import api as quizzes_api
 from activities.settings import Settings
-from servicekit.app import ServiceSpec, create_service_app
+from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
+from servicekit.consumer import Batched
+
+# The membership projection: who may take part, and each community's zone, from
+# onboarding's events only (no call back at request time).
+MEMBERS = ConsumerSpec(
+    name="members",
+    topics=["onboarding.memberships", "onboarding.communities"],
+    handlers={
+        # Batched: a run of membership events (a bulk import's activations) in two statements.
+        **{kind: Batched(members.on_memberships) for kind in members_events.MEMBERSHIP_FACTS},
+        members_events.COMMUNITY_CREATED: members.on_community,
+        members_events.COMMUNITY_UPDATED: members.on_community,
+    },
+)
+
+
+TIMERS = {polls_service.CLOSE_TIMER: polls_service.close_due}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -15,5 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Campaigns that keep members active: "
                 "check-ins, quizzes, draws, polls, meetups, referrals."
             ),
+            routers=[challenges_api.router, quizzes_api.router, polls_api.router],
+            produces=events.TOPICS,
+            consumers=[MEMBERS],
+            timers=TIMERS,
         )
     )

@@ -1,7 +1,206 @@
-"""Tables of the activities service (servicekit's outbox, inbox and timers come on top)."""
+"""Tables of the activities service (servicekit's outbox, inbox and timers come on top).
 
+Queries use these tables through SQLAlchemy Core: a consumer batch applies many events in
+one session, and Core rows are never stale between two of them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
+
+from servicekit.types import UtcDateTime
 
 
 class Base(DeclarativeBase):
     pass
+
+
+metadata = Base.metadata
+
+# --- members: the projection of onboarding's membership and community events -----------
+
+# One row per membership; its status and its group each keep the time of the event that
+# set them, so an older event never overwrites newer state (order-tolerant).
+memberships = sa.Table(
+    "members_memberships",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("membership_id", sa.String(200), primary_key=True),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_at", UtcDateTime, nullable=True),
+    sa.Column("group_id", sa.String(200), nullable=True),
+    sa.Column("placed_at", UtcDateTime, nullable=True),
+    sa.Index("ix_members_memberships_member", "tenant_id", "member_id", "community_id"),
+)
+
+# The tenant's communities and the zone whose midnights start their days.
+communities = sa.Table(
+    "members_communities",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("community_id", sa.String(200), primary_key=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("zone_at", UtcDateTime, nullable=False),
+)
+
+# --- challenges (打卡) ---------------------------------------------------------------------
+
+challenges = sa.Table(
+    "challenges",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("group_id", sa.String(200), nullable=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("rules_text", sa.Text, nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date, nullable=False),
+    sa.Column("window_start", sa.Time, nullable=True),
+    sa.Column("window_end", sa.Time, nullable=True),
+    sa.Column("requires", sa.JSON, nullable=False),
+    sa.Column("min_text_length", sa.Integer, nullable=False),
+    sa.Column("required_days", sa.Integer, nullable=False),
+    sa.Column("makeup_cards", sa.Integer, nullable=False),
+    sa.Column("makeup_days", sa.Integer, nullable=False),
+    sa.Column("grace_days", sa.Integer, nullable=False),
+    sa.Column("milestones", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_challenges_tenant_community", "tenant_id", "community_id"),
+)
+
+# One row per member and day: the unique key is what makes "once a day" hold under any
+# concurrency (a second check-in for the day loses on it and answers 409).
+checkins = sa.Table(
+    "checkins",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("challenge_id", sa.String(36), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("make_up", sa.Boolean, nullable=False),
+    sa.Column("checked_at", UtcDateTime, nullable=False),
+    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("images", sa.JSON, nullable=False),
+    sa.Column("link", sa.String(2000), nullable=True),
+    sa.Column("number", sa.Float, nullable=True),
+    sa.UniqueConstraint(
+        "tenant_id", "challenge_id", "member_id", "day", name="uq_checkins_member_day"
+    ),
+    sa.Index("ix_checkins_day", "tenant_id", "challenge_id", "day", "checked_at"),
+)
+
+# A member's standing in a challenge, kept beside the check-ins for the leaderboard.
+participants = sa.Table(
+    "challenge_participants",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("challenge_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("streak", sa.Integer, nullable=False),  # of the last streak
+    sa.Column("last_day", sa.Date, nullable=False),
+    sa.Column("best_streak", sa.Integer, nullable=False),
+    sa.Column("makeups_used", sa.Integer, nullable=False),
+    sa.Column("milestones", sa.JSON, nullable=False),
+    sa.Column("first_at", UtcDateTime, nullable=False),
+    sa.Column("completed_at", UtcDateTime, nullable=True),
+    sa.CheckConstraint("makeups_used >= 0", name="ck_participants_makeups"),
+)
+
+# --- quizzes ---------------------------------------------------------------------------
+
+# The tenant's question bank. ``answer`` never leaves the service before a submission.
+questions = sa.Table(
+    "questions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("answer", sa.JSON, nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_questions_tenant", "tenant_id", "created_at"),
+)
+
+quizzes = sa.Table(
+    "quizzes",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("question_ids", sa.JSON, nullable=False),  # fixed, or the pool to draw from
+    sa.Column("draw_count", sa.Integer, nullable=True),  # None: every question, in order
+    sa.Column("time_limit_s", sa.Integer, nullable=True),
+    sa.Column("attempts_allowed", sa.Integer, nullable=False),
+    sa.Column("pass_percent", sa.Integer, nullable=False),
+    sa.Column("opens_at", UtcDateTime, nullable=False),
+    sa.Column("closes_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_quizzes_tenant", "tenant_id", "created_at"),
+)
+
+# One row per attempt; (member, number) unique so concurrent starts never exceed the
+# attempts allowed, and the submission is a conditional update (scored once).
+quiz_attempts = sa.Table(
+    "quiz_attempts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("quiz_id", sa.String(36), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("question_ids", sa.JSON, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("deadline_at", UtcDateTime, nullable=False),
+    sa.Column("submitted_at", UtcDateTime, nullable=True),
+    sa.Column("answers", sa.JSON, nullable=True),
+    sa.Column("correct", sa.Integer, nullable=True),
+    sa.Column("score", sa.Integer, nullable=True),
+    sa.Column("passed", sa.Boolean, nullable=True),
+    sa.UniqueConstraint(
+        "tenant_id", "quiz_id", "member_id", "number", name="uq_quiz_attempts_number"
+    ),
+)
+
+# --- polls ------------------------------------------------------------------------------
+
+polls = sa.Table(
+    "polls",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("max_choices", sa.Integer, nullable=False),
+    sa.Column("anonymous", sa.Boolean, nullable=False),
+    sa.Column("changeable", sa.Boolean, nullable=False),
+    sa.Column("results", sa.String(16), nullable=False),
+    sa.Column("closes_at", UtcDateTime, nullable=False),
+    sa.Column("closed_at", UtcDateTime, nullable=True),  # when it closed (time or operator)
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_polls_tenant", "tenant_id", "created_at"),
+)
+
+# One vote per member and poll: the primary key makes it hold under any concurrency.
+poll_votes = sa.Table(
+    "poll_votes",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("poll_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("choices", sa.JSON, nullable=False),
+    sa.Column("voted_at", UtcDateTime, nullable=False),
+)

@@ -1,8 +1,11 @@
 """Settings of the activities service; every variable is prefixed QUANZI_ACTIVITIES_."""
 
+from __future__ import annotations
+
+from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.settings import ServiceSettings
+from servicekit.settings import Environment, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -10,3 +13,13 @@ class Settings(ServiceSettings):
 
     service_name: str = "activities"
     database_url: str = "sqlite+aiosqlite:///./var/activities.db"
+    # Development and tests only: a file holding seconds to add to the wall clock, read
+    # on every request, so end-to-end journeys move to another local day without sleeping.
+    clock_offset_file: str | None = None
+
+    @model_validator(mode="after")
+    def _test_clock_only_in_development(self) -> Settings:
+        serious = self.environment not in (Environment.DEVELOPMENT, Environment.TEST)
+        if self.clock_offset_file and serious:
+            raise ValueError(f"refusing to start in {self.environment.value} with a test clock")
+        return self

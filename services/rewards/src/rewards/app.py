@@ -17,7 +17,12 @@ from rewards.points.ledger import EXPIRE_TIMER, NOTICE_TIMER, RELEASE_TIMER
 from rewards.reports import api as reports_api
 from rewards.rules import api as rules_api
 from rewards.rules import handlers as rules_handlers
-from rewards.rules.domain import MEMBERSHIP_ACTIVATED, MEMBERSHIP_ENDED, MEMBERSHIP_REFUNDED
+from rewards.rules.domain import (
+    ACTIVITY_EVENTS,
+    MEMBERSHIP_ACTIVATED,
+    MEMBERSHIP_ENDED,
+    MEMBERSHIP_REFUNDED,
+)
 from rewards.settings import Settings
 from rewards.zones import handlers as zones_handlers
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
@@ -34,6 +39,14 @@ MEMBERSHIPS = ConsumerSpec(
         MEMBERSHIP_REFUNDED: points_handlers.on_membership_ended,
         **{ended: points_handlers.on_membership_ended for ended in MEMBERSHIP_ENDED},
     },
+)
+
+# What members did in activities' campaigns (check-ins, challenges, quizzes): the
+# tenant's earning rules for each type decide what is credited, badges count them.
+ACTIVITIES = ConsumerSpec(
+    name="activities",
+    topics=["activities.campaigns"],
+    handlers={kind: Batched(rules_handlers.apply_rules_many) for kind in ACTIVITY_EVENTS},
 )
 
 # The zones of tenants and communities: whose midnight starts each one's days. A new
@@ -75,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 reports_api.router,
             ],
             produces=events.TOPICS,
-            consumers=[MEMBERSHIPS, ZONES],
+            consumers=[MEMBERSHIPS, ACTIVITIES, ZONES],
             timers=TIMERS,
         )
     )

@@ -11,19 +11,21 @@ from content.audience import domain
 from content.audience.events import MEMBERSHIP_FACTS, moment
 from content.audience.repository import AudienceRepository
 from servicekit.events import Event
+from servicekit.projection import fold_run
 
 
 async def on_memberships(session: AsyncSession, events: Sequence[Event]) -> None:
     """A run of membership events: the rows read in one statement, folded in order in
     memory, written in one statement."""
-    keys = [(event.tenant_id, str(event.data["membership_id"])) for event in events]
-    facts = [MEMBERSHIP_FACTS[event.type](event.data) for event in events]
     repo = AudienceRepository(session)
-    known = await repo.memberships(keys)
-    changed: dict[tuple[str, str], domain.MembershipState] = {}
-    for key, fact in zip(keys, facts, strict=True):
-        changed[key] = known[key] = domain.fold(known.get(key), fact)
-    await repo.save_memberships(changed)
+    await fold_run(
+        events,
+        key=lambda event: (event.tenant_id, str(event.data["membership_id"])),
+        fact=lambda event: MEMBERSHIP_FACTS[event.type](event.data),
+        fold=domain.fold,
+        load=repo.memberships,
+        save=repo.save_memberships,
+    )
 
 
 async def on_level_changed(session: AsyncSession, event: Event) -> None:

@@ -434,10 +434,17 @@ def forfeits(event_type: str, data: dict[str, Any]) -> bool:
 
 YEAR = Expiry(ExpiryKind.AFTER_DAYS, 365)
 
+CHECKIN_RECORDED = "quanzi.activities.checkin.recorded.v1"
+CHALLENGE_COMPLETED = "quanzi.activities.challenge.completed.v1"
+QUIZ_COMPLETED = "quanzi.activities.quiz.completed.v1"
+# activities' events on its topic that the earning rules read (contracts/topics/
+# activities.campaigns.yaml).
+ACTIVITY_EVENTS = (CHECKIN_RECORDED, CHALLENGE_COMPLETED, QUIZ_COMPLETED)
+
 
 def default_rules() -> list[EarningRule]:
     """What a new tenant starts with. Rules for events of producers not built yet
-    (check-ins, posts, quizzes, shares) wait here, matched by type when they arrive."""
+    (posts, shares) wait here, matched by type when they arrive."""
     return [
         EarningRule(
             rule_id="join-bonus",
@@ -465,9 +472,17 @@ def default_rules() -> list[EarningRule]:
         EarningRule(
             rule_id="daily-check-in",
             version=1,
-            event_type="quanzi.activities.checkin.recorded.v1",
+            event_type=CHECKIN_RECORDED,
             points=2,
             caps=Caps(per_day=2),
+            expiry=YEAR,
+        ),
+        EarningRule(
+            rule_id="completed-challenge",
+            version=1,
+            event_type=CHALLENGE_COMPLETED,
+            points=20,
+            caps=Caps(per_day=40),
             expiry=YEAR,
         ),
         EarningRule(
@@ -493,7 +508,7 @@ def default_rules() -> list[EarningRule]:
         EarningRule(
             rule_id="correct-answers",
             version=1,
-            event_type="quanzi.activities.quiz.completed.v1",
+            event_type=QUIZ_COMPLETED,
             points=5,
             per_unit="correct_answers",
             conditions=(Condition("correct_answers", Op.GTE, 1),),

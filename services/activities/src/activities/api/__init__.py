@@ -1,1 +1,0 @@
-"""Activities HTTP API: routers and request/response schemas."""

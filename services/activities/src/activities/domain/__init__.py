@@ -1,1 +1,0 @@
-"""Activities domain rules: plain Python, no I/O."""

@@ -1,0 +1,80 @@
+"""Poll rules: one vote, changeable or not, choices, results visibility, tally."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from activities.polls.domain import (
+    InvalidPoll,
+    Poll,
+    Refusal,
+    Refused,
+    ResultsVisible,
+    check_vote,
+    results_visible,
+    tally,
+)
+
+T0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
+CLOSE = T0 + timedelta(days=1)
+
+
+def poll(**kw: object) -> Poll:
+    values: dict[str, object] = {
+        "options": ("读书", "跑步", "早起"),
+        "max_choices": 1,
+        "closes_at": CLOSE,
+    }
+    values.update(kw)
+    return Poll(**values)  # type: ignore[arg-type]
+
+
+def reason(call: object) -> Refusal:
+    with pytest.raises(Refused) as caught:
+        call()  # type: ignore[operator]
+    return caught.value.reason
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"options": ("a",)}, {"options": ("a", " A")}, {"max_choices": 0}, {"max_choices": 4}],
+)
+def test_invalid_polls_are_refused(kw: dict[str, object]) -> None:
+    with pytest.raises(InvalidPoll):
+        poll(**kw)
+
+
+def test_one_vote_unless_changeable_and_never_after_the_close() -> None:
+    check_vote(poll(), [0], voted_before=False, now=T0)
+    assert reason(lambda: check_vote(poll(), [1], True, T0)) is Refusal.ALREADY
+    check_vote(poll(changeable=True), [1], voted_before=True, now=T0)
+    assert reason(lambda: check_vote(poll(), [0], False, CLOSE)) is Refusal.CLOSED
+    assert reason(lambda: check_vote(poll(closed_at=T0), [0], False, T0)) is Refusal.CLOSED
+    assert reason(lambda: check_vote(poll(), [0, 1], False, T0)) is Refusal.CHOICES
+    assert reason(lambda: check_vote(poll(max_choices=2), [1, 1], False, T0)) is Refusal.CHOICES
+    assert reason(lambda: check_vote(poll(), [3], False, T0)) is Refusal.CHOICES
+    assert reason(lambda: check_vote(poll(), [], False, T0)) is Refusal.CHOICES
+
+
+def test_results_are_shown_per_the_setting() -> None:
+    after_vote, after_close = (
+        poll(results=ResultsVisible.AFTER_VOTE),
+        poll(results=ResultsVisible.AFTER_CLOSE),
+    )
+    assert results_visible(poll(), operator=False, voted=False, now=T0)
+    assert not results_visible(after_vote, operator=False, voted=False, now=T0)
+    assert results_visible(after_vote, operator=False, voted=True, now=T0)
+    assert not results_visible(after_close, operator=False, voted=True, now=T0)
+    assert results_visible(after_close, operator=False, voted=False, now=CLOSE)
+    assert results_visible(after_close, operator=True, voted=False, now=T0)
+
+
+@given(st.lists(st.sets(st.integers(0, 4), min_size=1).map(sorted), max_size=50))
+def test_the_tally_counts_each_named_option_once_per_vote(votes: list[list[int]]) -> None:
+    counts = tally(5, votes)
+    assert sum(counts) == sum(len(v) for v in votes)
+    assert all(counts[i] == sum(i in v for v in votes) for i in range(5))

@@ -1,0 +1,145 @@
+"""activities' events, as its contracts shape them, credited by the tenant's default
+rules through the ``activities`` consumer's handlers: a check-in once (redelivered or
+not), at most the daily cap however many check-ins a local day holds (make-up cards
+included), and the completion bonus of a challenge, and a quiz per correct answer."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from rewards import app as rewards_app
+from rewards.orm import entries, wallets
+from servicekit.contracts import Registry
+from servicekit.events import Event
+
+if TYPE_CHECKING:
+    from conftest import Ledger
+
+TENANT = "t-acme"
+# 08:00 on 2 Dec 2026 in Shanghai (the default zone of a community rewards has not heard of).
+T0 = datetime(2026, 12, 2, 0, tzinfo=UTC)
+
+
+@functools.cache
+def _registry() -> Registry:
+    return Registry.load()
+
+
+def _event(kind: str, member_id: str, at: datetime, data: dict[str, Any]) -> Event:
+    event = Event(
+        type=f"quanzi.activities.{kind}.v1",
+        source="/activities",
+        tenant_id=TENANT,
+        topic="activities.campaigns",
+        key=member_id,
+        time=at,
+        data={
+            "tenant_id": TENANT,
+            "community_id": "c-1",
+            "member_id": member_id,
+            **({"challenge_id": "ch-1"} if not kind.startswith("quiz") else {}),
+            **data,
+        },
+    )
+    _registry().validate(event)  # what activities may publish
+    return event
+
+
+def checked_in(member_id: str, at: datetime, day: str, *, make_up: bool = False) -> Event:
+    return _event(
+        "checkin.recorded",
+        member_id,
+        at,
+        {
+            "checkin_id": str(uuid.uuid4()),
+            "group_id": None,
+            "day": day,
+            "make_up": make_up,
+            "streak": 1,
+            "total_days": 1,
+            "checked_at": at.isoformat(),
+        },
+    )
+
+
+def completed(member_id: str, at: datetime) -> Event:
+    return _event(
+        "challenge.completed",
+        member_id,
+        at,
+        {"days_checked": 7, "required_days": 7, "total_days": 10, "completed_at": at.isoformat()},
+    )
+
+
+async def credits(ledger: Ledger, member_id: str) -> list[tuple[str, int]]:
+    async with ledger.engine.connect() as connection:
+        query = (
+            select(entries.c.rule_id, entries.c.available_delta)
+            .join(wallets, wallets.c.id == entries.c.wallet_id)
+            .where(wallets.c.tenant_id == TENANT, wallets.c.member_id == member_id)
+            .order_by(entries.c.id)
+        )
+        return [(row.rule_id, row.available_delta) for row in await connection.execute(query)]
+
+
+def test_rewards_consumes_activities_topic_for_every_event_it_credits() -> None:
+    assert rewards_app.ACTIVITIES.topics == ["activities.campaigns"]
+    topic = _registry().topics["activities.campaigns"]
+    assert set(rewards_app.ACTIVITIES.handlers) <= set(topic.events)
+    assert "rewards" in topic.consumers
+
+
+async def test_a_check_in_is_credited_once_even_redelivered(ledger: Ledger) -> None:
+    first = checked_in("m-1", T0, "2026-12-02")
+    await ledger.deliver(first)
+    await ledger.deliver(first)  # a duplicate publish: the same event id
+    assert await credits(ledger, "m-1") == [("daily-check-in", 2)]
+    await ledger.check_invariants()
+
+
+async def test_a_local_days_check_ins_are_capped_and_the_next_day_pays_again(
+    ledger: Ledger,
+) -> None:
+    await ledger.deliver_batch(
+        checked_in("m-1", T0, "2026-12-02"),
+        checked_in("m-1", T0 + timedelta(hours=1), "2026-12-01", make_up=True),
+    )
+    assert sum(points for _, points in await credits(ledger, "m-1")) == 2  # the daily cap
+    await ledger.deliver(checked_in("m-1", T0 + timedelta(hours=16, minutes=1), "2026-12-03"))
+    assert sum(points for _, points in await credits(ledger, "m-1")) == 4  # 00:01 next day
+    await ledger.check_invariants()
+
+
+async def test_a_completed_challenge_pays_its_bonus(ledger: Ledger) -> None:
+    await ledger.deliver(completed("m-1", T0))
+    assert await credits(ledger, "m-1") == [("completed-challenge", 20)]
+    balances = await ledger.balances("m-1")
+    assert balances is not None and balances["available"] == 20
+
+
+def quiz_completed(member_id: str, at: datetime, correct: int) -> Event:
+    return _event(
+        "quiz.completed",
+        member_id,
+        at,
+        {
+            "quiz_id": "qz-1",
+            "attempt_id": str(uuid.uuid4()),
+            "score": 100 * correct // 5,
+            "correct_answers": correct,
+            "total_questions": 5,
+            "passed": correct >= 3,
+            "completed_at": at.isoformat(),
+        },
+    )
+
+
+async def test_a_quiz_pays_per_correct_answer_and_nothing_for_none(ledger: Ledger) -> None:
+    await ledger.deliver(quiz_completed("m-1", T0, 4), quiz_completed("m-2", T0, 0))
+    assert await credits(ledger, "m-1") == [("correct-answers", 20)]  # 5 × 4
+    assert await credits(ledger, "m-2") == []

@@ -1,0 +1,118 @@
+"""A check-in challenge through the gateway, over real HTTP and Kafka: onboarding's
+community and membership reach activities; a member checks in on two local days (the
+second a day later on activities' development clock, not by sleeping), a streak forms,
+and rewards credits each check-in once from activities' events."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from quanzi_devstack.run import Platform
+
+if TYPE_CHECKING:
+    from conftest import Tenant
+
+OB = "/v1/onboarding"
+AC = "/v1/activities"
+DAY_S = 24 * 3600
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def eventually(check: Callable[[], Any], what: str, timeout_s: float = 30) -> Any:
+    """Events travel outbox → broker → consumer: wait for their effect, to a deadline."""
+    deadline = time.monotonic() + timeout_s
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s}s"
+        time.sleep(0.1)
+    return found
+
+
+def test_two_local_days_make_a_streak_and_rewards_credits_each_check_in_once(
+    platform: Platform, tenant: Tenant
+) -> None:
+    clock = Path(platform.env_for("activities")["QUANZI_ACTIVITIES_CLOCK_OFFSET_FILE"])
+    suffix = uuid.uuid4().hex[:8]
+    member_id = f"runner-{suffix}"
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    try:
+        with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+            owner = bearer(tenant.owner_token)
+            community = client.post(
+                f"{OB}/communities",
+                headers=owner,
+                json={"slug": f"run-{suffix}", "name": "晨跑", "timezone": "Asia/Shanghai"},
+            )
+            assert community.status_code == 201, community.text
+            cid = community.json()["id"]
+            minted = client.post(
+                "/v1/member-tokens",
+                headers={"X-Api-Key": tenant.api_key},
+                json={"external_id": member_id, "profile": {"display_name": "跑者"}},
+            )
+            member = bearer(minted.json()["access_token"])
+            joined = client.post(f"{OB}/communities/{cid}/join", headers=member)
+            assert joined.status_code == 201, joined.text
+
+            challenge_body = {
+                "community_id": cid,
+                "title": "晨跑打卡",
+                "start_date": (today - timedelta(days=1)).isoformat(),
+                "end_date": (today + timedelta(days=10)).isoformat(),
+                "required_days": 5,
+                "requires": ["number"],
+            }
+            challenge = eventually(
+                lambda: (
+                    (
+                        answer := client.post(
+                            f"{AC}/challenges", headers=owner, json=challenge_body
+                        )
+                    ).status_code
+                    == 201
+                    and answer.json()
+                ),
+                "activities saw the community",
+            )
+
+            def check_in() -> httpx.Response:
+                return client.post(
+                    f"{AC}/challenges/{challenge['id']}/checkins",
+                    headers=member,
+                    json={"number": 5},
+                )
+
+            first = eventually(
+                lambda: (answer := check_in()).status_code == 201 and answer.json(),
+                "activities saw the membership",
+            )
+            assert first["day"] == today.isoformat() and first["streak"] == 1
+            assert check_in().status_code == 409  # once a day
+            clock.write_text(str(DAY_S))  # activities' clock: the same hour, a day later
+            second = check_in()
+            assert second.status_code == 201, second.text
+            tomorrow = (today + timedelta(days=1)).isoformat()
+            assert second.json()["day"] == tomorrow and second.json()["streak"] == 2
+            calendar = client.get(f"{AC}/challenges/{challenge['id']}/calendar", headers=member)
+            assert calendar.json()["streak"] == 2
+
+            def check_in_credits() -> list[dict[str, Any]]:
+                items = client.get("/v1/rewards/me/entries", headers=member).json()["items"]
+                found = [e for e in items if e["rule_id"] == "daily-check-in"]
+                return found if len(found) >= 2 else []
+
+            credited = eventually(check_in_credits, "rewards credited both check-ins")
+            assert [e["points"] for e in credited] == [2, 2]
+            assert len(check_in_credits()) == 2
+    finally:
+        clock.write_text("0")
