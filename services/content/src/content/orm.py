@@ -217,3 +217,14 @@ shares = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("post_id", "sharer_id", name="uq_shares_post_sharer"),
 )
+
+# 推荐: an operator recommends a published post, once; the event credits its member author
+# (rewards' "recommendation" rule) and a rejection later reverses it.
+recommendations = sa.Table(
+    "recommendations",
+    metadata,
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("recommended_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
