@@ -17,7 +17,13 @@ from rewards.points.ledger import EXPIRE_TIMER, NOTICE_TIMER, RELEASE_TIMER
 from rewards.reports import api as reports_api
 from rewards.rules import api as rules_api
 from rewards.rules import handlers as rules_handlers
-from rewards.rules.domain import MEMBERSHIP_ACTIVATED, MEMBERSHIP_ENDED, MEMBERSHIP_REFUNDED
+from rewards.rules.domain import (
+    CONTENT_CREDITS,
+    CONTENT_WITHDRAWALS,
+    MEMBERSHIP_ACTIVATED,
+    MEMBERSHIP_ENDED,
+    MEMBERSHIP_REFUNDED,
+)
 from rewards.settings import Settings
 from rewards.zones import handlers as zones_handlers
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
@@ -33,6 +39,17 @@ MEMBERSHIPS = ConsumerSpec(
         # Refunds, and trials that ended unpaid, take back the membership's points.
         MEMBERSHIP_REFUNDED: points_handlers.on_membership_ended,
         **{ended: points_handlers.on_membership_ended for ended in MEMBERSHIP_ENDED},
+    },
+)
+
+# Content's approvals, shares and recommendations credit by the tenant's rules; a
+# rejection after approval reverses what the post or comment earned.
+CONTENT = ConsumerSpec(
+    name="content",
+    topics=["content.posts"],
+    handlers={
+        **{kind: Batched(rules_handlers.apply_rules_many) for kind in CONTENT_CREDITS},
+        **{kind: points_handlers.on_content_withdrawn for kind in CONTENT_WITHDRAWALS},
     },
 )
 
@@ -75,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 reports_api.router,
             ],
             produces=events.TOPICS,
-            consumers=[MEMBERSHIPS, ZONES],
+            consumers=[MEMBERSHIPS, CONTENT, ZONES],
             timers=TIMERS,
         )
     )

@@ -145,7 +145,11 @@ def _iso(at: datetime | None) -> str:
     return (at or utcnow()).isoformat()
 
 
-HANDLERS = {**rewards_app.MEMBERSHIPS.handlers, **rewards_app.ZONES.handlers}
+HANDLERS = {
+    **rewards_app.MEMBERSHIPS.handlers,
+    **rewards_app.CONTENT.handlers,
+    **rewards_app.ZONES.handlers,
+}
 
 
 async def _handle(session: AsyncSession, run: list[Event]) -> None:

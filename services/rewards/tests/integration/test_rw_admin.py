@@ -69,7 +69,7 @@ async def test_rules_list_pages_and_filters(api: Api) -> None:
         if cursor is None:
             break
     ids = [rule["rule_id"] for rule in seen]
-    assert ids == sorted(ids) and "join-bonus" in ids and len(ids) == 7  # the defaults
+    assert ids == sorted(ids) and "join-bonus" in ids and len(ids) == 8  # the defaults
     assert all(rule["version"] == 1 and rule["updated_by"] is None for rule in seen)
     joins = await api.client.get(
         "/v1/rewards/rules", params={"event_type": ACTIVATED}, headers=api.operator("operator")
