@@ -49,6 +49,10 @@ communities = sa.Table(
     sa.Column("community_id", sa.String(200), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # The community's IANA zone (community.created/updated): its wall-clock times
+    # (schedules) and days. Null: not announced (events older than the field).
+    sa.Column("timezone", sa.String(64), nullable=True),
+    sa.Column("timezone_at", UtcDateTime, nullable=True),  # the event that set it
 )
 
 member_levels = sa.Table(
@@ -227,4 +231,25 @@ recommendations = sa.Table(
     sa.Column("tenant_id", sa.String(36), nullable=False),
     sa.Column("recommended_by", sa.String(200), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# --- schedules -----------------------------------------------------------------------
+
+# A post to publish at a time: the draft as the operator wrote it (checked when it was
+# scheduled), published by a servicekit timer (kind ``content.schedule``, key = id).
+scheduled_posts = sa.Table(
+    "scheduled_posts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("publish_at", UtcDateTime, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=True),  # the zone a wall-clock time was in
+    sa.Column("draft", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("post_id", sa.String(36), nullable=True),  # once published
+    sa.Column("failure", sa.String(500), nullable=True),
+    sa.Index("ix_scheduled_posts_tenant", "tenant_id", "publish_at", "id"),
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 MAX_AHEAD = timedelta(days=366)  # a year and a day: the yearly post can be queued
 
@@ -31,16 +31,6 @@ class Refused(Exception):
         super().__init__(detail)
         self.slug = slug
         self.detail = detail
-
-
-def zone_of(name: str | None) -> ZoneInfo | None:
-    """The IANA zone of that name, or None for an unknown or missing one."""
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def to_utc(when: datetime, tz: ZoneInfo | None) -> datetime:
