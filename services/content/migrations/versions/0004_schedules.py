@@ -1,4 +1,4 @@
-"""Content: scheduled posts, and the communities' time zones in the projection.
+"""Content: scheduled and recurring posts, and the communities' time zones.
 
 Revision ID: 0004
 Revises: 0003
@@ -34,9 +34,40 @@ def upgrade() -> None:
     op.create_index(
         "ix_scheduled_posts_tenant", "scheduled_posts", ["tenant_id", "publish_at", "id"]
     )
+    op.create_table(
+        "recurring_posts",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("rule", sa.String(500), nullable=False),
+        sa.Column("start", sa.String(32), nullable=False),
+        sa.Column("zones", sa.JSON, nullable=False),
+        sa.Column("draft", sa.JSON, nullable=False),
+        sa.Column("created_by", sa.String(200), nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+    )
+    op.create_index(
+        "ix_recurring_posts_tenant", "recurring_posts", ["tenant_id", "created_at", "id"]
+    )
+    op.create_table(
+        "recurring_runs",
+        sa.Column(
+            "recurring_id", sa.String(36), sa.ForeignKey("recurring_posts.id"), primary_key=True
+        ),
+        sa.Column("zone", sa.String(64), primary_key=True),
+        sa.Column("occurrence", UtcDateTime, primary_key=True),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("post_id", sa.String(36), nullable=True),
+        sa.Column("failure", sa.String(500), nullable=True),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("recurring_runs")
+    op.drop_index("ix_recurring_posts_tenant", "recurring_posts")
+    op.drop_table("recurring_posts")
     op.drop_index("ix_scheduled_posts_tenant", "scheduled_posts")
     op.drop_table("scheduled_posts")
     with op.batch_alter_table("audience_communities") as batch:

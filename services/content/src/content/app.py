@@ -10,6 +10,9 @@ from content.audience import handlers as audience
 from content.engagement import api as engagement_api
 from content.posts import api as posts_api
 from content.reading import api as reading_api
+from content.recurring import api as recurring_api
+from content.recurring import handlers as recurring
+from content.recurring.service import TIMER as RECURRING_TIMER
 from content.review import api as review_api
 from content.schedules import api as schedules_api
 from content.schedules import handlers as schedules
@@ -37,7 +40,7 @@ AUDIENCE = ConsumerSpec(
 
 
 # Time-driven work: due rows claimed once across replicas (servicekit.timers).
-TIMERS = {SCHEDULE_TIMER: schedules.publish_due}
+TIMERS = {SCHEDULE_TIMER: schedules.publish_due, RECURRING_TIMER: recurring.publish_due}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 review_api.router,
                 engagement_api.router,
                 schedules_api.router,
+                recurring_api.router,
             ],
             produces=events.TOPICS,
             consumers=[AUDIENCE],

@@ -253,3 +253,35 @@ scheduled_posts = sa.Table(
     sa.Column("failure", sa.String(500), nullable=True),
     sa.Index("ix_scheduled_posts_tenant", "tenant_id", "publish_at", "id"),
 )
+
+# A recurring post (早安/晚安, weekly themes): a template and an RRULE read in the wall clock
+# of its communities, grouped by zone when it was made (``zones``: zone → community ids).
+# Each zone's next occurrence is a servicekit timer (kind ``content.recurring``).
+recurring_posts = sa.Table(
+    "recurring_posts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # active | stopped
+    sa.Column("rule", sa.String(500), nullable=False),
+    sa.Column("start", sa.String(32), nullable=False),  # naive local ISO date-time
+    sa.Column("zones", sa.JSON, nullable=False),
+    sa.Column("draft", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_recurring_posts_tenant", "tenant_id", "created_at", "id"),
+)
+
+# One row per occurrence and zone that went out: what makes each one publish once.
+recurring_runs = sa.Table(
+    "recurring_runs",
+    metadata,
+    sa.Column("recurring_id", sa.String(36), sa.ForeignKey("recurring_posts.id"), primary_key=True),
+    sa.Column("zone", sa.String(64), primary_key=True),
+    sa.Column("occurrence", UtcDateTime, primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("post_id", sa.String(36), nullable=True),
+    sa.Column("failure", sa.String(500), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

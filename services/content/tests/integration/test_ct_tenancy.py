@@ -34,6 +34,11 @@ BODIES: dict[str, Any] = {
         "publish_at": "2099-01-01T07:30:00+08:00",
     },
     "PATCH /schedules/{schedule_id}": {"publish_at": "2099-01-01T07:30:00+08:00"},
+    "POST /recurring": {
+        "post": {"kind": "text", "body": "x", "audience": {"community_ids": ["c-1"]}},
+        "rule": "FREQ=DAILY",
+        "start": "2026-01-01T07:30:00",
+    },
 }
 # No ids at all: lists and the member's own views, checked to show nothing of A below.
 UNSCOPED = {
@@ -42,6 +47,7 @@ UNSCOPED = {
     "GET /review/posts",
     "GET /review/comments",
     "GET /schedules",
+    "GET /recurring",
     "GET /whoami",
 }
 # Ids inside items, each reported on its own: checked below.
@@ -78,7 +84,18 @@ async def tenant_a(api: Any) -> dict[str, str]:
         },
         headers=api.operator(),
     )
+    await api.deliver(api.zone("c-1", "Asia/Shanghai", utcnow()))
+    recurring = await api.client.post(
+        f"{CT}/recurring",
+        json={
+            "post": {"kind": "text", "body": "早安", "audience": {"community_ids": ["c-1"]}},
+            "rule": "FREQ=DAILY",
+            "start": "2026-01-01T07:30:00",
+        },
+        headers=api.operator(),
+    )
     return {
+        "recurring_id": recurring.json()["id"],
         "post_id": post["id"],
         "comment_id": comment.json()["id"],
         "community_id": "c-1",
@@ -123,6 +140,8 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     assert (post["like_count"], post["share_count"], post["version"]) == (0, 1, 1)
     schedule = await api.client.get(f"{CT}/schedules/{ids['schedule_id']}", headers=api.operator())
     assert schedule.json()["state"] == "scheduled"  # not moved or cancelled by B
+    kept = await api.client.get(f"{CT}/recurring/{ids['recurring_id']}", headers=api.operator())
+    assert kept.json()["state"] == "active"  # not stopped by B
 
 
 async def test_bulk_decisions_find_nothing_of_another_tenant(api: Any) -> None:
@@ -141,7 +160,7 @@ async def test_bulk_decisions_find_nothing_of_another_tenant(api: Any) -> None:
 async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
     await tenant_a(api)
     owner_b = api.operator("owner", tenant_id=B)
-    for path in ("/review/posts", "/review/comments", "/schedules"):
+    for path in ("/review/posts", "/review/comments", "/schedules", "/recurring"):
         answer = await api.client.get(CT + path, headers=owner_b)
         assert answer.status_code == 200 and answer.json()["items"] == [], path
     member_b = api.member("a-1", B)  # the same external id, in another tenant
