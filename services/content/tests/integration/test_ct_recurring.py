@@ -5,6 +5,7 @@ occurrence published once, one post per zone; stopped, nothing more goes out."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -88,9 +89,7 @@ async def test_weekly_theme_in_one_zone_is_one_post_for_its_communities(api: Any
     ).json()
     assert made["zones"] == {SH: ["c-1", "c-3"]}
     upcoming = [datetime.fromisoformat(o["at"]) for o in made["upcoming"]]
-    assert len(upcoming) == 5 and all(
-        b - a == timedelta(days=7) for a, b in zip(upcoming, upcoming[1:], strict=False)
-    )
+    assert len(upcoming) == 5 and all(b - a == timedelta(days=7) for a, b in pairwise(upcoming))
     assert all(u.astimezone(ZoneInfo(SH)).weekday() == 0 for u in upcoming)
     assert await api.fire_timers(upcoming[0]) == 1
     [post] = await api.published(POSTED)
