@@ -1,4 +1,4 @@
-"""Content: scheduled and recurring posts, and the communities' time zones.
+"""Content: scheduled and recurring posts, the daily digest, the communities' time zones.
 
 Revision ID: 0004
 Revises: 0003
@@ -63,8 +63,29 @@ def upgrade() -> None:
         sa.Column("created_at", UtcDateTime, nullable=False),
     )
 
+    op.create_table(
+        "digest_settings",
+        sa.Column("tenant_id", sa.String(36), primary_key=True),
+        sa.Column("community_id", sa.String(200), primary_key=True),
+        sa.Column("local_time", sa.String(5), nullable=False),
+        sa.Column("enabled", sa.Boolean, nullable=False),
+        sa.Column("updated_by", sa.String(200), nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+    )
+    op.create_table(
+        "digests",
+        sa.Column("tenant_id", sa.String(36), primary_key=True),
+        sa.Column("community_id", sa.String(200), primary_key=True),
+        sa.Column("day", sa.String(10), primary_key=True),
+        sa.Column("post_id", sa.String(36), nullable=True),
+        sa.Column("post_ids", sa.JSON, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("digests")
+    op.drop_table("digest_settings")
     op.drop_table("recurring_runs")
     op.drop_index("ix_recurring_posts_tenant", "recurring_posts")
     op.drop_table("recurring_posts")

@@ -7,6 +7,9 @@ from fastapi import FastAPI
 from content import events
 from content.audience import events as audience_events
 from content.audience import handlers as audience
+from content.digest import api as digest_api
+from content.digest import handlers as digest
+from content.digest.service import TIMER as DIGEST_TIMER
 from content.engagement import api as engagement_api
 from content.posts import api as posts_api
 from content.reading import api as reading_api
@@ -40,7 +43,11 @@ AUDIENCE = ConsumerSpec(
 
 
 # Time-driven work: due rows claimed once across replicas (servicekit.timers).
-TIMERS = {SCHEDULE_TIMER: schedules.publish_due, RECURRING_TIMER: recurring.publish_due}
+TIMERS = {
+    SCHEDULE_TIMER: schedules.publish_due,
+    RECURRING_TIMER: recurring.publish_due,
+    DIGEST_TIMER: digest.publish_due,
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 engagement_api.router,
                 schedules_api.router,
                 recurring_api.router,
+                digest_api.router,
             ],
             produces=events.TOPICS,
             consumers=[AUDIENCE],

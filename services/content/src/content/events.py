@@ -3,6 +3,7 @@ each event is about, built from the post's row as it stands after the change."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ POST_REJECTED = "quanzi.content.post.rejected.v1"
 POST_DELETED = "quanzi.content.post.deleted.v1"
 POST_SHARED = "quanzi.content.post.shared.v1"
 POST_RECOMMENDED = "quanzi.content.post.recommended.v1"
+DIGEST_PUBLISHED = "quanzi.content.digest.published.v1"
 COMMENT_APPROVED = "quanzi.content.comment.approved.v1"
 COMMENT_REJECTED = "quanzi.content.comment.rejected.v1"
 
@@ -148,3 +150,18 @@ def comment_rejected(
         "rejected_at": at.isoformat(),
     }
     return _event(COMMENT_REJECTED, comment.tenant_id, comment.author_id, data)
+
+
+def digest_published(
+    tenant_id: str, community_id: str, day: str, post_id: str, post_ids: list[str], at: datetime
+) -> Event:
+    """Keyed by the community: a digest is about no one member."""
+    data = {
+        "community_id": community_id,
+        "day": day,
+        "post_id": post_id,
+        "post_ids": post_ids,
+        "published_at": at.isoformat(),
+    }
+    event = _event(DIGEST_PUBLISHED, tenant_id, community_id, data)
+    return replace(event, subject=community_id)

@@ -285,3 +285,28 @@ recurring_runs = sa.Table(
     sa.Column("failure", sa.String(500), nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+# --- daily digest (日报) ----------------------------------------------------------------
+
+digest_settings = sa.Table(
+    "digest_settings",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("community_id", sa.String(200), primary_key=True),
+    sa.Column("local_time", sa.String(5), nullable=False),  # HH:MM in the community's zone
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One row per community and local day compiled: what makes a day's digest go out once.
+digests = sa.Table(
+    "digests",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("community_id", sa.String(200), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("post_id", sa.String(36), nullable=True),  # null: nothing engaged that day
+    sa.Column("post_ids", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

@@ -34,6 +34,7 @@ BODIES: dict[str, Any] = {
         "publish_at": "2099-01-01T07:30:00+08:00",
     },
     "PATCH /schedules/{schedule_id}": {"publish_at": "2099-01-01T07:30:00+08:00"},
+    "PUT /communities/{community_id}/digest": {"local_time": "21:00"},
     "POST /recurring": {
         "post": {"kind": "text", "body": "x", "audience": {"community_ids": ["c-1"]}},
         "rule": "FREQ=DAILY",
