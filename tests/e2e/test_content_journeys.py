@@ -7,7 +7,9 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -237,3 +239,74 @@ def test_rewards_credit_approved_comments_shares_and_recommendations_once_with_c
         )
         assert earned(alice).get("approved-post") == [10]
         assert "approved-comment" not in earned(alice) and "share" not in earned(alice)
+
+
+def test_recurring_zao_an_for_two_time_zones_and_a_post_scheduled_seconds_ahead(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """An operator sets 早安 at 07:30 for a Shanghai and a New York community (each at its own
+    07:30), and a post that content's timer publishes a few seconds later."""
+    suffix = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        owner = bearer(tenant.owner_token)
+        ids = {}
+        for zone in ("Asia/Shanghai", "America/New_York"):
+            ids[zone] = created(
+                client.post(
+                    f"{OB}/communities",
+                    headers=owner,
+                    json={
+                        "slug": f"tz-{zone[:4].lower()}-{suffix}",
+                        "name": zone,
+                        "timezone": zone,
+                    },
+                )
+            )["id"]
+        for cid in ids.values():
+            eventually(
+                lambda c=cid: client.get(f"{CT}/communities/{c}/posts", headers=owner).is_success,
+                "content saw the community",
+            )
+        made = created(
+            client.post(
+                f"{CT}/recurring",
+                headers=owner,
+                json={
+                    "post": {
+                        "kind": "text",
+                        "body": "早安，今天也要打卡",
+                        "audience": {"community_ids": list(ids.values())},
+                    },
+                    "rule": "FREQ=DAILY",
+                    "start": "2026-01-01T07:30:00",
+                },
+            )
+        )
+        assert made["zones"] == {zone: [cid] for zone, cid in sorted(ids.items())}
+        for item in made["upcoming"]:
+            local = datetime.fromisoformat(item["at"]).astimezone(ZoneInfo(item["zone"]))
+            assert (local.hour, local.minute) == (7, 30)
+
+        soon = datetime.now(UTC) + timedelta(seconds=2)
+        scheduled = created(
+            client.post(
+                f"{CT}/schedules",
+                headers=owner,
+                json={
+                    "post": {
+                        "kind": "text",
+                        "body": "群公告：今晚八点分享",
+                        "audience": {"community_ids": [ids["Asia/Shanghai"]]},
+                    },
+                    "publish_at": soon.isoformat(),
+                },
+            )
+        )
+
+        def published() -> bool:
+            found = client.get(f"{CT}/schedules/{scheduled['id']}", headers=owner).json()
+            return bool(found["state"] == "published")
+
+        eventually(published, "content's timer published the scheduled post")
+        page = client.get(f"{CT}/communities/{ids['Asia/Shanghai']}/posts", headers=owner).json()
+        assert [p["body"] for p in page["items"]] == ["群公告：今晚八点分享"]
