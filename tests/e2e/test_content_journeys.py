@@ -278,7 +278,7 @@ def test_recurring_zao_an_for_two_time_zones_and_a_post_scheduled_seconds_ahead(
                         "audience": {"community_ids": list(ids.values())},
                     },
                     "rule": "FREQ=DAILY",
-                    "start": "2026-01-01T07:30:00",
+                    "start": f"{datetime.now(UTC).date()}T07:30:00",
                 },
             )
         )

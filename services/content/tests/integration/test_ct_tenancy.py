@@ -38,7 +38,7 @@ BODIES: dict[str, Any] = {
     "POST /recurring": {
         "post": {"kind": "text", "body": "x", "audience": {"community_ids": ["c-1"]}},
         "rule": "FREQ=DAILY",
-        "start": "2026-01-01T07:30:00",
+        "start": f"{utcnow().date()}T07:30:00",
     },
 }
 # No ids at all: lists and the member's own views, checked to show nothing of A below.
@@ -91,7 +91,7 @@ async def tenant_a(api: Any) -> dict[str, str]:
         json={
             "post": {"kind": "text", "body": "早安", "audience": {"community_ids": ["c-1"]}},
             "rule": "FREQ=DAILY",
-            "start": "2026-01-01T07:30:00",
+            "start": f"{utcnow().date()}T07:30:00",
         },
         headers=api.operator(),
     )

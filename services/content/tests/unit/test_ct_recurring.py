@@ -98,3 +98,15 @@ def test_daily_occurrences_are_increasing_and_a_local_day_apart(
     for at in found:  # on the wall clock, unless DST skipped that hour
         local = at.astimezone(zone)
         assert (local.hour, local.minute) in {(hour, minute), ((hour + 1) % 24, minute)}
+
+
+def test_a_start_far_from_today_is_refused() -> None:
+    from content.recurring.domain import check_start
+
+    now = utc(2026, 12, 3, 12)
+    check_start(datetime(2026, 1, 1, 7, 30), now)
+    check_start(datetime(2027, 6, 1, 7, 30), now)
+    for start in (datetime(1, 1, 1), datetime(2025, 11, 1), datetime(9999, 12, 31, 7, 30)):
+        with pytest.raises(Refused) as refused:
+            check_start(start, now)
+        assert refused.value.slug == "start-out-of-range"

@@ -96,3 +96,14 @@ def test_zones_by_name() -> None:
     assert zone_of("Asia/Shanghai") == SHANGHAI
     assert zone_of("Mars/Olympus") is None and zone_of("") is None and zone_of(None) is None
     assert zone_of("../etc/passwd") is None
+
+
+def test_times_at_the_ends_of_the_calendar_are_refused_not_crashed() -> None:
+    for when, tz in (
+        (datetime(1, 1, 1, 0, 0), SHANGHAI),
+        (datetime(9999, 12, 31, 23, 59), NEW_YORK),
+        (datetime(9999, 12, 31, 23, 59, tzinfo=ZoneInfo("Etc/GMT+12")), None),
+    ):
+        with pytest.raises(Refused) as refused:
+            to_utc(when, tz)
+        assert refused.value.slug == "time-out-of-range"

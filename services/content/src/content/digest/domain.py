@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from content.schedules.domain import to_utc
+from content.schedules.domain import Refused, to_utc
 
 WEIGHTS = {"like": 1, "comment": 2, "share": 3, "recommended": 5}
 TOP = 5  # posts in a digest
@@ -59,8 +59,12 @@ def rank(candidates: list[Candidate], top: int = TOP) -> list[Candidate]:
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The UTC instants where the local ``day`` starts and the next one starts (23 or 25
     hours apart on DST days)."""
+    try:
+        following = day + timedelta(days=1)
+    except OverflowError as error:
+        raise Refused("time-out-of-range", "the day is out of range") from error
     start = to_utc(datetime.combine(day, time()), tz)
-    return start, to_utc(datetime.combine(day + timedelta(days=1), time()), tz)
+    return start, to_utc(datetime.combine(following, time()), tz)
 
 
 def next_run(at: time, tz: ZoneInfo, after: datetime) -> tuple[date, datetime]:

@@ -25,7 +25,8 @@ from content.digest.repository import DIGEST_AUTHOR, DigestRepository
 from content.posts import service as posts
 from content.posts.domain import PostKind
 from content.posts.repository import Row
-from content.schedules.domain import to_utc
+from content.schedules.domain import Refused, to_utc
+from content.schedules.service import refused
 from servicekit import timers
 from servicekit.auth import Principal
 from servicekit.outbox import add_event
@@ -87,7 +88,10 @@ async def preview(
 ) -> Preview:
     zone = await community_zone(session, tenant_id, community_id)
     day = day or now.astimezone(zone).date()
-    start, end = day_bounds(day, zone)
+    try:
+        start, end = day_bounds(day, zone)
+    except Refused as error:
+        raise refused(error) from error
     found = await DigestRepository(session).candidates(tenant_id, community_id, start, end)
     picked = rank(found)
     title, body = compose(day, picked)

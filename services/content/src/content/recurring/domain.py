@@ -11,7 +11,7 @@ repeats (01:30 on the autumn day) goes out once, at the first 01:30.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
@@ -21,6 +21,16 @@ from content.schedules.domain import Refused, to_utc
 MAX_RULE = 500
 # Several instants may share one local time only on a DST repeat; a few tries suffice.
 _MAX_TRIES = 4
+
+
+START_WINDOW = timedelta(days=366)  # rrule walks from its start: keep that walk short
+
+
+def check_start(start: datetime, now: datetime) -> None:
+    """The wall-clock start is within a year of now (read loosely: zones differ by < 1 day)."""
+    today = now.astimezone(UTC).replace(tzinfo=None)
+    if start.tzinfo is None and abs(start - today) > START_WINDOW:
+        raise Refused("start-out-of-range", "start within a year of today")
 
 
 def parse_rule(rule: str, start: datetime) -> rrule:

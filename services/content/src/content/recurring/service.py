@@ -25,7 +25,13 @@ from content.posts import service as posts
 from content.posts.domain import Invalid, check_post
 from content.posts.repository import Row
 from content.posts.schemas import PostIn
-from content.recurring.domain import by_zone, next_occurrence, parse_rule, resume_after
+from content.recurring.domain import (
+    by_zone,
+    check_start,
+    next_occurrence,
+    parse_rule,
+    resume_after,
+)
 from content.recurring.repository import RecurringRepository
 from content.schedules.domain import Refused
 from content.schedules.service import refused
@@ -63,10 +69,13 @@ async def create(
     )
     try:
         rule = parse_rule(rule_text, start)
+        check_start(start, now)
         zones = by_zone(found)
         first = {zone: next_occurrence(rule, ZoneInfo(zone), now) for zone in zones}
     except Refused as error:
         raise refused(error) from error
+    except (OverflowError, ValueError) as error:  # a start near year 1 or 9999
+        raise refused(Refused("time-out-of-range", "the start is out of range")) from error
     if not any(first.values()):
         raise refused(Refused("rrule-ended", "the rule has no occurrence after now"))
     recurring_id = str(uuid.uuid4())

@@ -36,14 +36,17 @@ class Refused(Exception):
 def to_utc(when: datetime, tz: ZoneInfo | None) -> datetime:
     """An instant for ``when``: as given when it has an offset, else a wall-clock time in
     ``tz`` (fold 0: see the module). Without an offset or a zone it is refused."""
-    if when.tzinfo is not None and when.utcoffset() is not None:
-        return when.astimezone(UTC)
-    if tz is None:
-        raise Refused(
-            "timezone-unknown",
-            "give publish_at with an offset: the audience has no single known time zone",
-        )
-    return when.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    try:
+        if when.tzinfo is not None and when.utcoffset() is not None:
+            return when.astimezone(UTC)
+        if tz is None:
+            raise Refused(
+                "timezone-unknown",
+                "give publish_at with an offset: the audience has no single known time zone",
+            )
+        return when.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    except OverflowError as error:  # year 1 or 9999 with an offset: not a time we keep
+        raise Refused("time-out-of-range", "the time is out of range") from error
 
 
 def check_publish_at(at: datetime, now: datetime) -> None:
