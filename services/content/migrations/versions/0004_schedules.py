@@ -81,9 +81,20 @@ def upgrade() -> None:
         sa.Column("post_ids", sa.JSON, nullable=False),
         sa.Column("created_at", UtcDateTime, nullable=False),
     )
+    op.create_table(
+        "digest_edits",
+        sa.Column("tenant_id", sa.String(36), primary_key=True),
+        sa.Column("community_id", sa.String(200), primary_key=True),
+        sa.Column("day", sa.String(10), primary_key=True),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("updated_by", sa.String(200), nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("digest_edits")
     op.drop_table("digests")
     op.drop_table("digest_settings")
     op.drop_table("recurring_runs")

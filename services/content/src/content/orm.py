@@ -310,3 +310,17 @@ digests = sa.Table(
     sa.Column("post_ids", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+# An operator's edit of a day's digest before it goes out: published instead of the text
+# compiled (the ranking still names the posts in the event).
+digest_edits = sa.Table(
+    "digest_edits",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("community_id", sa.String(200), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)

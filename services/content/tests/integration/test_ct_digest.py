@@ -107,3 +107,35 @@ async def test_bad_digest_settings_are_named(api: Any) -> None:
         if slug:
             assert answer.json()["type"].endswith("/" + slug)
     assert await api.fire_timers(datetime(2030, 1, 1, tzinfo=UTC)) == 0
+
+
+async def test_an_operator_edits_the_digest_before_it_goes_out(api: Any) -> None:
+    ids = await engaged_day(api)
+    await api.client.put(
+        f"{CT}/communities/c-1/digest", json={"local_time": "23:59"}, headers=api.operator("admin")
+    )
+    day, due = next_run(time(23, 59), SH, utcnow())
+    path = f"{CT}/communities/c-1/digest/{day.isoformat()}"
+    text = {"title": "今日日报（编辑版）", "body": "1. 编辑推荐的好帖"}
+    edited = await api.client.put(path, json=text, headers=api.operator())
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()["title"], edited.json()["edited"]) == (text["title"], True)
+    preview = await api.client.get(
+        f"{CT}/communities/c-1/digest/preview?day={day.isoformat()}", headers=api.operator()
+    )
+    assert preview.json()["body"] == text["body"] and preview.json()["published"] is False
+
+    assert await api.fire_timers(due) == 1
+    [published] = await api.published(DIGEST)
+    post = (
+        await api.client.get(f"{CT}/posts/{published.data['post_id']}", headers=api.operator())
+    ).json()
+    assert (post["title"], post["body"]) == (text["title"], text["body"])
+    if day.isoformat() == utcnow().astimezone(SH).date().isoformat():
+        assert published.data["post_ids"][0] == ids["shared"]  # the ranking still names them
+    late = await api.client.put(path, json=text, headers=api.operator())
+    assert late.status_code == 409 and late.json()["type"].endswith("/digest-published")
+    bad = await api.client.put(
+        f"{CT}/communities/c-1/digest/not-a-day", json=text, headers=api.operator()
+    )
+    assert bad.status_code == 422

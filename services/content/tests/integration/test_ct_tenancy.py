@@ -35,6 +35,7 @@ BODIES: dict[str, Any] = {
     },
     "PATCH /schedules/{schedule_id}": {"publish_at": "2099-01-01T07:30:00+08:00"},
     "PUT /communities/{community_id}/digest": {"local_time": "21:00"},
+    "PUT /communities/{community_id}/digest/{day}": {"title": "x", "body": "x"},
     "POST /recurring": {
         "post": {"kind": "text", "body": "x", "audience": {"community_ids": ["c-1"]}},
         "rule": "FREQ=DAILY",
@@ -96,6 +97,7 @@ async def tenant_a(api: Any) -> dict[str, str]:
         headers=api.operator(),
     )
     return {
+        "day": utcnow().date().isoformat(),
         "recurring_id": recurring.json()["id"],
         "post_id": post["id"],
         "comment_id": comment.json()["id"],

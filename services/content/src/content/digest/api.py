@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from content.access import Reader, Responses, Sessions, Setter
+from content.access import Editor, Reader, Responses, Sessions, Setter
 from content.digest import service
+from content.posts.schemas import PostBody
 from servicekit.db import read_only, transaction
 from servicekit.text import Body, Line
 from servicekit.types import utcnow
@@ -52,6 +53,13 @@ class PreviewOut(BaseModel):
     title: str
     body: str = Field(description="Markdown: the day's top posts, best first")
     posts: list[PickedOut]
+    edited: bool = Field(description="An operator's text replaces the compiled one")
+    published: bool = Field(description="That day's digest went out")
+
+
+class DigestEditIn(Body):
+    title: Annotated[Line, Field(min_length=1, max_length=200)]
+    body: Annotated[PostBody, Field(min_length=1)]
 
 
 @router.put(
@@ -81,6 +89,29 @@ async def preview_digest(
 ) -> PreviewOut:
     async with read_only(sessions) as session:
         found = await service.preview(session, principal.tenant_id, community_id, day, utcnow())
+    return _out(found)
+
+
+@router.put(
+    "/communities/{community_id}/digest/{day}",
+    summary="Edit a day's digest before it goes out (its text replaces the compiled one)",
+    responses={**ERRORS, 409: {"description": "That day's digest went out"}},
+)
+async def edit_digest(
+    community_id: CommunityId,
+    day: Annotated[date, Path(description="The community's local day")],
+    body: DigestEditIn,
+    sessions: Sessions,
+    principal: Editor,
+) -> PreviewOut:
+    async with transaction(sessions) as session:
+        found = await service.edit(
+            session, principal, community_id, day, body.title, body.body, utcnow()
+        )
+    return _out(found)
+
+
+def _out(found: service.Preview) -> PreviewOut:
     picked = [
         PickedOut(
             post_id=c.post_id,
@@ -99,4 +130,6 @@ async def preview_digest(
         title=found.title,
         body=found.body,
         posts=picked,
+        edited=found.edited,
+        published=found.published,
     )

@@ -9,7 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.digest.domain import Candidate
-from content.orm import digest_settings, digests, post_communities, posts, recommendations
+from content.orm import (
+    digest_edits,
+    digest_settings,
+    digests,
+    post_communities,
+    posts,
+    recommendations,
+)
 from content.posts.repository import Row
 from servicekit.db import insert_ignore
 
@@ -83,3 +90,30 @@ class DigestRepository:
             .where(d.tenant_id == tenant_id, d.community_id == community_id, d.day == day)
             .values(post_id=post_id, post_ids=post_ids)
         )
+
+    async def compiled(self, tenant_id: str, community_id: str, day: str) -> bool:
+        d = digests.c
+        query = sa.select(d.day).where(
+            d.tenant_id == tenant_id, d.community_id == community_id, d.day == day
+        )
+        return (await self.session.execute(query)).first() is not None
+
+    async def edit(self, tenant_id: str, community_id: str, day: str) -> Row | None:
+        e = digest_edits.c
+        query = sa.select(digest_edits).where(
+            e.tenant_id == tenant_id, e.community_id == community_id, e.day == day
+        )
+        return (await self.session.execute(query)).first()
+
+    async def save_edit(self, values: dict[str, Any]) -> None:
+        if not await insert_ignore(self.session, digest_edits, values):
+            e = digest_edits.c
+            await self.session.execute(
+                sa.update(digest_edits)
+                .where(
+                    e.tenant_id == values["tenant_id"],
+                    e.community_id == values["community_id"],
+                    e.day == values["day"],
+                )
+                .values(**values)
+            )

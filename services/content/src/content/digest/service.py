@@ -42,6 +42,8 @@ class Preview:
     title: str
     body: str
     picked: list[Candidate]
+    edited: bool = False
+    published: bool = False
 
 
 async def community_zone(session: AsyncSession, tenant_id: str, community_id: str) -> ZoneInfo:
@@ -92,10 +94,43 @@ async def preview(
         start, end = day_bounds(day, zone)
     except Refused as error:
         raise refused(error) from error
-    found = await DigestRepository(session).candidates(tenant_id, community_id, start, end)
-    picked = rank(found)
+    repo = DigestRepository(session)
+    picked = rank(await repo.candidates(tenant_id, community_id, start, end))
     title, body = compose(day, picked)
-    return Preview(community_id, day, title, body, picked)
+    edit = await repo.edit(tenant_id, community_id, day.isoformat())
+    if edit is not None:
+        title, body = edit.title, edit.body
+    done = await repo.compiled(tenant_id, community_id, day.isoformat())
+    return Preview(community_id, day, title, body, picked, edit is not None, done)
+
+
+async def edit(
+    session: AsyncSession,
+    principal: Principal,
+    community_id: str,
+    day: date,
+    title: str,
+    body: str,
+    now: datetime,
+) -> Preview:
+    """The operator's text for a day's digest, published instead of the compiled one;
+    409 once that day's digest went out."""
+    await community_zone(session, principal.tenant_id, community_id)
+    repo = DigestRepository(session)
+    if await repo.compiled(principal.tenant_id, community_id, day.isoformat()):
+        raise Problem(409, "digest-published", "Already published", "that day's digest went out")
+    await repo.save_edit(
+        {
+            "tenant_id": principal.tenant_id,
+            "community_id": community_id,
+            "day": day.isoformat(),
+            "title": title,
+            "body": body,
+            "updated_by": principal.subject,
+            "updated_at": now,
+        }
+    )
+    return await preview(session, principal.tenant_id, community_id, day, now)
 
 
 async def publish_due(session: AsyncSession, timer: timers.Timer, now: datetime) -> None:
@@ -138,9 +173,10 @@ async def _publish(
     start, end = day_bounds(day, zone)
     repo = DigestRepository(session)
     picked = rank(await repo.candidates(tenant_id, community_id, start, end))
-    if not picked:
+    edited = await repo.edit(tenant_id, community_id, day.isoformat())
+    if not picked and edited is None:
         return  # a quiet day: recorded, nothing posted
-    title, body = compose(day, picked)
+    title, body = (edited.title, edited.body) if edited is not None else compose(day, picked)
     author = Principal(tenant_id, DIGEST_AUTHOR, frozenset({"content_officer"}), "access")
     draft = posts.Draft(
         kind=PostKind.TEXT,
