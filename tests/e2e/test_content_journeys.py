@@ -7,7 +7,9 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -154,3 +156,157 @@ def test_post_review_engagement_and_a_mute_across_services(
     ]
     bobs = asyncio.run(content_events(bootstrap, bob_id, "quanzi.content.post.shared.v1"))
     assert "quanzi.content.comment.approved.v1" in bobs  # for rewards' approved-comment rule
+
+
+def test_rewards_credit_approved_comments_shares_and_recommendations_once_with_caps(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """+10 an approved comment (30 a day), +15 a share (45 a day), +10 a recommendation:
+    content's events reach rewards over Kafka; repeats are credited once."""
+    suffix = uuid.uuid4().hex[:8]
+    alice_id, bob_id = f"alice-{suffix}", f"bob-{suffix}"
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        owner = bearer(tenant.owner_token)
+        cid = created(
+            client.post(
+                f"{OB}/communities",
+                headers=owner,
+                json={"slug": f"pts-{suffix}", "name": "积分群", "groups": [{"name": "一群"}]},
+            )
+        )["id"]
+        alice, bob = member_token(client, tenant, alice_id), member_token(client, tenant, bob_id)
+        for member in (alice, bob):
+            created(client.post(f"{OB}/communities/{cid}/join", headers=member))
+            eventually(
+                lambda m=member: client.get(f"{CT}/communities/{cid}/posts", headers=m).is_success,
+                "content saw the activation",
+            )
+
+        audience = {"community_ids": [cid]}
+        post = created(
+            client.post(
+                f"{CT}/posts",
+                headers=alice,
+                json={"kind": "text", "body": "干货", "audience": audience},
+            )
+        )
+        approved = client.post(f"{CT}/review/posts/{post['id']}/approve", json={}, headers=owner)
+        assert approved.status_code == 200, approved.text
+        recommend = f"{CT}/posts/{post['id']}/recommend"
+        assert client.post(recommend, headers=owner).status_code == 201
+        assert client.post(recommend, headers=owner).status_code == 200  # once per post
+
+        comments = [
+            created(
+                client.post(
+                    f"{CT}/posts/{post['id']}/comments", json={"body": f"好 {i}"}, headers=bob
+                )
+            )["id"]
+            for i in range(4)
+        ]
+        items = [{"target": "comment", "id": c, "decision": "approve"} for c in comments]
+        decided = client.post(f"{CT}/review/decisions", headers=owner, json={"items": items})
+        assert decided.json()["decided"] == 4, decided.text
+
+        others = [
+            created(
+                client.post(
+                    f"{CT}/posts",
+                    headers=owner,
+                    json={"kind": "text", "body": f"早安 {i}", "audience": audience},
+                )
+            )["id"]
+            for i in range(3)
+        ]
+        for post_id in [post["id"], *others, post["id"]]:  # the last one again: same link
+            assert client.post(f"{CT}/posts/{post_id}/shares", headers=bob).is_success
+
+        def earned(member: dict[str, str]) -> dict[str, list[int]]:
+            answer = client.get("/v1/rewards/me/entries", headers=member)
+            found: dict[str, list[int]] = {}
+            for entry in answer.json().get("items", []) if answer.is_success else []:
+                if entry["kind"] == "earn":
+                    found.setdefault(entry["rule_id"], []).append(entry["points"])
+            return found
+
+        def bob_capped() -> bool:
+            mine = earned(bob)
+            return mine.get("approved-comment") == [10, 10, 10] and mine.get("share") == [15] * 3
+
+        eventually(bob_capped, "bob's 4 comments and 4 shares credited up to the daily caps")
+        eventually(
+            lambda: earned(alice).get("recommendation") == [10], "alice's recommendation credited"
+        )
+        assert earned(alice).get("approved-post") == [10]
+        assert "approved-comment" not in earned(alice) and "share" not in earned(alice)
+
+
+def test_recurring_zao_an_for_two_time_zones_and_a_post_scheduled_seconds_ahead(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """An operator sets 早安 at 07:30 for a Shanghai and a New York community (each at its own
+    07:30), and a post that content's timer publishes a few seconds later."""
+    suffix = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        owner = bearer(tenant.owner_token)
+        ids = {}
+        for zone in ("Asia/Shanghai", "America/New_York"):
+            ids[zone] = created(
+                client.post(
+                    f"{OB}/communities",
+                    headers=owner,
+                    json={
+                        "slug": f"tz-{zone[:4].lower()}-{suffix}",
+                        "name": zone,
+                        "timezone": zone,
+                    },
+                )
+            )["id"]
+        for cid in ids.values():
+            eventually(
+                lambda c=cid: client.get(f"{CT}/communities/{c}/posts", headers=owner).is_success,
+                "content saw the community",
+            )
+        made = created(
+            client.post(
+                f"{CT}/recurring",
+                headers=owner,
+                json={
+                    "post": {
+                        "kind": "text",
+                        "body": "早安，今天也要打卡",
+                        "audience": {"community_ids": list(ids.values())},
+                    },
+                    "rule": "FREQ=DAILY",
+                    "start": f"{datetime.now(UTC).date()}T07:30:00",
+                },
+            )
+        )
+        assert made["zones"] == {zone: [cid] for zone, cid in sorted(ids.items())}
+        for item in made["upcoming"]:
+            local = datetime.fromisoformat(item["at"]).astimezone(ZoneInfo(item["zone"]))
+            assert (local.hour, local.minute) == (7, 30)
+
+        soon = datetime.now(UTC) + timedelta(seconds=2)
+        scheduled = created(
+            client.post(
+                f"{CT}/schedules",
+                headers=owner,
+                json={
+                    "post": {
+                        "kind": "text",
+                        "body": "群公告：今晚八点分享",
+                        "audience": {"community_ids": [ids["Asia/Shanghai"]]},
+                    },
+                    "publish_at": soon.isoformat(),
+                },
+            )
+        )
+
+        def published() -> bool:
+            found = client.get(f"{CT}/schedules/{scheduled['id']}", headers=owner).json()
+            return bool(found["state"] == "published")
+
+        eventually(published, "content's timer published the scheduled post")
+        page = client.get(f"{CT}/communities/{ids['Asia/Shanghai']}/posts", headers=owner).json()
+        assert [p["body"] for p in page["items"]] == ["群公告：今晚八点分享"]

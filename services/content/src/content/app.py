@@ -7,10 +7,19 @@ from fastapi import FastAPI
 from content import events
 from content.audience import events as audience_events
 from content.audience import handlers as audience
+from content.digest import api as digest_api
+from content.digest import handlers as digest
+from content.digest.service import TIMER as DIGEST_TIMER
 from content.engagement import api as engagement_api
 from content.posts import api as posts_api
 from content.reading import api as reading_api
+from content.recurring import api as recurring_api
+from content.recurring import handlers as recurring
+from content.recurring.service import TIMER as RECURRING_TIMER
 from content.review import api as review_api
+from content.schedules import api as schedules_api
+from content.schedules import handlers as schedules
+from content.schedules.service import TIMER as SCHEDULE_TIMER
 from content.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
@@ -26,10 +35,19 @@ AUDIENCE = ConsumerSpec(
         audience_events.ROLE_GRANTED: audience.on_role_granted,
         audience_events.ROLE_REVOKED: audience.on_role_revoked,
         audience_events.COMMUNITY_CREATED: audience.on_community_created,
+        audience_events.COMMUNITY_UPDATED: audience.on_community_updated,
         audience_events.GROUP_CREATED: audience.on_group_created,
         audience_events.LEVEL_CHANGED: audience.on_level_changed,
     },
 )
+
+
+# Time-driven work: due rows claimed once across replicas (servicekit.timers).
+TIMERS = {
+    SCHEDULE_TIMER: schedules.publish_due,
+    RECURRING_TIMER: recurring.publish_due,
+    DIGEST_TIMER: digest.publish_due,
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,8 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 reading_api.router,
                 review_api.router,
                 engagement_api.router,
+                schedules_api.router,
+                recurring_api.router,
+                digest_api.router,
             ],
             produces=events.TOPICS,
             consumers=[AUDIENCE],
+            timers=TIMERS,
         )
     )

@@ -3,6 +3,7 @@ each event is about, built from the post's row as it stands after the change."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,8 @@ POST_APPROVED = "quanzi.content.post.approved.v1"
 POST_REJECTED = "quanzi.content.post.rejected.v1"
 POST_DELETED = "quanzi.content.post.deleted.v1"
 POST_SHARED = "quanzi.content.post.shared.v1"
+POST_RECOMMENDED = "quanzi.content.post.recommended.v1"
+DIGEST_PUBLISHED = "quanzi.content.digest.published.v1"
 COMMENT_APPROVED = "quanzi.content.comment.approved.v1"
 COMMENT_REJECTED = "quanzi.content.comment.rejected.v1"
 
@@ -32,6 +35,13 @@ def _event(event_type: str, tenant_id: str, member_id: str, data: dict[str, Any]
         key=member_id,
         subject=str(data.get("post_id")),
     )
+
+
+def _only_community(audience: dict[str, Any]) -> str | None:
+    """The post's community when it has exactly one (a member's post always does): whose
+    local days rewards' caps count in; None for tenant-wide or multi-community posts."""
+    found = list(audience.get("community_ids") or [])
+    return found[0] if len(found) == 1 and not audience.get("tenant_wide") else None
 
 
 def _post_part(post: Any) -> dict[str, Any]:
@@ -96,9 +106,20 @@ def post_shared(post: Any, sharer_id: str, token: str, at: datetime) -> Event:
         "token": token,
         "community_ids": part["community_ids"],
         "tenant_wide": part["tenant_wide"],
+        "community_id": _only_community(post.audience),
         "shared_at": at.isoformat(),
     }
     return _event(POST_SHARED, post.tenant_id, sharer_id, data)
+
+
+def post_recommended(post: Any, by: str, at: datetime) -> Event:
+    data = {
+        **_post_part(post),
+        "community_id": _only_community(post.audience),
+        "recommended_by": by,
+        "recommended_at": at.isoformat(),
+    }
+    return _event(POST_RECOMMENDED, post.tenant_id, post.author_id, data)
 
 
 def comment_approved(comment: Any, by: str | None, at: datetime) -> Event:
@@ -129,3 +150,18 @@ def comment_rejected(
         "rejected_at": at.isoformat(),
     }
     return _event(COMMENT_REJECTED, comment.tenant_id, comment.author_id, data)
+
+
+def digest_published(
+    tenant_id: str, community_id: str, day: str, post_id: str, post_ids: list[str], at: datetime
+) -> Event:
+    """Keyed by the community: a digest is about no one member."""
+    data = {
+        "community_id": community_id,
+        "day": day,
+        "post_id": post_id,
+        "post_ids": post_ids,
+        "published_at": at.isoformat(),
+    }
+    event = _event(DIGEST_PUBLISHED, tenant_id, community_id, data)
+    return replace(event, subject=community_id)

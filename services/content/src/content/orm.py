@@ -49,6 +49,10 @@ communities = sa.Table(
     sa.Column("community_id", sa.String(200), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # The community's IANA zone (community.created/updated): its wall-clock times
+    # (schedules) and days. Null: not announced (events older than the field).
+    sa.Column("timezone", sa.String(64), nullable=True),
+    sa.Column("timezone_at", UtcDateTime, nullable=True),  # the event that set it
 )
 
 member_levels = sa.Table(
@@ -216,4 +220,107 @@ shares = sa.Table(
     sa.Column("sharer_id", sa.String(200), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("post_id", "sharer_id", name="uq_shares_post_sharer"),
+)
+
+# 推荐: an operator recommends a published post, once; the event credits its member author
+# (rewards' "recommendation" rule) and a rejection later reverses it.
+recommendations = sa.Table(
+    "recommendations",
+    metadata,
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("recommended_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# --- schedules -----------------------------------------------------------------------
+
+# A post to publish at a time: the draft as the operator wrote it (checked when it was
+# scheduled), published by a servicekit timer (kind ``content.schedule``, key = id).
+scheduled_posts = sa.Table(
+    "scheduled_posts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("publish_at", UtcDateTime, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=True),  # the zone a wall-clock time was in
+    sa.Column("draft", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("post_id", sa.String(36), nullable=True),  # once published
+    sa.Column("failure", sa.String(500), nullable=True),
+    sa.Index("ix_scheduled_posts_tenant", "tenant_id", "publish_at", "id"),
+)
+
+# A recurring post (早安/晚安, weekly themes): a template and an RRULE read in the wall clock
+# of its communities, grouped by zone when it was made (``zones``: zone → community ids).
+# Each zone's next occurrence is a servicekit timer (kind ``content.recurring``).
+recurring_posts = sa.Table(
+    "recurring_posts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # active | stopped
+    sa.Column("rule", sa.String(500), nullable=False),
+    sa.Column("start", sa.String(32), nullable=False),  # naive local ISO date-time
+    sa.Column("zones", sa.JSON, nullable=False),
+    sa.Column("draft", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_recurring_posts_tenant", "tenant_id", "created_at", "id"),
+)
+
+# One row per occurrence and zone that went out: what makes each one publish once.
+recurring_runs = sa.Table(
+    "recurring_runs",
+    metadata,
+    sa.Column("recurring_id", sa.String(36), sa.ForeignKey("recurring_posts.id"), primary_key=True),
+    sa.Column("zone", sa.String(64), primary_key=True),
+    sa.Column("occurrence", UtcDateTime, primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("post_id", sa.String(36), nullable=True),
+    sa.Column("failure", sa.String(500), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# --- daily digest (日报) ----------------------------------------------------------------
+
+digest_settings = sa.Table(
+    "digest_settings",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("community_id", sa.String(200), primary_key=True),
+    sa.Column("local_time", sa.String(5), nullable=False),  # HH:MM in the community's zone
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One row per community and local day compiled: what makes a day's digest go out once.
+digests = sa.Table(
+    "digests",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("community_id", sa.String(200), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("post_id", sa.String(36), nullable=True),  # null: nothing engaged that day
+    sa.Column("post_ids", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# An operator's edit of a day's digest before it goes out: published instead of the text
+# compiled (the ranking still names the posts in the event).
+digest_edits = sa.Table(
+    "digest_edits",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("community_id", sa.String(200), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

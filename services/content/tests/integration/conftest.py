@@ -29,6 +29,7 @@ from servicekit.migrations import upgrade
 from servicekit.service_cli import alembic_ini
 from servicekit.tables import outbox
 from servicekit.testing import TokenMint
+from servicekit.timers import TimerRunner
 from servicekit.types import utcnow
 
 TENANT = "t-acme"
@@ -175,7 +176,10 @@ def role_event(
     )
 
 
-def community_event(community_id: str, tenant_id: str = TENANT) -> Event:
+def community_event(
+    community_id: str, tenant_id: str = TENANT, timezone: str | None = None
+) -> Event:
+    zone = {"timezone": timezone} if timezone else {}
     return Event(
         type="quanzi.onboarding.community.created.v1",
         source="/onboarding",
@@ -190,6 +194,26 @@ def community_event(community_id: str, tenant_id: str = TENANT) -> Event:
             "visibility": "public",
             "join_policy": "open",
             "created_at": utcnow().isoformat(),
+            **zone,
+        },
+    )
+
+
+def zone_event(community_id: str, timezone: str, at: datetime) -> Event:
+    """onboarding's community.updated with a new time zone."""
+    return Event(
+        type="quanzi.onboarding.community.updated.v1",
+        source="/onboarding",
+        tenant_id=TENANT,
+        topic="onboarding.communities",
+        key=community_id,
+        time=at,
+        data={
+            "tenant_id": TENANT,
+            "community_id": community_id,
+            "changes": ["timezone"],
+            "timezone": timezone,
+            "updated_at": at.isoformat(),
         },
     )
 
@@ -217,7 +241,13 @@ class Api:
     level = staticmethod(level_event)
     group = staticmethod(group_event)
     community = staticmethod(community_event)
+    zone = staticmethod(zone_event)
     role = staticmethod(role_event)
+
+    async def fire_timers(self, at: datetime) -> int:
+        """The service's timers due at ``at``, as its TimerRunner fires them (a test clock)."""
+        runner = TimerRunner(self.app.state.sessions, content_app.TIMERS)
+        return await runner.fire_due(now=at)
 
     async def publish(self, *events: Event) -> None:
         await publish(self, *events)

@@ -14,6 +14,7 @@ HELD = "quanzi.content.post.held.v1"
 APPROVED = "quanzi.content.post.approved.v1"
 REJECTED = "quanzi.content.post.rejected.v1"
 SHARED = "quanzi.content.post.shared.v1"
+RECOMMENDED = "quanzi.content.post.recommended.v1"
 COMMENT_APPROVED = "quanzi.content.comment.approved.v1"
 
 
@@ -567,3 +568,25 @@ async def test_community_admins_review_their_community_with_a_member_token(api: 
     assert (
         await api.client.get("/v1/content/review/posts?community_id=c-1", headers=mod)
     ).status_code == 403
+
+
+async def test_operators_recommend_a_published_post_once(api: Any) -> None:
+    await api.seat("m-1")
+    post = (await api.post(api.member("m-1"))).json()
+    path = f"/v1/content/posts/{post['id']}/recommend"
+    held = await api.client.post(path, headers=api.operator())
+    assert held.status_code == 409 and held.json()["type"].endswith("post-not-published")
+    await api.client.post(
+        f"/v1/content/review/posts/{post['id']}/approve", json={}, headers=api.operator()
+    )
+    refused = await api.client.post(path, headers=api.member("m-1"))
+    assert refused.status_code == 403
+    first = await api.client.post(path, headers=api.operator())
+    again = await api.client.post(path, headers=api.operator("content_officer"))
+    assert (first.status_code, again.status_code) == (201, 200), first.text
+    assert again.json() == first.json() and first.json()["post_id"] == post["id"]
+    [recommended] = await api.published(RECOMMENDED)
+    assert recommended.key == "m-1"
+    assert recommended.data["author_id"] == "m-1" and recommended.data["community_id"] == "c-1"
+    missing = await api.client.post("/v1/content/posts/nope/recommend", headers=api.operator())
+    assert missing.status_code == 404

@@ -10,7 +10,10 @@ may be turned away earlier with 403). A route added later without an entry here 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+
+from servicekit.types import utcnow
 
 CT = "/v1/content"
 B = "t-other"
@@ -26,6 +29,18 @@ BODIES: dict[str, Any] = {
     "POST /review/comments/{comment_id}/approve": {},
     "POST /review/comments/{comment_id}/reject": {"reason": "x"},
     "PUT /communities/{community_id}/settings": {"auto_approve_level": 2},
+    "POST /schedules": {
+        "post": {"kind": "text", "body": "x", "audience": {"community_ids": ["c-1"]}},
+        "publish_at": "2099-01-01T07:30:00+08:00",
+    },
+    "PATCH /schedules/{schedule_id}": {"publish_at": "2099-01-01T07:30:00+08:00"},
+    "PUT /communities/{community_id}/digest": {"local_time": "21:00"},
+    "PUT /communities/{community_id}/digest/{day}": {"title": "x", "body": "x"},
+    "POST /recurring": {
+        "post": {"kind": "text", "body": "x", "audience": {"community_ids": ["c-1"]}},
+        "rule": "FREQ=DAILY",
+        "start": f"{utcnow().date()}T07:30:00",
+    },
 }
 # No ids at all: lists and the member's own views, checked to show nothing of A below.
 UNSCOPED = {
@@ -33,6 +48,8 @@ UNSCOPED = {
     "GET /me/posts",
     "GET /review/posts",
     "GET /review/comments",
+    "GET /schedules",
+    "GET /recurring",
     "GET /whoami",
 }
 # Ids inside items, each reported on its own: checked below.
@@ -61,7 +78,32 @@ async def tenant_a(api: Any) -> dict[str, str]:
     assert comment.status_code == 201, comment.text
     await api.client.post(f"{CT}/posts/{post['id']}/shares", headers=api.member("a-1"))
     await api.post(api.member("a-1"))  # held
-    return {"post_id": post["id"], "comment_id": comment.json()["id"], "community_id": "c-1"}
+    scheduled = await api.client.post(
+        f"{CT}/schedules",
+        json={
+            "post": {"kind": "text", "body": "早安", "audience": {"community_ids": ["c-1"]}},
+            "publish_at": (utcnow() + timedelta(days=1)).isoformat(),
+        },
+        headers=api.operator(),
+    )
+    await api.deliver(api.zone("c-1", "Asia/Shanghai", utcnow()))
+    recurring = await api.client.post(
+        f"{CT}/recurring",
+        json={
+            "post": {"kind": "text", "body": "早安", "audience": {"community_ids": ["c-1"]}},
+            "rule": "FREQ=DAILY",
+            "start": f"{utcnow().date()}T07:30:00",
+        },
+        headers=api.operator(),
+    )
+    return {
+        "day": utcnow().date().isoformat(),
+        "recurring_id": recurring.json()["id"],
+        "post_id": post["id"],
+        "comment_id": comment.json()["id"],
+        "community_id": "c-1",
+        "schedule_id": scheduled.json()["id"],
+    }
 
 
 def fill(path: str, ids: dict[str, str]) -> str:
@@ -99,6 +141,10 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     # A's objects are unchanged: no like, comment, share or decision of B's landed.
     post = (await api.client.get(f"{CT}/posts/{ids['post_id']}", headers=api.operator())).json()
     assert (post["like_count"], post["share_count"], post["version"]) == (0, 1, 1)
+    schedule = await api.client.get(f"{CT}/schedules/{ids['schedule_id']}", headers=api.operator())
+    assert schedule.json()["state"] == "scheduled"  # not moved or cancelled by B
+    kept = await api.client.get(f"{CT}/recurring/{ids['recurring_id']}", headers=api.operator())
+    assert kept.json()["state"] == "active"  # not stopped by B
 
 
 async def test_bulk_decisions_find_nothing_of_another_tenant(api: Any) -> None:
@@ -117,7 +163,7 @@ async def test_bulk_decisions_find_nothing_of_another_tenant(api: Any) -> None:
 async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
     await tenant_a(api)
     owner_b = api.operator("owner", tenant_id=B)
-    for path in ("/review/posts", "/review/comments"):
+    for path in ("/review/posts", "/review/comments", "/schedules", "/recurring"):
         answer = await api.client.get(CT + path, headers=owner_b)
         assert answer.status_code == 200 and answer.json()["items"] == [], path
     member_b = api.member("a-1", B)  # the same external id, in another tenant

@@ -19,6 +19,8 @@ from rewards.rules import api as rules_api
 from rewards.rules import handlers as rules_handlers
 from rewards.rules.domain import (
     ACTIVITY_EVENTS,
+    CONTENT_CREDITS,
+    CONTENT_WITHDRAWALS,
     MEMBERSHIP_ACTIVATED,
     MEMBERSHIP_ENDED,
     MEMBERSHIP_REFUNDED,
@@ -47,6 +49,17 @@ ACTIVITIES = ConsumerSpec(
     name="activities",
     topics=["activities.campaigns"],
     handlers={kind: Batched(rules_handlers.apply_rules_many) for kind in ACTIVITY_EVENTS},
+)
+
+# Content's approvals, shares and recommendations credit by the tenant's rules; a
+# rejection after approval reverses what the post or comment earned.
+CONTENT = ConsumerSpec(
+    name="content",
+    topics=["content.posts"],
+    handlers={
+        **{kind: Batched(rules_handlers.apply_rules_many) for kind in CONTENT_CREDITS},
+        **{kind: points_handlers.on_content_withdrawn for kind in CONTENT_WITHDRAWALS},
+    },
 )
 
 # The zones of tenants and communities: whose midnight starts each one's days. A new
@@ -88,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 reports_api.router,
             ],
             produces=events.TOPICS,
-            consumers=[MEMBERSHIPS, ACTIVITIES, ZONES],
+            consumers=[MEMBERSHIPS, ACTIVITIES, CONTENT, ZONES],
             timers=TIMERS,
         )
     )

@@ -148,6 +148,7 @@ def _iso(at: datetime | None) -> str:
 HANDLERS = {
     **rewards_app.MEMBERSHIPS.handlers,
     **rewards_app.ACTIVITIES.handlers,
+    **rewards_app.CONTENT.handlers,
     **rewards_app.ZONES.handlers,
 }
 

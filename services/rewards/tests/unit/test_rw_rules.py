@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 
 from rewards.levels.domain import LevelScheme
 from rewards.rules.domain import (
+    COMMENT_APPROVED,
+    COMMENT_REJECTED,
     MEMBERSHIP_ACTIVATED,
+    POST_RECOMMENDED,
+    POST_REJECTED,
+    POST_SHARED,
     Caps,
     EarnedSoFar,
     EarningRule,
@@ -21,6 +26,7 @@ from rewards.rules.domain import (
     capped,
     default_rules,
     earned_so_far,
+    withdrawn_cause,
 )
 from rewards.zones.domain import Zones, zone
 
@@ -59,6 +65,37 @@ def test_referral_goes_to_the_inviter_only_when_there_is_one() -> None:
     assert award is not None and award.member_id == "crm-1" and award.points == 20
     alone = activated(source={"kind": "open", "inviter_id": None})
     assert rule("referral").award(MEMBERSHIP_ACTIVATED, alone, AT, UTC_DAYS) is None
+
+
+def test_content_earns_as_the_seed_says_for_members_only() -> None:
+    author = {"post_id": "p-1", "comment_id": "k-1", "author_id": "crm-1", "community_id": "c-1"}
+    cases = [
+        ("approved-comment", COMMENT_APPROVED, "crm-1", 10, Caps(per_day=30), "comment_id=k-1"),
+        ("recommendation", POST_RECOMMENDED, "crm-1", 10, Caps(per_day=30), "post_id=p-1"),
+        ("share", POST_SHARED, "crm-9", 15, Caps(per_day=45), None),
+    ]
+    for rule_id, event_type, member, points, caps, cause in cases:
+        data = {**author, "author_kind": "member", "member_id": "crm-9"}
+        award = rule(rule_id).award(event_type, data, AT, UTC_DAYS)
+        assert award is not None, rule_id
+        assert (award.member_id, award.points, award.cause) == (member, points, cause)
+        assert rule(rule_id).caps == caps
+    for rule_id, event_type in (
+        ("approved-comment", COMMENT_APPROVED),
+        ("recommendation", POST_RECOMMENDED),
+    ):
+        by_operator = {**author, "author_kind": "operator"}
+        assert rule(rule_id).award(event_type, by_operator, AT, UTC_DAYS) is None
+
+
+def test_only_a_rejection_of_approved_content_takes_points_back() -> None:
+    post = {"post_id": "p-1", "previously_approved": True}
+    assert withdrawn_cause(POST_REJECTED, post) == "post_id=p-1"
+    assert withdrawn_cause(COMMENT_REJECTED, {**post, "comment_id": "k-1"}) == "comment_id=k-1"
+    assert withdrawn_cause(POST_REJECTED, {**post, "previously_approved": False}) is None
+    assert withdrawn_cause(POST_REJECTED, {"post_id": "p-1"}) is None
+    assert withdrawn_cause(COMMENT_REJECTED, post) is None  # no comment named
+    assert withdrawn_cause(POST_SHARED, post) is None
 
 
 def test_open_communities_without_a_refund_window_credit_at_once() -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 TENANT_WIDE = "*"  # the post_communities row of a tenant-wide post
 
@@ -261,3 +262,13 @@ def fold(state: MembershipState | None, fact: MembershipFact) -> MembershipState
         rules_muted,
         mute_at,
     )
+
+
+def zone_of(name: str | None) -> ZoneInfo | None:
+    """A community's IANA zone by name, or None for a missing or unknown one."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None

@@ -40,8 +40,26 @@ async def on_level_changed(session: AsyncSession, event: Event) -> None:
 async def on_community_created(session: AsyncSession, event: Event) -> None:
     data = event.data
     await AudienceRepository(session).add_community(
-        event.tenant_id, str(data["community_id"]), str(data["name"]), moment(data["created_at"])
+        event.tenant_id,
+        str(data["community_id"]),
+        str(data["name"]),
+        moment(data["created_at"]),
+        known_zone(data.get("timezone")),
     )
+
+
+async def on_community_updated(session: AsyncSession, event: Event) -> None:
+    """Only the time zone is kept from an update (the name is not shown by content)."""
+    zone = known_zone(event.data.get("timezone"))
+    if zone is not None:
+        community_id = str(event.data["community_id"])
+        at = moment(event.data["updated_at"])
+        await AudienceRepository(session).set_timezone(event.tenant_id, community_id, zone, at)
+
+
+def known_zone(name: object) -> str | None:
+    """An IANA zone this machine knows, else None (the community then has no zone)."""
+    return name if isinstance(name, str) and domain.zone_of(name) is not None else None
 
 
 async def on_group_created(session: AsyncSession, event: Event) -> None:

@@ -109,15 +109,44 @@ class AudienceRepository:
         await self.session.execute(upsert)
 
     async def add_community(
-        self, tenant_id: str, community_id: str, name: str, created_at: datetime
+        self,
+        tenant_id: str,
+        community_id: str,
+        name: str,
+        created_at: datetime,
+        timezone: str | None = None,
     ) -> None:
         row = {
             "tenant_id": tenant_id,
             "community_id": community_id,
             "name": name,
             "created_at": created_at,
+            "timezone": timezone,
+            "timezone_at": created_at if timezone else None,
         }
         await insert_ignore(self.session, communities, row)
+
+    async def set_timezone(
+        self, tenant_id: str, community_id: str, timezone: str, at: datetime
+    ) -> None:
+        """The community's zone, unless a newer event already set it."""
+        newer = sa.or_(communities.c.timezone_at.is_(None), communities.c.timezone_at <= at)
+        await self.session.execute(
+            sa.update(communities)
+            .where(
+                communities.c.tenant_id == tenant_id,
+                communities.c.community_id == community_id,
+                newer,
+            )
+            .values(timezone=timezone, timezone_at=at)
+        )
+
+    async def timezones(self, tenant_id: str, ids: Iterable[str]) -> dict[str, str | None]:
+        """Each known community's zone (None: not announced)."""
+        query = sa.select(communities.c.community_id, communities.c.timezone).where(
+            communities.c.tenant_id == tenant_id, communities.c.community_id.in_(sorted(set(ids)))
+        )
+        return {str(cid): tz for cid, tz in (await self.session.execute(query)).all()}
 
     async def unknown_communities(self, tenant_id: str, ids: Iterable[str]) -> set[str]:
         """The ids among ``ids`` that are not communities of the tenant."""

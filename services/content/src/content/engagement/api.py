@@ -1,4 +1,4 @@
-"""Engagement: comments, likes, bookmarks, share links."""
+"""Engagement: comments, likes, bookmarks, share links, recommendations (推荐)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
-from content.access import Anyone, Member, Responses, Sessions, Writer, is_member
+from content.access import Anyone, Editor, Member, Responses, Sessions, Writer, is_member
 from content.engagement import service
 from content.engagement.repository import EngagementRepository
 from content.engagement.schemas import CommentOut
@@ -35,6 +35,12 @@ class ShareOut(BaseModel):
     token: str
     post_id: str
     sharer_id: str
+    created_at: datetime
+
+
+class RecommendationOut(BaseModel):
+    post_id: str
+    recommended_by: str
     created_at: datetime
 
 
@@ -125,3 +131,23 @@ async def share(
     if not created:
         response.status_code = 200
     return ShareOut.model_validate(dict(row._mapping))
+
+
+@router.post(
+    "/posts/{post_id}/recommend",
+    summary="Recommend a published post (推荐): once; 201 now, 200 when it was before",
+    status_code=201,
+    responses={
+        **NOT_FOUND,
+        **UNPUBLISHED,
+        200: {"description": "Recommended before", "model": RecommendationOut},
+    },
+)
+async def recommend(
+    post_id: PostId, sessions: Sessions, principal: Editor, response: Response
+) -> RecommendationOut:
+    async with transaction(sessions) as session:
+        row, created = await service.recommend(session, principal, post_id, utcnow())
+    if not created:
+        response.status_code = 200
+    return RecommendationOut.model_validate(dict(row._mapping))

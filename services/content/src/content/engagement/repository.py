@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.orm import comments, marks, posts, shares
+from content.orm import comments, marks, posts, recommendations, shares
 from content.posts.repository import After, Row
 from servicekit.db import insert_ignore
 
@@ -92,6 +92,14 @@ class EngagementRepository:
         query = sa.select(shares).where(
             shares.c.post_id == post_id, shares.c.sharer_id == sharer_id
         )
+        return (await self.session.execute(query)).first()
+
+    async def recommend(self, values: dict[str, Any]) -> bool:
+        """True when the post is recommended now; False when it was before."""
+        return await insert_ignore(self.session, recommendations, values)
+
+    async def recommendation(self, post_id: str) -> Row | None:
+        query = sa.select(recommendations).where(recommendations.c.post_id == post_id)
         return (await self.session.execute(query)).first()
 
     async def count_comment(self, post_id: str) -> None:

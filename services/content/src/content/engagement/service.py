@@ -1,5 +1,6 @@
 """Use cases of engagement: comments (one level of replies, reviewed like posts), likes
-and bookmarks (idempotent per member), share links (one per member and post)."""
+and bookmarks (idempotent per member), share links (one per member and post), operators'
+recommendations (推荐, once per post)."""
 
 from __future__ import annotations
 
@@ -111,5 +112,26 @@ async def share(
     if created:
         await add_event(session, events.post_shared(post, principal.subject, values["token"], now))
     found = await repo.share_of(post.id, principal.subject)
+    assert found is not None
+    return found, created
+
+
+async def recommend(
+    session: AsyncSession, principal: Principal, post_id: str, now: datetime
+) -> tuple[Row, bool]:
+    """An operator recommends a published post (推荐): once per post, so the author is
+    credited once however often it is asked (the second answer is the first's row)."""
+    post = await _published(session, principal, post_id)
+    repo = EngagementRepository(session)
+    values = {
+        "post_id": post.id,
+        "tenant_id": principal.tenant_id,
+        "recommended_by": principal.subject,
+        "created_at": now,
+    }
+    created = await repo.recommend(values)
+    if created:
+        await add_event(session, events.post_recommended(post, principal.subject, now))
+    found = await repo.recommendation(post.id)
     assert found is not None
     return found, created

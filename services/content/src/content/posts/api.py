@@ -38,18 +38,8 @@ INVALID: Responses = {422: {"description": "Content that breaks a rule of its ki
     responses={**REFUSED, **INVALID, 404: {"description": "A community not of this tenant"}},
 )
 async def create_post(body: PostIn, sessions: Sessions, principal: Writer) -> PostOut:
-    draft = service.Draft(
-        kind=body.kind,
-        title=body.title,
-        body=body.body,
-        media=tuple(item.value() for item in body.media),
-        link=body.link.value() if body.link else None,
-        audience=body.audience.value(),
-        tags=tuple(dict.fromkeys(body.tags)),
-        pinned=body.pinned,
-    )
     async with transaction(sessions) as session:
-        post = await service.create(session, principal, draft, utcnow())
+        post = await service.create(session, principal, body.draft(), utcnow())
     return PostOut.of(post)
 
 

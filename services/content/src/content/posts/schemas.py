@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 from content.audience.domain import TENANT_WIDE, Audience, CommunityRole, GroupKind, Tier
 from content.posts.domain import MAX_URL, Link, Media, MediaType, PostKind
 from content.posts.repository import Row
+from content.posts.service import Draft
 from servicekit.text import Body, Line, Text, visible_text
 
 Id = Annotated[Line, Field(min_length=1, max_length=200)]
@@ -92,6 +93,18 @@ class PostIn(Body):
         if self.pinned and self.audience.tenant_wide:
             raise ValueError("an announcement is pinned in communities: give community_ids")
         return self
+
+    def draft(self) -> Draft:
+        return Draft(
+            kind=self.kind,
+            title=self.title,
+            body=self.body,
+            media=tuple(item.value() for item in self.media),
+            link=self.link.value() if self.link else None,
+            audience=self.audience.value(),
+            tags=tuple(dict.fromkeys(self.tags)),
+            pinned=self.pinned,
+        )
 
 
 class PostPatch(Body):

@@ -1,5 +1,6 @@
 """Points' consumers: a refunded membership, or a trial that ended unpaid, reverses what
-it credited; the release and expiry timers of lots. Each runs inside the transaction its
+it credited, and so does content rejected after its approval; the release and expiry
+timers of lots. Each runs inside the transaction its
 runner owns."""
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards.points.domain import MembershipOutcome
 from rewards.points.ledger import Ledger
-from rewards.points.service import settle_memberships
-from rewards.rules.domain import MEMBERSHIP_REFUNDED, forfeits
+from rewards.points.service import reverse_caused, settle_memberships
+from rewards.rules.domain import MEMBERSHIP_REFUNDED, forfeits, withdrawn_cause
 from servicekit import timers
 from servicekit.events import Event
 from servicekit.types import utcnow
@@ -28,6 +29,16 @@ async def on_membership_ended(session: AsyncSession, event: Event) -> None:
         raise ValueError(f"{event.type} {event.id} has no membership_id")
     news = {membership_id: MembershipOutcome(forfeited=True)}
     await settle_memberships(session, event.tenant_id, news, _reason(event.type))
+
+
+async def on_content_withdrawn(session: AsyncSession, event: Event) -> None:
+    """A post or comment rejected after it was approved takes back what it earned (its
+    approval and, for a post, its recommendation). Content keys both events by the
+    author, so the rejection is read after the credits it reverses."""
+    cause = withdrawn_cause(event.type, event.data)
+    if cause is not None:
+        what = "post" if "post.rejected" in event.type else "comment"
+        await reverse_caused(session, event.tenant_id, [cause], f"{what} rejected after approval")
 
 
 def _reason(event_type: str) -> str:

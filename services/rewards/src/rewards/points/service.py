@@ -10,6 +10,7 @@ wallet (conditional on its version) and the events in that same transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -106,6 +107,16 @@ async def settle_memberships(
     merged = await PointsRepository(session).merge_outcomes(tenant_id, news, utcnow())
     causes = {cause_key("membership_id", m): outcome for m, outcome in merged.items()}
     await _settle_lots(session, tenant_id, causes, reason)
+
+
+async def reverse_caused(
+    session: AsyncSession, tenant_id: str, causes: Sequence[str], reason: str
+) -> None:
+    """Take back every lot the causes credited (content rejected after approval): the
+    same reversal a refund makes; a lot already reversed is left alone, so a redelivered
+    rejection changes nothing."""
+    forfeited = MembershipOutcome(forfeited=True)
+    await _settle_lots(session, tenant_id, dict.fromkeys(causes, forfeited), reason)
 
 
 async def _settle_lots(

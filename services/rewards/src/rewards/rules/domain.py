@@ -432,6 +432,30 @@ def forfeits(event_type: str, data: dict[str, Any]) -> bool:
     return event_type in MEMBERSHIP_ENDED and lookup(data, "tier") == TIER_TRIAL
 
 
+# Content's events (``content.posts``): what members earn for their posts and comments.
+POST_APPROVED = "quanzi.content.post.approved.v1"
+POST_REJECTED = "quanzi.content.post.rejected.v1"
+POST_SHARED = "quanzi.content.post.shared.v1"
+POST_RECOMMENDED = "quanzi.content.post.recommended.v1"
+COMMENT_APPROVED = "quanzi.content.comment.approved.v1"
+COMMENT_REJECTED = "quanzi.content.comment.rejected.v1"
+CONTENT_CREDITS = (POST_APPROVED, COMMENT_APPROVED, POST_SHARED, POST_RECOMMENDED)
+CONTENT_WITHDRAWALS = (POST_REJECTED, COMMENT_REJECTED)
+BY_MEMBER = Condition("author_kind", Op.EQ, "member")  # operators' own content earns nothing
+
+
+def withdrawn_cause(event_type: str, data: dict[str, Any]) -> str | None:
+    """The cause whose points a rejection takes back: only content that had been approved
+    (``previously_approved``) earned any. A post's cause covers what its approval and its
+    recommendation paid the author; shares stay with their sharers (they shared a post
+    that was published at the time)."""
+    if data.get("previously_approved") is not True:
+        return None
+    path = {POST_REJECTED: "post_id", COMMENT_REJECTED: "comment_id"}.get(event_type)
+    value = lookup(data, path) if path else None
+    return cause_key(path, str(value)) if path and value is not None else None
+
+
 YEAR = Expiry(ExpiryKind.AFTER_DAYS, 365)
 
 CHECKIN_RECORDED = "quanzi.activities.checkin.recorded.v1"
@@ -488,9 +512,10 @@ def default_rules() -> list[EarningRule]:
         EarningRule(
             rule_id="approved-post",
             version=1,
-            event_type="quanzi.content.post.approved.v1",
+            event_type=POST_APPROVED,
             points=10,
             beneficiary="author_id",
+            conditions=(BY_MEMBER,),
             caps=Caps(per_day=30),
             cause="post_id",
             expiry=YEAR,
@@ -498,11 +523,23 @@ def default_rules() -> list[EarningRule]:
         EarningRule(
             rule_id="approved-comment",
             version=1,
-            event_type="quanzi.content.comment.approved.v1",
+            event_type=COMMENT_APPROVED,
             points=10,
             beneficiary="author_id",
+            conditions=(BY_MEMBER,),
             caps=Caps(per_day=30),
             cause="comment_id",
+            expiry=YEAR,
+        ),
+        EarningRule(
+            rule_id="recommendation",
+            version=1,
+            event_type=POST_RECOMMENDED,
+            points=10,
+            beneficiary="author_id",
+            conditions=(BY_MEMBER,),
+            caps=Caps(per_day=30),
+            cause="post_id",
             expiry=YEAR,
         ),
         EarningRule(
@@ -518,9 +555,9 @@ def default_rules() -> list[EarningRule]:
         EarningRule(
             rule_id="share",
             version=1,
-            event_type="quanzi.content.post.shared.v1",
-            points=5,
-            caps=Caps(per_day=15),
+            event_type=POST_SHARED,
+            points=15,
+            caps=Caps(per_day=45),
             expiry=YEAR,
         ),
     ]

@@ -3,5 +3,5 @@
 from servicekit.migrations import create_kit_tables_v2 as upgrade
 from servicekit.migrations import drop_kit_tables_v2 as downgrade
 
-revision, down_revision = "0003", "0002"
+revision, down_revision = "0005", "0004"
 __all__ = ["downgrade", "upgrade"]
