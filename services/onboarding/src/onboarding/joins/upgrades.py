@@ -10,8 +10,6 @@ from onboarding import events
 from onboarding.joins.domain import AutoUpgrade, placement_order
 from onboarding.joins.repository import JoinRepository
 from onboarding.joins.seating import candidate_of, claim_seat, release_seat
-from onboarding.levels import domain as levels
-from onboarding.levels.repository import LevelRepository
 from onboarding.membership import domain as aggregate
 from onboarding.membership.domain import TIER_TRIAL
 from onboarding.membership.repository import Repository
@@ -47,11 +45,12 @@ async def upgrade_after_payment(
         await add_event(session, event)
 
 
-async def upgrade_on_level(session: AsyncSession, tenant_id: str, member_id: str) -> None:
-    """rewards reported a level: the member leaves the trial groups of communities that
-    upgrade at that level (when a group of the target kind has room and admits them)."""
-    known = await LevelRepository(session).member_level(tenant_id, member_id)
-    level = known.level if known else levels.BASE_LEVEL
+async def upgrade_on_level(
+    session: AsyncSession, tenant_id: str, member_id: str, level: int
+) -> None:
+    """rewards reported a level (``level``: the member's level now, as the projection just
+    recorded it): the member leaves the trial groups of communities that upgrade at that
+    level (when a group of the target kind has room and admits them)."""
     for membership, community in await JoinRepository(session).trial_group_seats(
         tenant_id, member_id
     ):

@@ -20,6 +20,8 @@ async def on_level_changed(session: AsyncSession, event: Event) -> None:
     if changed_at.tzinfo is None:  # the contract says date-time; read a bare one as UTC
         changed_at = changed_at.replace(tzinfo=UTC)
     member_id = str(event.data["member_id"])
-    await record_level(session, event.tenant_id, member_id, int(event.data["level"]), changed_at)
+    level = await record_level(
+        session, event.tenant_id, member_id, int(event.data["level"]), changed_at
+    )
     # A level may move the member out of a trial group (a community's auto upgrade).
-    await upgrade_on_level(session, event.tenant_id, member_id)
+    await upgrade_on_level(session, event.tenant_id, member_id, level)

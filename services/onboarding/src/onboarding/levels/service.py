@@ -29,13 +29,15 @@ def check_level(community: Community, level: int) -> None:
 
 async def record_level(
     session: AsyncSession, tenant_id: str, member_id: str, level: int, changed_at: datetime
-) -> None:
-    """The projection of rewards' levels: keep the latest reported level of each member."""
+) -> int:
+    """The projection of rewards' levels: keep the latest reported level of each member.
+    Returns the member's level now (a late report does not lower it)."""
     repo = LevelRepository(session)
     row = MemberLevel(tenant_id=tenant_id, member_id=member_id, level=level, changed_at=changed_at)
     if await repo.insert_level_if_absent(row):
-        return
+        return level
     known = await repo.member_level(tenant_id, member_id)
     assert known is not None
     if levels.supersedes(changed_at, known.changed_at):
         known.level, known.changed_at = level, changed_at
+    return known.level
