@@ -207,3 +207,11 @@ def test_a_mute_before_the_activation_keeps_the_member_muted() -> None:
     assert state.status is Status.ACTIVE
     assert state.muted_until == T0 + timedelta(days=1)
     assert state.tier == "trial" and state.group_id == "g-trial"
+
+
+def test_an_older_end_still_applies_after_a_first_event_without_a_status() -> None:
+    placed = _fact(20, placement=Placement("core", "g-core"))
+    left = _fact(5, status=Status.LEFT)
+    state = fold(fold(None, placed), left)
+    assert state.status is Status.LEFT  # the placement said nothing of the status
+    assert state.group_id == "g-core"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -184,6 +184,10 @@ def best_speaking_seat(seats: Iterable[Seat], now: datetime) -> tuple[Seat | Non
 # --- the projection's own rules --------------------------------------------------------
 
 
+# The status time of a membership known only from events that say nothing of its status.
+NO_STATUS_YET = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def supersedes(new_at: datetime, known_at: datetime | None) -> bool:
     """An event applies when nothing newer was applied: ties go to the later arrival (the
     producer's order, since onboarding keys by member)."""
@@ -236,9 +240,14 @@ def fold(state: MembershipState | None, fact: MembershipFact) -> MembershipState
     set it, so events applied in any order end in the same state."""
     if state is None:
         # First word of this membership: a mute or a tier change can arrive before the
-        # activation; the member is seated either way until a later event says otherwise.
+        # activation; the member is seated until a status event, of any time, says
+        # otherwise (a fact without a status sets no status time: an older "left" still
+        # applies when it arrives).
         state = MembershipState(
-            fact.member_id, fact.community_id, fact.status or Status.ACTIVE, fact.at
+            fact.member_id,
+            fact.community_id,
+            fact.status or Status.ACTIVE,
+            fact.at if fact.status is not None else NO_STATUS_YET,
         )
     status, status_at = state.status, state.status_at
     if fact.status is not None and supersedes(fact.at, state.status_at):
