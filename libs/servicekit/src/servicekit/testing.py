@@ -9,8 +9,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +152,65 @@ def _hs256(claims: dict[str, Any], secret: bytes, kid: str) -> str:
     payload = _b64(json.dumps(claims).encode())
     mac = hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest()
     return f"{header}.{payload}.{_b64(mac)}"
+
+
+@contextmanager
+def served_in_a_thread(app: Any, *, start_timeout_s: float = 20.0) -> Iterator[str]:
+    """An ASGI app served by uvicorn in a thread on a free port: its base URL. For tools
+    that call it with blocking HTTP (schemathesis)."""
+    import asyncio
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the app did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=start_timeout_s)
+
+
+def fuzz_for_server_errors(
+    base_url: str,
+    headers: dict[str, str],
+    mode: Any,
+    *,
+    min_operations: int = 1,
+    max_examples: int = 8,
+) -> None:
+    """schemathesis over a service's own document (``mode``: a GenerationMode): whatever the
+    document allows a client to send, and much it does not, gets no 5xx, and every refusal
+    is problem+json."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    schema = schemathesis.openapi.from_url(base_url + "/openapi.json")
+    # An operation the document cannot describe fails here: .ok() raises on an Err.
+    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    assert len(operations) >= min_operations
+    for operation in operations:
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=max_examples,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
+        def call(case: Any) -> None:
+            response = case.call(base_url=base_url, headers=headers, timeout=10)
+            assert response.status_code < 500, (case.method, case.formatted_path, response.text)
+            if response.status_code >= 400:
+                assert response.headers["content-type"] == ["application/problem+json"]
+
+        call()

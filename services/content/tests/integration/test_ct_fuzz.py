@@ -5,18 +5,12 @@ issue asks for the merged document, is not done yet.)"""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import schemathesis
-import uvicorn
-from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from content import app as content_app
@@ -24,43 +18,23 @@ from content.settings import Settings
 from servicekit.devbroker import free_port
 from servicekit.migrations import upgrade
 from servicekit.service_cli import alembic_ini
-from servicekit.testing import TokenMint
+from servicekit.testing import TokenMint, fuzz_for_server_errors, served_in_a_thread
 
 
 @pytest.fixture
 def served(tmp_path: Path, token_mint: TokenMint) -> Iterator[str]:
-    """The content service on SQLite, served by uvicorn in a thread (schemathesis calls
-    it with blocking HTTP)."""
+    """The content service on SQLite, without its broker side."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'content.db'}"
     upgrade(alembic_ini("content"), url)
-    settings_ = Settings(
+    settings = Settings(
         database_url=url,
         kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
         jwks_json=json.dumps(token_mint.jwks()),
         timers_enabled=False,
         consumers_enabled=False,
     )
-    port = free_port()
-    config = uvicorn.Config(
-        content_app.create_app(settings_),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "content did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with served_in_a_thread(content_app.create_app(settings)) as base_url:
+        yield base_url
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -71,19 +45,4 @@ def test_no_request_gets_a_5xx(served: str, token_mint: TokenMint, who: str, mod
     else:
         token = token_mint.mint(tenant_id="t-fuzz", subject="m-1", typ="member")
     headers = {"Authorization": f"Bearer {token}"}
-    schema = schemathesis.openapi.from_url(served + "/openapi.json")
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 20
-    for operation in operations:
-
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None
-        )
-        def call(case: Any) -> None:
-            response = case.call(base_url=served, headers=headers, timeout=10)
-            assert response.status_code < 500, (case.method, case.formatted_path, response.text)
-            if response.status_code >= 400:
-                assert response.headers["content-type"] == ["application/problem+json"]
-
-        call()
+    fuzz_for_server_errors(served, headers, mode, min_operations=20)
