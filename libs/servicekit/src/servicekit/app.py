@@ -14,10 +14,10 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -220,6 +220,15 @@ async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
 
 def _contracts_path(settings: ServiceSettings) -> Path:
     return Path(settings.contracts_dir) if settings.contracts_dir else find_contracts_dir()
+
+
+async def app_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    """Dependency: the service's sessions; an entry point opens its use case's transaction
+    from them."""
+    return request.app.state.sessions  # type: ignore[no-any-return]
+
+
+Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(app_sessions)]
 
 
 def create_service_app(spec: ServiceSpec) -> FastAPI:

@@ -199,3 +199,32 @@ def require_roles(*roles: str) -> Any:
         return principal
 
     return Depends(check)
+
+
+def is_member(principal: Principal) -> bool:
+    """A member's token (the gateway mints them for a tenant's app users)."""
+    return principal.token_type == "member"
+
+
+def is_operator(principal: Principal, *roles: str) -> bool:
+    """An operator's token (an access token, or an API key exchanged at the gateway)
+    holding one of ``roles``."""
+    return principal.token_type == "access" and principal.has_any_role(*roles)
+
+
+async def member_only(principal: CurrentPrincipal) -> Principal:
+    """Dependency: a member's token, else 403."""
+    if not is_member(principal):
+        raise Problem(403, "forbidden", "Forbidden", "member tokens only")
+    return principal
+
+
+def operator_with(*roles: str) -> Any:
+    """Dependency: an operator holding one of ``roles``, else 403."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not is_operator(principal, *roles):
+            raise Problem(403, "forbidden", "Forbidden", "your role does not allow this")
+        return principal
+
+    return Depends(check)

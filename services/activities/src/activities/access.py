@@ -10,19 +10,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from servicekit.auth import CurrentPrincipal, Principal
+from servicekit.app import Sessions as Sessions
+from servicekit.auth import CurrentPrincipal as CurrentPrincipal
+from servicekit.auth import Principal as Principal
+from servicekit.auth import is_member as is_member
+from servicekit.auth import is_operator as is_operator
+from servicekit.auth import member_only as member_only
+from servicekit.auth import operator_with as operator_with
 from servicekit.problems import Problem
 from servicekit.types import utcnow
 
 RUNNERS = ("owner", "admin", "operator", "activity_officer")  # set campaigns up
 READERS = (*RUNNERS, "content_officer")  # read every campaign of the tenant
-
-
-async def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    """The entry point opens the use case's transaction from these."""
-    return request.app.state.sessions  # type: ignore[no-any-return]
 
 
 async def now(request: Request) -> datetime:
@@ -42,31 +42,7 @@ def _offset(path: str) -> float:
         return 0.0
 
 
-Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(sessions)]
 Now = Annotated[datetime, Depends(now)]
-
-
-def is_member(principal: Principal) -> bool:
-    return principal.token_type == "member"
-
-
-def is_operator(principal: Principal, *roles: str) -> bool:
-    return principal.token_type == "access" and principal.has_any_role(*roles)
-
-
-async def member(principal: CurrentPrincipal) -> Principal:
-    if not is_member(principal):
-        raise Problem(403, "forbidden", "Forbidden", "member tokens only")
-    return principal
-
-
-def operator(*roles: str) -> Any:
-    async def check(principal: CurrentPrincipal) -> Principal:
-        if not is_operator(principal, *roles):
-            raise Problem(403, "forbidden", "Forbidden", "your role does not allow this")
-        return principal
-
-    return Depends(check)
 
 
 async def member_or_reader(principal: CurrentPrincipal) -> Principal:
@@ -75,7 +51,7 @@ async def member_or_reader(principal: CurrentPrincipal) -> Principal:
     raise Problem(403, "forbidden", "Forbidden", "a member token or an activity role is needed")
 
 
-Member = Annotated[Principal, Depends(member)]
-Runner = Annotated[Principal, operator(*RUNNERS)]
+Member = Annotated[Principal, Depends(member_only)]
+Runner = Annotated[Principal, operator_with(*RUNNERS)]
 Anyone = Annotated[Principal, Depends(member_or_reader)]
 Responses = dict[int | str, dict[str, Any]]  # OpenAPI responses of a route

@@ -6,46 +6,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from fastapi import Depends
 
-from servicekit.auth import CurrentPrincipal, Principal
+from servicekit.app import Sessions as Sessions
+from servicekit.auth import CurrentPrincipal as CurrentPrincipal
+from servicekit.auth import Principal as Principal
+from servicekit.auth import is_member as is_member
+from servicekit.auth import is_operator as is_operator
+from servicekit.auth import member_only as member_only
+from servicekit.auth import operator_with as operator_with
 from servicekit.problems import Problem
 
 EDITORS = ("owner", "admin", "operator", "content_officer")  # write, pin, review
 READERS = (*EDITORS, "activity_officer")  # read everything of the tenant
 SETTERS = ("owner", "admin", "content_officer")  # review settings of a community
-
-
-async def sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    """The entry point opens the use case's transaction from these."""
-    return request.app.state.sessions  # type: ignore[no-any-return]
-
-
-Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(sessions)]
-
-
-def is_member(principal: Principal) -> bool:
-    return principal.token_type == "member"
-
-
-def is_operator(principal: Principal, *roles: str) -> bool:
-    return principal.token_type == "access" and principal.has_any_role(*roles)
-
-
-async def member(principal: CurrentPrincipal) -> Principal:
-    if not is_member(principal):
-        raise Problem(403, "forbidden", "Forbidden", "member tokens only")
-    return principal
-
-
-def operator(*roles: str) -> Any:
-    async def check(principal: CurrentPrincipal) -> Principal:
-        if not is_operator(principal, *roles):
-            raise Problem(403, "forbidden", "Forbidden", "your role does not allow this")
-        return principal
-
-    return Depends(check)
 
 
 async def member_or_reader(principal: CurrentPrincipal) -> Principal:
@@ -60,10 +34,10 @@ async def member_or_editor(principal: CurrentPrincipal) -> Principal:
     raise Problem(403, "forbidden", "Forbidden", "a member token or a content role is needed")
 
 
-Member = Annotated[Principal, Depends(member)]
-Editor = Annotated[Principal, operator(*EDITORS)]
-Reader = Annotated[Principal, operator(*READERS)]
-Setter = Annotated[Principal, operator(*SETTERS)]
+Member = Annotated[Principal, Depends(member_only)]
+Editor = Annotated[Principal, operator_with(*EDITORS)]
+Reader = Annotated[Principal, operator_with(*READERS)]
+Setter = Annotated[Principal, operator_with(*SETTERS)]
 Anyone = Annotated[Principal, Depends(member_or_reader)]  # reads
 Writer = Annotated[Principal, Depends(member_or_editor)]  # writes
 Responses = dict[int | str, dict[str, Any]]  # OpenAPI responses of a route

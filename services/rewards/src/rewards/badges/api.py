@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-from rewards.access import Member, Reader, operator
+from rewards.access import Member, Reader, operator_with
 from rewards.badges import service as badges
 from rewards.badges.domain import (
     MAX_COUNT,
@@ -33,7 +33,7 @@ router = APIRouter(prefix="/v1/rewards", tags=["rewards: badges"])
 
 # Activity officers run check-ins and quizzes, the events most badges count.
 BADGE_KEEPERS = ("owner", "admin", "operator", "activity_officer")
-Keeper = Annotated[Principal, operator(*BADGE_KEEPERS)]
+Keeper = Annotated[Principal, operator_with(*BADGE_KEEPERS)]
 
 ID_PATTERN = r"^[0-9A-Za-z-]+$"  # UUIDs, and the default rules' slugs
 Id = Annotated[str, Path(min_length=1, max_length=36, pattern=ID_PATTERN)]
