@@ -8,6 +8,7 @@ from content import events
 from content.audience import events as audience_events
 from content.audience import handlers as audience
 from content.engagement import api as engagement_api
+from content.knowledge import api as knowledge_api
 from content.posts import api as posts_api
 from content.reading import api as reading_api
 from content.review import api as review_api
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 reading_api.router,
                 review_api.router,
                 engagement_api.router,
+                knowledge_api.router,
             ],
             produces=events.TOPICS,
             consumers=[AUDIENCE],

@@ -18,6 +18,8 @@ POST_APPROVED = "quanzi.content.post.approved.v1"
 POST_REJECTED = "quanzi.content.post.rejected.v1"
 POST_DELETED = "quanzi.content.post.deleted.v1"
 POST_SHARED = "quanzi.content.post.shared.v1"
+POST_FEATURED = "quanzi.content.post.featured.v1"
+POST_UNFEATURED = "quanzi.content.post.unfeatured.v1"
 COMMENT_APPROVED = "quanzi.content.comment.approved.v1"
 COMMENT_REJECTED = "quanzi.content.comment.rejected.v1"
 
@@ -99,6 +101,18 @@ def post_shared(post: Any, sharer_id: str, token: str, at: datetime) -> Event:
         "shared_at": at.isoformat(),
     }
     return _event(POST_SHARED, post.tenant_id, sharer_id, data)
+
+
+def post_featured(post: Any, by: str, note: str | None, at: datetime) -> Event:
+    """精华: keyed by the author, whom rewards may credit for it."""
+    data = {**_post_part(post), "featured_by": by, "note": note, "featured_at": at.isoformat()}
+    return _event(POST_FEATURED, post.tenant_id, post.author_id, data)
+
+
+def post_unfeatured(post: Any, by: str, at: datetime) -> Event:
+    """精华 withdrawn: what the featuring earned may be reversed."""
+    data = {**_post_part(post), "unfeatured_by": by, "unfeatured_at": at.isoformat()}
+    return _event(POST_UNFEATURED, post.tenant_id, post.author_id, data)
 
 
 def comment_approved(comment: Any, by: str | None, at: datetime) -> Event:

@@ -217,3 +217,62 @@ shares = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("post_id", "sharer_id", name="uq_shares_post_sharer"),
 )
+
+# --- knowledge base ----------------------------------------------------------------------
+
+# The search index (knowledge.domain.grams): every distinct character and adjacent pair of
+# a post's title, body and tags. A query reads its grams' ranges of the primary key.
+post_grams = sa.Table(
+    "post_grams",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("gram", sa.String(8), primary_key=True),
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Index("ix_post_grams_post", "post_id"),
+)
+
+# A post's tags as rows, for a community's tag list and the tag filter.
+post_tags = sa.Table(
+    "post_tags",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("tag", sa.String(32), primary_key=True),
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Index("ix_post_tags_post", "post_id"),
+)
+
+# 精华: a post an operator marked as featured (one row per post; unmarking deletes it).
+post_features = sa.Table(
+    "post_features",
+    metadata,
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("note", sa.String(200), nullable=True),
+    sa.Column("featured_by", sa.String(200), nullable=False),
+    sa.Column("featured_at", UtcDateTime, nullable=False),
+    sa.Index("ix_post_features_tenant", "tenant_id", "featured_at", "post_id"),
+)
+
+# A community's collections (专题) of posts, in the order they were added.
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("description", sa.String(500), nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "community_id", "name", name="uq_collections_name"),
+)
+
+collection_posts = sa.Table(
+    "collection_posts",
+    metadata,
+    sa.Column("collection_id", sa.String(36), sa.ForeignKey("collections.id"), primary_key=True),
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Column("added_by", sa.String(200), nullable=False),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+    sa.Index("ix_collection_posts_order", "collection_id", "added_at", "post_id"),
+)

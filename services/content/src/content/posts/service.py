@@ -24,6 +24,7 @@ from content.audience.domain import (
 )
 from content.audience.repository import AudienceRepository
 from content.audience.service import require_communities
+from content.knowledge.repository import KnowledgeRepository
 from content.posts.domain import (
     Invalid,
     Link,
@@ -147,6 +148,7 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
     await repo.add_revision(_revision(values, principal.subject, now))
     post = await repo.post(principal.tenant_id, str(values["id"]))
     assert post is not None
+    await KnowledgeRepository(session).reindex(post)
     if state is review.ReviewState.PENDING:
         await add_events(session, [events.post_held(post, now, resubmitted=False)])
     elif by_member:  # passed review on the author's level: earns as an approval does
@@ -283,6 +285,7 @@ async def edit(
     await repo.add_revision(_revision({**values, "id": post.id}, principal.subject, now))
     after = await repo.post(principal.tenant_id, post.id)
     assert after is not None
+    await KnowledgeRepository(session).reindex(after)
     if resubmitted:
         await add_event(session, events.post_held(after, now, resubmitted=True))
     return after
@@ -321,6 +324,7 @@ async def delete(
             "updated_at": now,
         },
     )
+    await KnowledgeRepository(session).unindex(post.id)
     was_published = post.review_state == review.ReviewState.APPROVED
     await add_event(
         session,
