@@ -12,6 +12,9 @@ from content.knowledge import api as knowledge_api
 from content.posts import api as posts_api
 from content.reading import api as reading_api
 from content.review import api as review_api
+from content.sequences import api as sequences_api
+from content.sequences import handlers as sequences
+from content.sequences.service import STEP_TIMER, fire_step
 from content.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
@@ -32,6 +35,13 @@ AUDIENCE = ConsumerSpec(
     },
 )
 
+# Newcomer sequences: their own group, so a slow projection never holds a welcome back.
+SEQUENCES = ConsumerSpec(
+    name="sequences",
+    topics=["onboarding.memberships"],
+    handlers=sequences.HANDLERS,
+)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
@@ -48,8 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 review_api.router,
                 engagement_api.router,
                 knowledge_api.router,
+                sequences_api.router,
             ],
             produces=events.TOPICS,
-            consumers=[AUDIENCE],
+            consumers=[AUDIENCE, SEQUENCES],
+            timers={STEP_TIMER: fire_step},
         )
     )

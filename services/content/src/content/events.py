@@ -10,7 +10,8 @@ from servicekit.events import Event, new_event
 
 SOURCE = "/content"
 POSTS = "content.posts"
-TOPICS = (POSTS,)
+SEQUENCES = "content.sequences"
+TOPICS = (POSTS, SEQUENCES)
 
 POST_PUBLISHED = "quanzi.content.post.published.v1"
 POST_HELD = "quanzi.content.post.held.v1"
@@ -21,6 +22,7 @@ POST_SHARED = "quanzi.content.post.shared.v1"
 POST_FEATURED = "quanzi.content.post.featured.v1"
 POST_UNFEATURED = "quanzi.content.post.unfeatured.v1"
 COMMENT_APPROVED = "quanzi.content.comment.approved.v1"
+SEQUENCE_STEP_DELIVERED = "quanzi.content.sequence.step_delivered.v1"
 COMMENT_REJECTED = "quanzi.content.comment.rejected.v1"
 
 
@@ -143,3 +145,30 @@ def comment_rejected(
         "rejected_at": at.isoformat(),
     }
     return _event(COMMENT_REJECTED, comment.tenant_id, comment.author_id, data)
+
+
+def sequence_step_delivered(run: Any, sequence: Any, index: int, step: Any, at: datetime) -> Event:
+    """A newcomer sequence's step for one member: whoever sends messages delivers it."""
+    data = {
+        "tenant_id": run.tenant_id,
+        "sequence_id": sequence.id,
+        "sequence_name": sequence.name,
+        "run_id": run.id,
+        "step": index,
+        "kind": step.kind.value,
+        "title": step.title,
+        "body": step.body,
+        "member_id": run.member_id,
+        "membership_id": run.membership_id,
+        "community_id": run.community_id,
+        "delivered_at": at.isoformat(),
+    }
+    return new_event(
+        type=SEQUENCE_STEP_DELIVERED,
+        source=SOURCE,
+        tenant_id=run.tenant_id,
+        topic=SEQUENCES,
+        data=data,
+        key=run.member_id,
+        subject=f"{run.id}:{index}",
+    )

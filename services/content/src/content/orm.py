@@ -276,3 +276,52 @@ collection_posts = sa.Table(
     sa.Column("added_at", UtcDateTime, nullable=False),
     sa.Index("ix_collection_posts_order", "collection_id", "added_at", "post_id"),
 )
+
+# --- newcomer sequences (SOP) ------------------------------------------------------------
+
+sequences = sa.Table(
+    "sequences",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=True),  # null: every community
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),  # welcomed | activated
+    sa.Column("steps", sa.JSON, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_sequences_tenant", "tenant_id", "trigger"),
+)
+
+# One run per sequence and membership: a repeated trigger starts nothing new.
+sequence_runs = sa.Table(
+    "sequence_runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("sequence_id", sa.String(36), sa.ForeignKey("sequences.id"), nullable=False),
+    sa.Column("membership_id", sa.String(200), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("tier", sa.String(16), nullable=True),  # at the start
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("next_step", sa.Integer, nullable=True),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("stop_reason", sa.String(32), nullable=True),
+    sa.UniqueConstraint("sequence_id", "membership_id", name="uq_sequence_runs_membership"),
+    sa.Index("ix_sequence_runs_membership", "tenant_id", "membership_id"),
+)
+
+# A step a run reached, once (the primary key): delivered or skipped by its condition.
+sequence_steps = sa.Table(
+    "sequence_steps",
+    metadata,
+    sa.Column("run_id", sa.String(36), sa.ForeignKey("sequence_runs.id"), primary_key=True),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("sequence_id", sa.String(36), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_sequence_steps_sequence", "sequence_id", "step", "outcome"),
+)
