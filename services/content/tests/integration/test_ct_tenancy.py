@@ -28,6 +28,7 @@ BODIES: dict[str, Any] = {
     "PUT /communities/{community_id}/settings": {"auto_approve_level": 2},
     "PUT /posts/{post_id}/featured": {},
     "POST /communities/{community_id}/collections": {"name": "x"},
+    "PATCH /sequences/{sequence_id}": {"active": False},
 }
 # No ids at all: lists and the member's own views, checked to show nothing of A below.
 UNSCOPED = {
@@ -37,6 +38,8 @@ UNSCOPED = {
     "GET /review/comments",
     "GET /whoami",
     "GET /search",
+    "GET /sequences",
+    "POST /sequences",
 }
 # Ids inside items, each reported on its own: checked below.
 PER_ITEM = {"POST /review/decisions"}
@@ -71,7 +74,17 @@ async def tenant_a(api: Any) -> dict[str, str]:
     await api.client.put(
         f"{CT}/collections/{collection.json()['id']}/posts/{post['id']}", headers=api.operator()
     )
+    sequence = await api.client.post(
+        f"{CT}/sequences",
+        json={
+            "name": "SOP",
+            "trigger": "welcomed",
+            "steps": [{"delay_s": 0, "kind": "message", "body": "hi"}],
+        },
+        headers=api.operator(),
+    )
     return {
+        "sequence_id": sequence.json()["id"],
         "post_id": post["id"],
         "comment_id": comment.json()["id"],
         "community_id": "c-1",
@@ -119,6 +132,8 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     assert [p["id"] for p in featured.json()["items"]] == [ids["post_id"]]
     kept = await api.client.get(f"{CT}/collections/{ids['collection_id']}", headers=api.operator())
     assert [p["id"] for p in kept.json()["posts"]] == [ids["post_id"]]
+    sequence = await api.client.get(f"{CT}/sequences/{ids['sequence_id']}", headers=api.operator())
+    assert sequence.json()["active"] is True
 
 
 async def test_bulk_decisions_find_nothing_of_another_tenant(api: Any) -> None:
@@ -144,6 +159,19 @@ async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
     for path in ("/feed", "/me/posts", "/search?q=直播"):
         answer = await api.client.get(CT + path, headers=member_b)
         assert answer.status_code == 200 and answer.json()["items"] == [], path
+    sequences = await api.client.get(CT + "/sequences", headers=owner_b)
+    assert sequences.status_code == 200 and sequences.json() == []
+    made = await api.client.post(
+        CT + "/sequences",
+        json={
+            "name": "B",
+            "trigger": "welcomed",
+            "steps": [{"delay_s": 0, "kind": "message", "body": "b"}],
+            "community_id": "c-1",
+        },
+        headers=owner_b,
+    )
+    assert made.status_code == 404  # A's community is unknown to B
     found = await api.client.get(CT + "/search?q=直播", headers=owner_b)
     assert found.status_code == 200 and found.json()["items"] == []
     mine = await api.client.get(CT + "/search?q=直播", headers=api.operator())
