@@ -16,6 +16,7 @@ from content.sequences import api as sequences_api
 from content.sequences import handlers as sequences
 from content.sequences.service import STEP_TIMER, fire_step
 from content.settings import Settings
+from content.top import api as top_api
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 engagement_api.router,
                 knowledge_api.router,
                 sequences_api.router,
+                top_api.router,
             ],
             produces=events.TOPICS,
             consumers=[AUDIENCE, SEQUENCES],

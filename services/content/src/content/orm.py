@@ -112,6 +112,10 @@ posts = sa.Table(
     sa.Column("bookmark_count", sa.Integer, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # Feed "top" (top.domain.score): views once per member, the stored score re-computed
+    # whenever a counter moves. Defaults let writers that predate them insert posts.
+    sa.Column("view_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("top_score", sa.Float, nullable=False, server_default="0"),
     sa.CheckConstraint(
         "comment_count >= 0 AND like_count >= 0 AND share_count >= 0 AND bookmark_count >= 0",
         name="ck_posts_counters",
@@ -119,6 +123,7 @@ posts = sa.Table(
     sa.Index("ix_posts_tenant_created", "tenant_id", "created_at", "id"),
     sa.Index("ix_posts_tenant_review", "tenant_id", "review_state", "created_at", "id"),
     sa.Index("ix_posts_tenant_author", "tenant_id", "author_id", "created_at", "id"),
+    sa.Index("ix_posts_tenant_top", "tenant_id", "top_score", "id"),
 )
 
 # The communities a post is published in: one stored post, one row per community, so a
@@ -324,4 +329,16 @@ sequence_steps = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Index("ix_sequence_steps_sequence", "sequence_id", "step", "outcome"),
+)
+
+# --- feed "top" --------------------------------------------------------------------------
+
+# A member's view of a post, once: the view counter moves only when this row is new.
+post_views = sa.Table(
+    "post_views",
+    metadata,
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("viewed_at", UtcDateTime, nullable=False),
 )

@@ -1,4 +1,4 @@
-"""Revision 0003 indexes the posts written before it, on both backends."""
+"""Revisions 0003 and 0005 index and score posts written before them (both backends)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from content.orm import posts  # 0003 leaves the posts table as 0002 made it
+from content.top.domain import Engagement, score
 from servicekit.migrations import upgrade
 from servicekit.service_cli import alembic_ini
 
 
-async def test_posts_written_before_the_index_are_indexed(database_url: str) -> None:
+async def test_posts_written_before_the_index_are_indexed_and_scored(database_url: str) -> None:
     ini = alembic_ini("content")
     await asyncio.to_thread(upgrade, ini, database_url, "0002")
     engine = create_async_engine(database_url)
@@ -46,6 +47,11 @@ async def test_posts_written_before_the_index_are_indexed(database_url: str) -> 
     async with engine.connect() as connection:
         grams = set((await connection.execute(sa.text("SELECT gram FROM post_grams"))).scalars())
         tags = (await connection.execute(sa.text("SELECT tag, post_id FROM post_tags"))).all()
+        scored = (
+            await connection.execute(sa.text("SELECT view_count, top_score FROM posts"))
+        ).one()
     await engine.dispose()
     assert {"社群", "运营", "旧帖", "打卡", "社"} <= grams
     assert [tuple(row) for row in tags] == [("打卡", "p-old")]
+    # revision 0005 scores it for feed "top": 11 months after the scores' epoch
+    assert scored[0] == 0 and scored[1] == score(Engagement(), at)

@@ -39,6 +39,7 @@ UNSCOPED = {
     "GET /whoami",
     "GET /search",
     "GET /sequences",
+    "GET /feed/top",
     "POST /sequences",
 }
 # Ids inside items, each reported on its own: checked below.
@@ -156,7 +157,7 @@ async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
         answer = await api.client.get(CT + path, headers=owner_b)
         assert answer.status_code == 200 and answer.json()["items"] == [], path
     member_b = api.member("a-1", B)  # the same external id, in another tenant
-    for path in ("/feed", "/me/posts", "/search?q=直播"):
+    for path in ("/feed", "/feed/top", "/me/posts", "/search?q=直播"):
         answer = await api.client.get(CT + path, headers=member_b)
         assert answer.status_code == 200 and answer.json()["items"] == [], path
     sequences = await api.client.get(CT + "/sequences", headers=owner_b)

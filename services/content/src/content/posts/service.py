@@ -36,6 +36,7 @@ from content.posts.domain import (
 )
 from content.posts.repository import PostRepository, Row
 from content.review import domain as review
+from content.top import domain as top
 from servicekit.auth import Principal
 from servicekit.outbox import add_event, add_events
 from servicekit.problems import Problem, not_found
@@ -200,6 +201,8 @@ def _new_post(
         "like_count": 0,
         "share_count": 0,
         "bookmark_count": 0,
+        "view_count": 0,
+        "top_score": top.score(top.Engagement(), now),
         "created_at": now,
         "updated_at": now,
     }
