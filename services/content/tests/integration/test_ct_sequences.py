@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -191,3 +192,18 @@ async def test_bad_sequences_are_problems_and_members_may_not_define_them(api: A
     assert member.status_code == 403
     listed = await api.client.get(f"{CT}/sequences", headers=api.operator())
     assert listed.json() == []
+
+
+async def test_two_replicas_firing_at_once_deliver_each_step_once(api: Any) -> None:
+    await _sequence(api, steps=STEPS[:2])
+    start = utcnow()
+    members = [f"m-{n}" for n in range(12)]
+    for member in members:
+        await api.seat(member, at=start)
+        await feed(api, welcomed(member, start))
+    replicas = [TimerRunner(api.app.state.sessions, {STEP_TIMER: fire_step}) for _ in range(2)]
+    for when in (start, start + timedelta(days=1, minutes=1)):
+        for _ in range(3):  # each round: both replicas claim at the same moment
+            await asyncio.gather(*(replica.fire_due(when) for replica in replicas))
+    delivered = [(e.data["member_id"], e.data["step"]) for e in await api.published(DELIVERED)]
+    assert sorted(delivered) == sorted((m, s) for m in members for s in (0, 1))
