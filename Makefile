@@ -41,6 +41,7 @@ bench: install  ## benchmarks: our figures as ratios to raw baselines in the sam
 	$(RUN) python bench/gateway.py
 	$(RUN) python bench/ledger.py
 	$(RUN) python bench/onboarding.py
+	$(RUN) python bench/content.py
 
 docs: install  ## regenerate the event catalog from contracts/
 	$(RUN) servicekit catalog docs/events.md

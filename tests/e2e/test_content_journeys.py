@@ -4,6 +4,7 @@ sanctions reach content over Kafka and decide who may post; review and engagemen
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -310,3 +311,87 @@ def test_recurring_zao_an_for_two_time_zones_and_a_post_scheduled_seconds_ahead(
         eventually(published, "content's timer published the scheduled post")
         page = client.get(f"{CT}/communities/{ids['Asia/Shanghai']}/posts", headers=owner).json()
         assert [p["body"] for p in page["items"]] == ["群公告：今晚八点分享"]
+
+
+async def sequence_steps(bootstrap: str, key: str) -> list[dict[str, Any]]:
+    """The first step_delivered record on content.sequences keyed ``key``."""
+    consumer = AIOKafkaConsumer(
+        "content.sequences",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(30):
+            async for record in consumer:
+                if record.key is not None and record.key.decode() == key:
+                    return [json.loads(record.value)]
+    finally:
+        await consumer.stop()
+    raise AssertionError("unreachable")
+
+
+def test_a_newcomer_gets_the_first_step_and_search_finds_chinese(
+    platform: Platform, tenant: Tenant
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    newcomer_id = f"new-{suffix}"
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        owner = bearer(tenant.owner_token)
+        community = created(
+            client.post(
+                f"{OB}/communities",
+                headers=owner,
+                json={"slug": f"sop-{suffix}", "name": "打卡营", "groups": [{"name": "一群"}]},
+            )
+        )
+        cid = community["id"]
+
+        def known() -> bool:  # content has seen community.created
+            answer = client.get(f"{CT}/communities/{cid}/posts", headers=owner)
+            return answer.status_code == 200
+
+        eventually(known, "content saw the community")
+        sequence = created(
+            client.post(
+                f"{CT}/sequences",
+                headers=owner,
+                json={
+                    "name": "新人SOP",
+                    "trigger": "welcomed",
+                    "community_id": cid,
+                    "steps": [
+                        {"delay_s": 0, "kind": "message", "body": "欢迎！明早七点一起打卡"},
+                        {"delay_s": 86400, "kind": "post", "body": "第二天：读群规"},
+                    ],
+                },
+            )
+        )
+        created(
+            client.post(
+                f"{CT}/posts",
+                headers=owner,
+                json={
+                    "kind": "text",
+                    "title": "新人必读",
+                    "body": "社群运营第一课：每天打卡，坚持二十一天。",
+                    "audience": {"community_ids": [cid]},
+                },
+            )
+        )
+        newcomer = member_token(client, tenant, newcomer_id)
+        created(client.post(f"{OB}/communities/{cid}/join", headers=newcomer))
+
+        def reached() -> bool:
+            detail = client.get(f"{CT}/sequences/{sequence['id']}", headers=owner).json()
+            return bool(detail["reach"][0]["delivered"] == 1)
+
+        eventually(reached, "the newcomer reached the sequence's first step")
+        found = client.get(f"{CT}/search", params={"q": "打卡"}, headers=newcomer).json()
+        assert [hit["post"]["title"] for hit in found["items"]] == ["新人必读"]
+        ((start, end),) = found["items"][0]["highlights"]
+        assert found["items"][0]["snippet"][start:end] == "打卡"
+
+    steps = asyncio.run(sequence_steps(platform.bootstrap_servers, newcomer_id))
+    assert [(s["step"], s["body"]) for s in steps] == [(0, "欢迎！明早七点一起打卡")]

@@ -11,6 +11,7 @@ from content.digest import api as digest_api
 from content.digest import handlers as digest
 from content.digest.service import TIMER as DIGEST_TIMER
 from content.engagement import api as engagement_api
+from content.knowledge import api as knowledge_api
 from content.posts import api as posts_api
 from content.reading import api as reading_api
 from content.recurring import api as recurring_api
@@ -20,7 +21,11 @@ from content.review import api as review_api
 from content.schedules import api as schedules_api
 from content.schedules import handlers as schedules
 from content.schedules.service import TIMER as SCHEDULE_TIMER
+from content.sequences import api as sequences_api
+from content.sequences import handlers as sequences
+from content.sequences.service import STEP_TIMER, fire_step
 from content.settings import Settings
+from content.top import api as top_api
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
 
@@ -41,12 +46,20 @@ AUDIENCE = ConsumerSpec(
     },
 )
 
+# Newcomer sequences: their own group, so a slow projection never holds a welcome back.
+SEQUENCES = ConsumerSpec(
+    name="sequences",
+    topics=["onboarding.memberships"],
+    handlers=sequences.HANDLERS,
+)
+
 
 # Time-driven work: due rows claimed once across replicas (servicekit.timers).
 TIMERS = {
     SCHEDULE_TIMER: schedules.publish_due,
     RECURRING_TIMER: recurring.publish_due,
     DIGEST_TIMER: digest.publish_due,
+    STEP_TIMER: fire_step,
 }
 
 
@@ -67,9 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 schedules_api.router,
                 recurring_api.router,
                 digest_api.router,
+                knowledge_api.router,
+                sequences_api.router,
+                top_api.router,
             ],
             produces=events.TOPICS,
-            consumers=[AUDIENCE],
+            consumers=[AUDIENCE, SEQUENCES],
             timers=TIMERS,
         )
     )

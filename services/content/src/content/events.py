@@ -11,7 +11,8 @@ from servicekit.events import Event, new_event
 
 SOURCE = "/content"
 POSTS = "content.posts"
-TOPICS = (POSTS,)
+SEQUENCES = "content.sequences"
+TOPICS = (POSTS, SEQUENCES)
 
 POST_PUBLISHED = "quanzi.content.post.published.v1"
 POST_HELD = "quanzi.content.post.held.v1"
@@ -21,7 +22,10 @@ POST_DELETED = "quanzi.content.post.deleted.v1"
 POST_SHARED = "quanzi.content.post.shared.v1"
 POST_RECOMMENDED = "quanzi.content.post.recommended.v1"
 DIGEST_PUBLISHED = "quanzi.content.digest.published.v1"
+POST_FEATURED = "quanzi.content.post.featured.v1"
+POST_UNFEATURED = "quanzi.content.post.unfeatured.v1"
 COMMENT_APPROVED = "quanzi.content.comment.approved.v1"
+SEQUENCE_STEP_DELIVERED = "quanzi.content.sequence.step_delivered.v1"
 COMMENT_REJECTED = "quanzi.content.comment.rejected.v1"
 
 
@@ -122,6 +126,18 @@ def post_recommended(post: Any, by: str, at: datetime) -> Event:
     return _event(POST_RECOMMENDED, post.tenant_id, post.author_id, data)
 
 
+def post_featured(post: Any, by: str, note: str | None, at: datetime) -> Event:
+    """精华: keyed by the author, whom rewards may credit for it."""
+    data = {**_post_part(post), "featured_by": by, "note": note, "featured_at": at.isoformat()}
+    return _event(POST_FEATURED, post.tenant_id, post.author_id, data)
+
+
+def post_unfeatured(post: Any, by: str, at: datetime) -> Event:
+    """精华 withdrawn: what the featuring earned may be reversed."""
+    data = {**_post_part(post), "unfeatured_by": by, "unfeatured_at": at.isoformat()}
+    return _event(POST_UNFEATURED, post.tenant_id, post.author_id, data)
+
+
 def comment_approved(comment: Any, by: str | None, at: datetime) -> Event:
     data = {
         "post_id": comment.post_id,
@@ -165,3 +181,30 @@ def digest_published(
     }
     event = _event(DIGEST_PUBLISHED, tenant_id, community_id, data)
     return replace(event, subject=community_id)
+
+
+def sequence_step_delivered(run: Any, sequence: Any, index: int, step: Any, at: datetime) -> Event:
+    """A newcomer sequence's step for one member: whoever sends messages delivers it."""
+    data = {
+        "tenant_id": run.tenant_id,
+        "sequence_id": sequence.id,
+        "sequence_name": sequence.name,
+        "run_id": run.id,
+        "step": index,
+        "kind": step.kind.value,
+        "title": step.title,
+        "body": step.body,
+        "member_id": run.member_id,
+        "membership_id": run.membership_id,
+        "community_id": run.community_id,
+        "delivered_at": at.isoformat(),
+    }
+    return new_event(
+        type=SEQUENCE_STEP_DELIVERED,
+        source=SOURCE,
+        tenant_id=run.tenant_id,
+        topic=SEQUENCES,
+        data=data,
+        key=run.member_id,
+        subject=f"{run.id}:{index}",
+    )

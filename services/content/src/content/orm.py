@@ -116,6 +116,10 @@ posts = sa.Table(
     sa.Column("bookmark_count", sa.Integer, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # Feed "top" (top.domain.score): views once per member, the stored score re-computed
+    # whenever a counter moves. Defaults let writers that predate them insert posts.
+    sa.Column("view_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("top_score", sa.Float, nullable=False, server_default="0"),
     sa.CheckConstraint(
         "comment_count >= 0 AND like_count >= 0 AND share_count >= 0 AND bookmark_count >= 0",
         name="ck_posts_counters",
@@ -123,6 +127,7 @@ posts = sa.Table(
     sa.Index("ix_posts_tenant_created", "tenant_id", "created_at", "id"),
     sa.Index("ix_posts_tenant_review", "tenant_id", "review_state", "created_at", "id"),
     sa.Index("ix_posts_tenant_author", "tenant_id", "author_id", "created_at", "id"),
+    sa.Index("ix_posts_tenant_top", "tenant_id", "top_score", "id"),
 )
 
 # The communities a post is published in: one stored post, one row per community, so a
@@ -323,4 +328,124 @@ digest_edits = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("updated_by", sa.String(200), nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# --- knowledge base ----------------------------------------------------------------------
+
+# The search index (knowledge.domain.grams): every distinct character and adjacent pair of
+# a post's title, body and tags. A query reads its grams' ranges of the primary key.
+post_grams = sa.Table(
+    "post_grams",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("gram", sa.String(8), primary_key=True),
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Index("ix_post_grams_post", "post_id"),
+)
+
+# A post's tags as rows, for a community's tag list and the tag filter.
+post_tags = sa.Table(
+    "post_tags",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("tag", sa.String(32), primary_key=True),
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Index("ix_post_tags_post", "post_id"),
+)
+
+# 精华: a post an operator marked as featured (one row per post; unmarking deletes it).
+post_features = sa.Table(
+    "post_features",
+    metadata,
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("note", sa.String(200), nullable=True),
+    sa.Column("featured_by", sa.String(200), nullable=False),
+    sa.Column("featured_at", UtcDateTime, nullable=False),
+    sa.Index("ix_post_features_tenant", "tenant_id", "featured_at", "post_id"),
+)
+
+# A community's collections (专题) of posts, in the order they were added.
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("description", sa.String(500), nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "community_id", "name", name="uq_collections_name"),
+)
+
+collection_posts = sa.Table(
+    "collection_posts",
+    metadata,
+    sa.Column("collection_id", sa.String(36), sa.ForeignKey("collections.id"), primary_key=True),
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Column("added_by", sa.String(200), nullable=False),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+    sa.Index("ix_collection_posts_order", "collection_id", "added_at", "post_id"),
+)
+
+# --- newcomer sequences (SOP) ------------------------------------------------------------
+
+sequences = sa.Table(
+    "sequences",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=True),  # null: every community
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),  # welcomed | activated
+    sa.Column("steps", sa.JSON, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_sequences_tenant", "tenant_id", "trigger"),
+)
+
+# One run per sequence and membership: a repeated trigger starts nothing new.
+sequence_runs = sa.Table(
+    "sequence_runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("sequence_id", sa.String(36), sa.ForeignKey("sequences.id"), nullable=False),
+    sa.Column("membership_id", sa.String(200), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("tier", sa.String(16), nullable=True),  # at the start
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("next_step", sa.Integer, nullable=True),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("stop_reason", sa.String(32), nullable=True),
+    sa.UniqueConstraint("sequence_id", "membership_id", name="uq_sequence_runs_membership"),
+    sa.Index("ix_sequence_runs_membership", "tenant_id", "membership_id"),
+)
+
+# A step a run reached, once (the primary key): delivered or skipped by its condition.
+sequence_steps = sa.Table(
+    "sequence_steps",
+    metadata,
+    sa.Column("run_id", sa.String(36), sa.ForeignKey("sequence_runs.id"), primary_key=True),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("sequence_id", sa.String(36), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_sequence_steps_sequence", "sequence_id", "step", "outcome"),
+)
+
+# --- feed "top" --------------------------------------------------------------------------
+
+# A member's view of a post, once: the view counter moves only when this row is new.
+post_views = sa.Table(
+    "post_views",
+    metadata,
+    sa.Column("post_id", sa.String(36), sa.ForeignKey("posts.id"), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("viewed_at", UtcDateTime, nullable=False),
 )

@@ -41,6 +41,9 @@ BODIES: dict[str, Any] = {
         "rule": "FREQ=DAILY",
         "start": f"{utcnow().date()}T07:30:00",
     },
+    "PUT /posts/{post_id}/featured": {},
+    "POST /communities/{community_id}/collections": {"name": "x"},
+    "PATCH /sequences/{sequence_id}": {"active": False},
 }
 # No ids at all: lists and the member's own views, checked to show nothing of A below.
 UNSCOPED = {
@@ -51,6 +54,10 @@ UNSCOPED = {
     "GET /schedules",
     "GET /recurring",
     "GET /whoami",
+    "GET /search",
+    "GET /sequences",
+    "GET /feed/top",
+    "POST /sequences",
 }
 # Ids inside items, each reported on its own: checked below.
 PER_ITEM = {"POST /review/decisions"}
@@ -96,6 +103,22 @@ async def tenant_a(api: Any) -> dict[str, str]:
         },
         headers=api.operator(),
     )
+    await api.client.put(f"{CT}/posts/{post['id']}/featured", json={}, headers=api.operator())
+    collection = await api.client.post(
+        f"{CT}/communities/c-1/collections", json={"name": "课程"}, headers=api.operator()
+    )
+    await api.client.put(
+        f"{CT}/collections/{collection.json()['id']}/posts/{post['id']}", headers=api.operator()
+    )
+    sequence = await api.client.post(
+        f"{CT}/sequences",
+        json={
+            "name": "SOP",
+            "trigger": "welcomed",
+            "steps": [{"delay_s": 0, "kind": "message", "body": "hi"}],
+        },
+        headers=api.operator(),
+    )
     return {
         "day": utcnow().date().isoformat(),
         "recurring_id": recurring.json()["id"],
@@ -103,6 +126,8 @@ async def tenant_a(api: Any) -> dict[str, str]:
         "comment_id": comment.json()["id"],
         "community_id": "c-1",
         "schedule_id": scheduled.json()["id"],
+        "sequence_id": sequence.json()["id"],
+        "collection_id": collection.json()["id"],
     }
 
 
@@ -145,6 +170,13 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     assert schedule.json()["state"] == "scheduled"  # not moved or cancelled by B
     kept = await api.client.get(f"{CT}/recurring/{ids['recurring_id']}", headers=api.operator())
     assert kept.json()["state"] == "active"  # not stopped by B
+    # A's 精华 mark and collection still stand.
+    featured = await api.client.get(f"{CT}/communities/c-1/featured", headers=api.operator())
+    assert [p["id"] for p in featured.json()["items"]] == [ids["post_id"]]
+    kept = await api.client.get(f"{CT}/collections/{ids['collection_id']}", headers=api.operator())
+    assert [p["id"] for p in kept.json()["posts"]] == [ids["post_id"]]
+    sequence = await api.client.get(f"{CT}/sequences/{ids['sequence_id']}", headers=api.operator())
+    assert sequence.json()["active"] is True
 
 
 async def test_bulk_decisions_find_nothing_of_another_tenant(api: Any) -> None:
@@ -167,6 +199,23 @@ async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
         answer = await api.client.get(CT + path, headers=owner_b)
         assert answer.status_code == 200 and answer.json()["items"] == [], path
     member_b = api.member("a-1", B)  # the same external id, in another tenant
-    for path in ("/feed", "/me/posts"):
+    for path in ("/feed", "/feed/top", "/me/posts", "/search?q=直播"):
         answer = await api.client.get(CT + path, headers=member_b)
         assert answer.status_code == 200 and answer.json()["items"] == [], path
+    sequences = await api.client.get(CT + "/sequences", headers=owner_b)
+    assert sequences.status_code == 200 and sequences.json() == []
+    made = await api.client.post(
+        CT + "/sequences",
+        json={
+            "name": "B",
+            "trigger": "welcomed",
+            "steps": [{"delay_s": 0, "kind": "message", "body": "b"}],
+            "community_id": "c-1",
+        },
+        headers=owner_b,
+    )
+    assert made.status_code == 404  # A's community is unknown to B
+    found = await api.client.get(CT + "/search?q=直播", headers=owner_b)
+    assert found.status_code == 200 and found.json()["items"] == []
+    mine = await api.client.get(CT + "/search?q=直播", headers=api.operator())
+    assert len(mine.json()["items"]) == 1  # A's own search finds it: the check can fail

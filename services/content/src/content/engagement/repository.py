@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.orm import comments, marks, posts, recommendations, shares
 from content.posts.repository import After, Row
+from content.top.repository import refresh_score
 from servicekit.db import insert_ignore
 
 COUNTERS = {"like": "like_count", "bookmark": "bookmark_count"}
@@ -110,3 +111,4 @@ class EngagementRepository:
         await self.session.execute(
             sa.update(posts).where(posts.c.id == post_id).values({column: posts.c[column] + delta})
         )
+        await refresh_score(self.session, post_id)

@@ -167,6 +167,7 @@ class PostOut(BaseModel):
     like_count: int
     share_count: int
     bookmark_count: int
+    view_count: int = 0
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None

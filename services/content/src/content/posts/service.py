@@ -24,6 +24,7 @@ from content.audience.domain import (
 )
 from content.audience.repository import AudienceRepository
 from content.audience.service import require_communities
+from content.knowledge.repository import KnowledgeRepository
 from content.posts.domain import (
     Invalid,
     Link,
@@ -35,6 +36,7 @@ from content.posts.domain import (
 )
 from content.posts.repository import PostRepository, Row
 from content.review import domain as review
+from content.top import domain as top
 from servicekit.auth import Principal
 from servicekit.outbox import add_event, add_events
 from servicekit.problems import Problem, not_found
@@ -147,6 +149,7 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
     await repo.add_revision(_revision(values, principal.subject, now))
     post = await repo.post(principal.tenant_id, str(values["id"]))
     assert post is not None
+    await KnowledgeRepository(session).reindex(post)
     if state is review.ReviewState.PENDING:
         await add_events(session, [events.post_held(post, now, resubmitted=False)])
     elif by_member:  # passed review on the author's level: earns as an approval does
@@ -198,6 +201,8 @@ def _new_post(
         "like_count": 0,
         "share_count": 0,
         "bookmark_count": 0,
+        "view_count": 0,
+        "top_score": top.score(top.Engagement(), now),
         "created_at": now,
         "updated_at": now,
     }
@@ -283,6 +288,7 @@ async def edit(
     await repo.add_revision(_revision({**values, "id": post.id}, principal.subject, now))
     after = await repo.post(principal.tenant_id, post.id)
     assert after is not None
+    await KnowledgeRepository(session).reindex(after)
     if resubmitted:
         await add_event(session, events.post_held(after, now, resubmitted=True))
     return after
@@ -321,6 +327,7 @@ async def delete(
             "updated_at": now,
         },
     )
+    await KnowledgeRepository(session).unindex(post.id)
     was_published = post.review_state == review.ReviewState.APPROVED
     await add_event(
         session,

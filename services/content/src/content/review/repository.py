@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from content.orm import comments, community_settings, post_communities, posts
 from content.posts.repository import After, Row
 from content.review.domain import ReviewState
+from content.top.repository import refresh_score
 from servicekit.db import dialect_insert
 
 
@@ -75,6 +76,7 @@ class ReviewRepository:
             .where(posts.c.id == post_id)
             .values(comment_count=posts.c.comment_count + delta)
         )
+        await refresh_score(self.session, post_id)
 
     async def settings(self, tenant_id: str, community_id: str) -> Row | None:
         query = sa.select(community_settings).where(

@@ -1,0 +1,102 @@
+"""Queries of newcomer sequences, their runs and the steps reached."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from content.orm import sequence_runs, sequence_steps, sequences
+from content.sequences.domain import RunStatus
+from servicekit.db import insert_ignore
+
+Row = sa.Row[Any]
+
+
+class SequenceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, values: dict[str, Any]) -> None:
+        await self.session.execute(sa.insert(sequences), values)
+
+    async def sequence(self, tenant_id: str, sequence_id: str) -> Row | None:
+        query = sa.select(sequences).where(
+            sequences.c.tenant_id == tenant_id, sequences.c.id == sequence_id
+        )
+        return (await self.session.execute(query)).first()
+
+    async def all(self, tenant_id: str) -> Sequence[Row]:
+        query = (
+            sa.select(sequences)
+            .where(sequences.c.tenant_id == tenant_id)
+            .order_by(sequences.c.created_at, sequences.c.id)
+        )
+        return (await self.session.execute(query)).all()
+
+    async def set_active(self, sequence_id: str, active: bool) -> None:
+        await self.session.execute(
+            sa.update(sequences).where(sequences.c.id == sequence_id).values(active=active)
+        )
+
+    async def active(self, tenant_id: str, trigger: str) -> Sequence[Row]:
+        query = sa.select(sequences).where(
+            sequences.c.tenant_id == tenant_id,
+            sequences.c.trigger == trigger,
+            sequences.c.active.is_(True),
+        )
+        return (await self.session.execute(query)).all()
+
+    async def start_run(self, values: dict[str, Any]) -> bool:
+        """False when this sequence already ran for this membership."""
+        return await insert_ignore(self.session, sequence_runs, values)
+
+    async def run(self, run_id: str, *, lock: bool = False) -> Row | None:
+        query = sa.select(sequence_runs).where(sequence_runs.c.id == run_id)
+        query = query.with_for_update() if lock else query
+        return (await self.session.execute(query)).first()
+
+    async def running(self, tenant_id: str, membership_id: str) -> Sequence[Row]:
+        query = (
+            sa.select(sequence_runs)
+            .where(
+                sequence_runs.c.tenant_id == tenant_id,
+                sequence_runs.c.membership_id == membership_id,
+                sequence_runs.c.status == RunStatus.RUNNING.value,
+            )
+            .with_for_update()
+        )
+        return (await self.session.execute(query)).all()
+
+    async def update_run(self, run_id: str, values: dict[str, Any]) -> None:
+        await self.session.execute(
+            sa.update(sequence_runs).where(sequence_runs.c.id == run_id).values(values)
+        )
+
+    async def reach(self, values: dict[str, Any]) -> bool:
+        """False when the run had reached this step already (a retried timer)."""
+        return await insert_ignore(self.session, sequence_steps, values)
+
+    async def reached(self, sequence_id: str) -> Sequence[Row]:
+        """(step, outcome, count) of the sequence."""
+        query: Any = (
+            sa.select(sequence_steps.c.step, sequence_steps.c.outcome, sa.func.count().label("n"))
+            .where(sequence_steps.c.sequence_id == sequence_id)
+            .group_by(sequence_steps.c.step, sequence_steps.c.outcome)
+        )
+        return (await self.session.execute(query)).all()
+
+    async def runs_by_status(self, sequence_id: str) -> Sequence[Row]:
+        query: Any = (
+            sa.select(sequence_runs.c.status, sa.func.count().label("n"))
+            .where(sequence_runs.c.sequence_id == sequence_id)
+            .group_by(sequence_runs.c.status)
+        )
+        return (await self.session.execute(query)).all()
+
+
+def ended(status: RunStatus, at: datetime, reason: str | None = None) -> dict[str, Any]:
+    return {"status": status.value, "ended_at": at, "next_step": None, "stop_reason": reason}
