@@ -58,6 +58,13 @@ RULES_BEYOND_THE_SCHEMA = {
     "GET /v1/onboarding/audit": "`since` is before `until`",
     "POST /v1/onboarding/communities/{community_id}/sanctions": "a mute has a duration",
     "POST /v1/content/posts": "an audience is tenant-wide or names communities, not both",
+    "POST /v1/content/schedules": "the post's audience: tenant-wide or communities",
+    "POST /v1/content/recurring": "the post's audience: tenant-wide or communities",
+    "POST /v1/activities/challenges": "window times are wall-clock (no offset), dates ordered",
+    "GET /v1/activities/challenges/{challenge_id}/calendar": "an operator names member_id",
+    "POST /v1/activities/questions": "a choice question has 2 to 10 options",
+    "POST /v1/activities/quizzes": "a quiz opens before it closes",
+    "POST /v1/activities/polls": "a poll's options differ",
 }
 
 
