@@ -51,5 +51,7 @@ async def test_memberships_from_the_broker_decide_who_posts(live_api: Any) -> No
     async with api.app.state.runtime.engine.connect() as connection:
         query = select(inbox.c.event_id).where(inbox.c.consumer_group == "content.audience")
         applied = list((await connection.execute(query)).scalars())
-    # each event applied once: the duplicate publish was skipped by the inbox
-    assert sorted(applied) == sorted([community.id, activated.id, mute.id])
+    # Each of ours is in the inbox (once: it is the key), so the duplicate publish was
+    # skipped. Other tests of this worker share the broker and the group, so their events
+    # may be there too.
+    assert {community.id, activated.id, mute.id} <= set(applied)
