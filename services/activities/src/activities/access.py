@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -54,4 +54,3 @@ async def member_or_reader(principal: CurrentPrincipal) -> Principal:
 Member = Annotated[Principal, Depends(member_only)]
 Runner = Annotated[Principal, operator_with(*RUNNERS)]
 Anyone = Annotated[Principal, Depends(member_or_reader)]
-Responses = dict[int | str, dict[str, Any]]  # OpenAPI responses of a route

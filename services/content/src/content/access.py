@@ -4,7 +4,7 @@ admins and operators; activity officers may read it."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 
@@ -40,4 +40,3 @@ Reader = Annotated[Principal, operator_with(*READERS)]
 Setter = Annotated[Principal, operator_with(*SETTERS)]
 Anyone = Annotated[Principal, Depends(member_or_reader)]  # reads
 Writer = Annotated[Principal, Depends(member_or_editor)]  # writes
-Responses = dict[int | str, dict[str, Any]]  # OpenAPI responses of a route

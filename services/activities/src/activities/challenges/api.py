@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from activities.access import Anyone, Member, Now, Responses, Runner, Sessions, is_member
+from activities.access import Anyone, Member, Now, Runner, Sessions, is_member
 from activities.challenges import domain, service
 from activities.challenges.schemas import (
     Board,
@@ -20,17 +20,19 @@ from activities.challenges.schemas import (
     MakeUpIn,
 )
 from servicekit.db import read_only, transaction
-from servicekit.problems import Problem
+from servicekit.problems import Problem, problem_responses
 from servicekit.text import Line
 
 router = APIRouter(prefix="/v1/activities", tags=["activities: challenges"])
 
 ChallengeId = Annotated[Line, Path(max_length=36)]
-NOT_FOUND: Responses = {404: {"description": "No such challenge for this caller"}}
-REFUSED: Responses = {
-    409: {"description": "Not open now, outside the window, already checked in, no card left"},
-    422: {"description": "The check-in lacks what the challenge requires"},
-}
+NOT_FOUND = problem_responses({404: "No such challenge for this caller"})
+REFUSED = problem_responses(
+    {
+        409: "Not open now, outside the window, already checked in, no card left",
+        422: "The check-in lacks what the challenge requires",
+    }
+)
 
 
 @router.post(

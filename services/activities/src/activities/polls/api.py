@@ -8,16 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import AwareDatetime, BaseModel, Field
 
-from activities.access import Anyone, Member, Now, Responses, Runner, Sessions
+from activities.access import Anyone, Member, Now, Runner, Sessions
 from activities.polls import domain, service
 from servicekit.db import read_only, transaction
-from servicekit.problems import Problem
+from servicekit.problems import Problem, problem_responses
 from servicekit.text import Body, Line, Text
 
 router = APIRouter(prefix="/v1/activities", tags=["activities: polls"])
 
 PollId = Annotated[Line, Path(max_length=36)]
-NOT_FOUND: Responses = {404: {"description": "No such poll for this caller"}}
+NOT_FOUND = problem_responses({404: "No such poll for this caller"})
 Option = Annotated[Line, Field(min_length=1, max_length=200)]
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from activities.access import Anyone, Member, Now, Responses, Runner, Sessions
+from activities.access import Anyone, Member, Now, Runner, Sessions
 from activities.quizzes import domain, service
 from activities.quizzes.repository import QuizRepository
 from activities.quizzes.schemas import (
@@ -20,13 +20,14 @@ from activities.quizzes.schemas import (
     SubmissionIn,
 )
 from servicekit.db import read_only, transaction
+from servicekit.problems import problem_responses
 from servicekit.text import Line
 
 router = APIRouter(prefix="/v1/activities", tags=["activities: quizzes"])
 
 ObjectId = Annotated[Line, Path(max_length=36)]
-NOT_FOUND: Responses = {404: {"description": "No such quiz or attempt for this caller"}}
-INVALID: Responses = {422: {"description": "Settings that contradict each other"}}
+NOT_FOUND = problem_responses({404: "No such quiz or attempt for this caller"})
+INVALID = problem_responses({422: "Settings that contradict each other"})
 
 
 @router.post(

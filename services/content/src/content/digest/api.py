@@ -8,20 +8,23 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from content.access import Editor, Reader, Responses, Sessions, Setter
+from content.access import Editor, Reader, Sessions, Setter
 from content.digest import service
 from content.posts.schemas import PostBody
 from servicekit.db import read_only, transaction
+from servicekit.problems import problem_responses
 from servicekit.text import Body, Line
 from servicekit.types import utcnow
 
 router = APIRouter(prefix="/v1/content", tags=["content: daily digest"])
 
 CommunityId = Annotated[Line, Path(min_length=1, max_length=200)]
-ERRORS: Responses = {
-    404: {"description": "No such community in this tenant"},
-    422: {"description": "The community has no known time zone"},
-}
+ERRORS = problem_responses(
+    {
+        404: "No such community in this tenant",
+        422: "The community has no known time zone",
+    }
+)
 
 
 class DigestSettingsIn(Body):

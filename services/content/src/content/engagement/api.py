@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
-from content.access import Anyone, Editor, Member, Responses, Sessions, Writer, is_member
+from content.access import Anyone, Editor, Member, Sessions, Writer, is_member
 from content.engagement import service
 from content.engagement.repository import EngagementRepository
 from content.engagement.schemas import CommentOut
@@ -16,14 +16,15 @@ from content.posts import service as posts
 from content.posts.schemas import Id, PostBody, PostOut
 from servicekit.db import read_only, transaction
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
+from servicekit.problems import problem_responses
 from servicekit.text import Body, Line
 from servicekit.types import utcnow
 
 router = APIRouter(prefix="/v1/content", tags=["content: engagement"])
 
 PostId = Annotated[Line, Path(max_length=36)]
-NOT_FOUND: Responses = {404: {"description": "No such post (or comment) you may see"}}
-UNPUBLISHED: Responses = {409: {"description": "The post is still in review"}}
+NOT_FOUND = problem_responses({404: "No such post (or comment) you may see"})
+UNPUBLISHED = problem_responses({409: "The post is still in review"})
 
 
 class CommentIn(Body):
@@ -94,7 +95,7 @@ async def _mark(
     return PostOut.of(post)
 
 
-RESPONSES: Responses = {**NOT_FOUND, **UNPUBLISHED}
+RESPONSES = {**NOT_FOUND, **UNPUBLISHED}
 
 
 @router.put("/posts/{post_id}/like", summary="Like (again: no change)", responses=RESPONSES)

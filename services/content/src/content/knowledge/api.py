@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from content.access import Anyone, Editor, Responses, Sessions
+from content.access import Anyone, Editor, Sessions
 from content.knowledge import service
 from content.knowledge.schemas import (
     CollectionDetailOut,
@@ -22,6 +22,7 @@ from content.knowledge.schemas import (
 from content.posts.schemas import PostOut
 from servicekit.db import read_only, transaction
 from servicekit.pagination import Cursor, Limit, Page, encode_cursor, keyset_after
+from servicekit.problems import problem_responses
 from servicekit.text import Line
 from servicekit.types import utcnow
 
@@ -30,8 +31,8 @@ router = APIRouter(prefix="/v1/content", tags=["content: knowledge base"])
 PostId = Annotated[Line, Path(max_length=36)]
 CollectionId = Annotated[Line, Path(max_length=36)]
 CommunityId = Annotated[Line, Path(max_length=200)]
-NOT_FOUND: Responses = {404: {"description": "No such post, collection or community"}}
-NOT_SEATED: Responses = {403: {"description": "A member with no seat in the community"}}
+NOT_FOUND = problem_responses({404: "No such post, collection or community"})
+NOT_SEATED = problem_responses({403: "A member with no seat in the community"})
 
 
 @router.get(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from content.access import Anyone, Responses, Sessions, Writer, is_member
+from content.access import Anyone, Sessions, Writer, is_member
 from content.posts import service
 from content.posts.repository import PostRepository
 from content.posts.schemas import (
@@ -19,16 +19,16 @@ from content.posts.schemas import (
     UpdateIn,
 )
 from servicekit.db import read_only, transaction
-from servicekit.problems import not_found
+from servicekit.problems import not_found, problem_responses
 from servicekit.text import Line
 from servicekit.types import utcnow
 
 router = APIRouter(prefix="/v1/content", tags=["content: posts"])
 
 PostId = Annotated[Line, Path(max_length=36)]
-NOT_FOUND: Responses = {404: {"description": "No such post for this tenant"}}
-REFUSED: Responses = {403: {"description": "Not allowed (not a member, muted, banned, role)"}}
-INVALID: Responses = {422: {"description": "Content that breaks a rule of its kind"}}
+NOT_FOUND = problem_responses({404: "No such post for this tenant"})
+REFUSED = problem_responses({403: "Not allowed (not a member, muted, banned, role)"})
+INVALID = problem_responses({422: "Content that breaks a rule of its kind"})
 
 
 @router.post(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from content.access import Anyone, Member, Responses, Sessions, is_member
+from content.access import Anyone, Member, Sessions, is_member
 from content.audience.domain import SEATED, TENANT_WIDE, Viewer
 from content.audience.repository import AudienceRepository
 from content.audience.service import require_communities
@@ -21,14 +21,14 @@ from content.reading.schemas import PostDetailOut
 from content.review.domain import ReviewState
 from servicekit.db import read_only
 from servicekit.pagination import Cursor, Limit, Page, encode_cursor, keyset_after, next_cursor
-from servicekit.problems import Problem
+from servicekit.problems import Problem, problem_responses
 from servicekit.text import Line
 
 router = APIRouter(prefix="/v1/content", tags=["content: reading"])
 
 PostId = Annotated[Line, Path(max_length=36)]
 CommunityId = Annotated[Line, Path(max_length=200)]
-NOT_FOUND: Responses = {404: {"description": "No such post you may see, for this tenant"}}
+NOT_FOUND = problem_responses({404: "No such post you may see, for this tenant"})
 FIRST_COMMENTS = 20
 
 

@@ -8,19 +8,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from content.access import Editor, Reader, Responses, Sessions
+from content.access import Editor, Reader, Sessions
 from content.posts.schemas import PostIn
 from content.recurring import service
 from content.recurring.domain import MAX_RULE
 from servicekit.db import read_only, transaction
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
+from servicekit.problems import problem_responses
 from servicekit.text import Body, Line
 from servicekit.types import utcnow
 
 router = APIRouter(prefix="/v1/content", tags=["content: recurring posts"])
 
 RecurringId = Annotated[Line, Path(max_length=36)]
-NOT_FOUND: Responses = {404: {"description": "No such recurring post (or community)"}}
+NOT_FOUND = problem_responses({404: "No such recurring post (or community)"})
 PREVIEW = 5
 
 

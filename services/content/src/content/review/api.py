@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.access import Anyone, Reader, Responses, Sessions, Setter, Writer, is_member
+from content.access import Anyone, Reader, Sessions, Setter, Writer, is_member
 from content.audience.repository import AudienceRepository
 from content.audience.service import require_communities
 from content.engagement.schemas import CommentOut
@@ -21,7 +21,7 @@ from content.review.repository import ReviewRepository
 from servicekit.auth import Principal
 from servicekit.db import read_only, transaction
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, next_cursor
-from servicekit.problems import Problem
+from servicekit.problems import Problem, problem_responses
 from servicekit.text import Body, Line
 from servicekit.types import utcnow
 
@@ -30,14 +30,16 @@ router = APIRouter(prefix="/v1/content", tags=["content: review"])
 ItemId = Annotated[Line, Path(max_length=36)]
 CommunityId = Annotated[Line, Path(max_length=200)]
 CommunityFilter = Annotated[Line | None, Query(max_length=200)]
-DECIDED: Responses = {
-    403: {"description": "A member who does not moderate the item's community"},
-    404: {"description": "No such item for this tenant"},
-    409: {"description": "Not allowed from its review state (e.g. rejected is final)"},
-    422: {"description": "A rejection without a reason"},
-}
+DECIDED = problem_responses(
+    {
+        403: "A member who does not moderate the item's community",
+        404: "No such item for this tenant",
+        409: "Not allowed from its review state (e.g. rejected is final)",
+        422: "A rejection without a reason",
+    }
+)
 
-UNKNOWN_COMMUNITY: Responses = {404: {"description": "No such community for this tenant"}}
+UNKNOWN_COMMUNITY = problem_responses({404: "No such community for this tenant"})
 
 
 class DecisionIn(Body):
@@ -100,7 +102,7 @@ async def _queue_scope(session: AsyncSession, principal: Principal, community: s
         )
 
 
-QUEUE: Responses = {403: {"description": "A member who does not moderate community_id"}}
+QUEUE = problem_responses({403: "A member who does not moderate community_id"})
 
 
 @router.get("/review/posts", summary="Held posts, oldest first", responses=QUEUE)

@@ -8,23 +8,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from content.access import Editor, Reader, Responses, Sessions
+from content.access import Editor, Reader, Sessions
 from content.posts.schemas import PostIn
 from content.schedules import service
 from content.schedules.domain import State
 from servicekit.db import read_only, transaction
 from servicekit.pagination import Cursor, Limit, Page, encode_cursor, keyset_after
+from servicekit.problems import problem_responses
 from servicekit.text import Body, Line
 from servicekit.types import utcnow
 
 router = APIRouter(prefix="/v1/content", tags=["content: schedules"])
 
 ScheduleId = Annotated[Line, Path(max_length=36)]
-NOT_FOUND: Responses = {404: {"description": "No such schedule (or community) in this tenant"}}
-REFUSED: Responses = {
-    409: {"description": "The schedule is no longer pending (published, cancelled, failed)"},
-    422: {"description": "A publish time in the past, too far ahead, or without a zone"},
-}
+NOT_FOUND = problem_responses({404: "No such schedule (or community) in this tenant"})
+REFUSED = problem_responses(
+    {
+        409: "The schedule is no longer pending (published, cancelled, failed)",
+        422: "A publish time in the past, too far ahead, or without a zone",
+    }
+)
 WHEN = (
     "With an offset: that instant. Without one: the wall-clock time in the zone of the "
     "post's communities (they must share one onboarding announced)."

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from content.access import Editor, Reader, Responses, Sessions
+from content.access import Editor, Reader, Sessions
 from content.sequences import service
 from content.sequences.repository import SequenceRepository
 from content.sequences.schemas import (
@@ -17,13 +17,14 @@ from content.sequences.schemas import (
     StepReach,
 )
 from servicekit.db import read_only, transaction
+from servicekit.problems import problem_responses
 from servicekit.text import Line
 from servicekit.types import utcnow
 
 router = APIRouter(prefix="/v1/content", tags=["content: newcomer sequences"])
 
 SequenceId = Annotated[Line, Path(max_length=36)]
-NOT_FOUND: Responses = {404: {"description": "No such sequence (or community) for this tenant"}}
+NOT_FOUND = problem_responses({404: "No such sequence (or community) for this tenant"})
 
 
 @router.post(

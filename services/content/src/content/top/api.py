@@ -7,19 +7,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from content.access import Member, Responses, Sessions
+from content.access import Member, Sessions
 from content.posts.schemas import PostOut
 from content.top import service
 from content.top.repository import AfterScore
 from servicekit.db import read_only, transaction
 from servicekit.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor, invalid_cursor
+from servicekit.problems import problem_responses
 from servicekit.text import Line
 from servicekit.types import utcnow
 
 router = APIRouter(prefix="/v1/content", tags=["content: feed top"])
 
 PostId = Annotated[Line, Path(max_length=36)]
-NOT_FOUND: Responses = {404: {"description": "No such post you may see, for this tenant"}}
+NOT_FOUND = problem_responses({404: "No such post you may see, for this tenant"})
 
 
 def _after(cursor: str | None) -> AfterScore:
