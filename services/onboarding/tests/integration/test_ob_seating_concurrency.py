@@ -14,7 +14,6 @@ from sqlalchemy import func, select, text
 from onboarding.joins.seating import SEAT_TIMER, retry_seat
 from onboarding.membership.states import SEATED
 from onboarding.orm import Group, Membership
-from servicekit.db import RETRIED
 from servicekit.timers import TimerRunner
 from servicekit.types import utcnow
 
@@ -59,7 +58,6 @@ async def test_joins_refunds_leaves_and_overflow_at_once(onboarding: Onboarding)
         assert payment.status_code == 201, payment.text
         paid[member] = joined.json()["id"]
     deadlocks_before = await deadlocks(onboarding)
-    retried_before = retried()
 
     async def refund(member: str) -> httpx.Response:
         return await onboarding.client.post(
@@ -104,17 +102,9 @@ async def test_joins_refunds_leaves_and_overflow_at_once(onboarding: Onboarding)
     assert all(counts[g] <= capacity[g] for g in counts)
     assert sum(counts.values()) == JOINERS  # the early members all left or were refunded
     assert len(counts) >= -(-JOINERS // CAPACITY)  # overflow groups were opened
-    assert retried() == retried_before  # no transaction met a deadlock and was run again
+    # PostgreSQL's own count for this test's database: no transaction met a deadlock. (The
+    # retry counter is process-wide: runners left by other files of this worker share it.)
     assert await deadlocks(onboarding) == deadlocks_before
-
-
-def retried() -> float:
-    return sum(
-        sample.value
-        for metric in RETRIED.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_total")
-    )
 
 
 async def join(onboarding: Onboarding, member: str) -> httpx.Response:
@@ -191,7 +181,6 @@ async def test_waiting_members_moves_switches_and_leaves_at_once(onboarding: Onb
         assert answer.status_code == 201, answer.text
         ids[member] = answer.json()["id"]
     deadlocks_before = await deadlocks(onboarding)
-    retried_before = retried()
 
     def move(member: str, group: str) -> Any:
         return onboarding.client.post(
@@ -243,5 +232,4 @@ async def test_waiting_members_moves_switches_and_leaves_at_once(onboarding: Onb
     waiting = sum(1 for group, _ in rows if group is None)
     assert waiting == 0 or counts[named["VIP"]] == capacity[named["VIP"]]
     assert counts[named["兴趣1"]] == 5
-    assert retried() == retried_before
-    assert await deadlocks(onboarding) == deadlocks_before
+    assert await deadlocks(onboarding) == deadlocks_before  # this database's own count
