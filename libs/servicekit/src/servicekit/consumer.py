@@ -51,6 +51,22 @@ class Batched:
     handle: BatchHandler
 
 
+async def apply_run(
+    handler: Handler | Batched, session: AsyncSession, events: Sequence[Event]
+) -> None:
+    """A run of events of one type through its handler: at once if batched, else one by
+    one, each under its own trace. Tests feed events through this, as the runner does."""
+    if isinstance(handler, Batched):
+        await handler.handle(session, events)
+        return
+    for event in events:
+        token = tracing.current_traceparent.set(event.traceparent)
+        try:
+            await handler(session, event)
+        finally:
+            tracing.current_traceparent.reset(token)
+
+
 Record = Any  # aiokafka.ConsumerRecord[bytes, bytes]; aiokafka ships no type information
 
 APPLIED = Counter("quanzi_consumer_applied_total", "Events applied", ["group", "topic"])
@@ -201,16 +217,7 @@ class ConsumerRunner:
         # Consecutive events of one type form a run: per-key order is kept across types.
         for event_type, run in groupby(fresh, key=lambda item: item[1].type):
             events = [event for _, event in run]
-            handler = self._handlers[event_type]
-            if isinstance(handler, Batched):
-                await handler.handle(session, events)
-            else:
-                for event in events:
-                    token = tracing.current_traceparent.set(event.traceparent)
-                    try:
-                        await handler(session, event)
-                    finally:
-                        tracing.current_traceparent.reset(token)
+            await apply_run(self._handlers[event_type], session, events)
             APPLIED.labels(self.group_id, events[0].topic).inc(len(events))
 
     async def _claim_in_inbox(

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from activities import app as activities_app
 from activities.settings import Settings
-from servicekit.consumer import Batched
+from servicekit.consumer import apply_run
 from servicekit.contracts import Registry
 from servicekit.db import transaction
 from servicekit.devbroker import DevBroker, free_port
@@ -168,12 +168,7 @@ class Api:
                 batch = list(run)
                 for event in batch:
                     _registry().validate(event)  # what we feed in is what onboarding may send
-                handler = handlers[batch[0].type]
-                if isinstance(handler, Batched):
-                    await handler.handle(session, batch)
-                else:
-                    for event in batch:
-                        await handler(session, event)
+                await apply_run(handlers[batch[0].type], session, batch)
 
     async def seat(self, member_id: str, community_id: str = "c-1", **data: Any) -> None:
         await self.deliver(membership_event("activated", member_id, community_id, **data))

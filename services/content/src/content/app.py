@@ -42,7 +42,7 @@ AUDIENCE = ConsumerSpec(
         audience_events.COMMUNITY_CREATED: audience.on_community_created,
         audience_events.COMMUNITY_UPDATED: audience.on_community_updated,
         audience_events.GROUP_CREATED: audience.on_group_created,
-        audience_events.LEVEL_CHANGED: audience.on_level_changed,
+        audience_events.LEVEL_CHANGED: Batched(audience.on_levels_changed),
     },
 )
 

@@ -16,11 +16,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from content import app as content_app
 from content.settings import Settings
-from servicekit.consumer import Batched
+from servicekit.consumer import apply_run
 from servicekit.contracts import Registry
 from servicekit.db import transaction
 from servicekit.devbroker import DevBroker, free_port
@@ -223,14 +222,6 @@ def _registry() -> Registry:
     return Registry.load()
 
 
-async def _apply(session: AsyncSession, handler: Any, events: list[Event]) -> None:
-    if isinstance(handler, Batched):
-        await handler.handle(session, events)
-        return
-    for event in events:
-        await handler(session, event)
-
-
 @dataclass
 class Api:
     app: FastAPI
@@ -271,7 +262,7 @@ class Api:
         for event in events:
             _registry().validate(event)  # what we feed in is what onboarding may send
             async with transaction(self.app.state.sessions) as session:
-                await _apply(session, handlers[event.type], [event])
+                await apply_run(handlers[event.type], session, [event])
 
     async def deliver_batch(self, *events: Event) -> None:
         """All in one transaction, as the consumer applies a poll: consecutive events of
@@ -280,7 +271,7 @@ class Api:
         async with transaction(self.app.state.sessions) as session:
             for _, run in groupby(events, key=lambda event: event.type):
                 batch = list(run)
-                await _apply(session, handlers[batch[0].type], batch)
+                await apply_run(handlers[batch[0].type], session, batch)
 
     async def seat(self, member_id: str, community_id: str = "c-1", **data: Any) -> None:
         await self.deliver(membership_event("activated", member_id, community_id, **data))

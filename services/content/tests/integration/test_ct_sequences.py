@@ -9,6 +9,7 @@ from typing import Any
 
 from content import app as content_app
 from content.sequences.service import STEP_TIMER, fire_step
+from servicekit.consumer import apply_run
 from servicekit.db import transaction
 from servicekit.events import Event
 from servicekit.tables import timers
@@ -50,7 +51,7 @@ async def feed(api: Any, *events: Event) -> None:
     """Each event in its own transaction through the sequences consumer's handlers."""
     for event in events:
         async with transaction(api.app.state.sessions) as session:
-            await content_app.SEQUENCES.handlers[event.type](session, event)
+            await apply_run(content_app.SEQUENCES.handlers[event.type], session, [event])
 
 
 async def fire(api: Any, now: datetime) -> int:

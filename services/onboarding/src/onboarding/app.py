@@ -11,7 +11,7 @@ from onboarding.directory.handlers import on_member_identified
 from onboarding.invites import api as invites
 from onboarding.joins import api as joins
 from onboarding.joins.seating import SEAT_TIMER, retry_seat
-from onboarding.levels.handlers import on_level_changed
+from onboarding.levels.handlers import on_levels_changed
 from onboarding.membership import api as memberships
 from onboarding.moderation import api as moderation_routes
 from onboarding.moderation.service import MUTE_END_TIMER, end_mute
@@ -24,6 +24,7 @@ from onboarding.rules.service import GRACE_TIMER, end_grace
 from onboarding.seats import api as seats
 from onboarding.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
+from servicekit.consumer import Batched
 
 ROUTERS = (
     communities.router,
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ConsumerSpec(
                     name="levels",
                     topics=["rewards.points"],  # only level.changed is read; the rest skipped
-                    handlers={events.LEVEL_CHANGED: on_level_changed},
+                    handlers={events.LEVEL_CHANGED: Batched(on_levels_changed)},
                 ),
             ],
             timers={

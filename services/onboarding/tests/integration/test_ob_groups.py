@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from onboarding.levels.handlers import on_level_changed
+from onboarding.levels.handlers import on_levels_changed
 from onboarding.orm import AuditRecord
 from onboarding.payments.timers import REMINDER_TIMER, remind_renewal
 from servicekit.db import transaction
@@ -78,7 +78,7 @@ def level_changed(tenant: str, member: str, level: int) -> Event:
 
 async def report_level(onboarding: Onboarding, member: str, level: int) -> None:
     async with transaction(onboarding.sessions) as session:
-        await on_level_changed(session, level_changed(onboarding.tenant, member, level))
+        await on_levels_changed(session, [level_changed(onboarding.tenant, member, level)])
 
 
 # ---------------------------------------------------------------- community updates

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from onboarding.levels.handlers import on_level_changed
+from onboarding.levels.handlers import on_levels_changed
+from servicekit.consumer import Batched
 from servicekit.db import transaction
 from servicekit.events import Event
 from servicekit.types import utcnow
@@ -38,7 +39,7 @@ def level_changed(tenant: str, member: str, level: int, minutes_ago: int = 0) ->
 
 async def reported(onboarding: Onboarding, event: Event) -> None:
     async with transaction(onboarding.sessions) as session:
-        await on_level_changed(session, event)
+        await on_levels_changed(session, [event])
 
 
 async def test_joining_waits_for_the_level(onboarding: Onboarding) -> None:
@@ -126,4 +127,4 @@ async def test_operators_set_and_lift_the_gate(onboarding: Onboarding) -> None:
 async def test_levels_are_read_from_rewards_points(onboarding: Onboarding) -> None:
     [levels] = [c for c in onboarding.app.state.runtime.spec.consumers if c.name == "levels"]
     assert list(levels.topics) == ["rewards.points"]
-    assert levels.handlers == {"quanzi.rewards.level.changed.v1": on_level_changed}
+    assert levels.handlers == {"quanzi.rewards.level.changed.v1": Batched(on_levels_changed)}

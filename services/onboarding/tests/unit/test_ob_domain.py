@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from onboarding.joins.domain import GroupLoad, Simulation, choose_group, placement_order
-from onboarding.levels.domain import BASE_LEVEL, admits, supersedes
+from onboarding.levels.domain import BASE_LEVEL, Level, admits, fold_level, supersedes
 from onboarding.membership.states import (
     INITIAL,
     SEATED,
@@ -257,3 +257,16 @@ def test_an_older_level_never_overwrites_a_newer_one() -> None:
     assert supersedes(NOW, None)
     assert supersedes(NOW, NOW)  # a redelivery of the same change is harmless
     assert not supersedes(NOW - timedelta(seconds=1), NOW)
+
+
+@given(st.permutations(range(6)), st.lists(st.integers(1, 20), min_size=6, max_size=6))
+def test_a_run_of_level_reports_in_any_order_keeps_the_latest(
+    order: list[int], levels: list[int]
+) -> None:
+    """However a run's reports arrive (a replayed dead letter among them), the fold of the
+    batched consumer ends on the report that changed last."""
+    reports = [Level(levels[n], NOW + timedelta(minutes=n)) for n in range(6)]
+    known: Level | None = None
+    for n in order:
+        known = fold_level(known, reports[n])
+    assert known == reports[-1]

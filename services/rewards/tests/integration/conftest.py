@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from rewards import app as rewards_app
 from rewards.orm import entries, lots, wallets
 from rewards.settings import Settings
-from servicekit.consumer import Batched
+from servicekit.consumer import apply_run
 from servicekit.contracts import Registry
 from servicekit.db import create_engine, session_factory, transaction
 from servicekit.devbroker import free_port
@@ -154,12 +154,7 @@ HANDLERS = {
 
 
 async def _handle(session: AsyncSession, run: list[Event]) -> None:
-    handler = HANDLERS[run[0].type]
-    if isinstance(handler, Batched):
-        await handler.handle(session, run)
-        return
-    for event in run:
-        await handler(session, event)
+    await apply_run(HANDLERS[run[0].type], session, run)
 
 
 @dataclass

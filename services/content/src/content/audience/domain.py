@@ -195,6 +195,19 @@ def supersedes(new_at: datetime, known_at: datetime | None) -> bool:
 
 
 @dataclass(frozen=True)
+class Level:
+    """A member's level as rewards last reported it, and when it changed."""
+
+    level: int
+    changed_at: datetime
+
+
+def fold_level(known: Level | None, reported: Level) -> Level:
+    """The level after a report: the report, unless a newer one is known."""
+    return reported if known is None or supersedes(reported.changed_at, known.changed_at) else known
+
+
+@dataclass(frozen=True)
 class MembershipState:
     """The projection's row of one membership. Its status, its placement (tier and group)
     and its mute each remember the time of the event that set them."""

@@ -28,13 +28,18 @@ async def on_memberships(session: AsyncSession, events: Sequence[Event]) -> None
     )
 
 
-async def on_level_changed(session: AsyncSession, event: Event) -> None:
-    member_id = str(event.data["member_id"])
-    changed_at = moment(event.data["changed_at"])
+async def on_levels_changed(session: AsyncSession, events: Sequence[Event]) -> None:
+    """A run of rewards' level reports: one read and one write, the latest report of each
+    member kept (a late one does not lower the level)."""
     repo = AudienceRepository(session)
-    known = await repo.level(event.tenant_id, member_id)
-    if domain.supersedes(changed_at, known[1] if known else None):
-        await repo.save_level(event.tenant_id, member_id, int(event.data["level"]), changed_at)
+    await fold_run(
+        events,
+        key=lambda event: (event.tenant_id, str(event.data["member_id"])),
+        fact=lambda event: domain.Level(int(event.data["level"]), moment(event.data["changed_at"])),
+        fold=domain.fold_level,
+        load=repo.levels,
+        save=repo.save_levels,
+    )
 
 
 async def on_community_created(session: AsyncSession, event: Event) -> None:

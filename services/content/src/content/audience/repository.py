@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.audience.domain import MembershipState, Seat, Status, Viewer
+from content.audience.domain import Level, MembershipState, Seat, Status, Viewer
 from content.orm import communities, groups, member_levels, member_roles, memberships
 from servicekit.db import dialect_insert, insert_ignore
 
@@ -91,22 +92,31 @@ class AudienceRepository:
         )
         await self.session.execute(upsert, rows)
 
-    async def level(self, tenant_id: str, member_id: str) -> tuple[int, datetime] | None:
-        params = {"tenant_id": tenant_id, "member_id": member_id}
-        row = (await self.session.execute(_LEVEL, params)).first()
-        return None if row is None else (int(row.level), row.changed_at)
+    async def levels(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Level]:
+        """The levels of ``(tenant_id, member_id)`` keys, in one statement."""
+        if not keys:
+            return {}
+        key = sa.tuple_(member_levels.c.tenant_id, member_levels.c.member_id)
+        query = sa.select(member_levels).where(key.in_(sorted(set(keys))))
+        return {
+            (row.tenant_id, row.member_id): Level(row.level, row.changed_at)
+            for row in await self.session.execute(query)
+        }
 
-    async def save_level(
-        self, tenant_id: str, member_id: str, level: int, changed_at: datetime
-    ) -> None:
-        values = {"level": level, "changed_at": changed_at}
-        insert = dialect_insert(self.session, member_levels).values(
-            tenant_id=tenant_id, member_id=member_id, **values
-        )
+    async def save_levels(self, levels: dict[tuple[str, str], Level]) -> None:
+        """Upsert the rows in one executemany (one cached statement)."""
+        if not levels:
+            return
+        rows = [
+            {"tenant_id": tenant_id, "member_id": member_id, **asdict(level)}
+            for (tenant_id, member_id), level in sorted(levels.items())
+        ]
+        insert = dialect_insert(self.session, member_levels)
         upsert = insert.on_conflict_do_update(
-            index_elements=[member_levels.c.tenant_id, member_levels.c.member_id], set_=values
+            index_elements=[member_levels.c.tenant_id, member_levels.c.member_id],
+            set_={"level": insert.excluded.level, "changed_at": insert.excluded.changed_at},
         )
-        await self.session.execute(upsert)
+        await self.session.execute(upsert, rows)
 
     async def add_community(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -148,36 +149,47 @@ class Start:
     at: datetime
 
 
-async def start(session: AsyncSession, fact: Start) -> int:
-    """Start every active sequence the trigger applies to (once per membership); returns
-    how many started."""
+async def start(session: AsyncSession, facts: Sequence[Start]) -> int:
+    """Start every active sequence each trigger applies to (once per membership); returns
+    how many started. The active sequences are read once per tenant and trigger of the run
+    (a burst of joins is one read, not one per join)."""
     repo = SequenceRepository(session)
+    active: dict[tuple[str, Trigger], Sequence[Row]] = {}
     started = 0
-    for sequence in await repo.active(fact.tenant_id, fact.trigger.value):
-        if not domain.applies(
-            Trigger(sequence.trigger), sequence.community_id, fact.trigger, fact.community_id
-        ):
-            continue
-        run_id = str(uuid.uuid4())
-        values = {
-            "id": run_id,
-            "tenant_id": fact.tenant_id,
-            "sequence_id": sequence.id,
-            "membership_id": fact.membership_id,
-            "member_id": fact.member_id,
-            "community_id": fact.community_id,
-            "tier": fact.tier,
-            "status": RunStatus.RUNNING.value,
-            "next_step": 0,
-            "started_at": fact.at,
-            "ended_at": None,
-            "stop_reason": None,
-        }
-        if await repo.start_run(values):
-            due = domain.due_at(fact.at, steps_of(sequence.steps), 0)
-            await _arm(session, run_id, 0, due)
-            started += 1
+    for fact in facts:
+        key = (fact.tenant_id, fact.trigger)
+        if key not in active:
+            active[key] = await repo.active(fact.tenant_id, fact.trigger.value)
+        for sequence in active[key]:
+            if domain.applies(
+                Trigger(sequence.trigger), sequence.community_id, fact.trigger, fact.community_id
+            ):
+                started += await _start_run(session, sequence, fact)
     return started
+
+
+async def _start_run(session: AsyncSession, sequence: Row, fact: Start) -> int:
+    """1 if the run started, 0 if this sequence already ran for this membership."""
+    run_id = str(uuid.uuid4())
+    values = {
+        "id": run_id,
+        "tenant_id": fact.tenant_id,
+        "sequence_id": sequence.id,
+        "membership_id": fact.membership_id,
+        "member_id": fact.member_id,
+        "community_id": fact.community_id,
+        "tier": fact.tier,
+        "status": RunStatus.RUNNING.value,
+        "next_step": 0,
+        "started_at": fact.at,
+        "ended_at": None,
+        "stop_reason": None,
+    }
+    if not await SequenceRepository(session).start_run(values):
+        return 0
+    due = domain.due_at(fact.at, steps_of(sequence.steps), 0)
+    await _arm(session, run_id, 0, due)
+    return 1
 
 
 async def _arm(session: AsyncSession, run_id: str, step: int, due: datetime) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -136,19 +137,23 @@ class JoinRepository:
         return _group_loads(await self.session.execute(select(*_LOAD_COLUMNS).where(*where)))
 
     async def trial_group_seats(
-        self, tenant_id: str, member_id: str
+        self, members: Sequence[tuple[str, str]]
     ) -> Sequence[tuple[Membership, Community]]:
-        """The member's seated memberships in a trial-kind group, with their communities."""
+        """Seated memberships of ``(tenant_id, member_id)`` in a trial-kind group of a
+        community that upgrades automatically, with their communities, in member order."""
+        if not members:
+            return []
         query = (
             select(Membership, Community)
             .join(Group, Group.id == Membership.group_id)
             .join(Community, Community.id == Membership.community_id)
             .where(
-                Membership.tenant_id == tenant_id,
-                Membership.member_id == member_id,
+                tuple_(Membership.tenant_id, Membership.member_id).in_(sorted(set(members))),
                 Membership.status.in_([str(s) for s in SEATED]),
                 Group.kind == "trial",
+                Community.auto_upgrade.is_not(None),
             )
+            .order_by(Membership.tenant_id, Membership.member_id, Membership.id)
             .with_for_update(of=Membership)
         )
         return [(row[0], row[1]) for row in await self.session.execute(query)]

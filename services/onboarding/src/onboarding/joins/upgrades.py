@@ -4,6 +4,8 @@ payment or the level report that triggers it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onboarding import events
@@ -45,16 +47,14 @@ async def upgrade_after_payment(
         await add_event(session, event)
 
 
-async def upgrade_on_level(
-    session: AsyncSession, tenant_id: str, member_id: str, level: int
-) -> None:
-    """rewards reported a level (``level``: the member's level now, as the projection just
-    recorded it): the member leaves the trial groups of communities that upgrade at that
-    level (when a group of the target kind has room and admits them)."""
-    for membership, community in await JoinRepository(session).trial_group_seats(
-        tenant_id, member_id
-    ):
+async def upgrade_on_levels(session: AsyncSession, levels: Mapping[tuple[str, str], int]) -> None:
+    """rewards reported levels (``levels``: each member's level now, by (tenant, member), as
+    the projection just recorded it): members leave the trial groups of communities that
+    upgrade at their level (when a group of the target kind has room and admits them).
+    One query for the whole run, and it finds nothing unless a community upgrades."""
+    for membership, community in await JoinRepository(session).trial_group_seats(list(levels)):
         upgrade = AutoUpgrade.of(community.auto_upgrade)
+        level = levels[(membership.tenant_id, membership.member_id)]
         if upgrade is None or not upgrade.on_level(level):
             continue
         moved_from = await _upgrade_group(session, membership, upgrade)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 # Rewards starts every member at level 1; a member it never reported on is there.
@@ -20,3 +21,16 @@ def supersedes(changed_at: datetime, known_at: datetime | None) -> bool:
     and an older level must never overwrite a newer one.
     """
     return known_at is None or changed_at >= known_at
+
+
+@dataclass(frozen=True)
+class Level:
+    """A member's level as rewards last reported it, and when it changed."""
+
+    level: int
+    changed_at: datetime
+
+
+def fold_level(known: Level | None, reported: Level) -> Level:
+    """The level after a report: the report, unless a newer one is known."""
+    return reported if known is None or supersedes(reported.changed_at, known.changed_at) else known

@@ -2,20 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
+
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from onboarding.levels.domain import Level
 from onboarding.orm import MemberLevel
-from servicekit.db import insert_ignore
+from servicekit.db import dialect_insert
+
+Key = tuple[str, str]  # (tenant_id, member_id)
+_LEVELS: sa.Table = MemberLevel.__table__  # type: ignore[assignment]
 
 
 class LevelRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    # levels (the projection of rewards' level.changed)
     async def member_level(self, tenant_id: str, member_id: str) -> MemberLevel | None:
         return await self.session.get(MemberLevel, (tenant_id, member_id))
 
-    async def insert_level_if_absent(self, row: MemberLevel) -> bool:
-        values = {c.name: getattr(row, c.key) for c in MemberLevel.__table__.columns}
-        return await insert_ignore(self.session, MemberLevel.__table__, values)  # type: ignore[arg-type]
+    async def levels(self, keys: Sequence[Key]) -> dict[Key, Level]:
+        """The levels of ``(tenant_id, member_id)`` keys, in one statement."""
+        if not keys:
+            return {}
+        key = sa.tuple_(_LEVELS.c.tenant_id, _LEVELS.c.member_id)
+        query = sa.select(_LEVELS).where(key.in_(sorted(set(keys))))
+        return {
+            (row.tenant_id, row.member_id): Level(row.level, row.changed_at)
+            for row in await self.session.execute(query)
+        }
+
+    async def save_levels(self, levels: dict[Key, Level]) -> None:
+        """Upsert the rows in one executemany (one cached statement)."""
+        if not levels:
+            return
+        rows = [
+            {"tenant_id": tenant_id, "member_id": member_id, **asdict(level)}
+            for (tenant_id, member_id), level in sorted(levels.items())
+        ]
+        insert = dialect_insert(self.session, _LEVELS)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[_LEVELS.c.tenant_id, _LEVELS.c.member_id],
+            set_={"level": insert.excluded.level, "changed_at": insert.excluded.changed_at},
+        )
+        await self.session.execute(upsert, rows)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onboarding.levels import domain as levels
-from onboarding.levels.repository import LevelRepository
-from onboarding.orm import Community, MemberLevel
+from onboarding.levels.repository import Key, LevelRepository
+from onboarding.orm import Community
+from servicekit.events import Event
 from servicekit.problems import Problem
+from servicekit.projection import fold_run
 
 
 def check_level(community: Community, level: int) -> None:
@@ -27,17 +30,30 @@ def check_level(community: Community, level: int) -> None:
         )
 
 
-async def record_level(
-    session: AsyncSession, tenant_id: str, member_id: str, level: int, changed_at: datetime
-) -> int:
-    """The projection of rewards' levels: keep the latest reported level of each member.
-    Returns the member's level now (a late report does not lower it)."""
+async def record_levels(session: AsyncSession, events: Sequence[Event]) -> dict[Key, int]:
+    """The projection of rewards' levels: the latest reported level of each member kept (a
+    late report does not lower it), one read and one write for the run. Returns each
+    reported member's level now."""
     repo = LevelRepository(session)
-    row = MemberLevel(tenant_id=tenant_id, member_id=member_id, level=level, changed_at=changed_at)
-    if await repo.insert_level_if_absent(row):
-        return level
-    known = await repo.member_level(tenant_id, member_id)
-    assert known is not None
-    if levels.supersedes(changed_at, known.changed_at):
-        known.level, known.changed_at = level, changed_at
-    return known.level
+    now: dict[Key, int] = {}
+
+    async def save(changed: dict[Key, levels.Level]) -> None:
+        now.update({key: level.level for key, level in changed.items()})
+        await repo.save_levels(changed)
+
+    await fold_run(
+        events, key=_member, fact=_reported, fold=levels.fold_level, load=repo.levels, save=save
+    )
+    return now
+
+
+def _member(event: Event) -> Key:
+    return (event.tenant_id, str(event.data["member_id"]))
+
+
+def _reported(event: Event) -> levels.Level:
+    """A malformed event raises: the runner retries it, then dead-letters it for a look."""
+    changed_at = datetime.fromisoformat(str(event.data["changed_at"]))
+    if changed_at.tzinfo is None:  # the contract says date-time; read a bare one as UTC
+        changed_at = changed_at.replace(tzinfo=UTC)
+    return levels.Level(int(event.data["level"]), changed_at)
