@@ -17,6 +17,7 @@ from gateway import events
 from gateway.access import Gatekeeper, RateLimitHeadersMiddleware
 from gateway.api import apikeys, auth, me, operators, platform, tokens
 from gateway.domain import mail
+from gateway.domain.balance import replica_bases
 from gateway.keys import load_signing_keys
 from gateway.mailer import Mailer, transport_from_settings
 from gateway.openapi import install_docs
@@ -129,7 +130,14 @@ async def _readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-async def _upstream_ready(client: httpx.AsyncClient, base: str) -> str:
+async def _upstream_ready(client: httpx.AsyncClient, upstream: str) -> str:
+    """ "ok" when at least one replica is ready (the proxy sends only to ready ones), else
+    why each is not."""
+    answers = [await _replica_ready(client, base) for base in replica_bases(upstream)]
+    return "ok" if "ok" in answers else "; ".join(answers)
+
+
+async def _replica_ready(client: httpx.AsyncClient, base: str) -> str:
     try:
         response = await client.get(base + "/readyz")
     except httpx.HTTPError as error:

@@ -26,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from gateway.domain.balance import replica_bases
 from gateway.proxy import ConnectFailed, Engine, Proxy, RouteTable, TransportFailed
 from gateway.settings import Settings
 from servicekit.problems import document_problems
@@ -245,7 +246,8 @@ class MergedDocs:
         return specs, missing
 
     def _url(self, service: str) -> str:
-        return self.table.upstreams[service] + "/openapi.json"
+        # Replicas serve the same document: the first listed answers for them all.
+        return replica_bases(self.table.upstreams[service])[0] + "/openapi.json"
 
     async def _fetch(self, engine: Engine, service: str) -> dict[str, Any] | str:
         """The service's document, or why there is none."""

@@ -7,8 +7,10 @@ encode/httpx#3215) against 0.38× for aiohttp; ``bench/gateway.py`` keeps both
 engines side by side (``HttpxEngine`` exists for that comparison only).
 
 Bodies stream both ways and pass through byte for byte (no decompression).
-Each upstream has a circuit breaker (``gateway.domain.circuit``), closed again as soon as
-the upstream's ``/readyz`` answers 200 (probed while it is open); each route a
+An upstream may have several replicas (``gateway.domain.balance``): requests go round robin
+over them. Each replica has a circuit breaker (``gateway.domain.circuit``), opened by
+failures or by a readiness check that finds it not ready, and closed again as soon as its
+``/readyz`` answers 200 (probed while it is open); each route a
 time budget; idempotent requests are retried on connect errors and 502/503/504
 within that budget, and only while their body can still be sent again.
 """
@@ -16,7 +18,9 @@ within that budget, and only while their body can still be sent again.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -32,6 +36,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
+from gateway.domain.balance import Replicas, replica_bases, with_address
 from gateway.domain.circuit import CircuitBreaker, State, Ticket
 from gateway.settings import Settings
 from servicekit import tracing
@@ -507,13 +512,20 @@ class Proxy:
         self.table = RouteTable(settings.routes, settings.upstreams)
         self.timeouts = TimeoutTable(settings.route_timeouts_s, settings.upstream_timeout_s)
         self.retries = settings.upstream_retries
-        self.breakers = {
-            name: CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_reset_s)
-            for name in settings.upstreams
+
+        def new_breaker() -> CircuitBreaker:
+            return CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_reset_s)
+
+        self.configured = {name: replica_bases(v) for name, v in settings.upstreams.items()}
+        self.replicas = {
+            name: Replicas(bases, new_breaker) for name, bases in self.configured.items()
         }
         self.probe_interval_s = settings.breaker_probe_interval_s
+        self.check_interval_s = settings.upstream_check_interval_s
+        self.resolve_interval_s = settings.upstream_resolve_interval_s
         self.own_routes: list[BaseRoute] = []  # the gateway's own, for 405 answers
-        self._probes: dict[str, asyncio.Task[None]] = {}
+        self._probes: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._watch: asyncio.Task[None] | None = None
         self._engine = engine
         self.before_forward = before_forward
         self.clock = clock
@@ -555,7 +567,7 @@ class Proxy:
         if any(segment in (".", "..") for segment in path.split("/")):
             # Routing saw the path one way; the upstream could resolve it another.
             raise Problem(400, "bad-request", "Bad Request", "'.' and '..' path segments")
-        service, base = target
+        service = target[0]
         client = scope.get("client")
         headers = request_headers(
             scope["headers"],
@@ -567,27 +579,28 @@ class Proxy:
         body = await RequestBody.of(request)
         if body.length is not None:
             headers.append(("content-length", body.length))
-        url = base + _raw_target(scope)
-        reply = await self.exchange(service, request.method, url, headers, body, path)
+        target_path = _raw_target(scope)
+        reply = await self.exchange(service, request.method, target_path, headers, body, path)
         return await to_response(reply, request.method)
 
     async def exchange(
         self,
         service: str,
         method: str,
-        url: str,
+        target: str,
         headers: list[tuple[str, str]],
         body: RequestBody,
         path: str,
     ) -> Reply:
-        """One answer from ``service``, retried within the route's budget when allowed."""
+        """One answer from ``service`` for ``target`` (path and query), retried within the
+        route's budget when allowed (a retry goes to the next replica)."""
         budget = self.timeouts.resolve(path)
         deadline = self.clock() + budget
         attempt = 0
         while True:
             try:
                 failure, reply = await self._attempt(
-                    service, method, url, headers, body, budget, deadline
+                    service, method, target, headers, body, budget, deadline
                 )
             except TimeoutError as error:
                 raise upstream_timeout(service, budget) from error
@@ -612,72 +625,124 @@ class Proxy:
         self,
         service: str,
         method: str,
-        url: str,
+        target: str,
         headers: list[tuple[str, str]],
         body: RequestBody,
         budget: float,
         deadline: float,
     ) -> tuple[str | int, Reply | None]:
-        """(failure kind or status, the reply if any); the breaker is told the outcome."""
-        breaker = self.breakers[service]
-        ticket = self._admit(service)
+        """(failure kind or status, the reply if any); the replica's breaker is told."""
+        base, ticket = self._admit(service)
+        breaker = self.replicas[service].breaker(base)
         try:
             async with asyncio.timeout(deadline - self.clock()):
-                reply = await self.engine.send(method, url, headers, body.payload(), budget)
+                reply = await self.engine.send(
+                    method, base + target, headers, body.payload(), budget
+                )
         except TimeoutError:
-            self._failed(service, ticket)
+            self._failed(service, base, ticket)
             raise
         except (ConnectFailed, TransportFailed) as error:
             if body.client_gone:  # the client hung up mid-upload: says nothing of the upstream
                 breaker.release(ticket)
                 raise ClientDisconnect() from error
-            self._failed(service, ticket)
+            self._failed(service, base, ticket)
             return ("connect" if isinstance(error, ConnectFailed) else "transport"), None
         except BaseException:
             breaker.release(ticket)
             raise
-        self._record(service, ticket, reply.status)
+        self._record(service, base, ticket, reply.status)
         return reply.status, reply
 
-    def _admit(self, service: str) -> Ticket:
-        breaker = self.breakers[service]
+    def _admit(self, service: str) -> tuple[str, Ticket]:
+        """The replica to send to, and its ticket; 503 when every replica's circuit is open."""
         now = self.clock()
-        ticket = breaker.acquire(now)
-        if ticket is None:
-            raise upstream_unavailable(service, breaker.retry_after(now))
-        return ticket
+        chosen = self.replicas[service].choose(now)
+        if chosen is None:
+            raise upstream_unavailable(service, self.replicas[service].retry_after(now))
+        return chosen
 
-    def _record(self, service: str, ticket: Ticket, status: int) -> None:
+    def _record(self, service: str, base: str, ticket: Ticket, status: int) -> None:
         # Any other answer, 500 included, shows the upstream is up and serving.
         if status in RETRY_STATUSES:
-            self._failed(service, ticket)
+            self._failed(service, base, ticket)
         else:
-            self.breakers[service].success(ticket, self.clock())
+            self.replicas[service].breaker(base).success(ticket, self.clock())
 
-    def _failed(self, service: str, ticket: Ticket) -> None:
-        """Tell the breaker; once it is open, watch the upstream's readiness."""
-        breaker = self.breakers[service]
-        breaker.failure(ticket, self.clock())
-        if breaker.state(self.clock()) is not State.CLOSED and service not in self._probes:
-            task = asyncio.create_task(self._probe_until_ready(service))
-            self._probes[service] = task
-            task.add_done_callback(lambda _: self._probes.pop(service, None))
+    def _failed(self, service: str, base: str, ticket: Ticket) -> None:
+        """Tell the replica's breaker; once it is open, watch the replica's readiness."""
+        self.replicas[service].breaker(base).failure(ticket, self.clock())
+        self._watch_until_ready(service, base)
 
-    async def _probe_until_ready(self, service: str) -> None:
-        """Ask ``/readyz`` every ``probe_interval_s`` while the circuit is open; the first
-        ready answer closes it, so a restarted service is back as soon as it is ready
-        rather than after the rest of ``breaker_reset_s``."""
-        breaker = self.breakers[service]
+    def _watch_until_ready(self, service: str, base: str) -> None:
+        breaker = self.replicas[service].breaker(base)
+        key = (service, base)
+        if breaker.state(self.clock()) is not State.CLOSED and key not in self._probes:
+            task = asyncio.create_task(self._probe_until_ready(service, base))
+            self._probes[key] = task
+            task.add_done_callback(lambda _: self._probes.pop(key, None))
+
+    async def _probe_until_ready(self, service: str, base: str) -> None:
+        """Ask the replica's ``/readyz`` every ``probe_interval_s`` while its circuit is
+        open; the first ready answer closes it, so a restarted replica is back as soon as
+        it is ready rather than after the rest of ``breaker_reset_s``."""
+        breaker = self.replicas[service].breaker(base)
         while breaker.state(self.clock()) is not State.CLOSED:
             await self.sleep(self.probe_interval_s)
-            if await self.probe_ready(service):
+            if await self.probe_ready(base):
                 breaker.recovered(self.clock())
 
-    async def probe_ready(self, service: str) -> bool:
-        """Whether the upstream answers its readiness probe with 200 (not counted by the
+    async def check_replicas(self) -> None:
+        """One round of the background watch: names re-resolved when it is time, and each
+        replica of a service that has several asked for its readiness; one that is not
+        ready stops getting requests until its probe finds it ready."""
+        for service, replicas in self.replicas.items():
+            bases = replicas.bases
+            if len(bases) < 2:
+                continue  # the only replica: its failures open its circuit already
+            answers = await asyncio.gather(*(self.probe_ready(base) for base in bases))
+            for base, ready in zip(bases, answers, strict=True):
+                if not ready:
+                    replicas.breaker(base).trip(self.clock())
+                    self._watch_until_ready(service, base)
+
+    async def resolve_replicas(self) -> None:
+        """Each configured base whose host is a name becomes one replica per address it
+        resolves to (a Kubernetes headless Service lists its ready pods)."""
+        loop = asyncio.get_running_loop()
+        for service, configured in self.configured.items():
+            resolved: list[str] = []
+            for base in configured:
+                host = URL(base).host or ""
+                try:
+                    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+                except OSError:
+                    continue  # keep what was known: a DNS hiccup must not drop replicas
+                addresses = dict.fromkeys(str(info[4][0]) for info in infos)
+                resolved.extend(with_address(base, address) for address in addresses)
+            self.replicas[service].replace(list(dict.fromkeys(resolved)))
+
+    async def watch(self) -> None:
+        """Background: resolve names every ``resolve_interval_s`` (when set) and check the
+        replicas' readiness every ``check_interval_s`` (when set)."""
+        last_resolved = -math.inf
+        interval = min(i for i in (self.check_interval_s, self.resolve_interval_s, 60) if i > 0)
+        while True:
+            if (
+                self.resolve_interval_s > 0
+                and self.clock() - last_resolved >= self.resolve_interval_s
+            ):
+                await self.resolve_replicas()
+                last_resolved = self.clock()
+            if self.check_interval_s > 0:
+                await self.check_replicas()
+            await self.sleep(interval)
+
+    async def probe_ready(self, base: str) -> bool:
+        """Whether a replica answers its readiness probe with 200 (not counted by the
         breaker: a probe is not a client's request)."""
         timeout_s = max(self.probe_interval_s, 0.5)
-        url = self.table.upstreams[service] + READINESS_PATH
+        url = base + READINESS_PATH
         try:
             async with asyncio.timeout(timeout_s):
                 reply = await self.engine.send("GET", url, [], None, timeout_s)
@@ -686,10 +751,16 @@ class Proxy:
             return False  # RuntimeError: the engine is closed (shutting down)
         return reply.status == 200
 
+    def start_watch(self) -> None:
+        if self.check_interval_s > 0 or self.resolve_interval_s > 0:
+            self._watch = asyncio.create_task(self.watch())
+
     async def stop_probes(self) -> None:
-        for task in list(self._probes.values()):
+        tasks = [*self._probes.values(), *([self._watch] if self._watch else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._probes.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._watch = None
 
     async def fetch(
         self, service: str, path: str, headers: list[tuple[str, str]], timeout_s: float
@@ -699,24 +770,22 @@ class Proxy:
         Raises the 503 problem when the circuit is open, TimeoutError, ConnectFailed or
         TransportFailed.
         """
-        breaker = self.breakers[service]
-        ticket = self._admit(service)
+        base, ticket = self._admit(service)
+        breaker = self.replicas[service].breaker(base)
         try:
             async with asyncio.timeout(timeout_s):
-                reply = await self.engine.send(
-                    "GET", self.table.upstreams[service] + path, headers, None, timeout_s
-                )
+                reply = await self.engine.send("GET", base + path, headers, None, timeout_s)
                 try:
                     body = await reply.read()
                 finally:
                     await reply.aclose()
         except (TimeoutError, ConnectFailed, TransportFailed):
-            self._failed(service, ticket)
+            self._failed(service, base, ticket)
             raise
         except BaseException:
             breaker.release(ticket)
             raise
-        self._record(service, ticket, reply.status)
+        self._record(service, base, ticket, reply.status)
         return reply.status, body
 
 
@@ -779,6 +848,7 @@ def _wrap_lifespan(app: FastAPI, proxy: Proxy, route: Route, name: EngineName) -
             routes.remove(route)
             routes.append(route)
         proxy.engine = open_engine(name)
+        proxy.start_watch()
         try:
             async with inner(app) as state:
                 yield state

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from gateway.domain.balance import replica_bases
 from servicekit.settings import DEV_SECRET, Environment, ServiceSettings
 
 DEFAULT_UPSTREAMS = {
@@ -75,6 +76,8 @@ class Settings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///./var/gateway.db"
 
     # Routing
+    # A service's base URL, or several comma-separated (its replicas: round robin, and a
+    # replica that fails or is not ready is left out until its /readyz answers 200).
     upstreams: dict[str, str] = DEFAULT_UPSTREAMS
     routes: dict[str, str] = DEFAULT_ROUTES
     route_timeouts_s: dict[str, float] = {}  # path prefix -> timeout; default below
@@ -84,6 +87,11 @@ class Settings(ServiceSettings):
     breaker_reset_s: float = 10.0  # open time before one trial request is let through
     # While a circuit is open, the upstream's /readyz is asked this often; ready closes it.
     breaker_probe_interval_s: float = 0.5
+    # Services with several replicas: each replica's /readyz asked this often (0: never).
+    upstream_check_interval_s: float = 2.0
+    # Re-resolve the upstreams' host names this often, one replica per address (a
+    # Kubernetes headless Service); 0: never (the HTTP client resolves each connection).
+    upstream_resolve_interval_s: float = 0.0
     cors_origins: list[str] = []
 
     # Tokens. Ed25519 private keys (PEM). In development a key is generated once into
@@ -118,6 +126,13 @@ class Settings(ServiceSettings):
     mail_dir: str = "./var/mail"
     public_url: str = "http://127.0.0.1:8000"  # the gateway as callers reach it
     console_url: str | None = None  # the web console; links fall back to public_url
+
+    @field_validator("upstreams")
+    @classmethod
+    def _replica_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for upstream in value.values():
+            replica_bases(upstream)  # raises ValueError on a malformed list
+        return value
 
     @field_validator("smtp_url")
     @classmethod

@@ -294,6 +294,34 @@ def test_the_breaker_opens_then_recovers(token_mint: TokenMint) -> None:
         servers.close()
 
 
+def test_replicas_share_the_load_and_one_that_dies_is_left_out(token_mint: TokenMint) -> None:
+    """Two replicas of a service behind the gateway over real HTTP: requests alternate;
+    one replica stopped, every request still answers 200 (a refused GET is retried on
+    the other, and the dead one's circuit opens so POSTs stop going there)."""
+    servers = h.ServerThread()
+    first, second = h.Upstream("activities"), h.Upstream("activities")
+    bases = [servers.serve(first.app()), servers.serve(second.app())]
+    settings = h.gateway_settings(
+        {"activities": ",".join(bases)},
+        breaker_failure_threshold=1,
+        breaker_reset_s=60,
+        upstream_check_interval_s=0,  # the breaker alone, here
+    )
+    gateway = httpx.Client(base_url=servers.serve(h.gateway_app(settings, token_mint)))
+    try:
+        for _ in range(10):
+            assert gateway.get("/v1/activities/echo").status_code == 200
+        assert (first.hits["echo"], second.hits["echo"]) == (5, 5)
+        servers.stop(bases[1])
+        statuses = [gateway.get("/v1/activities/echo").status_code for _ in range(5)]
+        statuses += [gateway.post("/v1/activities/echo").status_code for _ in range(5)]
+        assert statuses == [200] * 10
+        assert (first.hits["echo"], second.hits["echo"]) == (15, 5)
+    finally:
+        gateway.close()
+        servers.close()
+
+
 # --- /v1/me -------------------------------------------------------------------------------
 
 

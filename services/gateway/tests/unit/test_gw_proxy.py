@@ -222,10 +222,10 @@ class Clock:
 
 
 def make_proxy(engine: FakeEngine, clock: Clock | None = None, **overrides: Any) -> Proxy:
+    defaults = {"upstream_retries": 2, "breaker_failure_threshold": 3}
     settings = Settings(
-        upstreams={"rewards": "http://rewards"},
+        **{"upstreams": {"rewards": "http://rewards"}, **defaults, **overrides},
         routes={"/v1/rewards": "rewards"},
-        **{"upstream_retries": 2, "breaker_failure_threshold": 3, **overrides},
     )
     return Proxy(settings, engine=engine, clock=clock or Clock())
 
@@ -246,8 +246,7 @@ def request(method: str = "GET", body: bytes | None = None, *, chunked: bool = F
 
 async def exchange(proxy: Proxy, method: str = "GET", req: Request | None = None) -> Any:
     body = await RequestBody.of(req or request(method))
-    url = "http://rewards/v1/rewards/x"
-    return await proxy.exchange("rewards", method, url, [], body, "/v1/rewards/x")
+    return await proxy.exchange("rewards", method, "/v1/rewards/x", [], body, "/v1/rewards/x")
 
 
 async def test_get_is_retried_on_503_and_the_discarded_answers_closed() -> None:
@@ -346,7 +345,7 @@ async def test_a_ready_upstream_closes_the_open_circuit_without_waiting_for_the_
     for _ in range(3):
         with pytest.raises(Problem):
             await exchange(proxy)
-    breaker = proxy.breakers["rewards"]
+    breaker = proxy.replicas["rewards"].breaker("http://rewards")
     for _ in range(4):  # probes find it down: still open
         await asyncio.sleep(0)
     assert breaker.state(clock.now) is State.OPEN and engine.calls > 3
@@ -394,3 +393,99 @@ async def test_small_answers_are_buffered_large_ones_streamed() -> None:
 
 def test_idempotent_methods_are_the_rfc_ones_we_forward() -> None:
     assert frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}) == IDEMPOTENT_METHODS
+
+
+# --- replicas -----------------------------------------------------------------------------
+
+
+class ReplicaEngine(FakeEngine):
+    """Answers by replica: a host listed in ``down`` refuses connections, one in
+    ``not_ready`` serves requests but answers 503 on /readyz."""
+
+    def __init__(self) -> None:
+        super().__init__(200)
+        self.down: set[str] = set()
+        self.not_ready: set[str] = set()
+
+    async def send(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: Any, timeout_s: float
+    ) -> FakeReply:
+        self.calls += 1
+        self.urls.append(url)
+        host = url.split("/")[2]
+        if host in self.down:
+            raise ConnectFailed("refused")
+        ready = url.endswith("/readyz") and host in self.not_ready
+        return FakeReply(503 if ready else 200)
+
+
+def replicated(engine: ReplicaEngine, clock: Clock, **overrides: Any) -> Proxy:
+    return make_proxy(
+        engine, clock, upstreams={"rewards": "http://r0, http://r1, http://r2"}, **overrides
+    )
+
+
+def hosts(engine: ReplicaEngine) -> list[str]:
+    return [url.split("/")[2] for url in engine.urls if not url.endswith("/readyz")]
+
+
+async def test_requests_go_round_robin_over_the_replicas() -> None:
+    engine = ReplicaEngine()
+    proxy = replicated(engine, Clock())
+    for _ in range(6):
+        assert (await exchange(proxy)).status == 200
+    assert hosts(engine) == ["r0", "r1", "r2", "r0", "r1", "r2"]
+
+
+async def test_a_replica_that_refuses_is_retried_elsewhere_then_left_out() -> None:
+    engine = ReplicaEngine()
+    engine.down.add("r1")
+    proxy = replicated(engine, Clock(), breaker_failure_threshold=2)
+    for _ in range(8):
+        assert (await exchange(proxy)).status == 200  # a refused GET goes to the next one
+    sent = hosts(engine)
+    assert sent.count("r1") == 2  # its circuit opened after two refusals
+    assert sent[-4:].count("r1") == 0
+    await proxy.stop_probes()
+
+
+async def test_a_replica_that_is_not_ready_gets_nothing_until_it_is() -> None:
+    clock = Clock()
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+        await asyncio.sleep(0)
+
+    engine = ReplicaEngine()
+    engine.not_ready.add("r2")
+    proxy = replicated(engine, clock)
+    proxy.sleep = sleep
+    await proxy.check_replicas()
+    for _ in range(4):
+        await exchange(proxy)
+    assert "r2" not in hosts(engine)
+    engine.not_ready.clear()  # it becomes ready: its probe closes the circuit
+    for _ in range(4):
+        await asyncio.sleep(0)
+    engine.urls.clear()
+    for _ in range(3):
+        await exchange(proxy)
+    assert sorted(hosts(engine)) == ["r0", "r1", "r2"]
+    await proxy.stop_probes()
+
+
+async def test_every_replica_down_is_a_503_with_retry_after() -> None:
+    engine = ReplicaEngine()
+    engine.down.update({"r0", "r1", "r2"})
+    proxy = replicated(engine, Clock(), breaker_failure_threshold=1, breaker_reset_s=5)
+    with pytest.raises(Problem):
+        await exchange(proxy)  # three refusals, one per replica: all open
+    with pytest.raises(Problem) as caught:
+        await exchange(proxy)
+    assert (caught.value.status, caught.value.headers) == (503, {"Retry-After": "5"})
+    await proxy.stop_probes()
+
+
+def test_a_malformed_replica_list_is_refused_at_startup() -> None:
+    with pytest.raises(ValueError):
+        Settings(upstreams={"rewards": "http://r0,ftp://r1"}, routes={"/v1/rewards": "rewards"})

@@ -90,6 +90,12 @@ class CircuitBreaker:
         if self._open:
             self._change(is_open=False, now=now)
 
+    def trip(self, now: float) -> None:
+        """The upstream reported itself not ready (a readiness check): open the circuit now;
+        its readiness probe closes it again (``recovered``)."""
+        if not self._open:
+            self._change(is_open=True, now=now)
+
     def release(self, ticket: Ticket) -> None:
         """The request ended without telling anything about the upstream (e.g. cancelled)."""
         if ticket.trial and not self._stale(ticket):
