@@ -49,6 +49,11 @@ class Platform:
     database_urls: Mapping[str, str] = field(default_factory=dict)
     extra_env: Mapping[str, str] = field(default_factory=dict)
     workers: Mapping[str, int] = field(default_factory=dict)  # processes per service (PG)
+    # Replicas per service, each its own process on its own port (PostgreSQL): the gateway
+    # spreads requests over them. Replica 0 is named after the service, the others
+    # "<service>-<n>" (in ``processes``, ``kill`` and the log file names).
+    replicas: Mapping[str, int] = field(default_factory=dict)
+    replica_ports: dict[str, int] = field(default_factory=dict)
     quiet: bool = False
     broker_max_bytes: int = DEFAULT_BROKER_MAX_MIB * MIB
     # A recycle puts the services' retained events back on the broker: if they alone pass
@@ -79,7 +84,13 @@ class Platform:
         return self.var_dir / "mail"
 
     def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+        """A service's (or a replica's: "onboarding-1") base URL."""
+        port = self.replica_ports.get(service) or self.ports[service]
+        return f"http://127.0.0.1:{port}"
+
+    def replica_names(self, service: str) -> list[str]:
+        count = self.replicas.get(service, 1)
+        return [service, *(f"{service}-{n}" for n in range(1, count))]
 
     def env_for(self, service: str) -> dict[str, str]:
         prefix = f"QUANZI_{service.upper()}_"
@@ -92,7 +103,10 @@ class Platform:
             prefix + "JWKS_URL": f"{self.gateway_url}/.well-known/jwks.json",
         }
         if service == "gateway":
-            upstreams = {name: self.url(name) for name in SERVICES}
+            upstreams = {
+                name: ",".join(self.url(replica) for replica in self.replica_names(name))
+                for name in SERVICES
+            }
             env[prefix + "UPSTREAMS"] = json.dumps(upstreams)
             env[prefix + "SIGNING_KEY_FILE"] = str(self.var_dir / "gateway-signing-key.pem")
             env[prefix + "MAIL_DIR"] = str(self.mail_dir)
@@ -102,6 +116,10 @@ class Platform:
 
     def start(self, timeout_s: float = 90.0) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)
+        extra = [r for s in SERVICES for r in self.replica_names(s)[1:]]
+        if extra and not self.replica_ports:
+            first = free_port_block(len(extra))
+            self.replica_ports.update({r: first + n for n, r in enumerate(extra)})
         if self.external_kafka is None:
             self._say(f"starting the dev broker on 127.0.0.1:{self.broker_port}")
             self.broker = DevBroker(port=self.broker_port, log_path=self.var_dir / "broker.log")
@@ -117,17 +135,21 @@ class Platform:
                 stdout=subprocess.DEVNULL,
             )
         for service in ("gateway", *SERVICES):
-            self.start_service(service)
+            for replica in self.replica_names(service):
+                self.start_service(replica)
         self.wait_healthy(timeout_s)
 
-    def start_service(self, service: str) -> None:
-        if port_open("127.0.0.1", self.ports[service]):
-            raise RuntimeError(f"port {self.ports[service]} for {service} is already in use")
-        log = open(self.var_dir / f"{service}.log", "ab")  # noqa: SIM115 (lives with the process)
-        self.processes[service] = subprocess.Popen(
+    def start_service(self, replica: str) -> None:
+        """Start a service, or one of its replicas ("onboarding-1")."""
+        service = replica.rsplit("-", 1)[0] if replica in self.replica_ports else replica
+        port = self.replica_ports.get(replica) or self.ports[service]
+        if port_open("127.0.0.1", port):
+            raise RuntimeError(f"port {port} for {replica} is already in use")
+        log = open(self.var_dir / f"{replica}.log", "ab")  # noqa: SIM115 (lives with the process)
+        self.processes[replica] = subprocess.Popen(
             [
                 *(sys.executable, "-m", f"{service}.cli", "serve"),
-                *("--port", str(self.ports[service])),
+                *("--port", str(port)),
                 *("--workers", str(self.workers.get(service, 1))),
             ],
             env=self.env_for(service),
@@ -190,7 +212,7 @@ class Platform:
         return None if held is None else held // MIB
 
     def kill(self, service: str) -> None:
-        """kill -9 one service (reliability tests)."""
+        """kill -9 one service or replica (reliability tests)."""
         process = self.processes.pop(service)
         process.kill()
         process.wait()
