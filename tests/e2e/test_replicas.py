@@ -1,6 +1,7 @@
 """Two replicas of every service behind the gateway, on PostgreSQL (one database per service,
 one broker), under a steady load of joins and leaves, with one replica of onboarding and
-one of rewards killed with SIGKILL in the middle of it.
+one of rewards killed with SIGKILL in the middle of it, and a third replica of rewards
+started later (its consumers join their groups: a rebalance while events flow).
 
 Every effect happens exactly once: each member who joined is seated once and credited the
 join bonus once (however many replicas' relays and consumers handled their events, and
@@ -151,6 +152,7 @@ def test_two_replicas_of_everything_lose_and_repeat_nothing_when_two_are_killed(
             tokens[member] = bearer(minted.json()["access_token"])
 
     answered: list[int] = []
+    added: list[str] = []
 
     async def load() -> None:
         async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as http:
@@ -165,6 +167,8 @@ def test_two_replicas_of_everything_lose_and_repeat_nothing_when_two_are_killed(
                         # Mid-load: whichever holds the relay lock or uncommitted offsets.
                         platform.kill("onboarding")
                         platform.kill("rewards")
+                    if len(answered) == KILL_AFTER * 2:  # and one more joins: a rebalance
+                        added.append(platform.add_replica("rewards"))
 
             await asyncio.gather(*(joiner() for _ in range(6)))
             leave = f"{OB}/communities/{cid}/leave"
@@ -176,6 +180,7 @@ def test_two_replicas_of_everything_lose_and_repeat_nothing_when_two_are_killed(
     # 200: a join retried after a dying replica's 502 had in fact committed (a repeat).
     assert len(answered) == MEMBERS and set(answered) <= {200, 201}, Counter(answered)
     assert "onboarding" not in platform.processes and "rewards" not in platform.processes
+    assert added == ["rewards-2"] and platform.processes["rewards-2"].poll() is None
 
     with httpx.Client(base_url=platform.gateway_url, timeout=30) as client:
 

@@ -211,6 +211,18 @@ class Platform:
         held = self.broker.memory_bytes() if self.broker else None
         return None if held is None else held // MIB
 
+    def add_replica(self, service: str) -> str:
+        """Start one more replica of a running service (its consumers join their groups:
+        a rebalance); the gateway keeps its list, so it serves no HTTP through it. Its name."""
+        count = max(
+            (int(r.rsplit("-", 1)[1]) for r in self.replica_ports if r.startswith(service + "-")),
+            default=0,
+        )
+        replica = f"{service}-{count + 1}"
+        self.replica_ports[replica] = free_port_block(1)
+        self.start_service(replica)
+        return replica
+
     def kill(self, service: str) -> None:
         """kill -9 one service or replica (reliability tests)."""
         process = self.processes.pop(service)
