@@ -256,3 +256,13 @@ class OutboxRelay:
             await session.execute(
                 delete(outbox).where(outbox.c.sent_at < utcnow() - self._retention)
             )
+
+
+async def unsent_at_least(session: AsyncSession, count: int) -> bool:
+    """Whether at least ``count`` events wait to be published (reads at most ``count`` rows
+    of the unsent index). Bulk writers check it before each batch and wait while it holds
+    (back-pressure): the relay publishes in commit order, so an import that outran it would
+    put its whole backlog ahead of every other tenant's next event."""
+    unsent = select(outbox.c.id).where(outbox.c.sent_at.is_(None)).limit(count).subquery()
+    unsent_count = await session.scalar(select(func.count()).select_from(unsent))
+    return (unsent_count or 0) >= count

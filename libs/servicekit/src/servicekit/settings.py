@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./var/service.db"
     database_pool_size: int = 10
     database_pool_pre_ping: bool = False  # a round trip per checkout (servicekit.db)
+    # Bulk writers (imports) wait while this many events are unpublished (back-pressure,
+    # servicekit.outbox.unsent_at_least); 0: never wait.
+    outbox_bulk_backlog: int = 5000
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Tansu (dev broker) rejects InitProducerId; real Kafka should turn this on.

@@ -63,6 +63,9 @@ class Gatekeeper:
         await self.limit(
             request, principal.tenant_id, principal.subject, tenant.plan, kind_of(principal)
         )
+        plans = self.settings.rate_limit_plans
+        share = (plans.get(tenant.plan) or plans[self.settings.default_plan]).max_in_flight
+        request.state.tenant_share = (principal.tenant_id, share)  # for the proxy
         return caller
 
     async def authenticate(self, request: Request) -> Caller:

@@ -38,6 +38,7 @@ from yarl import URL
 
 from gateway.domain.balance import Replicas, replica_bases, with_address
 from gateway.domain.circuit import CircuitBreaker, State, Ticket
+from gateway.fairshare import TenantShares
 from gateway.settings import Settings
 from servicekit import tracing
 from servicekit.problems import Problem
@@ -520,6 +521,7 @@ class Proxy:
         self.replicas = {
             name: Replicas(bases, new_breaker) for name, bases in self.configured.items()
         }
+        self.shares = TenantShares(settings.tenant_share_wait_s)
         self.probe_interval_s = settings.breaker_probe_interval_s
         self.check_interval_s = settings.upstream_check_interval_s
         self.resolve_interval_s = settings.upstream_resolve_interval_s
@@ -580,7 +582,14 @@ class Proxy:
         if body.length is not None:
             headers.append(("content-length", body.length))
         target_path = _raw_target(scope)
-        reply = await self.exchange(service, request.method, target_path, headers, body, path)
+        share: tuple[str, int] | None = getattr(request.state, "tenant_share", None)
+        if share is None:  # no tenant (a hook that admits anonymous callers)
+            reply = await self.exchange(service, request.method, target_path, headers, body, path)
+        else:
+            async with self.shares.hold(*share):
+                reply = await self.exchange(
+                    service, request.method, target_path, headers, body, path
+                )
         return await to_response(reply, request.method)
 
     async def exchange(

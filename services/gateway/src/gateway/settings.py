@@ -41,15 +41,19 @@ class PlanLimits(BaseModel):
     principal_rate: float
     principal_burst: int
     kinds: dict[PrincipalKind, Bucket] = {}
+    # The tenant's share of the upstreams: requests in flight at once through one gateway
+    # process (gateway.fairshare); past it, its requests wait their turn at the gateway.
+    max_in_flight: int = 32
 
     def principal_bucket(self, kind: PrincipalKind) -> Bucket:
         sized = self.kinds.get(kind)
         return sized or Bucket(rate=self.principal_rate, burst=self.principal_burst)
 
 
-def _plan(tenant: int, person: int, operator: int, apikey: int) -> PlanLimits:
-    """A plan from sustained rates; bursts are twice the rate."""
+def _plan(tenant: int, person: int, operator: int, apikey: int, in_flight: int) -> PlanLimits:
+    """A plan from sustained rates (bursts are twice the rate) and its share in flight."""
     return PlanLimits(
+        max_in_flight=in_flight,
         tenant_rate=tenant,
         tenant_burst=2 * tenant,
         principal_rate=person,
@@ -61,11 +65,12 @@ def _plan(tenant: int, person: int, operator: int, apikey: int) -> PlanLimits:
     )
 
 
-# Requests per second: tenant (everyone together), member, operator, API key.
+# Requests per second: tenant (everyone together), member, operator, API key; then the
+# tenant's requests in flight at once.
 DEFAULT_PLANS = {
-    "free": _plan(20, 5, 10, 20),
-    "standard": _plan(400, 20, 40, 300),
-    "enterprise": _plan(3000, 50, 100, 2000),
+    "free": _plan(20, 5, 10, 20, 4),
+    "standard": _plan(400, 20, 40, 300, 16),
+    "enterprise": _plan(3000, 50, 100, 2000, 64),
 }
 
 
@@ -87,6 +92,8 @@ class Settings(ServiceSettings):
     breaker_reset_s: float = 10.0  # open time before one trial request is let through
     # While a circuit is open, the upstream's /readyz is asked this often; ready closes it.
     breaker_probe_interval_s: float = 0.5
+    # A request waiting this long for its tenant's share (plans' max_in_flight) gets a 429.
+    tenant_share_wait_s: float = 10.0
     # Services with several replicas: each replica's /readyz asked this often (0: never).
     upstream_check_interval_s: float = 2.0
     # Re-resolve the upstreams' host names this often, one replica per address (a

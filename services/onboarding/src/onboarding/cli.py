@@ -66,7 +66,8 @@ async def _members(argv: list[str]) -> int:
     settings = Settings()
     engine = create_engine(settings.database_url)
     try:
-        return await _import(Directory(session_factory(engine)), args)
+        directory = Directory(session_factory(engine), bulk_backlog=settings.outbox_bulk_backlog)
+        return await _import(directory, args)
     except (ImportFileError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -9,11 +9,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import update
 
 from onboarding.cli import main
 from onboarding.directory.handlers import on_member_identified
+from onboarding.directory.importer import SourceRow, import_rows
+from onboarding.directory.service import Directory, Outcome
 from servicekit.db import transaction
 from servicekit.events import Event
+from servicekit.problems import Problem
+from servicekit.tables import outbox
+from servicekit.types import utcnow
 
 if TYPE_CHECKING:
     from conftest import Onboarding
@@ -197,6 +203,41 @@ def write_csv(path: Path, rows: int, bad_every: int) -> None:
         for n in range(rows):
             external_id = "" if n % bad_every == bad_every - 1 else f"csv-{n}"
             writer.writerow([external_id, f"会员{n}", "读书|vip", "杭州", "" if n % 2 else "gold"])
+
+
+async def test_an_import_waits_while_the_relay_is_behind(onboarding: Onboarding) -> None:
+    """No broker here: the outbox keeps every event unpublished. Past the backlog limit a
+    batch is refused before anything is written, and the importer waits and sends it again
+    once the relay caught up (here: the wait marks the outbox published)."""
+    directory = Directory(onboarding.sessions, bulk_backlog=3)
+    first = await directory.upsert_batch(
+        onboarding.tenant, [{"external_id": f"b-{n}"} for n in range(3)]
+    )
+    assert [r.outcome for r in first] == [Outcome.CREATED] * 3
+    with pytest.raises(Problem) as refused:
+        await directory.upsert_batch(onboarding.tenant, [{"external_id": "b-3"}])
+    assert (refused.value.status, refused.value.slug) == (429, "publishing-backlog")
+    assert refused.value.headers == {"Retry-After": "1"}
+    assert len(await onboarding.events(UPSERTED)) == 3  # nothing of the refused batch
+
+    waits: list[float] = []
+
+    async def relay_catches_up(seconds: float) -> None:
+        waits.append(seconds)
+        async with transaction(onboarding.sessions) as session:
+            await session.execute(update(outbox).values(sent_at=utcnow()))
+
+    rows = [SourceRow(line=n, raw={"external_id": f"c-{n}"}) for n in range(4)]
+    summary = await import_rows(
+        directory,
+        onboarding.tenant,
+        rows,
+        batch_size=2,
+        report=lambda _: None,
+        wait=relay_catches_up,
+    )
+    assert (summary.counts[Outcome.CREATED], waits) == (4, [1])
+    assert len(await onboarding.events(UPSERTED)) == 7
 
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, database_url: str, *argv: str) -> int:

@@ -20,7 +20,8 @@ ExternalIdPath = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 async def directory(request: Request) -> Directory:
-    return Directory(request.app.state.sessions)
+    settings = request.app.state.settings
+    return Directory(request.app.state.sessions, bulk_backlog=settings.outbox_bulk_backlog)
 
 
 DirectoryDep = Annotated[Directory, Depends(directory)]

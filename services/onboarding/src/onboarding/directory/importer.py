@@ -12,14 +12,21 @@ what the directory has. JSON lines: one object per line, shaped like a batch row
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeVar
 
-from onboarding.directory.service import Directory, Outcome, RowResult, invalid_row
+from onboarding.directory.service import (
+    BACKLOG_RETRY_S,
+    Directory,
+    Outcome,
+    RowResult,
+    invalid_row,
+)
 from servicekit.problems import Problem
 
 Format = Literal["jsonl", "csv"]
@@ -141,12 +148,14 @@ async def import_rows(
     *,
     batch_size: int,
     report: Callable[[list[LineResult]], None],
+    wait: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Summary:
-    """Send the rows in batches; ``report`` sees each batch's results (progress, errors)."""
+    """Send the rows in batches; ``report`` sees each batch's results (progress, errors).
+    A batch refused for the publishing backlog is sent again once the relay caught up."""
     summary = Summary()
     for batch in batched(rows, batch_size):
         readable = [row for row in batch if row.problem is None]
-        applied = iter(await directory.upsert_batch(tenant_id, [row.raw for row in readable]))
+        applied = iter(await _send(directory, tenant_id, [row.raw for row in readable], wait))
         results = [
             LineResult(row.line, next(applied) if row.problem is None else _unreadable(row))
             for row in batch
@@ -154,6 +163,21 @@ async def import_rows(
         summary.add(results)
         report(results)
     return summary
+
+
+async def _send(
+    directory: Directory,
+    tenant_id: str,
+    raws: list[object],
+    wait: Callable[[float], Awaitable[None]],
+) -> list[RowResult]:
+    while True:
+        try:
+            return await directory.upsert_batch(tenant_id, raws)
+        except Problem as problem:
+            if problem.slug != "publishing-backlog":
+                raise
+            await wait(BACKLOG_RETRY_S)
 
 
 def _unreadable(row: SourceRow) -> RowResult:

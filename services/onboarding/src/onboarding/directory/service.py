@@ -43,7 +43,7 @@ from onboarding import events
 from onboarding.orm import Member, MemberTag
 from servicekit.db import insert_ignore_returning, read_only, transaction
 from servicekit.events import Event
-from servicekit.outbox import add_events
+from servicekit.outbox import add_events, unsent_at_least
 from servicekit.problems import Problem
 from servicekit.text import LINE_PATTERN, LINE_REFUSED, TEXT_PATTERN, Body, strings_follow, trimmed
 from servicekit.types import utcnow
@@ -364,8 +364,11 @@ def _event(tenant_id: str, external_id: str, entry: _Entry, now: datetime) -> Ev
 
 
 class Directory:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, bulk_backlog: int = 0
+    ) -> None:
         self.sessions = sessions
+        self.bulk_backlog = bulk_backlog  # batches wait while this many events are unsent
 
     async def upsert(self, tenant_id: str, row: MemberUpsert) -> tuple[Member, bool]:
         """One member (PUT): the member and whether it was created; 422 when it cannot be."""
@@ -380,7 +383,14 @@ class Directory:
         """Validate each row on its own, apply the valid ones in one transaction.
 
         One bad row fails alone: its result carries the problem, the others are applied.
+        While the outbox holds ``bulk_backlog`` unpublished events, a batch is refused
+        (429, ``publishing-backlog``) before anything is written: an import must not queue
+        its events ahead of every other tenant's next join.
         """
+        if self.bulk_backlog:
+            async with read_only(self.sessions) as session:
+                if await unsent_at_least(session, self.bulk_backlog):
+                    raise publishing_backlog()
         parsed = [parse_row(raw) for raw in raw_rows]
         valid = [p for p in parsed if isinstance(p, MemberUpsert)]
         applied = iter(await self._upsert_valid(tenant_id, valid))
@@ -440,4 +450,18 @@ def _matching(q: str) -> ColumnElement[bool]:
     return or_(
         Member.external_id.startswith(q, autoescape=True),
         func.lower(Member.display_name).contains(q.lower(), autoescape=True),
+    )
+
+
+BACKLOG_RETRY_S = 1
+
+
+def publishing_backlog() -> Problem:
+    return Problem(
+        429,
+        "publishing-backlog",
+        "Publishing backlog",
+        "the platform is still publishing earlier changes; send this batch again shortly",
+        headers={"Retry-After": str(BACKLOG_RETRY_S)},
+        retry_after_s=BACKLOG_RETRY_S,
     )
