@@ -35,6 +35,8 @@ MIB = 1024 * 1024
 # (the services publish what they retain again, servicekit.brokerwatch).
 DEFAULT_BROKER_MAX_MIB = 1024
 BROKER_REPORT_S = 600.0  # how often `run` prints the broker's memory
+# The bulk paths the bulk lane serves, by service.
+BULK_ROUTES = {"onboarding": "/v1/onboarding/members/batch"}
 DEFAULT_PORTS = {name: 8000 + offset for offset, name in enumerate(("gateway", *SERVICES))}
 
 
@@ -54,6 +56,10 @@ class Platform:
     # "<service>-<n>" (in ``processes``, ``kill`` and the log file names).
     replicas: Mapping[str, int] = field(default_factory=dict)
     replica_ports: dict[str, int] = field(default_factory=dict)
+    # A separate lane for bulk work: one more onboarding process ("onboarding-bulk") that
+    # the gateway sends the member imports to, so that a 1,000-row batch never holds up the
+    # event loop serving other tenants' joins.
+    bulk_lane: bool = False
     quiet: bool = False
     broker_max_bytes: int = DEFAULT_BROKER_MAX_MIB * MIB
     # A recycle puts the services' retained events back on the broker: if they alone pass
@@ -90,7 +96,8 @@ class Platform:
 
     def replica_names(self, service: str) -> list[str]:
         count = self.replicas.get(service, 1)
-        return [service, *(f"{service}-{n}" for n in range(1, count))]
+        bulk = [f"{service}-bulk"] if self.bulk_lane and service in BULK_ROUTES else []
+        return [service, *(f"{service}-{n}" for n in range(1, count)), *bulk]
 
     def env_for(self, service: str) -> dict[str, str]:
         prefix = f"QUANZI_{service.upper()}_"
@@ -104,9 +111,19 @@ class Platform:
         }
         if service == "gateway":
             upstreams = {
-                name: ",".join(self.url(replica) for replica in self.replica_names(name))
+                name: ",".join(
+                    self.url(replica)
+                    for replica in self.replica_names(name)
+                    if not replica.endswith("-bulk")
+                )
                 for name in SERVICES
             }
+            if self.bulk_lane:
+                lanes = {f"{name}-bulk": name for name in BULK_ROUTES}
+                upstreams.update({lane: self.url(lane) for lane in lanes})
+                routes = {f"/v1/{name}": name for name in SERVICES}
+                routes.update({path: f"{name}-bulk" for name, path in BULK_ROUTES.items()})
+                env[prefix + "ROUTES"] = json.dumps(routes)
             env[prefix + "UPSTREAMS"] = json.dumps(upstreams)
             env[prefix + "SIGNING_KEY_FILE"] = str(self.var_dir / "gateway-signing-key.pem")
             env[prefix + "MAIL_DIR"] = str(self.mail_dir)
@@ -214,10 +231,8 @@ class Platform:
     def add_replica(self, service: str) -> str:
         """Start one more replica of a running service (its consumers join their groups:
         a rebalance); the gateway keeps its list, so it serves no HTTP through it. Its name."""
-        count = max(
-            (int(r.rsplit("-", 1)[1]) for r in self.replica_ports if r.startswith(service + "-")),
-            default=0,
-        )
+        numbers = [r.rsplit("-", 1)[1] for r in self.replica_ports if r.startswith(service + "-")]
+        count = max((int(n) for n in numbers if n.isdigit()), default=0)
         replica = f"{service}-{count + 1}"
         self.replica_ports[replica] = free_port_block(1)
         self.start_service(replica)
