@@ -90,8 +90,10 @@ class ServiceProcess:
                 argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT
             )
 
-    async def wait_ready(self, timeout: float = 60) -> None:
+    async def wait_ready(self, timeout: float = 120) -> None:
         async def ready() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{SERVICE} exited at start: {self.tail()}")
             try:
                 async with httpx.AsyncClient(base_url=self.base_url, timeout=2) as client:
                     return (await client.get("/readyz")).status_code == 200
@@ -263,7 +265,7 @@ async def test_sigterm_under_load_drains_requests_and_loses_nothing(
             database_url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
         )
         # Restart: whatever the first process left unsent is relayed now.
-        second = ServiceProcess(service_env, free_port(), tmp_path / "service.log")
+        second = ServiceProcess(service_env, free_port(), tmp_path / "restarted.log")
         processes.append(second)
         await second.wait_ready()
 
