@@ -123,7 +123,10 @@ def policy_errors(objects: list[Object], services: Iterable[str]) -> list[str]:
     deployments = {d["metadata"]["name"]: d for d in of_kind(objects, "Deployment")}
     for name in services:
         if name not in deployments:
-            errors.append(f"service {name!r} has no Deployment")
+            errors.append(
+                f"service {name!r} has no Deployment: add deploy/k8s/base/services/{name} "
+                "(deploy/README.md, Adding a service)"
+            )
     for deployment in deployments.values():
         errors += workload_errors(deployment)
         errors += server_errors(deployment, objects)
