@@ -28,13 +28,14 @@ test: install  ## unit, integration (SQLite and PostgreSQL, real broker), end to
 test-unit: install
 	$(RUN) pytest -q -m "not postgres and not broker and not e2e"
 
-lint: install  ## ruff, mypy, import contracts, layout rules, contracts and docs freshness
+lint: install  ## ruff, mypy, import contracts, layout rules, contracts and docs freshness, deploy/
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 	$(RUN) lint-imports
 	$(RUN) servicekit catalog --check docs/events.md
 	$(RUN) python deploy/check_compose.py
+	$(RUN) python deploy/check_k8s.py
 
 bench: install  ## benchmarks: our figures as ratios to raw baselines in the same run
 	$(RUN) python bench/pipeline.py

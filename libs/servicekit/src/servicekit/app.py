@@ -83,6 +83,8 @@ class Runtime:
         self.kafka_ready = asyncio.Event()
         self._stoppables: list[OutboxRelay | ConsumerRunner | TimerRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._starter: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         if self.spec.timers and self.settings.timers_enabled:
@@ -90,7 +92,7 @@ class Runtime:
                 self.sessions, self.spec.timers, poll_interval_s=self.settings.timer_poll_interval_s
             )
             self._launch("timers", runner, runner.run)
-        self._tasks.append(asyncio.create_task(self._start_kafka_side(), name="kafka-start"))
+        self._starter = asyncio.create_task(self._start_kafka_side(), name="kafka-start")
 
     async def _start_kafka_side(self) -> None:
         """Connect, provision topics, then start the relay and consumers; retries forever."""
@@ -170,13 +172,34 @@ class Runtime:
         run: Callable[[], Awaitable[None]],
     ) -> None:
         self._stoppables.append(stoppable)
-        self._tasks.append(asyncio.create_task(_supervise(name, run), name=name))
+        task = asyncio.create_task(_supervise(name, run, lambda: self._stopping), name=name)
+        self._tasks.append(task)
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float | None = None) -> None:
+        """Stop gracefully: each loop finishes the batch in hand (the relay its publish and
+        mark, a consumer its transaction and then its offset commit, the timers their claim)
+        and returns; whatever still runs after ``timeout_s`` (default
+        ``shutdown_runtime_timeout_s``) is cancelled, which loses nothing either: an
+        uncommitted batch is redone after a restart (outbox rows stay unsent, offsets
+        uncommitted, timers unfired)."""
+        timeout = self.settings.shutdown_runtime_timeout_s if timeout_s is None else timeout_s
+        self._stopping = True
+        if self._starter is not None:  # still connecting: launches nothing more
+            self._starter.cancel()
+            await asyncio.gather(self._starter, return_exceptions=True)
         for stoppable in self._stoppables:
             stoppable.stop()
-        for task in self._tasks:
-            task.cancel()
+        running = [task for task in self._tasks if not task.done()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=timeout)
+            if late:
+                log.warning(
+                    "cancelling %s: not finished %.1fs after the stop",
+                    ", ".join(sorted(task.get_name() for task in late)),
+                    timeout,
+                )
+            for task in late:
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.producer is not None:
             with suppress(Exception):
@@ -203,8 +226,11 @@ class Runtime:
             return f"error: {type(error).__name__}"
 
 
-async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
-    """Keep a background loop alive: restart it with backoff if it ever raises."""
+async def _supervise(
+    name: str, run: Callable[[], Awaitable[None]], stopping: Callable[[], bool]
+) -> None:
+    """Keep a background loop alive: restart it with backoff if it ever raises (unless the
+    runtime is stopping)."""
     backoff = 0.5
     while True:
         try:
@@ -213,6 +239,9 @@ async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
+            if stopping():
+                log.exception("%s stopped with an error while stopping", name)
+                return
             log.exception("%s stopped with an error; restarting in %.1fs", name, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)

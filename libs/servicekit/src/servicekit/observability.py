@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from pythonjsonlogger.json import JsonFormatter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -26,6 +26,11 @@ LATENCY = Histogram(
     "HTTP request latency",
     ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+# Requests the service has received and not answered yet (a scrape counts itself): what a
+# graceful shutdown drains, and a signal for scaling.
+IN_FLIGHT = Gauge(
+    "quanzi_http_requests_in_flight", "HTTP requests being handled", ["service", "method"]
 )
 REQUEST_ID_HEADER = "x-request-id"
 log = logging.getLogger(__name__)
@@ -73,6 +78,8 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        in_flight = IN_FLIGHT.labels(self.service, scope.get("method", ""))
+        in_flight.inc()
 
         async def send_with_context(message: Message) -> None:
             nonlocal status, response_started
@@ -100,6 +107,7 @@ class RequestContextMiddleware:
             method = scope.get("method", "")
             REQUESTS.labels(self.service, method, route, str(status)).inc()
             LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
+            in_flight.dec()
             tracing.current_request_id.reset(request_token)
             tracing.current_traceparent.reset(trace_token)
 

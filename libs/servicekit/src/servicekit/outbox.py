@@ -144,6 +144,7 @@ class OutboxRelay:
         self._retention = retention
         self._wakeup = asyncio.Event()
         self._stopping = False
+        self._stopped = asyncio.Event()  # cuts a retry backoff short on stop()
         self._watch_broker = watch_broker
         self._on_new_broker = on_new_broker
         self._broker: str | None = None  # the cluster id this process last published to
@@ -160,7 +161,8 @@ class OutboxRelay:
                 except Exception:
                     RELAY_ERRORS.labels(self._service).inc()
                     log.exception("outbox relay batch failed; retrying in %.1fs", backoff)
-                    await asyncio.sleep(backoff)
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopped.wait(), timeout=backoff)
                     backoff = min(backoff * 2, 30.0)
                     continue
                 if utcnow() - last_purge > timedelta(minutes=10):
@@ -172,7 +174,9 @@ class OutboxRelay:
             _wakeups.discard(self._wakeup)
 
     def stop(self) -> None:
+        """The batch in hand is published and marked; then ``run`` returns."""
         self._stopping = True
+        self._stopped.set()
         self._wakeup.set()
 
     async def _wait_for_work(self) -> None:

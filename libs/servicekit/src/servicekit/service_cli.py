@@ -48,6 +48,9 @@ def service_main(service: str, *, default_port: int, argv: list[str] | None = No
         loop="uvloop",
         http="httptools",
         workers=args.workers,
+        # SIGTERM (Kubernetes, compose): stop accepting, finish what is in flight within this,
+        # then the lifespan's shutdown stops the runtime (servicekit.app.Runtime.stop).
+        timeout_graceful_shutdown=settings.shutdown_http_timeout_s,
     )
     return 0
 

@@ -63,6 +63,13 @@ class ServiceSettings(BaseSettings):
     timers_enabled: bool = True
     timer_poll_interval_s: float = 1.0
 
+    # SIGTERM: the server stops accepting at once, then waits this long for the requests in
+    # flight (uvicorn's graceful shutdown timeout; they are cancelled after it) ...
+    shutdown_http_timeout_s: Annotated[int, Field(ge=0)] = 15
+    # ... then the relay, consumers and timers finish the batch in hand (the consumers commit
+    # its offsets) within this; what is left is cancelled and redone after a restart.
+    shutdown_runtime_timeout_s: Annotated[float, Field(ge=0)] = 5.0
+
     contracts_dir: str | None = None
 
     jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"

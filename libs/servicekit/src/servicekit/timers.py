@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,6 +77,7 @@ class TimerRunner:
         self._batch_size = batch_size
         self._max_backoff = max_backoff
         self._stopping = False
+        self._stopped = asyncio.Event()
 
     async def run(self) -> None:
         while not self._stopping:
@@ -85,10 +87,13 @@ class TimerRunner:
                 log.exception("timer batch failed")
                 fired = 0
             if fired < self._batch_size:
-                await asyncio.sleep(self._poll_interval_s)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), timeout=self._poll_interval_s)
 
     def stop(self) -> None:
+        """The batch in hand commits (fired marks with their effects); then ``run`` returns."""
         self._stopping = True
+        self._stopped.set()
 
     async def fire_due(self, now: datetime | None = None) -> int:
         """Fire the timers due at ``now``; returns how many were claimed."""
