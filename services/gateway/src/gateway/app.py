@@ -7,7 +7,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
@@ -120,13 +119,16 @@ async def _jwks(request: Request) -> JSONResponse:
 
 
 async def _readyz(request: Request) -> JSONResponse:
+    """Ready when the gateway itself can serve. The upstreams' readiness is reported beside
+    it but does not decide it: one service down is answered per request (503 from its
+    breakers), never by taking the whole public API out of the load balancer."""
     _, own = await request.app.state.runtime.readiness()
     upstreams: dict[str, str] = request.app.state.settings.upstreams
     names = sorted(upstreams)
     async with httpx.AsyncClient(timeout=3.0) as client:
         answers = await asyncio.gather(*(_upstream_ready(client, upstreams[n]) for n in names))
-    checks: dict[str, Any] = {**own["checks"], **dict(zip(names, answers, strict=True))}
-    status, body = json_ready(checks)
+    status, body = json_ready(own["checks"])
+    body["upstreams"] = dict(zip(names, answers, strict=True))
     return JSONResponse(body, status_code=status)
 
 
