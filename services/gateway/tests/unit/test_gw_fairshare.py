@@ -89,7 +89,8 @@ async def test_requests_that_miss_the_tenant_cache_together_share_one_read() -> 
 async def test_a_status_change_during_a_read_is_not_hidden_by_its_answer() -> None:
     directory = CountingDirectory()
     before = asyncio.create_task(directory.info("t-1"))
-    await asyncio.sleep(0)
+    while directory.reads == 0:  # the read has started
+        await asyncio.sleep(0)
     directory.status = "suspended"
     directory.forget("t-1")  # this instance suspended the tenant meanwhile
     directory.gate.set()
