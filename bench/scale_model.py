@@ -172,7 +172,8 @@ def _add(*parts: Mapping[str, float]) -> dict[str, float]:
 def _backbone(
     c: Mapping[str, float], producer: str, events: Mapping[str, float]
 ) -> dict[str, float]:
-    """The relay's CPU for the records, and each applying consumer's inbox work."""
+    """The relay's CPU for the records, and the inbox work of each of their topics' consumers
+    (for the operations that use it, every consumer of the topic applies the records)."""
     cpu = {producer: c["relay_ms_per_event"] * sum(events.values())}
     for topic, count in events.items():
         for consumer in TOPICS[topic].consumers:
@@ -181,7 +182,9 @@ def _backbone(
 
 
 def operations(c: Mapping[str, float]) -> dict[str, Operation]:
-    """The operations of the traffic model, priced with the costs ``c``."""
+    """The operations of the traffic model, priced with the costs ``c``. Transactions, row
+    counts and the small PostgreSQL times written as numbers here are estimates read off the
+    use cases' statements (docs/capacity.md, "Assumptions")."""
     gw = {"gateway": c["gateway_ms"]}
     join_events = {"onboarding.memberships": 2.0, "rewards.points": 1.5}
     checkin_events = {"activities.campaigns": 1.0}
@@ -241,7 +244,7 @@ def operations(c: Mapping[str, float]) -> dict[str, Operation]:
         # Consumed by rewards; the consumer's measured rate holds its inbox work.
         "credit": Operation(
             cpu_ms={"rewards": c["credit_ms"] + c["relay_ms_per_event"]},
-            write_txns={"rewards": 0.0},  # batched: counted per poll, see Traffic.batch
+            write_txns={"rewards": 0.0},  # batched: one per consumer_batch records applied
             row_writes={"rewards": c["credit_rows"]},
             durable_rows={"rewards": 6.0},  # entry, lot, day rows; upserts mostly update
             events=credit_events,

@@ -230,3 +230,11 @@ def test_knob_flags_are_the_traffic_fields() -> None:
     fields = {f.name for f in dataclasses.fields(model.Traffic)} - {"tenants"}
     assert fields <= set(vars(args))
     assert args.burst_joins == 7 and args.peak_factor == 2.5
+
+
+def test_docs_capacity_shows_what_the_model_prints_now(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/capacity.md pastes the default run: a change of costs or rules re-pastes it."""
+    model.main([])
+    printed = capsys.readouterr().out.strip()
+    doc = (REPO / "docs" / "capacity.md").read_text()
+    assert printed in doc, "paste `python bench/scale_model.py` into docs/capacity.md"
