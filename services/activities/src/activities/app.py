@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from activities import events
 from activities.challenges import api as challenges_api
+from activities.draws import api as draws_api
+from activities.draws import service as draws_service
 from activities.members import events as members_events
 from activities.members import handlers as members
 from activities.polls import api as polls_api
@@ -29,7 +31,10 @@ MEMBERS = ConsumerSpec(
 )
 
 
-TIMERS = {polls_service.CLOSE_TIMER: polls_service.close_due}
+TIMERS = {
+    polls_service.CLOSE_TIMER: polls_service.close_due,
+    draws_service.DRAW_TIMER: draws_service.draw_due,
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,7 +46,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Campaigns that keep members active: "
                 "check-ins, quizzes, draws, polls, meetups, referrals."
             ),
-            routers=[challenges_api.router, quizzes_api.router, polls_api.router],
+            routers=[
+                challenges_api.router,
+                quizzes_api.router,
+                polls_api.router,
+                draws_api.router,
+            ],
             produces=events.TOPICS,
             consumers=[MEMBERS],
             timers=TIMERS,

@@ -3,6 +3,7 @@ the member each is about so a member's events stay in order for rewards' earning
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -127,3 +128,53 @@ def poll_closed(poll: Any, counts: list[int], voters: int, at: datetime) -> Even
         "closed_at": at.isoformat(),
     }
     return _event(POLL_CLOSED, poll.tenant_id, poll.community_id, poll.id, data, at)
+
+
+DRAW_DRAWN = "quanzi.activities.draw.drawn.v1"
+DRAW_WON = "quanzi.activities.draw.won.v1"
+
+
+def draw_drawn(
+    draw: Any,
+    round_: int,
+    seed: str,
+    entrants: list[str],
+    winners: list[tuple[str, int]],
+    at: datetime,
+    given_back: list[int] | None = None,
+) -> Event:
+    """Keyed by the draw's community; reveals the seed (a redraw's derived one) and, for
+    a redraw, the prizes given back (what it drew from)."""
+    digest = hashlib.sha256("\n".join(entrants).encode()).hexdigest()
+    data = {
+        "draw_id": draw.id,
+        "community_id": draw.community_id,
+        "round": round_,
+        "seed": seed,
+        "seed_hash": draw.seed_hash,
+        "entrants": len(entrants),
+        "entrants_sha256": digest,
+        "prizes": draw.prizes,
+        "winners": [{"member_id": member, "prize": prize} for member, prize in winners],
+        "given_back": sorted(given_back or []),
+        "drawn_at": at.isoformat(),
+    }
+    return _event(DRAW_DRAWN, draw.tenant_id, draw.community_id, draw.id, data, at)
+
+
+def draw_won(draw: Any, win: dict[str, Any], at: datetime) -> Event:
+    prize = draw.prizes[win["prize"]]
+    data = {
+        "draw_id": draw.id,
+        "win_id": win["win_id"],
+        "community_id": draw.community_id,
+        "member_id": win["member_id"],
+        "round": win["round"],
+        "prize_name": prize["name"],
+        "prize_kind": prize["kind"],
+        "points": prize.get("points"),
+        "item_id": prize.get("item_id"),
+        "claim_by": win["claim_by"].isoformat(),
+        "won_at": at.isoformat(),
+    }
+    return _event(DRAW_WON, draw.tenant_id, win["member_id"], draw.id, data, at)

@@ -204,3 +204,57 @@ poll_votes = sa.Table(
     sa.Column("choices", sa.JSON, nullable=False),
     sa.Column("voted_at", UtcDateTime, nullable=False),
 )
+
+# --- draws ------------------------------------------------------------------------------
+
+# ``seed`` stays inside the service until the draw (only ``seed_hash`` is shown before).
+draws = sa.Table(
+    "draws",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("group_id", sa.String(200), nullable=True),
+    sa.Column("challenge_id", sa.String(36), nullable=True),  # eligibility: took part in it
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("prizes", sa.JSON, nullable=False),
+    sa.Column("miss_weight", sa.Integer, nullable=False),
+    sa.Column("claim_days", sa.Integer, nullable=False),
+    sa.Column("opens_at", UtcDateTime, nullable=False),
+    sa.Column("closes_at", UtcDateTime, nullable=False),
+    sa.Column("seed", sa.String(64), nullable=False),
+    sa.Column("seed_hash", sa.String(64), nullable=False),
+    sa.Column("drawn_at", UtcDateTime, nullable=True),
+    sa.Column("entrants", sa.Integer, nullable=False),  # counted at the draw
+    sa.Column("redraws", sa.Integer, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_draws_tenant", "tenant_id", "created_at"),
+)
+
+# One entry per member and draw: the primary key makes it hold under any concurrency.
+draw_entries = sa.Table(
+    "draw_entries",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("draw_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("entered_at", UtcDateTime, nullable=False),
+)
+
+# A member wins at most once per draw (round 0: the draw; 1, 2...: redraws).
+draw_wins = sa.Table(
+    "draw_wins",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("draw_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("win_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("prize", sa.Integer, nullable=False),
+    sa.Column("round", sa.Integer, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # the order drawn in its round
+    sa.Column("won_at", UtcDateTime, nullable=False),
+    sa.Column("claim_by", UtcDateTime, nullable=False),
+    sa.Column("claimed_at", UtcDateTime, nullable=True),
+    sa.Column("given_back_at", UtcDateTime, nullable=True),  # lapsed, redrawn
+)

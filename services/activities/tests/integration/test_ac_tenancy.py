@@ -40,6 +40,12 @@ BODIES: dict[str, Any] = {
         "closes_at": "2026-12-09T00:00:00+00:00",
     },
     "PUT /polls/{poll_id}/vote": {"choices": [0]},
+    "POST /draws": {
+        "community_id": "c-1",
+        "title": "x",
+        "prizes": [{"name": "x", "kind": "points", "quantity": 1, "points": 5}],
+        "closes_at": "2026-12-09T00:00:00+00:00",
+    },
 }
 QUERIES = {"GET /challenges/{challenge_id}/calendar": "?member_id=a-1"}
 # No ids (lists, and a question added to the caller's own bank): lists are checked to
@@ -48,6 +54,7 @@ UNSCOPED = {
     "GET /challenges",
     "GET /quizzes",
     "GET /polls",
+    "GET /draws",
     "GET /questions",
     "POST /questions",
     "GET /whoami",
@@ -84,7 +91,13 @@ async def tenant_a(api: Any) -> dict[str, str]:
     assert attempt.status_code == 201, attempt.text
     poll = await api.client.post(f"{AC}/polls", json=BODIES["POST /polls"], headers=api.operator())
     assert poll.status_code == 201, poll.text
+    draw = await api.client.post(f"{AC}/draws", json=BODIES["POST /draws"], headers=api.operator())
+    assert draw.status_code == 201, draw.text
+    assert (
+        await api.client.post(f"{AC}/draws/{draw.json()['id']}/entries", headers=api.member("a-1"))
+    ).status_code == 204
     return {
+        "draw_id": draw.json()["id"],
         "poll_id": poll.json()["id"],
         "challenge_id": challenge["id"],
         "quiz_id": quiz.json()["id"],
@@ -131,12 +144,13 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     assert [e.tenant_id for e in checked] == ["t-acme"]
     assert await api.published("quanzi.activities.quiz.completed.v1") == []
     assert await api.published("quanzi.activities.poll.closed.v1") == []
+    assert await api.published("quanzi.activities.draw.drawn.v1") == []
 
 
 async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
     await tenant_a(api)
     for headers in (api.operator("owner", tenant_id=B), api.member("a-1", B)):
-        for path in ("/challenges", "/quizzes", "/polls"):
+        for path in ("/challenges", "/quizzes", "/polls", "/draws"):
             answer = await api.client.get(AC + path, headers=headers)
             assert answer.status_code == 200 and answer.json() == [], path
     bank = await api.client.get(f"{AC}/questions", headers=api.operator("owner", tenant_id=B))
