@@ -8,6 +8,8 @@ from activities import events
 from activities.challenges import api as challenges_api
 from activities.draws import api as draws_api
 from activities.draws import service as draws_service
+from activities.drops import api as drops_api
+from activities.drops import service as drops_service
 from activities.members import events as members_events
 from activities.members import handlers as members
 from activities.polls import api as polls_api
@@ -34,6 +36,7 @@ MEMBERS = ConsumerSpec(
 TIMERS = {
     polls_service.CLOSE_TIMER: polls_service.close_due,
     draws_service.DRAW_TIMER: draws_service.draw_due,
+    drops_service.EXPIRE_TIMER: drops_service.expire_due,
 }
 
 
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 quizzes_api.router,
                 polls_api.router,
                 draws_api.router,
+                drops_api.router,
             ],
             produces=events.TOPICS,
             consumers=[MEMBERS],

@@ -178,3 +178,38 @@ def draw_won(draw: Any, win: dict[str, Any], at: datetime) -> Event:
         "won_at": at.isoformat(),
     }
     return _event(DRAW_WON, draw.tenant_id, win["member_id"], draw.id, data, at)
+
+
+DROP_CLAIMED = "quanzi.activities.drop.claimed.v1"
+DROP_EXPIRED = "quanzi.activities.drop.expired.v1"
+
+
+def drop_claimed(drop: Any, claim: dict[str, Any]) -> Event:
+    at = claim["claimed_at"]
+    data = {
+        "drop_id": drop.id,
+        "claim_id": claim["claim_id"],
+        "community_id": drop.community_id,
+        "group_id": drop.group_id,
+        "member_id": claim["member_id"],
+        "sender_id": drop.sender_id,
+        "points": claim["points"],
+        "slot": claim["slot"],
+        "claimed_at": at.isoformat(),
+    }
+    return _event(DROP_CLAIMED, drop.tenant_id, claim["member_id"], drop.id, data, at)
+
+
+def drop_expired(drop: Any, claims: int, claimed_points: int, returned: int, at: datetime) -> Event:
+    """Keyed by the drop's community."""
+    data = {
+        "drop_id": drop.id,
+        "community_id": drop.community_id,
+        "sender_id": drop.sender_id,
+        "total_points": drop.total_points,
+        "claimed_points": claimed_points,
+        "claims": claims,
+        "returned_points": returned,
+        "expired_at": at.isoformat(),
+    }
+    return _event(DROP_EXPIRED, drop.tenant_id, drop.community_id, drop.id, data, at)

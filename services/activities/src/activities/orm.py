@@ -258,3 +258,44 @@ draw_wins = sa.Table(
     sa.Column("claimed_at", UtcDateTime, nullable=True),
     sa.Column("given_back_at", UtcDateTime, nullable=True),  # lapsed, redrawn
 )
+
+# --- drops (红包) -------------------------------------------------------------------------
+
+# ``shares`` are decided at creation; ``claimed`` counts the shares handed out and only
+# moves by a conditional update (``claimed < slots``), so no more than N are ever claimed.
+drops = sa.Table(
+    "drops",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("group_id", sa.String(200), nullable=True),
+    sa.Column("sender_id", sa.String(200), nullable=False),
+    sa.Column("total_points", sa.Integer, nullable=False),
+    sa.Column("slots", sa.Integer, nullable=False),
+    sa.Column("split", sa.String(16), nullable=False),
+    sa.Column("min_points", sa.Integer, nullable=False),
+    sa.Column("seed", sa.String(64), nullable=False),
+    sa.Column("shares", sa.JSON, nullable=False),
+    sa.Column("claimed", sa.Integer, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("expired_at", UtcDateTime, nullable=True),
+    sa.Column("returned_points", sa.Integer, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("claimed >= 0 AND claimed <= slots", name="ck_drops_claimed"),
+    sa.Index("ix_drops_tenant", "tenant_id", "created_at"),
+)
+
+# One claim per member (the primary key) and one per share (the unique slot).
+drop_claims = sa.Table(
+    "drop_claims",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("drop_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("claim_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("slot", sa.Integer, nullable=False),
+    sa.Column("points", sa.Integer, nullable=False),
+    sa.Column("claimed_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "drop_id", "slot", name="uq_drop_claims_slot"),
+)
