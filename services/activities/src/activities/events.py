@@ -113,7 +113,9 @@ def quiz_completed(quiz: Any, attempt_id: str, member_id: str, result: Any, at: 
 POLL_CLOSED = "quanzi.activities.poll.closed.v1"
 
 
-def poll_closed(poll: Any, counts: list[int], voters: int, at: datetime) -> Event:
+def poll_closed(
+    poll: Any, counts: list[int], voters: int, at: datetime, average: float | None = None
+) -> Event:
     """Keyed by the poll's community (no member is its subject)."""
     data = {
         "poll_id": poll.id,
@@ -124,6 +126,8 @@ def poll_closed(poll: Any, counts: list[int], voters: int, at: datetime) -> Even
             for option, count in zip(poll.options, counts, strict=True)
         ],
         "voters": voters,
+        "kind": poll.kind,
+        "average": average,
         "anonymous": poll.anonymous,
         "closed_at": at.isoformat(),
     }

@@ -187,6 +187,7 @@ polls = sa.Table(
     sa.Column("anonymous", sa.Boolean, nullable=False),
     sa.Column("changeable", sa.Boolean, nullable=False),
     sa.Column("results", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # choice, rating or text
     sa.Column("closes_at", UtcDateTime, nullable=False),
     sa.Column("closed_at", UtcDateTime, nullable=True),  # when it closed (time or operator)
     sa.Column("created_by", sa.String(200), nullable=False),
@@ -202,6 +203,7 @@ poll_votes = sa.Table(
     sa.Column("poll_id", sa.String(36), primary_key=True),
     sa.Column("member_id", sa.String(200), primary_key=True),
     sa.Column("choices", sa.JSON, nullable=False),
+    sa.Column("text", sa.Text, nullable=True),  # a free-text answer
     sa.Column("voted_at", UtcDateTime, nullable=False),
 )
 
