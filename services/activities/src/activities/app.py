@@ -33,6 +33,14 @@ MEMBERS = ConsumerSpec(
 )
 
 
+# Members' levels (rewards' level.changed), for draws limited to a level and above.
+LEVELS = ConsumerSpec(
+    name="levels",
+    topics=["rewards.points"],
+    handlers={members_events.LEVEL_CHANGED: members.on_level},
+)
+
+
 TIMERS = {
     polls_service.CLOSE_TIMER: polls_service.close_due,
     draws_service.DRAW_TIMER: draws_service.draw_due,
@@ -57,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 drops_api.router,
             ],
             produces=events.TOPICS,
-            consumers=[MEMBERS],
+            consumers=[MEMBERS, LEVELS],
             timers=TIMERS,
         )
     )

@@ -33,7 +33,19 @@ memberships = sa.Table(
     sa.Column("status_at", UtcDateTime, nullable=True),
     sa.Column("group_id", sa.String(200), nullable=True),
     sa.Column("placed_at", UtcDateTime, nullable=True),
+    sa.Column("tier", sa.String(64), nullable=True),
+    sa.Column("tier_at", UtcDateTime, nullable=True),
     sa.Index("ix_members_memberships_member", "tenant_id", "member_id", "community_id"),
+)
+
+# Each member's level in the tenant (rewards' level.changed), for draws' minimum level.
+levels = sa.Table(
+    "members_levels",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("level_at", UtcDateTime, nullable=False),
 )
 
 # The tenant's communities and the zone whose midnights start their days.
@@ -218,6 +230,8 @@ draws = sa.Table(
     sa.Column("community_id", sa.String(200), nullable=False),
     sa.Column("group_id", sa.String(200), nullable=True),
     sa.Column("challenge_id", sa.String(36), nullable=True),  # eligibility: took part in it
+    sa.Column("min_level", sa.Integer, nullable=True),  # eligibility: rewards' level
+    sa.Column("tiers", sa.JSON, nullable=True),  # eligibility: the membership's tier
     sa.Column("title", sa.String(200), nullable=False),
     sa.Column("prizes", sa.JSON, nullable=False),
     sa.Column("miss_weight", sa.Integer, nullable=False),

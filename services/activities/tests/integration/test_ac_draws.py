@@ -12,9 +12,12 @@ from typing import Any
 
 from activities import app as activities_app
 from activities.draws.domain import commitment, winners
+from servicekit.contracts import Registry
+from servicekit.db import transaction
+from servicekit.events import Event
 from servicekit.timers import TimerRunner
 
-from .conftest import AC, T0
+from .conftest import AC, T0, TENANT
 
 DRAWN = "quanzi.activities.draw.drawn.v1"
 WON = "quanzi.activities.draw.won.v1"
@@ -145,3 +148,48 @@ async def test_an_unclaimed_prize_is_redrawn_once_its_time_is_over(api: Any) -> 
     rounds = [e.data["round"] for e in await api.published(DRAWN)]
     assert rounds == [0, 1]
     assert len(await api.published(WON)) == 3
+
+
+def level_changed(member_id: str, level: int, minutes: int) -> Event:
+    at = T0 + timedelta(minutes=minutes)
+    return Event(
+        type="quanzi.rewards.level.changed.v1",
+        source="/rewards",
+        tenant_id=TENANT,
+        topic="rewards.points",
+        key=member_id,
+        time=at,
+        data={
+            "tenant_id": TENANT,
+            "member_id": member_id,
+            "previous_level": level - 1,
+            "level": level,
+            "name": f"Lv{level}",
+            "direction": "up",
+            "lifetime": 100 * level,
+            "changed_at": at.isoformat(),
+        },
+    )
+
+
+async def test_a_minimum_level_and_tiers_from_the_projection(api: Any) -> None:
+    await api.seat("m-core")
+    await api.seat("m-trial", tier="trial")
+    await api.seat("m-low")
+    handler = activities_app.LEVELS.handlers["quanzi.rewards.level.changed.v1"]
+    for event in (
+        level_changed("m-core", 3, 10),
+        level_changed("m-trial", 5, 10),
+        level_changed("m-low", 3, 10),
+        level_changed("m-low", 4, 5),  # older: ignored
+        level_changed("m-low", 2, 20),  # newer: down to 2
+    ):
+        Registry.load().validate(event)
+        async with transaction(api.app.state.sessions) as session:
+            await handler(session, event)
+    draw = await new_draw(api, min_level=3, tiers=["core"])
+    assert draw["min_level"] == 3 and draw["tiers"] == ["core"]
+    assert (await enter(api, draw["id"], "m-core")).status_code == 204
+    for member, why in (("m-trial", "tiers"), ("m-low", "level 3")):
+        refused = await enter(api, draw["id"], member)
+        assert refused.status_code == 403 and why in refused.json()["detail"], member

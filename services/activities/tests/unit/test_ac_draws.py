@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from activities.draws.domain import (
     Draw,
+    Eligibility,
     InvalidDraw,
     Prize,
     PrizeKind,
@@ -127,21 +128,18 @@ def test_weights_set_each_prizes_chance() -> None:
 
 def test_entries_in_the_window_once_if_eligible() -> None:
     d = draw()
-    check_entry(d, eligible=True, entered=False, now=T0)
+    check_entry(d, why_not=None, entered=False, now=T0)
     assert (
-        reason(lambda: check_entry(d, eligible=True, entered=False, now=T0 - timedelta(seconds=1)))
+        reason(lambda: check_entry(d, why_not=None, entered=False, now=T0 - timedelta(seconds=1)))
         is Refusal.NOT_OPEN
     )
-    assert reason(lambda: check_entry(d, eligible=True, entered=False, now=CLOSE)) is Refusal.CLOSED
+    assert reason(lambda: check_entry(d, why_not=None, entered=False, now=CLOSE)) is Refusal.CLOSED
     drawn = draw(drawn_at=T0 + timedelta(days=1))
+    assert reason(lambda: check_entry(drawn, why_not=None, entered=False, now=T0)) is Refusal.CLOSED
     assert (
-        reason(lambda: check_entry(drawn, eligible=True, entered=False, now=T0)) is Refusal.CLOSED
+        reason(lambda: check_entry(d, why_not="no", entered=False, now=T0)) is Refusal.NOT_ELIGIBLE
     )
-    assert (
-        reason(lambda: check_entry(d, eligible=False, entered=False, now=T0))
-        is Refusal.NOT_ELIGIBLE
-    )
-    assert reason(lambda: check_entry(d, eligible=True, entered=True, now=T0)) is Refusal.ALREADY
+    assert reason(lambda: check_entry(d, why_not=None, entered=True, now=T0)) is Refusal.ALREADY
 
 
 @pytest.mark.parametrize(
@@ -204,3 +202,14 @@ def test_a_redraw_gives_back_prizes_to_entrants_who_have_not_won(
     assert not {w.member_id for w in again} & past
     assert [w.prize for w in again] == ([1] if set(entrants) - past else [])
     assert again == redraw(seed, 1, d, list(reversed(entrants)), past, [1])
+
+
+def test_eligibility_by_challenge_level_and_tier() -> None:
+    anyone = Eligibility()
+    assert anyone.why_not(took_part=False, level=0, tier=None) is None
+    rule = Eligibility(challenge=True, min_level=3, tiers=frozenset({"core"}))
+    assert rule.why_not(took_part=True, level=3, tier="core") is None
+    assert "challenge" in str(rule.why_not(took_part=False, level=3, tier="core"))
+    assert "level 3" in str(rule.why_not(took_part=True, level=2, tier="core"))
+    assert "tiers" in str(rule.why_not(took_part=True, level=9, tier="trial"))
+    assert "tiers" in str(rule.why_not(took_part=True, level=9, tier=None))

@@ -41,6 +41,12 @@ class DrawIn(Body):
     challenge_id: Annotated[Line, Field(min_length=1, max_length=36)] | None = Field(
         default=None, description="Only members who checked in to this challenge enter"
     )
+    min_level: Annotated[int, Field(ge=0, le=1000)] | None = Field(
+        default=None, description="Only members of this level or above (rewards' levels)"
+    )
+    tiers: Annotated[list[Id], Field(min_length=1, max_length=20)] | None = Field(
+        default=None, description="Only members whose membership is of one of these tiers"
+    )
     title: Annotated[Line, Field(min_length=1, max_length=200)]
     prizes: Annotated[list[PrizeIn], Field(min_length=1, max_length=domain.MAX_PRIZES)]
     miss_weight: Annotated[int, Field(ge=0, le=domain.MAX_WEIGHT)] = Field(
@@ -67,6 +73,8 @@ class DrawOut(BaseModel):
     community_id: str
     group_id: str | None
     challenge_id: str | None
+    min_level: int | None
+    tiers: list[str] | None
     title: str
     prizes: list[PrizeOut]
     miss_weight: int
@@ -141,7 +149,15 @@ async def create_draw(body: DrawIn, sessions: Sessions, principal: Runner, now: 
         )
     except domain.InvalidDraw as error:
         raise Problem(422, "invalid-draw", "Invalid draw", str(error)) from None
-    draft = service.Draft(body.community_id, body.group_id, body.challenge_id, body.title, draw)
+    draft = service.Draft(
+        body.community_id,
+        body.group_id,
+        body.challenge_id,
+        body.title,
+        draw,
+        body.min_level,
+        body.tiers,
+    )
     async with transaction(sessions) as session:
         row = await service.create(session, principal, draft, now)
     return DrawOut.of(row)
@@ -167,7 +183,7 @@ async def get_draw(draw_id: DrawId, sessions: Sessions, principal: Anyone) -> Dr
     summary="Enter the draw (once)",
     responses={
         **NOT_FOUND,
-        403: {"description": "Not eligible (the draw's challenge)"},
+        403: {"description": "Not eligible (its challenge, level or tiers)"},
         409: {"description": "Not open, closed, or entered already"},
     },
 )

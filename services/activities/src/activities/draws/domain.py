@@ -124,13 +124,32 @@ def commitment(seed: str) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()
 
 
-def check_entry(draw: Draw, *, eligible: bool, entered: bool, now: datetime) -> None:
+@dataclass(frozen=True)
+class Eligibility:
+    """Who may enter besides being a member of the draw's community (or group)."""
+
+    challenge: bool = False  # checked in at least once to the draw's challenge
+    min_level: int | None = None  # rewards' level (a member never heard of: level 0)
+    tiers: frozenset[str] | None = None  # the membership's tier is one of these
+
+    def why_not(self, *, took_part: bool, level: int, tier: str | None) -> str | None:
+        """None when the member may enter, else why not."""
+        if self.challenge and not took_part:
+            return "this draw is for those who checked in to its challenge"
+        if self.min_level is not None and level < self.min_level:
+            return f"this draw is for level {self.min_level} and above"
+        if self.tiers is not None and tier not in self.tiers:
+            return "this draw is for members of the tiers " + ", ".join(sorted(self.tiers))
+        return None
+
+
+def check_entry(draw: Draw, *, why_not: str | None, entered: bool, now: datetime) -> None:
     if now < draw.opens_at:
         raise Refused(Refusal.NOT_OPEN, "entries open at " + draw.opens_at.isoformat())
     if now >= draw.closes_at or draw.drawn_at is not None:
         raise Refused(Refusal.CLOSED, "entries are closed")
-    if not eligible:
-        raise Refused(Refusal.NOT_ELIGIBLE, "this draw is for those who took part in its challenge")
+    if why_not is not None:
+        raise Refused(Refusal.NOT_ELIGIBLE, why_not)
     if entered:
         raise Refused(Refusal.ALREADY, "one entry per member")
 

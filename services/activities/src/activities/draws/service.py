@@ -15,7 +15,7 @@ from activities.access import is_member
 from activities.challenges.repository import ChallengeRepository
 from activities.draws import domain
 from activities.draws.repository import DrawRepository
-from activities.members.domain import may_take_part
+from activities.members.domain import may_take_part, tier_in
 from activities.members.repository import MembersRepository
 from servicekit import timers
 from servicekit.auth import Principal
@@ -58,6 +58,14 @@ def draw_of(row: Any) -> domain.Draw:
     )
 
 
+def eligibility_of(row: Any) -> domain.Eligibility:
+    return domain.Eligibility(
+        challenge=row.challenge_id is not None,
+        min_level=row.min_level,
+        tiers=None if row.tiers is None else frozenset(row.tiers),
+    )
+
+
 def refused(error: domain.Refused) -> Problem:
     status = 403 if error.reason is domain.Refusal.NOT_ELIGIBLE else 409
     return Problem(status, error.reason.value, "Refused", error.detail)
@@ -70,6 +78,8 @@ class Draft:
     challenge_id: str | None
     title: str
     draw: domain.Draw
+    min_level: int | None = None
+    tiers: list[str] | None = None
 
 
 async def create(session: AsyncSession, principal: Principal, draft: Draft, now: datetime) -> Any:
@@ -97,6 +107,8 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
             "community_id": draft.community_id,
             "group_id": draft.group_id,
             "challenge_id": draft.challenge_id,
+            "min_level": draft.min_level,
+            "tiers": None if draft.tiers is None else sorted(set(draft.tiers)),
             "title": draft.title,
             "prizes": [prize_data(p) for p in draw.prizes],
             "miss_weight": draw.miss_weight,
@@ -152,15 +164,24 @@ async def enter(session: AsyncSession, principal: Principal, draw_id: str, now: 
     read ``FOR SHARE``: no entry lands beside the draw."""
     row = await readable(session, principal, draw_id, lock="share")
     repo = DrawRepository(session)
-    eligible = True
-    if row.challenge_id is not None:
+    rule = eligibility_of(row)
+    took_part, level, tier = False, 0, None
+    if rule.challenge:
         standing = await ChallengeRepository(session).participant(
             row.tenant_id, row.challenge_id, principal.subject
         )
-        eligible = standing is not None and standing.total > 0
+        took_part = standing is not None and standing.total > 0
+    members = MembersRepository(session)
+    if rule.min_level is not None:
+        known = await members.level(row.tenant_id, principal.subject)
+        level = 0 if known is None else known[0]
+    if rule.tiers is not None:
+        states = await members.of_member(row.tenant_id, principal.subject, row.community_id)
+        tier = tier_in(states, row.community_id)
+    why_not = rule.why_not(took_part=took_part, level=level, tier=tier)
     entered = await repo.entered(row.tenant_id, row.id, principal.subject)
     try:
-        domain.check_entry(draw_of(row), eligible=eligible, entered=entered, now=now)
+        domain.check_entry(draw_of(row), why_not=why_not, entered=entered, now=now)
     except domain.Refused as error:
         raise refused(error) from None
     entry = {
