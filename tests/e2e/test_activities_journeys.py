@@ -5,6 +5,7 @@ and rewards credits each check-in once from activities' events."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -116,3 +117,89 @@ def test_two_local_days_make_a_streak_and_rewards_credits_each_check_in_once(
             assert len(check_in_credits()) == 2
     finally:
         clock.write_text("0")
+
+
+def test_a_draw_is_committed_drawn_and_verified_and_prizes_and_drops_are_credited(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """Through the gateway: the seed's hash published, two members enter, the operator
+    draws, anyone recomputes the winners from the revealed seed and the published
+    entrants; rewards credits the points prize and a claimed share of a drop."""
+    suffix = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        owner = bearer(tenant.owner_token)
+        community = client.post(
+            f"{OB}/communities",
+            headers=owner,
+            json={"slug": f"draw-{suffix}", "name": "抽奖", "timezone": "Asia/Shanghai"},
+        )
+        assert community.status_code == 201, community.text
+        cid = community.json()["id"]
+        members = {}
+        for name in ("a", "b"):
+            minted = client.post(
+                "/v1/member-tokens",
+                headers={"X-Api-Key": tenant.api_key},
+                json={"external_id": f"{name}-{suffix}", "profile": {"display_name": name}},
+            )
+            members[f"{name}-{suffix}"] = bearer(minted.json()["access_token"])
+            joined = client.post(
+                f"{OB}/communities/{cid}/join", headers=members[f"{name}-{suffix}"]
+            )
+            assert joined.status_code == 201, joined.text
+        closes = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+        body = {
+            "community_id": cid,
+            "title": "周年抽奖",
+            "prizes": [{"name": "50 积分", "kind": "points", "quantity": 1, "points": 50}],
+            "closes_at": closes,
+        }
+        draw = eventually(
+            lambda: (
+                (a := client.post(f"{AC}/draws", headers=owner, json=body)).status_code == 201
+                and a.json()
+            ),
+            "activities saw the community",
+        )
+        assert draw["seed"] is None
+        for headers in members.values():
+            eventually(
+                lambda h=headers: (
+                    client.post(f"{AC}/draws/{draw['id']}/entries", headers=h).status_code == 204
+                ),
+                "activities saw the membership",
+            )
+        drawn = client.post(f"{AC}/draws/{draw['id']}/draw", headers=owner)
+        assert drawn.status_code == 200, drawn.text
+        result = client.get(f"{AC}/draws/{draw['id']}/result", headers=members[f"a-{suffix}"])
+        body_out = result.json()
+        seed, entrants = body_out["draw"]["seed"], body_out["entrants"]
+        assert hashlib.sha256(seed.encode()).hexdigest() == draw["seed_hash"]
+        assert entrants == sorted(members)
+        [winner] = body_out["winners"]
+        # The documented procedure, by hand: shuffle the sorted entrants, then one pick.
+        order = list(entrants)
+        j = int(hashlib.sha256(f"{seed}:0".encode()).hexdigest(), 16) % 2
+        order[1], order[j] = order[j], order[1]
+        assert winner["member_id"] == order[0]
+
+        def credited(member: str, rule: str) -> list[dict[str, Any]]:
+            items = client.get("/v1/rewards/me/entries", headers=members[member]).json()["items"]
+            return [e for e in items if e["rule_id"] == rule]
+
+        prize = eventually(lambda: credited(order[0], "draw-prize"), "rewards paid the prize")
+        assert [e["points"] for e in prize] == [50]
+
+        drop = client.post(
+            f"{AC}/drops",
+            headers=owner,
+            json={"community_id": cid, "total_points": 30, "slots": 1, "split": "equal"},
+        )
+        assert drop.status_code == 201, drop.text
+        claimer = f"b-{suffix}"
+        claim = client.post(f"{AC}/drops/{drop.json()['id']}/claims", headers=members[claimer])
+        assert claim.status_code == 201 and claim.json()["points"] == 30
+        late = client.post(f"{AC}/drops/{drop.json()['id']}/claims", headers=members[f"a-{suffix}"])
+        assert late.status_code == 409
+        share = eventually(lambda: credited(claimer, "claimed-drop"), "rewards paid the share")
+        assert [e["points"] for e in share] == [30]
