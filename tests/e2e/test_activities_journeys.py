@@ -5,6 +5,7 @@ and rewards credits each check-in once from activities' events."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -114,5 +115,212 @@ def test_two_local_days_make_a_streak_and_rewards_credits_each_check_in_once(
             credited = eventually(check_in_credits, "rewards credited both check-ins")
             assert [e["points"] for e in credited] == [2, 2]
             assert len(check_in_credits()) == 2
+    finally:
+        clock.write_text("0")
+
+
+def test_a_draw_is_committed_drawn_and_verified_and_prizes_and_drops_are_credited(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """Through the gateway: the seed's hash published, two members enter, the operator
+    draws, anyone recomputes the winners from the revealed seed and the published
+    entrants; rewards credits the points prize and a claimed share of a drop."""
+    suffix = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        owner = bearer(tenant.owner_token)
+        community = client.post(
+            f"{OB}/communities",
+            headers=owner,
+            json={"slug": f"draw-{suffix}", "name": "抽奖", "timezone": "Asia/Shanghai"},
+        )
+        assert community.status_code == 201, community.text
+        cid = community.json()["id"]
+        members = {}
+        for name in ("a", "b"):
+            minted = client.post(
+                "/v1/member-tokens",
+                headers={"X-Api-Key": tenant.api_key},
+                json={"external_id": f"{name}-{suffix}", "profile": {"display_name": name}},
+            )
+            members[f"{name}-{suffix}"] = bearer(minted.json()["access_token"])
+            joined = client.post(
+                f"{OB}/communities/{cid}/join", headers=members[f"{name}-{suffix}"]
+            )
+            assert joined.status_code == 201, joined.text
+        closes = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+        body = {
+            "community_id": cid,
+            "title": "周年抽奖",
+            "prizes": [{"name": "50 积分", "kind": "points", "quantity": 1, "points": 50}],
+            "closes_at": closes,
+        }
+        draw = eventually(
+            lambda: (
+                (a := client.post(f"{AC}/draws", headers=owner, json=body)).status_code == 201
+                and a.json()
+            ),
+            "activities saw the community",
+        )
+        assert draw["seed"] is None
+        for headers in members.values():
+            eventually(
+                lambda h=headers: (
+                    client.post(f"{AC}/draws/{draw['id']}/entries", headers=h).status_code == 204
+                ),
+                "activities saw the membership",
+            )
+        drawn = client.post(f"{AC}/draws/{draw['id']}/draw", headers=owner)
+        assert drawn.status_code == 200, drawn.text
+        result = client.get(f"{AC}/draws/{draw['id']}/result", headers=members[f"a-{suffix}"])
+        body_out = result.json()
+        seed, entrants = body_out["draw"]["seed"], body_out["entrants"]
+        assert hashlib.sha256(seed.encode()).hexdigest() == draw["seed_hash"]
+        assert entrants == sorted(members)
+        [winner] = body_out["winners"]
+        # The documented procedure, by hand: shuffle the sorted entrants, then one pick.
+        order = list(entrants)
+        j = int(hashlib.sha256(f"{seed}:0".encode()).hexdigest(), 16) % 2
+        order[1], order[j] = order[j], order[1]
+        assert winner["member_id"] == order[0]
+
+        def credited(member: str, rule: str) -> list[dict[str, Any]]:
+            items = client.get("/v1/rewards/me/entries", headers=members[member]).json()["items"]
+            return [e for e in items if e["rule_id"] == rule]
+
+        prize = eventually(lambda: credited(order[0], "draw-prize"), "rewards paid the prize")
+        assert [e["points"] for e in prize] == [50]
+
+        drop = client.post(
+            f"{AC}/drops",
+            headers=owner,
+            json={"community_id": cid, "total_points": 30, "slots": 1, "split": "equal"},
+        )
+        assert drop.status_code == 201, drop.text
+        claimer = f"b-{suffix}"
+        claim = client.post(f"{AC}/drops/{drop.json()['id']}/claims", headers=members[claimer])
+        assert claim.status_code == 201 and claim.json()["points"] == 30
+        late = client.post(f"{AC}/drops/{drop.json()['id']}/claims", headers=members[f"a-{suffix}"])
+        assert late.status_code == 409
+        share = eventually(lambda: credited(claimer, "claimed-drop"), "rewards paid the share")
+        assert [e["points"] for e in share] == [30]
+
+
+def test_seven_days_a_make_up_card_completion_badge_and_a_quiz(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """Through the gateway, days moved on activities' development clock (never slept): a
+    member misses the challenge's first day, checks in 7 days in a row, spends a make-up
+    card on the missed day and completes the challenge (8 of 10 days); rewards credits 7
+    check-ins (the make-up's day is capped), the completion bonus, the 7-day badge; a quiz
+    pays per correct answer."""
+    clock = Path(platform.env_for("activities")["QUANZI_ACTIVITIES_CLOCK_OFFSET_FILE"])
+    suffix = uuid.uuid4().hex[:8]
+    member_id = f"early-{suffix}"
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    try:
+        with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+            owner = bearer(tenant.owner_token)
+            community = client.post(
+                f"{OB}/communities",
+                headers=owner,
+                json={"slug": f"seven-{suffix}", "name": "七天", "timezone": "Asia/Shanghai"},
+            )
+            assert community.status_code == 201, community.text
+            cid = community.json()["id"]
+            minted = client.post(
+                "/v1/member-tokens",
+                headers={"X-Api-Key": tenant.api_key},
+                json={"external_id": member_id, "profile": {"display_name": "早起"}},
+            )
+            member = bearer(minted.json()["access_token"])
+            assert client.post(f"{OB}/communities/{cid}/join", headers=member).status_code == 201
+            body = {
+                "community_id": cid,
+                "title": "七天打卡",
+                "start_date": (today - timedelta(days=1)).isoformat(),
+                "end_date": (today + timedelta(days=8)).isoformat(),
+                "required_days": 8,
+                "makeup_cards": 1,
+                "makeup_days": 3,
+            }
+            challenge = eventually(
+                lambda: (
+                    (a := client.post(f"{AC}/challenges", headers=owner, json=body)).status_code
+                    == 201
+                    and a.json()
+                ),
+                "activities saw the community",
+            )
+            url = f"{AC}/challenges/{challenge['id']}"
+            eventually(
+                lambda: client.post(f"{url}/checkins", headers=member, json={}).status_code == 201,
+                "activities saw the membership",
+            )
+            made_up = client.post(
+                f"{url}/makeups", headers=member, json={"day": body["start_date"]}
+            )
+            assert made_up.status_code == 201, made_up.text
+            for day in range(1, 7):
+                clock.write_text(str(day * DAY_S))
+                answer = client.post(f"{url}/checkins", headers=member, json={})
+                assert answer.status_code == 201, answer.text
+            calendar = client.get(f"{url}/calendar", headers=member).json()
+            assert calendar["streak"] == 8  # the made-up day joins the seven
+
+            question = client.post(
+                f"{AC}/questions",
+                headers=owner,
+                json={"kind": "true_false", "prompt": "打卡要坚持吗?", "answer": True},
+            )
+            assert question.status_code == 201, question.text
+            now = datetime.now(UTC) + timedelta(days=6)
+            quiz = client.post(
+                f"{AC}/quizzes",
+                headers=owner,
+                json={
+                    "community_id": cid,
+                    "title": "小测",
+                    "question_ids": [question.json()["id"]],
+                    "opens_at": (now - timedelta(hours=1)).isoformat(),
+                    "closes_at": (now + timedelta(days=1)).isoformat(),
+                },
+            )
+            assert quiz.status_code == 201, quiz.text
+            attempt = client.post(f"{AC}/quizzes/{quiz.json()['id']}/attempts", headers=member)
+            assert attempt.status_code == 201, attempt.text
+            submitted = client.post(
+                f"{AC}/quizzes/{quiz.json()['id']}/attempts/{attempt.json()['id']}/submit",
+                headers=member,
+                json={"answers": {question.json()["id"]: True}},
+            )
+            assert submitted.status_code == 200, submitted.text
+
+            def entries() -> dict[str, list[int]]:
+                items = client.get("/v1/rewards/me/entries", headers=member).json()["items"]
+                found: dict[str, list[int]] = {}
+                for e in items:
+                    found.setdefault(e["rule_id"], []).append(e["points"])
+                return found
+
+            credited = eventually(
+                lambda: (
+                    (found := entries()).get("completed-challenge")
+                    and len(found.get("daily-check-in", [])) == 7
+                    and found.get("correct-answers")
+                    and found
+                ),
+                "rewards credited the check-ins, the completion and the quiz",
+                timeout_s=60,
+            )
+            assert credited["daily-check-in"] == [2] * 7  # the make-up's day was paid already
+            assert credited["completed-challenge"] == [20]
+            assert credited["correct-answers"] == [5]
+
+            def badge() -> Any:
+                items = client.get("/v1/rewards/me/badges", headers=member).json()["items"]
+                found = [b for b in items if b["badge_id"] == "check-in-streak-7"]
+                return found and found[0]["earned"] and found[0]
+
+            assert eventually(badge, "the 7-day badge")["times"] == 1
     finally:
         clock.write_text("0")

@@ -64,7 +64,10 @@ RULES_BEYOND_THE_SCHEMA = {
     "GET /v1/activities/challenges/{challenge_id}/calendar": "an operator names member_id",
     "POST /v1/activities/questions": "a choice question has 2 to 10 options",
     "POST /v1/activities/quizzes": "a quiz opens before it closes",
-    "POST /v1/activities/polls": "a poll's options differ",
+    "POST /v1/activities/polls": "options differ and fit the poll's kind; closes ahead",
+    "PUT /v1/activities/polls/{poll_id}/vote": "the answer fits the poll's kind",
+    "POST /v1/activities/draws": "a prize's points and item fit its kind; closes ahead",
+    "POST /v1/activities/drops": "the total gives every share its minimum",
 }
 
 

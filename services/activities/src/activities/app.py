@@ -6,6 +6,10 @@ from fastapi import FastAPI
 
 from activities import events
 from activities.challenges import api as challenges_api
+from activities.draws import api as draws_api
+from activities.draws import service as draws_service
+from activities.drops import api as drops_api
+from activities.drops import service as drops_service
 from activities.members import events as members_events
 from activities.members import handlers as members
 from activities.polls import api as polls_api
@@ -29,7 +33,19 @@ MEMBERS = ConsumerSpec(
 )
 
 
-TIMERS = {polls_service.CLOSE_TIMER: polls_service.close_due}
+# Members' levels (rewards' level.changed), for draws limited to a level and above.
+LEVELS = ConsumerSpec(
+    name="levels",
+    topics=["rewards.points"],
+    handlers={members_events.LEVEL_CHANGED: members.on_level},
+)
+
+
+TIMERS = {
+    polls_service.CLOSE_TIMER: polls_service.close_due,
+    draws_service.DRAW_TIMER: draws_service.draw_due,
+    drops_service.EXPIRE_TIMER: drops_service.expire_due,
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,9 +57,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Campaigns that keep members active: "
                 "check-ins, quizzes, draws, polls, meetups, referrals."
             ),
-            routers=[challenges_api.router, quizzes_api.router, polls_api.router],
+            routers=[
+                challenges_api.router,
+                quizzes_api.router,
+                polls_api.router,
+                draws_api.router,
+                drops_api.router,
+            ],
             produces=events.TOPICS,
-            consumers=[MEMBERS],
+            consumers=[MEMBERS, LEVELS],
             timers=TIMERS,
         )
     )

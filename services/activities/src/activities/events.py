@@ -3,6 +3,7 @@ the member each is about so a member's events stay in order for rewards' earning
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -112,7 +113,9 @@ def quiz_completed(quiz: Any, attempt_id: str, member_id: str, result: Any, at: 
 POLL_CLOSED = "quanzi.activities.poll.closed.v1"
 
 
-def poll_closed(poll: Any, counts: list[int], voters: int, at: datetime) -> Event:
+def poll_closed(
+    poll: Any, counts: list[int], voters: int, at: datetime, average: float | None = None
+) -> Event:
     """Keyed by the poll's community (no member is its subject)."""
     data = {
         "poll_id": poll.id,
@@ -123,7 +126,94 @@ def poll_closed(poll: Any, counts: list[int], voters: int, at: datetime) -> Even
             for option, count in zip(poll.options, counts, strict=True)
         ],
         "voters": voters,
+        "kind": poll.kind,
+        "average": average,
         "anonymous": poll.anonymous,
         "closed_at": at.isoformat(),
     }
     return _event(POLL_CLOSED, poll.tenant_id, poll.community_id, poll.id, data, at)
+
+
+DRAW_DRAWN = "quanzi.activities.draw.drawn.v1"
+DRAW_WON = "quanzi.activities.draw.won.v1"
+
+
+def draw_drawn(
+    draw: Any,
+    round_: int,
+    seed: str,
+    entrants: list[str],
+    winners: list[tuple[str, int]],
+    at: datetime,
+    given_back: list[int] | None = None,
+) -> Event:
+    """Keyed by the draw's community; reveals the seed (a redraw's derived one) and, for
+    a redraw, the prizes given back (what it drew from)."""
+    digest = hashlib.sha256("\n".join(entrants).encode()).hexdigest()
+    data = {
+        "draw_id": draw.id,
+        "community_id": draw.community_id,
+        "round": round_,
+        "seed": seed,
+        "seed_hash": draw.seed_hash,
+        "entrants": len(entrants),
+        "entrants_sha256": digest,
+        "prizes": draw.prizes,
+        "winners": [{"member_id": member, "prize": prize} for member, prize in winners],
+        "given_back": sorted(given_back or []),
+        "drawn_at": at.isoformat(),
+    }
+    return _event(DRAW_DRAWN, draw.tenant_id, draw.community_id, draw.id, data, at)
+
+
+def draw_won(draw: Any, win: dict[str, Any], at: datetime) -> Event:
+    prize = draw.prizes[win["prize"]]
+    data = {
+        "draw_id": draw.id,
+        "win_id": win["win_id"],
+        "community_id": draw.community_id,
+        "member_id": win["member_id"],
+        "round": win["round"],
+        "prize_name": prize["name"],
+        "prize_kind": prize["kind"],
+        "points": prize.get("points"),
+        "item_id": prize.get("item_id"),
+        "claim_by": win["claim_by"].isoformat(),
+        "won_at": at.isoformat(),
+    }
+    return _event(DRAW_WON, draw.tenant_id, win["member_id"], draw.id, data, at)
+
+
+DROP_CLAIMED = "quanzi.activities.drop.claimed.v1"
+DROP_EXPIRED = "quanzi.activities.drop.expired.v1"
+
+
+def drop_claimed(drop: Any, claim: dict[str, Any]) -> Event:
+    at = claim["claimed_at"]
+    data = {
+        "drop_id": drop.id,
+        "claim_id": claim["claim_id"],
+        "community_id": drop.community_id,
+        "group_id": drop.group_id,
+        "member_id": claim["member_id"],
+        "sender_id": drop.sender_id,
+        "points": claim["points"],
+        "slot": claim["slot"],
+        "claimed_at": at.isoformat(),
+    }
+    return _event(DROP_CLAIMED, drop.tenant_id, claim["member_id"], drop.id, data, at)
+
+
+def drop_expired(drop: Any, claims: int, claimed_points: int, returned: int, at: datetime) -> Event:
+    """Keyed by the drop's community."""
+    data = {
+        "drop_id": drop.id,
+        "community_id": drop.community_id,
+        "sender_id": drop.sender_id,
+        "total_points": drop.total_points,
+        "claimed_points": claimed_points,
+        "claims": claims,
+        "returned_points": returned,
+        "expired_at": at.isoformat(),
+    }
+    return _event(DROP_EXPIRED, drop.tenant_id, drop.community_id, drop.id, data, at)

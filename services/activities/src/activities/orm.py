@@ -33,7 +33,19 @@ memberships = sa.Table(
     sa.Column("status_at", UtcDateTime, nullable=True),
     sa.Column("group_id", sa.String(200), nullable=True),
     sa.Column("placed_at", UtcDateTime, nullable=True),
+    sa.Column("tier", sa.String(64), nullable=True),
+    sa.Column("tier_at", UtcDateTime, nullable=True),
     sa.Index("ix_members_memberships_member", "tenant_id", "member_id", "community_id"),
+)
+
+# Each member's level in the tenant (rewards' level.changed), for draws' minimum level.
+levels = sa.Table(
+    "members_levels",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("level_at", UtcDateTime, nullable=False),
 )
 
 # The tenant's communities and the zone whose midnights start their days.
@@ -187,6 +199,7 @@ polls = sa.Table(
     sa.Column("anonymous", sa.Boolean, nullable=False),
     sa.Column("changeable", sa.Boolean, nullable=False),
     sa.Column("results", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # choice, rating or text
     sa.Column("closes_at", UtcDateTime, nullable=False),
     sa.Column("closed_at", UtcDateTime, nullable=True),  # when it closed (time or operator)
     sa.Column("created_by", sa.String(200), nullable=False),
@@ -202,5 +215,103 @@ poll_votes = sa.Table(
     sa.Column("poll_id", sa.String(36), primary_key=True),
     sa.Column("member_id", sa.String(200), primary_key=True),
     sa.Column("choices", sa.JSON, nullable=False),
+    sa.Column("text", sa.Text, nullable=True),  # a free-text answer
     sa.Column("voted_at", UtcDateTime, nullable=False),
+)
+
+# --- draws ------------------------------------------------------------------------------
+
+# ``seed`` stays inside the service until the draw (only ``seed_hash`` is shown before).
+draws = sa.Table(
+    "draws",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("group_id", sa.String(200), nullable=True),
+    sa.Column("challenge_id", sa.String(36), nullable=True),  # eligibility: took part in it
+    sa.Column("min_level", sa.Integer, nullable=True),  # eligibility: rewards' level
+    sa.Column("tiers", sa.JSON, nullable=True),  # eligibility: the membership's tier
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("prizes", sa.JSON, nullable=False),
+    sa.Column("miss_weight", sa.Integer, nullable=False),
+    sa.Column("claim_days", sa.Integer, nullable=False),
+    sa.Column("opens_at", UtcDateTime, nullable=False),
+    sa.Column("closes_at", UtcDateTime, nullable=False),
+    sa.Column("seed", sa.String(64), nullable=False),
+    sa.Column("seed_hash", sa.String(64), nullable=False),
+    sa.Column("drawn_at", UtcDateTime, nullable=True),
+    sa.Column("entrants", sa.Integer, nullable=False),  # counted at the draw
+    sa.Column("redraws", sa.Integer, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_draws_tenant", "tenant_id", "created_at"),
+)
+
+# One entry per member and draw: the primary key makes it hold under any concurrency.
+draw_entries = sa.Table(
+    "draw_entries",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("draw_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("entered_at", UtcDateTime, nullable=False),
+)
+
+# A member wins at most once per draw (round 0: the draw; 1, 2...: redraws).
+draw_wins = sa.Table(
+    "draw_wins",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("draw_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("win_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("prize", sa.Integer, nullable=False),
+    sa.Column("round", sa.Integer, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # the order drawn in its round
+    sa.Column("won_at", UtcDateTime, nullable=False),
+    sa.Column("claim_by", UtcDateTime, nullable=False),
+    sa.Column("claimed_at", UtcDateTime, nullable=True),
+    sa.Column("given_back_at", UtcDateTime, nullable=True),  # lapsed, redrawn
+)
+
+# --- drops (红包) -------------------------------------------------------------------------
+
+# ``shares`` are decided at creation; ``claimed`` counts the shares handed out and only
+# moves by a conditional update (``claimed < slots``), so no more than N are ever claimed.
+drops = sa.Table(
+    "drops",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("group_id", sa.String(200), nullable=True),
+    sa.Column("sender_id", sa.String(200), nullable=False),
+    sa.Column("total_points", sa.Integer, nullable=False),
+    sa.Column("slots", sa.Integer, nullable=False),
+    sa.Column("split", sa.String(16), nullable=False),
+    sa.Column("min_points", sa.Integer, nullable=False),
+    sa.Column("seed", sa.String(64), nullable=False),
+    sa.Column("shares", sa.JSON, nullable=False),
+    sa.Column("claimed", sa.Integer, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("expired_at", UtcDateTime, nullable=True),
+    sa.Column("returned_points", sa.Integer, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("claimed >= 0 AND claimed <= slots", name="ck_drops_claimed"),
+    sa.Index("ix_drops_tenant", "tenant_id", "created_at"),
+)
+
+# One claim per member (the primary key) and one per share (the unique slot).
+drop_claims = sa.Table(
+    "drop_claims",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("drop_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("claim_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("slot", sa.Integer, nullable=False),
+    sa.Column("points", sa.Integer, nullable=False),
+    sa.Column("claimed_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "drop_id", "slot", name="uq_drop_claims_slot"),
 )

@@ -8,6 +8,8 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from activities import app as activities_app
 from servicekit.timers import TimerRunner
 
@@ -105,3 +107,58 @@ async def test_an_operator_closes_early_once(api: Any) -> None:
         headers=api.operator(),
     )
     assert bad.status_code == 422
+
+
+async def test_a_rating_survey_averages_and_a_free_text_one_lists_answers(api: Any) -> None:
+    for member in ("m-1", "m-2", "m-3"):
+        await api.seat(member)
+    rating = await new_poll(api, kind="rating", options=[], scale=5, anonymous=True)
+    assert rating["options"] == ["1", "2", "3", "4", "5"]
+    for member, stars in (("m-1", 5), ("m-2", 4), ("m-3", 4)):
+        answer = await api.client.put(
+            f"{AC}/polls/{rating['id']}/vote", json={"rating": stars}, headers=api.member(member)
+        )
+        assert answer.status_code == 204, answer.text
+    wrong = await vote(api, rating["id"], "m-1", 0)  # choices on a rating
+    assert wrong.status_code in (409, 422)
+    body = (await results(api, rating["id"], api.operator())).json()
+    assert body["average"] == pytest.approx(13 / 3) and body["answers"] is None
+
+    text = await new_poll(api, kind="text", options=[], changeable=True)
+    for member, said in (("m-1", "多办线下活动"), ("m-2", "分享再长一点"), ("m-1", "多办读书会")):
+        answer = await api.client.put(
+            f"{AC}/polls/{text['id']}/vote", json={"text": said}, headers=api.member(member)
+        )
+        assert answer.status_code == 204, answer.text
+    empty = await api.client.put(
+        f"{AC}/polls/{text['id']}/vote", json={"rating": 3}, headers=api.member("m-3")
+    )
+    assert empty.status_code == 422
+    body = (await results(api, text["id"], api.member("m-2"))).json()
+    assert sorted((a["member_id"], a["text"]) for a in body["answers"]) == [
+        ("m-1", "多办读书会"),
+        ("m-2", "分享再长一点"),
+    ]
+    runner = TimerRunner(api.app.state.sessions, activities_app.TIMERS)
+    assert await runner.fire_due(now=T0 + timedelta(days=1)) == 2
+    closed = {e.data["kind"]: e.data for e in await api.published(CLOSED)}
+    assert closed["rating"]["average"] == pytest.approx(13 / 3)
+    assert closed["text"]["voters"] == 2 and closed["text"]["options"] == []
+    assert "多办读书会" not in str(closed["text"])  # answers stay in the service
+
+
+async def test_survey_settings_are_checked(api: Any) -> None:
+    tomorrow = (T0 + timedelta(days=1)).isoformat()
+    for body in (
+        {"kind": "text", "options": ["a", "b"]},
+        {"kind": "choice", "options": ["a", "b"], "scale": 5},
+        {"kind": "rating", "options": ["a", "b"]},
+        {"kind": "choice", "options": []},
+    ):
+        answer = await api.client.post(
+            f"{AC}/polls",
+            json={"community_id": "c-1", "question": "?", "closes_at": tomorrow, **body},
+            headers=api.operator(),
+        )
+        assert answer.status_code == 422, body
+        assert answer.json()["type"].endswith("invalid-poll")

@@ -40,6 +40,13 @@ BODIES: dict[str, Any] = {
         "closes_at": "2026-12-09T00:00:00+00:00",
     },
     "PUT /polls/{poll_id}/vote": {"choices": [0]},
+    "POST /draws": {
+        "community_id": "c-1",
+        "title": "x",
+        "prizes": [{"name": "x", "kind": "points", "quantity": 1, "points": 5}],
+        "closes_at": "2026-12-09T00:00:00+00:00",
+    },
+    "POST /drops": {"community_id": "c-1", "total_points": 10, "slots": 2, "split": "equal"},
 }
 QUERIES = {"GET /challenges/{challenge_id}/calendar": "?member_id=a-1"}
 # No ids (lists, and a question added to the caller's own bank): lists are checked to
@@ -48,6 +55,8 @@ UNSCOPED = {
     "GET /challenges",
     "GET /quizzes",
     "GET /polls",
+    "GET /draws",
+    "GET /drops",
     "GET /questions",
     "POST /questions",
     "GET /whoami",
@@ -84,7 +93,16 @@ async def tenant_a(api: Any) -> dict[str, str]:
     assert attempt.status_code == 201, attempt.text
     poll = await api.client.post(f"{AC}/polls", json=BODIES["POST /polls"], headers=api.operator())
     assert poll.status_code == 201, poll.text
+    draw = await api.client.post(f"{AC}/draws", json=BODIES["POST /draws"], headers=api.operator())
+    assert draw.status_code == 201, draw.text
+    assert (
+        await api.client.post(f"{AC}/draws/{draw.json()['id']}/entries", headers=api.member("a-1"))
+    ).status_code == 204
+    drop = await api.client.post(f"{AC}/drops", json=BODIES["POST /drops"], headers=api.operator())
+    assert drop.status_code == 201, drop.text
     return {
+        "drop_id": drop.json()["id"],
+        "draw_id": draw.json()["id"],
         "poll_id": poll.json()["id"],
         "challenge_id": challenge["id"],
         "quiz_id": quiz.json()["id"],
@@ -131,12 +149,14 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     assert [e.tenant_id for e in checked] == ["t-acme"]
     assert await api.published("quanzi.activities.quiz.completed.v1") == []
     assert await api.published("quanzi.activities.poll.closed.v1") == []
+    assert await api.published("quanzi.activities.draw.drawn.v1") == []
+    assert await api.published("quanzi.activities.drop.claimed.v1") == []
 
 
 async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
     await tenant_a(api)
     for headers in (api.operator("owner", tenant_id=B), api.member("a-1", B)):
-        for path in ("/challenges", "/quizzes", "/polls"):
+        for path in ("/challenges", "/quizzes", "/polls", "/draws", "/drops"):
             answer = await api.client.get(AC + path, headers=headers)
             assert answer.status_code == 200 and answer.json() == [], path
     bank = await api.client.get(f"{AC}/questions", headers=api.operator("owner", tenant_id=B))

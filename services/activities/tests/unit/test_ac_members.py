@@ -14,6 +14,7 @@ from activities.members.domain import (
     Status,
     fold,
     may_take_part,
+    tier_in,
     zone,
 )
 
@@ -28,6 +29,7 @@ facts = st.lists(
     st.one_of(
         st.builds(lambda s: {"status": s}, st.sampled_from(list(Status))),
         st.builds(lambda g: {"group_id": g, "placed": True}, st.sampled_from(["g-1", "g-2", None])),
+        st.builds(lambda t: {"tier": t}, st.sampled_from(["trial", "core"])),
     ),
     min_size=1,
     max_size=8,
@@ -65,3 +67,12 @@ def test_an_unknown_zone_is_the_default() -> None:
     assert zone("Mars/Olympus").key == DEFAULT_ZONE
     assert zone(None).key == DEFAULT_ZONE
     assert zone("America/New_York").key == "America/New_York"
+
+
+def test_the_tier_follows_the_newest_event_that_names_one() -> None:
+    state = fold(None, fact(10, status=Status.ACTIVE, tier="core"))
+    state = fold(state, fact(5, tier="trial"))  # older: ignored
+    state = fold(state, fact(20, group_id="g-2", placed=True))  # says nothing of the tier
+    assert tier_in([state], "c-1") == "core" and tier_in([state], "c-2") is None
+    ended = fold(state, fact(30, status=Status.ENDED))
+    assert tier_in([ended], "c-1") is None

@@ -9,13 +9,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from activities.polls.domain import (
+    Answer,
     InvalidPoll,
     Poll,
+    PollKind,
     Refusal,
     Refused,
     ResultsVisible,
+    average,
     check_vote,
+    choices_of,
     results_visible,
+    scale_options,
     tally,
 )
 
@@ -78,3 +83,37 @@ def test_the_tally_counts_each_named_option_once_per_vote(votes: list[list[int]]
     counts = tally(5, votes)
     assert sum(counts) == sum(len(v) for v in votes)
     assert all(counts[i] == sum(i in v for v in votes) for i in range(5))
+
+
+def test_a_rating_counts_like_a_single_choice_and_averages() -> None:
+    rating = poll(options=scale_options(5), kind=PollKind.RATING)
+    assert choices_of(rating, Answer(rating=4)) == [3]
+    for wrong in (Answer(rating=6), Answer(rating=0), Answer(choices=(1,)), Answer(text="好")):
+        with pytest.raises(Refused):
+            choices_of(rating, wrong)
+    assert average([0, 0, 1, 0, 1]) == 4.0 and average([0] * 5) is None
+    for bad in ({"options": ("1",)}, {"options": ("a", "b")}, {"max_choices": 2}):
+        with pytest.raises(InvalidPoll):
+            poll(kind=PollKind.RATING, **{"options": scale_options(5), **bad})
+
+
+def test_a_free_text_question_takes_a_text_only() -> None:
+    text = poll(options=(), kind=PollKind.TEXT)
+    assert choices_of(text, Answer(text="多办线下活动")) == []
+    check_vote(text, [], False, T0)
+    for wrong in (Answer(text="  "), Answer(text="x" * 2001), Answer(choices=(0,)), Answer()):
+        with pytest.raises(Refused):
+            choices_of(text, wrong)
+    with pytest.raises(InvalidPoll):
+        poll(options=("a", "b"), kind=PollKind.TEXT)
+    with pytest.raises(Refused):
+        choices_of(poll(), Answer(rating=3))  # a choice poll takes choices
+
+
+@given(st.lists(st.integers(0, 9), max_size=50))
+def test_the_average_rating_is_the_mean_of_the_votes(ratings: list[int]) -> None:
+    counts = tally(10, ([r] for r in ratings))
+    mean = average(counts)
+    assert (mean is None) == (not ratings)
+    if ratings:
+        assert mean == pytest.approx(sum(r + 1 for r in ratings) / len(ratings))

@@ -143,3 +143,58 @@ async def test_a_quiz_pays_per_correct_answer_and_nothing_for_none(ledger: Ledge
     await ledger.deliver(quiz_completed("m-1", T0, 4), quiz_completed("m-2", T0, 0))
     assert await credits(ledger, "m-1") == [("correct-answers", 20)]  # 5 × 4
     assert await credits(ledger, "m-2") == []
+
+
+def draw_won(member_id: str, at: datetime, kind: str, points: int | None) -> Event:
+    return _event(
+        "draw.won",
+        member_id,
+        at,
+        {
+            "draw_id": "dr-1",
+            "win_id": str(uuid.uuid4()),
+            "round": 0,
+            "prize_name": "100 积分" if points else "签名书",
+            "prize_kind": kind,
+            "points": points,
+            "item_id": None,
+            "claim_by": (at + timedelta(days=7)).isoformat(),
+            "won_at": at.isoformat(),
+        },
+    )
+
+
+def drop_claimed(member_id: str, at: datetime, points: int) -> Event:
+    return _event(
+        "drop.claimed",
+        member_id,
+        at,
+        {
+            "drop_id": "dp-1",
+            "claim_id": str(uuid.uuid4()),
+            "group_id": None,
+            "sender_id": "op-1",
+            "points": points,
+            "slot": 0,
+            "claimed_at": at.isoformat(),
+        },
+    )
+
+
+async def test_a_draws_points_prize_is_credited_once_other_prizes_not(ledger: Ledger) -> None:
+    won = draw_won("m-1", T0, "points", 100)
+    await ledger.deliver(won)
+    await ledger.deliver(won)  # redelivered
+    await ledger.deliver(draw_won("m-2", T0, "operator", None))
+    assert await credits(ledger, "m-1") == [("draw-prize", 100)]
+    assert await credits(ledger, "m-2") == []
+    await ledger.check_invariants()
+
+
+async def test_each_claimed_share_of_a_drop_is_credited_once(ledger: Ledger) -> None:
+    first, second = drop_claimed("m-1", T0, 37), drop_claimed("m-2", T0, 13)
+    await ledger.deliver_batch(first, second)
+    await ledger.deliver(first)
+    assert await credits(ledger, "m-1") == [("claimed-drop", 37)]
+    assert await credits(ledger, "m-2") == [("claimed-drop", 13)]
+    await ledger.check_invariants()

@@ -29,6 +29,8 @@ class MembershipState:
     status_at: datetime | None  # None: no status event yet (seated until one says)
     group_id: str | None = None
     placed_at: datetime | None = None
+    tier: str | None = None  # trial, core...: None until an event names it
+    tier_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -45,6 +47,7 @@ class MembershipFact:
     status: Status | None = None
     group_id: str | None = None
     placed: bool = False  # the event places the member in ``group_id``
+    tier: str | None = None  # the tier the event gives the membership, if any
 
 
 def supersedes(new_at: datetime, known_at: datetime | None) -> bool:
@@ -62,6 +65,8 @@ def fold(state: MembershipState | None, fact: MembershipFact) -> MembershipState
         state = replace(state, status=fact.status, status_at=fact.at)
     if fact.placed and supersedes(fact.at, state.placed_at):
         state = replace(state, group_id=fact.group_id, placed_at=fact.at)
+    if fact.tier is not None and supersedes(fact.at, state.tier_at):
+        state = replace(state, tier=fact.tier, tier_at=fact.at)
     return state
 
 
@@ -73,6 +78,26 @@ def may_take_part(
         s.active and s.community_id == community_id and (group_id is None or s.group_id == group_id)
         for s in states
     )
+
+
+def tier_in(states: list[MembershipState], community_id: str) -> str | None:
+    """The tier of the member's active membership of the community (None: unknown)."""
+    for state in states:
+        if state.active and state.community_id == community_id:
+            return state.tier
+    return None
+
+
+@dataclass(frozen=True)
+class LevelFact:
+    member_id: str
+    level: int
+    at: datetime
+
+
+def level_moves(fact: LevelFact, known_at: datetime | None) -> bool:
+    """A level change applies unless a newer one is known (rewards keys by member)."""
+    return supersedes(fact.at, known_at)
 
 
 @lru_cache(maxsize=512)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from activities.members.domain import MembershipFact, Status
+from activities.members.domain import LevelFact, MembershipFact, Status
 
 PREFIX = "quanzi.onboarding.membership."
 COMMUNITY_CREATED = "quanzi.onboarding.community.created.v1"
@@ -42,16 +42,45 @@ def _status(status: Status, at_field: str, group_field: str | None = None) -> Re
     return read
 
 
-def _moved(group_field: str) -> Reader:
-    return lambda data: _fact(data, "changed_at", group_id=data.get(group_field), placed=True)
+def _moved(group_field: str, tier_field: str | None = None) -> Reader:
+    def read(data: dict[str, Any]) -> MembershipFact:
+        tier = data.get(tier_field) if tier_field else None
+        return _fact(
+            data,
+            "changed_at",
+            group_id=data.get(group_field),
+            placed=True,
+            tier=str(tier) if tier else None,
+        )
+
+    return read
+
+
+def _activated(data: dict[str, Any]) -> MembershipFact:
+    tier = data.get("tier")
+    return _fact(
+        data,
+        "activated_at",
+        status=Status.ACTIVE,
+        group_id=data.get("group_id"),
+        placed=True,
+        tier=str(tier) if tier else None,
+    )
+
+
+LEVEL_CHANGED = "quanzi.rewards.level.changed.v1"
+
+
+def level_fact(data: dict[str, Any]) -> LevelFact:
+    return LevelFact(str(data["member_id"]), int(data["level"]), moment(data["changed_at"]))
 
 
 MEMBERSHIP_FACTS: dict[str, Reader] = {
-    PREFIX + "activated.v1": _status(Status.ACTIVE, "activated_at", "group_id"),
+    PREFIX + "activated.v1": _activated,
     PREFIX + "renewed.v1": _status(Status.ACTIVE, "renewed_at"),
     PREFIX + "reinstated.v1": _status(Status.ACTIVE, "reinstated_at", "group_id"),
     PREFIX + "group_changed.v1": _moved("to_group_id"),
-    PREFIX + "tier_changed.v1": _moved("to_group_id"),
+    PREFIX + "tier_changed.v1": _moved("to_group_id", "to_tier"),
     PREFIX + "left.v1": _status(Status.ENDED, "left_at"),
     PREFIX + "removed.v1": _status(Status.ENDED, "removed_at"),
     PREFIX + "refunded.v1": _status(Status.ENDED, "refunded_at"),

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.members import domain
-from activities.members.events import MEMBERSHIP_FACTS, moment
+from activities.members.events import MEMBERSHIP_FACTS, level_fact, moment
 from activities.members.repository import MembersRepository
 from servicekit.events import Event
 from servicekit.projection import fold_run
@@ -46,3 +46,13 @@ async def on_community(session: AsyncSession, event: Event) -> None:
     else:
         timezone = domain.DEFAULT_ZONE
     await repo.save_community(event.tenant_id, community_id, timezone, at)
+
+
+async def on_level(session: AsyncSession, event: Event) -> None:
+    """rewards' level.changed: the member's level in the tenant, for draws' minimum level;
+    an older change never overwrites a newer one."""
+    fact = level_fact(event.data)
+    repo = MembersRepository(session)
+    known = await repo.level(event.tenant_id, fact.member_id)
+    if domain.level_moves(fact, None if known is None else known[1]):
+        await repo.save_level(event.tenant_id, fact)

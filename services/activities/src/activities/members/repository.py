@@ -8,11 +8,20 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.members.domain import MembershipState, Status
-from activities.orm import communities, memberships
+from activities.members.domain import LevelFact, MembershipState, Status
+from activities.orm import communities, levels, memberships
 from servicekit.db import dialect_insert
 
-_STATE = ("member_id", "community_id", "status", "status_at", "group_id", "placed_at")
+_STATE = (
+    "member_id",
+    "community_id",
+    "status",
+    "status_at",
+    "group_id",
+    "placed_at",
+    "tier",
+    "tier_at",
+)
 
 _OF_MEMBER = sa.select(*(memberships.c[name] for name in _STATE)).where(
     memberships.c.tenant_id == sa.bindparam("tenant_id"),
@@ -93,5 +102,23 @@ class MembersRepository:
         )
         upsert = insert.on_conflict_do_update(
             index_elements=[communities.c.tenant_id, communities.c.community_id], set_=values
+        )
+        await self.session.execute(upsert)
+
+    async def level(self, tenant_id: str, member_id: str) -> tuple[int, datetime] | None:
+        """The member's ``(level, when it was set)``; None: no level change heard of."""
+        query = sa.select(levels.c.level, levels.c.level_at).where(
+            levels.c.tenant_id == tenant_id, levels.c.member_id == member_id
+        )
+        row = (await self.session.execute(query)).first()
+        return None if row is None else (int(row.level), row.level_at)
+
+    async def save_level(self, tenant_id: str, fact: LevelFact) -> None:
+        values = {"level": fact.level, "level_at": fact.at}
+        insert = dialect_insert(self.session, levels).values(
+            tenant_id=tenant_id, member_id=fact.member_id, **values
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=[levels.c.tenant_id, levels.c.member_id], set_=values
         )
         await self.session.execute(upsert)

@@ -24,7 +24,16 @@ Option = Annotated[Line, Field(min_length=1, max_length=200)]
 class PollIn(Body):
     community_id: Annotated[Line, Field(min_length=1, max_length=200)]
     question: Annotated[Text, Field(min_length=1, max_length=1000)]
-    options: Annotated[list[Option], Field(min_length=2, max_length=domain.MAX_OPTIONS)]
+    kind: domain.PollKind = Field(
+        default=domain.PollKind.CHOICE,
+        description="choice (options), rating (1..scale) or text (free answers)",
+    )
+    options: Annotated[list[Option], Field(max_length=domain.MAX_OPTIONS)] = Field(
+        default_factory=list, description="choice polls: 2 or more, each different"
+    )
+    scale: Annotated[int, Field(ge=2, le=domain.MAX_SCALE)] | None = Field(
+        default=None, description="rating polls: the highest rating (default 5)"
+    )
     max_choices: Annotated[int, Field(ge=1, le=domain.MAX_OPTIONS)] = Field(
         default=1, description="1: single choice"
     )
@@ -43,6 +52,7 @@ class PollOut(BaseModel):
     anonymous: bool
     changeable: bool
     results: domain.ResultsVisible
+    kind: domain.PollKind
     closes_at: datetime
     closed_at: datetime | None
     created_at: datetime
@@ -55,8 +65,14 @@ class PollOut(BaseModel):
 class VoteIn(Body):
     choices: Annotated[
         list[Annotated[int, Field(ge=0, le=domain.MAX_OPTIONS)]],
-        Field(min_length=1, max_length=domain.MAX_OPTIONS),
-    ]
+        Field(max_length=domain.MAX_OPTIONS),
+    ] = Field(default_factory=list, description="choice polls: the options' indices")
+    rating: Annotated[int, Field(ge=1, le=domain.MAX_SCALE)] | None = Field(
+        default=None, description="rating polls: 1..the poll's scale"
+    )
+    text: Annotated[Text, Field(min_length=1, max_length=domain.MAX_TEXT)] | None = Field(
+        default=None, description="free-text questions: the answer"
+    )
 
 
 class OptionResult(BaseModel):
@@ -65,11 +81,18 @@ class OptionResult(BaseModel):
     voters: list[str] | None = Field(description="Named polls only")
 
 
+class TextAnswer(BaseModel):
+    member_id: str | None = Field(description="Named polls only")
+    text: str
+
+
 class ResultsOut(BaseModel):
     poll_id: str
     voters: int
     closed: bool
     options: list[OptionResult]
+    average: float | None = Field(default=None, description="Rating polls: the mean rating")
+    answers: list[TextAnswer] | None = Field(default=None, description="Free-text questions")
 
 
 @router.post(
@@ -82,14 +105,20 @@ class ResultsOut(BaseModel):
     },
 )
 async def create_poll(body: PollIn, sessions: Sessions, principal: Runner, now: Now) -> PollOut:
+    options = tuple(body.options)
+    if body.kind is domain.PollKind.RATING and not options:
+        options = domain.scale_options(body.scale or 5)
     try:
+        if body.scale is not None and body.kind is not domain.PollKind.RATING:
+            raise domain.InvalidPoll("only a rating poll has a scale")
         poll = domain.Poll(
-            tuple(body.options),
+            options,
             body.max_choices,
             body.closes_at,
             body.changeable,
             body.anonymous,
             body.results,
+            kind=body.kind,
         )
     except domain.InvalidPoll as error:
         raise Problem(422, "invalid-poll", "Invalid poll", str(error)) from None
@@ -128,7 +157,8 @@ async def vote(
     poll_id: PollId, body: VoteIn, sessions: Sessions, principal: Member, now: Now
 ) -> None:
     async with transaction(sessions) as session:
-        await service.vote(session, principal, poll_id, body.choices, now)
+        answer = domain.Answer(tuple(body.choices), body.rating, body.text)
+        await service.vote(session, principal, poll_id, answer, now)
 
 
 @router.get(
@@ -152,6 +182,10 @@ async def results(poll_id: PollId, sessions: Sessions, principal: Anyone, now: N
             )
             for i, option in enumerate(row.options)
         ],
+        average=found.average,
+        answers=None
+        if found.answers is None
+        else [TextAnswer(member_id=who, text=text) for who, text in found.answers],
     )
 
 

@@ -55,14 +55,18 @@ class PollRepository:
                     poll_votes.c.poll_id,
                     poll_votes.c.member_id,
                 ],
-                set_={"choices": insert.excluded.choices, "voted_at": insert.excluded.voted_at},
+                set_={
+                    "choices": insert.excluded.choices,
+                    "text": insert.excluded.text,
+                    "voted_at": insert.excluded.voted_at,
+                },
             )
         )
         return True
 
     async def votes(self, tenant_id: str, poll_id: str) -> list[Any]:
         query = (
-            sa.select(poll_votes.c.member_id, poll_votes.c.choices)
+            sa.select(poll_votes.c.member_id, poll_votes.c.choices, poll_votes.c.text)
             .where(poll_votes.c.tenant_id == tenant_id, poll_votes.c.poll_id == poll_id)
             .order_by(poll_votes.c.voted_at, poll_votes.c.member_id)
         )

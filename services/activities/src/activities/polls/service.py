@@ -33,6 +33,7 @@ def poll_of(row: Any) -> domain.Poll:
         anonymous=row.anonymous,
         results=domain.ResultsVisible(row.results),
         closed_at=row.closed_at,
+        kind=domain.PollKind(row.kind),
     )
 
 
@@ -68,6 +69,7 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
             "anonymous": poll.anonymous,
             "changeable": poll.changeable,
             "results": poll.results.value,
+            "kind": poll.kind.value,
             "closes_at": poll.closes_at,
             "closed_at": None,
             "created_by": principal.subject,
@@ -105,7 +107,11 @@ async def listed(session: AsyncSession, principal: Principal) -> list[Any]:
 
 
 async def vote(
-    session: AsyncSession, principal: Principal, poll_id: str, choices: list[int], now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    poll_id: str,
+    answer: domain.Answer,
+    now: datetime,
 ) -> None:
     """One vote per member (the primary key); a changeable poll's vote is replaced."""
     row = await readable(session, principal, poll_id, lock="share")
@@ -113,6 +119,7 @@ async def vote(
     repo = PollRepository(session)
     before = await repo.vote_of(principal.tenant_id, row.id, principal.subject)
     try:
+        choices = domain.choices_of(poll, answer)
         domain.check_vote(poll, choices, before is not None, now)
     except domain.Refused as error:
         raise refused(error) from None
@@ -121,6 +128,7 @@ async def vote(
         "poll_id": row.id,
         "member_id": principal.subject,
         "choices": sorted(choices),
+        "text": answer.text if poll.kind is domain.PollKind.TEXT else None,
         "voted_at": now,
     }
     if not await repo.add_vote(vote_row, replace=poll.changeable):
@@ -132,6 +140,8 @@ class Results:
     counts: list[int]
     voters: int
     by_option: list[list[str]] | None  # named polls: who chose each option
+    average: float | None = None  # rating polls
+    answers: list[tuple[str | None, str]] | None = None  # text: (who, if named; the text)
 
 
 async def results(session: AsyncSession, principal: Principal, row: Any, now: datetime) -> Results:
@@ -158,7 +168,11 @@ async def _results(repo: PollRepository, row: Any, poll: domain.Poll) -> Results
         by_option = [
             [v.member_id for v in votes if i in v.choices] for i in range(len(poll.options))
         ]
-    return Results(counts, len(votes), by_option)
+    if poll.kind is domain.PollKind.TEXT:
+        answers = [(None if poll.anonymous else v.member_id, str(v.text)) for v in votes]
+        return Results(counts, len(votes), by_option, None, answers)
+    average = domain.average(counts) if poll.kind is domain.PollKind.RATING else None
+    return Results(counts, len(votes), by_option, average)
 
 
 async def close(session: AsyncSession, tenant_id: str, poll_id: str, at: datetime) -> Any:
@@ -170,7 +184,8 @@ async def close(session: AsyncSession, tenant_id: str, poll_id: str, at: datetim
     await repo.close(tenant_id, poll_id, at)
     row = await repo.get(tenant_id, poll_id)
     tallied = await _results(repo, row, poll_of(row))
-    await add_events(session, [events.poll_closed(row, tallied.counts, tallied.voters, at)])
+    closed = events.poll_closed(row, tallied.counts, tallied.voters, at, tallied.average)
+    await add_events(session, [closed])
     return row
 
 

@@ -461,9 +461,11 @@ YEAR = Expiry(ExpiryKind.AFTER_DAYS, 365)
 CHECKIN_RECORDED = "quanzi.activities.checkin.recorded.v1"
 CHALLENGE_COMPLETED = "quanzi.activities.challenge.completed.v1"
 QUIZ_COMPLETED = "quanzi.activities.quiz.completed.v1"
+DRAW_WON = "quanzi.activities.draw.won.v1"
+DROP_CLAIMED = "quanzi.activities.drop.claimed.v1"
 # activities' events on its topic that the earning rules read (contracts/topics/
 # activities.campaigns.yaml).
-ACTIVITY_EVENTS = (CHECKIN_RECORDED, CHALLENGE_COMPLETED, QUIZ_COMPLETED)
+ACTIVITY_EVENTS = (CHECKIN_RECORDED, CHALLENGE_COMPLETED, QUIZ_COMPLETED, DRAW_WON, DROP_CLAIMED)
 
 
 def default_rules() -> list[EarningRule]:
@@ -558,6 +560,27 @@ def default_rules() -> list[EarningRule]:
             event_type=POST_SHARED,
             points=15,
             caps=Caps(per_day=45),
+            expiry=YEAR,
+        ),
+        # A lucky draw's points prize: the prize's points, once per win (no cap: the
+        # draw's operator set the prize, activities draws each win once).
+        EarningRule(
+            rule_id="draw-prize",
+            version=1,
+            event_type=DRAW_WON,
+            points=1,
+            per_unit="points",
+            conditions=(Condition("prize_kind", Op.EQ, "points"),),
+            expiry=YEAR,
+        ),
+        # A share of a point drop (红包): its points, once per claim. Activities hands out
+        # no more than the drop's total; the operator's budget is not a wallet here.
+        EarningRule(
+            rule_id="claimed-drop",
+            version=1,
+            event_type=DROP_CLAIMED,
+            points=1,
+            per_unit="points",
             expiry=YEAR,
         ),
     ]

@@ -1,0 +1,451 @@
+"""Activities benchmark: check-ins per second through the gateway on PostgreSQL, beside
+the raw single-row INSERT+COMMIT rate measured in the same run, and the claim rate on one
+hot point drop (红包) beside a raw hot-row UPDATE+INSERT+COMMIT.
+
+The platform runs as processes on free ports (``quanzi_devstack.run.Platform``), every
+service on its own fresh PostgreSQL database. One community gets ``--members`` members,
+who join through onboarding (not timed) and reach activities' projection by Kafka; an
+operator sets up a challenge running today in the community's zone (no window, nothing
+required in a check-in).
+
+- **Check-ins**: each member checks in once through ``POST
+  /v1/activities/challenges/{id}/checkins`` on ``--connections`` keep-alive connections,
+  each sending its next request when the last is answered. A check-in is a full request:
+  gateway admission (JWT, tenant, rate limits lifted), proxy, activities' transaction (the
+  challenge and the seat read, the standing locked, the check-in row, the standing, the
+  events in one outbox insert). Raw: the same number of single-row ``INSERT`` statements,
+  each its own transaction, on as many asyncpg connections to the same server.
+- **Hot drop**: one drop of ``min(members, 1000)`` shares (random split); every member
+  claims at once. Each claim takes the drop's one row lock (the conditional update), so
+  claims on one drop run one at a time in the database; the figure is that row's rate.
+  Raw: the same conditional ``UPDATE … WHERE claimed < slots`` on one row plus a claim
+  ``INSERT`` in one transaction, as many times, on as many connections.
+
+After the run: every check-in landed once, the drop's claims number its shares and sum to
+its total exactly. Printed: per second, p50, p99, the ratios, the CPU each service used
+per check-in and per claim while they ran (worker processes included) and the load
+average (on a shared machine the rates move with its load). Nothing asserts a timing.
+
+    uv run --frozen python bench/activities.py [--members 2000] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+# Run as a script, this file's directory leads sys.path, and this file would shadow the
+# activities package.
+sys.path.remove(os.path.dirname(os.path.abspath(__file__)))
+
+import aiohttp
+import asyncpg
+import httpx
+
+from quanzi_devstack.access import GatewaySigner, create_tenant
+from quanzi_devstack.run import DEFAULT_PORTS, Platform
+from servicekit.testing import postgres_admin_dsn, postgres_available
+
+RESULTS = Path(__file__).parent / "results"
+AC = "/v1/activities"
+OB = "/v1/onboarding"
+ZONE = "Asia/Shanghai"
+MAX_SHARES = 1000  # a drop's most shares
+UNLIMITED = {
+    "tenant_rate": 1e9,
+    "tenant_burst": 10**9,
+    "principal_rate": 1e9,
+    "principal_burst": 10**9,
+}
+PLANS = {name: UNLIMITED for name in ("free", "standard", "enterprise", "anonymous")}
+
+
+@dataclass
+class Figure:
+    case: str
+    operations: int
+    seconds: float
+    per_s: float
+    p50_ms: float
+    p99_ms: float
+    outcomes: dict[str, int]
+
+
+def note(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def drive(
+    case: str, total: int, connections: int, operation: Callable[[int], Awaitable[str]]
+) -> Figure:
+    """``operation(n)`` for n in 0..total-1 on ``connections`` workers; it returns its
+    outcome (a status), counted."""
+    latencies: list[float] = []
+    outcomes: Counter[str] = Counter()
+    queue = iter(range(total))
+    started = time.perf_counter()
+
+    async def worker() -> None:
+        for n in queue:
+            began = time.perf_counter()
+            outcomes[await operation(n)] += 1
+            latencies.append(time.perf_counter() - began)
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    seconds = time.perf_counter() - started
+    return Figure(
+        case=case,
+        operations=total,
+        seconds=seconds,
+        per_s=total / seconds,
+        p50_ms=statistics.median(latencies) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+        outcomes=dict(outcomes),
+    )
+
+
+# ------------------------------------------------------------------ raw baselines
+
+
+async def raw_inserts(dsn: str, total: int, connections: int) -> Figure:
+    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+    assert pool is not None
+    try:
+        await pool.execute(
+            "CREATE TABLE bench_checkins (id uuid PRIMARY KEY, member_id text NOT NULL,"
+            " day date NOT NULL, checked_at timestamptz NOT NULL)"
+        )
+
+        async def insert(n: int) -> str:
+            await pool.execute(
+                "INSERT INTO bench_checkins (id, member_id, day, checked_at)"
+                " VALUES ($1, $2, current_date, now())",
+                uuid.uuid4(),
+                f"m-{n}",
+            )
+            return "ok"
+
+        return await drive("raw INSERT+COMMIT", total, connections, insert)
+    finally:
+        await pool.close()
+
+
+async def raw_hot_row(dsn: str, total: int, shares: int, connections: int) -> Figure:
+    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+    assert pool is not None
+    try:
+        await pool.execute(
+            "CREATE TABLE bench_drops (id int PRIMARY KEY, claimed int NOT NULL,"
+            " slots int NOT NULL);"
+            "CREATE TABLE bench_claims (member_id text PRIMARY KEY, slot int NOT NULL);"
+            f"INSERT INTO bench_drops VALUES (1, 0, {shares})"
+        )
+
+        async def claim(n: int) -> str:
+            async with pool.acquire() as connection, connection.transaction():
+                slot = await connection.fetchval(
+                    "UPDATE bench_drops SET claimed = claimed + 1"
+                    " WHERE id = 1 AND claimed < slots RETURNING claimed"
+                )
+                if slot is None:
+                    return "empty"
+                await connection.execute(
+                    "INSERT INTO bench_claims VALUES ($1, $2)", f"m-{n}", slot - 1
+                )
+            return "ok"
+
+        return await drive("raw hot-row claim", total, connections, claim)
+    finally:
+        await pool.close()
+
+
+# ------------------------------------------------------------------ through the gateway
+
+
+@dataclass(frozen=True)
+class Setup:
+    tenant_id: str
+    owner: dict[str, str]
+    community_id: str
+    challenge_id: str
+    tokens: list[str]
+
+
+def _eventually(check: Callable[[], Any], what: str, timeout_s: float = 120) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what}: not within {timeout_s:g} s")
+        time.sleep(0.2)
+    return found
+
+
+async def _join_all(platform: Platform, community_id: str, tokens: list[str], n: int) -> None:
+    url = f"{platform.gateway_url}{OB}/communities/{community_id}/join"
+    connector = aiohttp.TCPConnector(limit=n)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def join(i: int) -> str:
+            headers = {"Authorization": f"Bearer {tokens[i]}"}
+            async with session.post(url, headers=headers) as response:
+                await response.read()
+                return str(response.status)
+
+        joined = await drive("joins (set-up)", len(tokens), n, join)
+    if joined.outcomes != {"201": len(tokens)}:
+        raise SystemExit(f"joins: {joined.outcomes}")
+
+
+def set_up(platform: Platform, signer: GatewaySigner, members: int, connections: int) -> Setup:
+    tenant_id = create_tenant(platform, f"bench-{uuid.uuid4().hex[:8]}")
+    owner = {"Authorization": f"Bearer {signer.operator(tenant_id)}"}
+    tokens = [signer.member(tenant_id, f"member-{n}") for n in range(members)]
+    today = datetime.now(UTC).astimezone(ZoneInfo(ZONE)).date()
+    with httpx.Client(base_url=platform.gateway_url, headers=owner, timeout=30) as client:
+        community = client.post(
+            f"{OB}/communities", json={"slug": "bench", "name": "打卡压测", "timezone": ZONE}
+        )
+        community.raise_for_status()
+        community_id = community.json()["id"]
+        note(f"set-up: {members:,} members join (not timed)")
+        asyncio.run(_join_all(platform, community_id, tokens, connections))
+        body = {
+            "community_id": community_id,
+            "title": "压测打卡",
+            "start_date": (today - timedelta(days=1)).isoformat(),
+            "end_date": (today + timedelta(days=30)).isoformat(),
+            "required_days": 7,
+        }
+        challenge = _eventually(
+            lambda: (r := client.post(f"{AC}/challenges", json=body)).status_code == 201 and r,
+            "the community reaching activities",
+        )
+        challenge_id = challenge.json()["id"]
+        note("set-up: waiting for every member to reach activities' projection")
+        for n in (*range(0, members, max(1, members // 50)), members - 1):
+            member = {"Authorization": f"Bearer {tokens[n]}"}
+
+            def seated(headers: dict[str, str] = member) -> bool:
+                url = f"{AC}/challenges/{challenge_id}"
+                return client.get(url, headers=headers).status_code == 200
+
+            _eventually(seated, f"member-{n} reaching activities")
+    return Setup(tenant_id, owner, community_id, challenge_id, tokens)
+
+
+async def check_ins(platform: Platform, setup: Setup, connections: int) -> Figure:
+    url = f"{platform.gateway_url}{AC}/challenges/{setup.challenge_id}/checkins"
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def check_in(n: int) -> str:
+            headers = {"Authorization": f"Bearer {setup.tokens[n]}"}
+            async with session.post(url, headers=headers, json={}) as response:
+                await response.read()
+                return str(response.status)
+
+        return await drive("check-in via gateway", len(setup.tokens), connections, check_in)
+
+
+async def hot_drop(
+    platform: Platform, setup: Setup, connections: int
+) -> tuple[Figure, dict[str, Any]]:
+    shares = min(len(setup.tokens), MAX_SHARES)
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
+        created = await client.post(
+            f"{AC}/drops",
+            headers=setup.owner,
+            json={
+                "community_id": setup.community_id,
+                "total_points": 10 * shares,
+                "slots": shares,
+                "split": "random",
+                "expires_in_minutes": 60,
+            },
+        )
+        created.raise_for_status()
+        drop = created.json()
+    url = f"{platform.gateway_url}{AC}/drops/{drop['id']}/claims"
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def claim(n: int) -> str:
+            headers = {"Authorization": f"Bearer {setup.tokens[n]}"}
+            async with session.post(url, headers=headers) as response:
+                await response.read()
+                return str(response.status)
+
+        figure = await drive("drop claim via gateway", len(setup.tokens), connections, claim)
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
+        claims = (await client.get(f"{AC}/drops/{drop['id']}/claims", headers=setup.owner)).json()
+    check = {
+        "shares": shares,
+        "total_points": drop["total_points"],
+        "claims": len(claims),
+        "points_claimed": sum(c["points"] for c in claims),
+    }
+    return figure, check
+
+
+# ------------------------------------------------------------------ the run
+
+
+def cpu_seconds(platform: Platform) -> dict[str, float]:
+    """CPU time (user + system) each service has used so far, its worker processes
+    included (Linux /proc)."""
+    return {name: _tree_cpu(process.pid) for name, process in platform.processes.items()}
+
+
+def _tree_cpu(pid: int) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    used = (int(fields[11]) + int(fields[12])) / ticks
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        used += sum(_tree_cpu(int(child)) for child in children)
+    return used
+
+
+def per_operation(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+    return {name: (after[name] - before[name]) * 1000 / n for name in after}
+
+
+async def _admin(*statements: str) -> None:
+    admin = await asyncpg.connect(postgres_admin_dsn())
+    try:
+        for statement in statements:
+            await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+def run(args: argparse.Namespace) -> None:
+    if not asyncio.run(postgres_available()):
+        raise SystemExit(f"PostgreSQL unreachable at {postgres_admin_dsn()}")
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    server = postgres_admin_dsn().rsplit("/", 1)[0]
+    names = {service: f"bench_{service}_{stamp}" for service in DEFAULT_PORTS}
+    urls = {
+        s: f"{server.replace('postgresql://', 'postgresql+asyncpg://')}/{n}"
+        for s, n in names.items()
+    }
+    raw_name = f"bench_raw_{stamp}"
+    env = {"QUANZI_GATEWAY_RATE_LIMIT_PLANS": json.dumps(PLANS)}  # measure, not 429s
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="quanzi-bench-") as workdir:
+        platform = Platform.on_free_ports(
+            Path(workdir), quiet=True, extra_env=env, database_urls=urls
+        )
+        try:
+            note("starting the platform on PostgreSQL")
+            platform.start()
+            asyncio.run(_admin(f'CREATE DATABASE "{raw_name}"'))
+            raw_dsn = f"{server}/{raw_name}"
+            setup = set_up(platform, GatewaySigner.of(platform), args.members, args.connections)
+            note(f"raw: {args.members:,} single-row INSERT+COMMIT")
+            result["raw"] = asyncio.run(raw_inserts(raw_dsn, args.members, args.connections))
+            time.sleep(args.settle)  # the joins' events still being consumed
+            note(f"ours: {args.members:,} check-ins through the gateway")
+            before = cpu_seconds(platform)
+            result["checkins"] = asyncio.run(check_ins(platform, setup, args.connections))
+            result["cpu_ms_per_checkin"] = per_operation(
+                before, cpu_seconds(platform), args.members
+            )
+            shares = min(args.members, MAX_SHARES)
+            note(f"raw: {args.members:,} claims of one row of {shares} shares")
+            result["raw_hot"] = asyncio.run(
+                raw_hot_row(raw_dsn, args.members, shares, args.connections)
+            )
+            note(f"ours: {args.members:,} claims of one drop of {shares} shares")
+            before = cpu_seconds(platform)
+            result["drop"], result["drop_check"] = asyncio.run(
+                hot_drop(platform, setup, args.connections)
+            )
+            result["cpu_ms_per_claim"] = per_operation(before, cpu_seconds(platform), args.members)
+        except Exception:
+            for service in ("gateway", "activities"):  # the logs vanish with the directory
+                log = (Path(workdir) / f"{service}.log").read_text(errors="replace")
+                print(f"--- {service}.log (end)\n{log[-3000:]}", file=sys.stderr)
+            raise
+        finally:
+            platform.stop()
+            asyncio.run(
+                _admin(
+                    *(
+                        f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                        for name in [*names.values(), raw_name]
+                    )
+                )
+            )
+    report(result)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"activities-{stamp}.json"
+    serialisable = {k: asdict(v) if isinstance(v, Figure) else v for k, v in result.items()}
+    out.write_text(json.dumps({"args": vars(args), **serialisable}, indent=2))
+    print(f"\nfull results: {out}")
+
+
+def report(result: dict[str, Any]) -> None:
+    print(
+        f"\n{'case':<24} {'ops':>7} {'seconds':>8} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+        "  outcomes"
+    )
+    for key in ("raw", "checkins", "raw_hot", "drop"):
+        f = result[key]
+        print(
+            f"{f.case:<24} {f.operations:>7,} {f.seconds:>8.2f} {f.per_s:>8,.0f}"
+            f" {f.p50_ms:>8.1f} {f.p99_ms:>8.1f}  {f.outcomes}"
+        )
+    ratio = result["checkins"].per_s / result["raw"].per_s
+    print(f"\ncheck-ins/s through the gateway ÷ raw INSERT+COMMIT/s = {ratio:.2f}×")
+    hot = result["drop"].per_s / result["raw_hot"].per_s
+    print(f"claims/s on one hot drop through the gateway ÷ raw hot-row claims/s = {hot:.2f}×")
+    for key, what in (("cpu_ms_per_checkin", "check-in"), ("cpu_ms_per_claim", "claim")):
+        cpu = ", ".join(f"{name} {ms:.1f}" for name, ms in result[key].items())
+        print(f"CPU ms per {what}, by service, while they ran: {cpu} ({os.cpu_count()} cores)")
+    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    check = result["drop_check"]
+    print(
+        f"drop: {check['claims']} claims of {check['shares']} shares,"
+        f" {check['points_claimed']} of {check['total_points']} points"
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--settle", type=float, default=10.0, help="seconds after the set-up, before measuring"
+    )
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    run(parse_args())
+
+
+if __name__ == "__main__":
+    main()
