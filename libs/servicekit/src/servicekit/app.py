@@ -162,6 +162,7 @@ class Runtime:
             max_attempts=self.settings.consumer_max_attempts,
             retry_backoff_s=self.settings.consumer_retry_backoff_s,
             watch_broker=self.settings.broker_watch_enabled,
+            inbox_retention=timedelta(hours=self.settings.inbox_retention_hours),
         )
         self._launch(f"consumer:{spec.name}", runner, runner.run)
 

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import groupby
 from typing import Any
 
@@ -21,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import Counter, Gauge
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit import failpoints, tracing
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, Sequence[Event]], Awaitable[None]]
 INBOX_CHUNK = 500  # rows per inbox INSERT: well under SQLite's bound-parameter limit
+INBOX_PURGE_EVERY_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class ConsumerRunner:
         retry_backoff_s: float = 0.2,
         from_beginning: bool = False,
         watch_broker: bool = True,
+        inbox_retention: timedelta = timedelta(days=7),
     ) -> None:
         self.group_id = group_id
         self._topics = list(topics)
@@ -111,6 +115,8 @@ class ConsumerRunner:
         self._retry_backoff_s = retry_backoff_s
         self._from_beginning = from_beginning
         self._watch_broker = watch_broker
+        self._inbox_retention = inbox_retention
+        self._purged_at = 0.0  # loop time of the last inbox purge
         self._broker: str | None = None  # the cluster id of the broker the positions are on
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = False
@@ -142,6 +148,9 @@ class ConsumerRunner:
                         await self._apply_records(wanted)
                     await self._commit({tp: part[-1].offset + 1 for tp, part in batches.items()})
                 await self._report_lag(consumer)
+                if loop.time() - self._purged_at >= INBOX_PURGE_EVERY_S:
+                    self._purged_at = loop.time()
+                    await self.purge_inbox()
         finally:
             self._consumer = None
             with suppress(Exception):
@@ -149,6 +158,20 @@ class ConsumerRunner:
 
     def stop(self) -> None:
         self._stopping = True
+
+    async def purge_inbox(self) -> int:
+        """Forget this group's event ids applied longer ago than the retention: no
+        redelivery comes from that far back (the broker's topics and the relays' retention
+        are shorter; see ``inbox_retention_hours``), and the inbox would otherwise grow by
+        a row per event forever. How many were deleted."""
+        cutoff = utcnow() - self._inbox_retention
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                delete(inbox).where(
+                    inbox.c.consumer_group == self.group_id, inbox.c.applied_at < cutoff
+                )
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def _broker_replaced(self) -> bool:
         """Whether the broker's cluster id differs from the one these records' positions

@@ -74,6 +74,15 @@ def drop_kit_tables_v2() -> None:
     kit_metadata.drop_all(op.get_bind(), tables=list(KIT_TABLES_V2))
 
 
+def create_kit_tables_v3() -> None:
+    """Index the inbox by the time an event was applied: the consumers' purge reads by it."""
+    op.create_index("ix_inbox_applied_at", "inbox", ["applied_at"])
+
+
+def drop_kit_tables_v3() -> None:
+    op.drop_index("ix_inbox_applied_at", table_name="inbox")
+
+
 def upgrade(alembic_ini: Path, database_url: str, revision: str = "head") -> None:
     """``alembic upgrade`` for one service database, from code (CLI, tests, make run)."""
     config = Config(str(alembic_ini))

@@ -57,6 +57,10 @@ class ServiceSettings(BaseSettings):
     broker_watch_enabled: bool = True
 
     consumer_batch_size: int = 500
+    # Applied event ids are kept this long for deduplication, then purged: longer than the
+    # topics' retention on the broker and the relays' (a redelivery never comes from
+    # further back). The default suits Kafka's default of 7 days.
+    inbox_retention_hours: Annotated[float, Field(gt=0)] = 24.0 * 8
     consumer_max_attempts: int = 5
     consumer_retry_backoff_s: float = 0.2
 

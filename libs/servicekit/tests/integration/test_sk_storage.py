@@ -12,6 +12,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from servicekit import timers as timer_api
+from servicekit.consumer import ConsumerRunner
 from servicekit.db import (
     create_engine,
     insert_ignore,
@@ -21,9 +22,10 @@ from servicekit.db import (
 )
 from servicekit.events import new_event
 from servicekit.idempotency import fingerprint, run_idempotent
+from servicekit.kafka import KafkaConfig
 from servicekit.outbox import _wakeups, add_event
 from servicekit.problems import Problem
-from servicekit.tables import kit_metadata, outbox, timers
+from servicekit.tables import inbox, kit_metadata, outbox, timers
 from servicekit.timers import Timer, TimerRunner
 from servicekit.types import utcnow
 
@@ -294,3 +296,33 @@ async def test_rescheduling_moves_the_timer_and_cancel_removes_it(sessions: Sess
     assert len(rows) == 1
     assert rows[0]["payload"] == {"v": 2}
     assert abs((rows[0]["due_at"] - later).total_seconds()) < 1
+
+
+async def test_the_inbox_forgets_what_its_group_applied_before_the_retention(
+    sessions: Sessions,
+) -> None:
+    now = utcnow()
+    rows = [
+        ("g", "old", now - timedelta(days=9)),
+        ("g", "recent", now - timedelta(days=6)),
+        ("other", "old-of-another-group", now - timedelta(days=9)),
+    ]
+    async with transaction(sessions) as session:
+        for group, event_id, applied_at in rows:
+            values = {"topic": "t", "partition": 0, "offset": 1, "applied_at": applied_at}
+            await session.execute(
+                inbox.insert().values(consumer_group=group, event_id=event_id, **values)
+            )
+    runner = ConsumerRunner(
+        group_id="g",
+        topics=["t"],
+        handlers={},
+        sessions=sessions,
+        kafka=KafkaConfig("127.0.0.1:1"),
+        dlq_producer=None,  # type: ignore[arg-type]  (never used by the purge)
+        inbox_retention=timedelta(days=8),
+    )
+    assert await runner.purge_inbox() == 1
+    async with transaction(sessions) as session:
+        left = (await session.execute(select(inbox.c.event_id))).scalars().all()
+    assert sorted(left) == ["old-of-another-group", "recent"]
