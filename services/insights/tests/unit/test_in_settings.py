@@ -1,0 +1,16 @@
+"""The development-only test clock is refused where it could move real members' days."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from insights.settings import Settings
+from servicekit.settings import Environment
+
+
+def test_a_test_clock_is_refused_in_production() -> None:
+    assert Settings(clock_offset_file="clock.txt").clock_offset_file == "clock.txt"
+    production = {"environment": Environment.PRODUCTION, "secret_key": SecretStr("a-real-one")}
+    with pytest.raises(ValidationError, match="test clock"):
+        Settings(clock_offset_file="clock.txt", **production)  # type: ignore[arg-type]
