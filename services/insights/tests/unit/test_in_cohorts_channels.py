@@ -28,7 +28,7 @@ def test_cohorts_equal_a_brute_force_count(
     for m, d in sorted(joins, key=lambda j: j[1]):
         first.setdefault(m, d)
     assert sum(c.size for c in found.values()) == len(first)
-    for m, d in first.items():
+    for d in first.values():
         cohort = found[week_of(d)]
         for k in WEEKS:
             start = week_of(d) + timedelta(days=7 * k)
