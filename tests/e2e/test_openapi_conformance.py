@@ -65,6 +65,10 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /v1/activities/questions": "a choice question has 2 to 10 options",
     "POST /v1/activities/quizzes": "a quiz opens before it closes",
     "POST /v1/activities/polls": "a poll's options differ",
+    **{
+        f"GET /v1/insights/{report}": "`from` is not after `to`; at most 366 days, 2000 to 2199"
+        for report in ("series", "cohorts", "channels", "reactivation")
+    },
 }
 
 
