@@ -21,13 +21,23 @@ from servicekit.consumer import Batched
 
 _FACTS = Batched(figures_handlers.on_facts)
 
-# onboarding's membership events (figures, channels, presence) and community roles
-# (who administers which community).
-MEMBERSHIPS = ConsumerSpec(
-    name="memberships",
-    topics=["onboarding.memberships"],
+# Every fact in one consumer group: membership events (figures, channels, presence),
+# community roles, engagement (posts, comments, shares, check-ins, quizzes) and points.
+# One group, so one transaction at a time per replica moves a member's presence and timer
+# (two groups deadlocked on them on PostgreSQL, each holding what the other wanted next).
+FACTS = ConsumerSpec(
+    name="facts",
+    topics=["onboarding.memberships", "content.posts", "activities.campaigns", "rewards.points"],
     handlers={
-        **dict.fromkeys(facts.MEMBERSHIP_TYPES, _FACTS),
+        **dict.fromkeys(
+            (
+                *facts.MEMBERSHIP_TYPES,
+                *facts.CONTENT_TYPES,
+                *facts.ACTIVITY_TYPES,
+                *facts.POINTS_TYPES,
+            ),
+            _FACTS,
+        ),
         communities_handlers.ROLE_GRANTED: Batched(communities_handlers.on_roles),
         communities_handlers.ROLE_REVOKED: Batched(communities_handlers.on_roles),
     },
@@ -41,15 +51,6 @@ COMMUNITIES = ConsumerSpec(
         communities_handlers.COMMUNITY_CREATED: communities_handlers.on_community,
         communities_handlers.COMMUNITY_UPDATED: communities_handlers.on_community,
     },
-)
-
-# Engagement: posts, comments, shares, check-ins, quizzes; points earned and spent.
-ENGAGEMENT = ConsumerSpec(
-    name="engagement",
-    topics=["content.posts", "activities.campaigns", "rewards.points"],
-    handlers=dict.fromkeys(
-        (*facts.CONTENT_TYPES, *facts.ACTIVITY_TYPES, *facts.POINTS_TYPES), _FACTS
-    ),
 )
 
 TIMERS = {silence_service.SILENCE_TIMER: silence_service.silence_due}
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 communities_api.router,
             ],
             produces=events.TOPICS,
-            consumers=[MEMBERSHIPS, COMMUNITIES, ENGAGEMENT],
+            consumers=[FACTS, COMMUNITIES],
             timers=TIMERS,
         )
     )

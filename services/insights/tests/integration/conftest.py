@@ -39,7 +39,7 @@ T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 
 HANDLERS: dict[str, Any] = {
     kind: handler
-    for spec in (insights_app.MEMBERSHIPS, insights_app.COMMUNITIES, insights_app.ENGAGEMENT)
+    for spec in (insights_app.FACTS, insights_app.COMMUNITIES)
     for kind, handler in spec.handlers.items()
 }
 
@@ -287,7 +287,7 @@ class Api:
         token = self.mint.mint(tenant_id=tenant_id, subject="op-1", roles=list(roles or ["owner"]))
         return {"Authorization": f"Bearer {token}"}
 
-    async def get(self, path: str, headers: dict[str, str] | None = None, **params: Any) -> Any:
+    async def get(self, path: str, headers: Any = None, **params: Any) -> Any:
         answer = await self.client.get(
             f"{IN}{path}", params=params, headers=headers or self.operator()
         )

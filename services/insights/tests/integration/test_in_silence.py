@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from insights.silence.domain import held_out
 
-from .conftest import TENANT, T0, Api, checkin, community, joined, membership, post
+from .conftest import T0, TENANT, Api, checkin, community, joined, membership, post
 
 DAY = timedelta(days=1)
 WENT_SILENT = "quanzi.insights.member.went_silent.v1"

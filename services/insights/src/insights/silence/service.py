@@ -62,7 +62,7 @@ async def apply(session: AsyncSession, tenant_id: str, signs: Sequence[Sign]) ->
             known[key] = changed[key] = new
     await repo.save_presences(changed)
     looked_up = await communities.configs(session, tenant_id, {k[1] for k in changed})
-    for key, presence in changed.items():
+    for key, presence in sorted(changed.items()):  # timers locked in one order
         _, community_id, member_id = key
         name = timer_key(*key)
         if presence.active and presence.silent_since is None:
