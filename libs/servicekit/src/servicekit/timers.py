@@ -69,6 +69,7 @@ class TimerRunner:
         poll_interval_s: float = 1.0,
         batch_size: int = 100,
         max_backoff: timedelta = timedelta(minutes=30),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._handlers = dict(handlers)
@@ -76,6 +77,7 @@ class TimerRunner:
         self._batch_size = batch_size
         self._max_backoff = max_backoff
         self._stopping = False
+        self._clock = clock
 
     async def run(self) -> None:
         while not self._stopping:
@@ -92,7 +94,7 @@ class TimerRunner:
 
     async def fire_due(self, now: datetime | None = None) -> int:
         """Fire the timers due at ``now``; returns how many were claimed."""
-        now = now or utcnow()
+        now = now or self._clock()
         async with self._sessions() as session, session.begin():
             query = (
                 select(timers)

@@ -22,13 +22,19 @@ from servicekit.types import utcnow
 
 
 async def now(request: Request) -> datetime:
-    """``app.state.clock`` when a test set one, else the wall clock (moved by the
-    development-only offset file when one is configured)."""
+    """``app.state.clock`` when a test set one, else the service's clock."""
     clock: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
     if clock is not None:
         return clock()
-    path = getattr(request.app.state.settings, "clock_offset_file", None)
-    return utcnow() + timedelta(seconds=_offset(path)) if path else utcnow()
+    return clock_of(getattr(request.app.state.settings, "clock_offset_file", None))()
+
+
+def clock_of(offset_file: str | None) -> Callable[[], datetime]:
+    """The wall clock, moved by the development-only offset file when one is configured
+    (the routes' "now" and the silence timers' alike)."""
+    if not offset_file:
+        return utcnow
+    return lambda: utcnow() + timedelta(seconds=_offset(offset_file))
 
 
 def _offset(path: str) -> float:
@@ -48,4 +54,4 @@ async def viewer(principal: CurrentPrincipal) -> Principal:
 Now = Annotated[datetime, Depends(now)]
 Viewer = Annotated[Principal, Depends(viewer)]
 TenantAdmin = Annotated[Principal, operator_with(*TENANT_ROLES)]
-__all__ = ["Now", "Sessions", "TenantAdmin", "Viewer", "now"]
+__all__ = ["Now", "Sessions", "TenantAdmin", "Viewer", "clock_of", "now"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from insights import events
+from insights.access import clock_of
 from insights.channels import api as channels_api
 from insights.cohorts import api as cohorts_api
 from insights.communities import api as communities_api
@@ -57,9 +58,10 @@ TIMERS = {silence_service.SILENCE_TIMER: silence_service.silence_due}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
     return create_service_app(
         ServiceSpec(
-            settings=settings or Settings(),
+            settings=settings,
             title="Quanzi insights",
             description=(
                 "Community health, retention cohorts, conversion by channel, "
@@ -75,5 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             produces=events.TOPICS,
             consumers=[FACTS, COMMUNITIES],
             timers=TIMERS,
+            clock=clock_of(settings.clock_offset_file),
         )
     )
