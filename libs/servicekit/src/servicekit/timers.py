@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from prometheus_client import Counter
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from servicekit.db import insert_ignore
+from servicekit.db import dialect_insert, insert_ignore
 from servicekit.tables import timers
 from servicekit.types import utcnow
 
@@ -58,6 +58,38 @@ async def schedule(
 
 async def cancel(session: AsyncSession, kind: str, key: str) -> None:
     await session.execute(delete(timers).where(and_(timers.c.kind == kind, timers.c.key == key)))
+
+
+async def schedule_many(
+    session: AsyncSession, kind: str, due: Sequence[tuple[str, datetime, dict[str, Any]]]
+) -> None:
+    """``schedule`` for many ``(key, due_at, payload)`` at once: one upsert, keys in order
+    (concurrent callers lock the rows in the same order). Each key once."""
+    if not due:
+        return
+    rows = [
+        {"kind": kind, "key": key, "due_at": at, "payload": payload, "attempts": 0}
+        for key, at, payload in sorted(due, key=lambda item: item[0])
+    ]
+    insert = dialect_insert(session, timers)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[timers.c.kind, timers.c.key],
+        set_={
+            "due_at": insert.excluded.due_at,
+            "payload": insert.excluded.payload,
+            "attempts": 0,
+            "fired_at": None,
+            "last_error": None,
+        },
+    )
+    await session.execute(upsert, rows)
+
+
+async def cancel_many(session: AsyncSession, kind: str, keys: Sequence[str]) -> None:
+    if keys:
+        await session.execute(
+            delete(timers).where(timers.c.kind == kind, timers.c.key.in_(sorted(set(keys))))
+        )
 
 
 class TimerRunner:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from insights.communities.domain import DEFAULT_ZONE, Grant
 from insights.orm import communities, grants
-from servicekit.db import dialect_insert
+from servicekit.db import dialect_insert, insert_many
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,12 @@ class CommunityRepository:
             for c in sorted(set(community_ids))
             if c
         ]
-        if rows:
-            insert = dialect_insert(self.session, communities).on_conflict_do_nothing()
-            await self.session.execute(insert, rows)
+        await insert_many(
+            self.session,
+            communities,
+            rows,
+            conflict=lambda insert: insert.on_conflict_do_nothing(),
+        )
 
     async def save_settings(
         self, tenant_id: str, community_id: str, silent_after_days: int, holdout_percent: int

@@ -25,7 +25,7 @@ from insights.figures.domain import (
     Source,
 )
 from insights.orm import engagements, membership_events, memberships, points, presence
-from servicekit.db import dialect_insert
+from servicekit.db import insert_many
 
 _STATE = (
     "community_id",
@@ -112,9 +112,13 @@ class FactRepository:
         await self._insert_ignore(points, rows)
 
     async def _insert_ignore(self, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            statement = dialect_insert(self.session, table).on_conflict_do_nothing()
-            await self.session.execute(statement, rows)
+        """One statement (PostgreSQL: unnest of an array per column), duplicates of a run
+        merged first (one statement inserts a key once)."""
+        key = [column.name for column in table.primary_key.columns]
+        unique = list({tuple(row[name] for name in key): row for row in rows}.values())
+        await insert_many(
+            self.session, table, unique, conflict=lambda insert: insert.on_conflict_do_nothing()
+        )
 
     # --- memberships (channel and status) ------------------------------------------------
 
@@ -155,13 +159,16 @@ class FactRepository:
                     "status_at": s.status_at,
                 }
             )
-        insert = dialect_insert(self.session, memberships)
         names = [name for name in rows[0] if name not in ("tenant_id", "membership_id")]
-        upsert = insert.on_conflict_do_update(
-            index_elements=[memberships.c.tenant_id, memberships.c.membership_id],
-            set_={name: insert.excluded[name] for name in names},
+        await insert_many(
+            self.session,
+            memberships,
+            rows,
+            conflict=lambda insert: insert.on_conflict_do_update(
+                index_elements=[memberships.c.tenant_id, memberships.c.membership_id],
+                set_={name: insert.excluded[name] for name in names},
+            ),
         )
-        await self.session.execute(upsert, rows)
 
     # --- a zone changed: every fact of the community moves to its local day --------------
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from insights.orm import presence, silences
 from insights.silence.domain import Presence
-from servicekit.db import dialect_insert
+from servicekit.db import dialect_insert, insert_many
 from servicekit.types import UtcDateTime
 
 Key = tuple[str, str, str]  # tenant, community, member
@@ -47,13 +47,20 @@ class SilenceRepository:
             }
             for (t, c, m), p in sorted(states.items())
         ]
-        insert = dialect_insert(self.session, presence)
         names = ("last_engaged_at", "active", "silent_since")
-        upsert = insert.on_conflict_do_update(
-            index_elements=[presence.c.tenant_id, presence.c.community_id, presence.c.member_id],
-            set_={name: insert.excluded[name] for name in names},
+        await insert_many(
+            self.session,
+            presence,
+            rows,
+            conflict=lambda insert: insert.on_conflict_do_update(
+                index_elements=[
+                    presence.c.tenant_id,
+                    presence.c.community_id,
+                    presence.c.member_id,
+                ],
+                set_={name: insert.excluded[name] for name in names},
+            ),
         )
-        await self.session.execute(upsert, rows)
 
     async def add_silence(self, key: Key, since: datetime, held_out: bool) -> bool:
         tenant_id, community_id, member_id = key

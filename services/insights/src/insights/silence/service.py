@@ -37,14 +37,18 @@ def timer_key(tenant_id: str, community_id: str, member_id: str) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-async def apply(session: AsyncSession, tenant_id: str, signs: Sequence[Sign]) -> None:
-    """Fold a batch's signs onto the members' presences, re-arm their timers, and record
-    and announce the reactivations."""
+async def apply(
+    session: AsyncSession, tenant_id: str, signs: Sequence[Sign], *, rearm: bool = False
+) -> None:
+    """Fold a batch's signs onto the members' presences, move the timers whose instant
+    changed (``rearm``: every one, the zone or the settings changed), and record and
+    announce the reactivations."""
     if not signs:
         return
     repo = SilenceRepository(session)
     keys: list[Key] = [(tenant_id, s.community_id, s.member_id) for s in signs]
-    known: dict[Key, domain.Presence | None] = dict(await repo.presences(keys))
+    before = await repo.presences(keys)
+    known: dict[Key, domain.Presence | None] = dict(before)
     changed: dict[Key, domain.Presence] = {}
     reactivations: list[tuple[Key, datetime, datetime]] = []
     for key, sign in zip(keys, signs, strict=True):
@@ -60,20 +64,32 @@ async def apply(session: AsyncSession, tenant_id: str, signs: Sequence[Sign]) ->
                 reactivations.append((key, outcome.ended_silence, sign.at))
         if new is not None:
             known[key] = changed[key] = new
+    if not rearm:
+        changed = {key: p for key, p in changed.items() if before.get(key) != p}
     await repo.save_presences(changed)
     looked_up = await communities.configs(session, tenant_id, {k[1] for k in changed})
-    for key, presence in sorted(changed.items()):  # timers locked in one order
+
+    def due(presence: domain.Presence | None, community_id: str) -> datetime | None:
+        if presence is None or not presence.active or presence.silent_since is not None:
+            return None
+        config = looked_up[community_id]
+        days = config.settings.silent_after_days
+        return domain.silent_at(presence.last_engaged_at, days, config.zone)
+
+    arm, disarm = [], []
+    for key, presence in changed.items():
         _, community_id, member_id = key
+        then, now = due(before.get(key), community_id), due(presence, community_id)
+        if now == then and key in before and not rearm:
+            continue  # the same local midnight: the timer stays where it is
         name = timer_key(*key)
-        if presence.active and presence.silent_since is None:
-            config = looked_up[community_id]
-            due = domain.silent_at(
-                presence.last_engaged_at, config.settings.silent_after_days, config.zone
-            )
-            payload = {"tenant_id": tenant_id, "community_id": community_id, "member_id": member_id}
-            await timers.schedule(session, SILENCE_TIMER, name, due, payload)
+        if now is None:
+            disarm.append(name)
         else:
-            await timers.cancel(session, SILENCE_TIMER, name)
+            payload = {"tenant_id": tenant_id, "community_id": community_id, "member_id": member_id}
+            arm.append((name, now, payload))
+    await timers.schedule_many(session, SILENCE_TIMER, arm)
+    await timers.cancel_many(session, SILENCE_TIMER, disarm)
     announced = []
     for key, since, at in reactivations:
         episode = await repo.silence(key, since)
@@ -117,4 +133,4 @@ async def rearm(session: AsyncSession, tenant_id: str, community_id: str) -> Non
     """Every waiting timer of the community, recomputed (its zone or settings moved)."""
     pending = await SilenceRepository(session).watched(tenant_id, community_id)
     signs = [Sign(community_id, member_id, "arrived", at) for member_id, at in pending]
-    await apply(session, tenant_id, signs)
+    await apply(session, tenant_id, signs, rearm=True)
