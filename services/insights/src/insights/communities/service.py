@@ -31,19 +31,17 @@ def config_of(row: CommunityRow | None) -> Config:
 
 
 async def configs(
-    session: AsyncSession, tenant_id: str, community_ids: Iterable[str]
+    session: AsyncSession, tenant_id: str, community_ids: Iterable[str], *, ensure: bool = False
 ) -> dict[str, Config]:
-    """Every named community's zone and settings (the defaults for an unknown one)."""
+    """Every named community's zone and settings (the defaults for an unknown one);
+    ``ensure``: communities named before their own event arrived become known (in the
+    default zone, until it does)."""
     wanted = set(community_ids)
-    rows = await CommunityRepository(session).of(tenant_id, wanted)
+    repo = CommunityRepository(session)
+    rows = await repo.of(tenant_id, wanted)
+    if ensure and wanted - rows.keys():
+        await repo.ensure(tenant_id, wanted - rows.keys())
     return {c: config_of(rows.get(c)) for c in wanted}
-
-
-async def zones(
-    session: AsyncSession, tenant_id: str, community_ids: Iterable[str]
-) -> dict[str, ZoneInfo]:
-    found = await configs(session, tenant_id, community_ids)
-    return {c: config.zone for c, config in found.items()}
 
 
 async def announce(

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from insights.communities import service as communities
-from insights.communities.repository import CommunityRepository
 from insights.figures import domain
 from insights.figures.events import facts_of
 from insights.figures.repository import FactRepository
@@ -27,9 +26,10 @@ async def on_facts(session: AsyncSession, events: Sequence[Event]) -> None:
         by_tenant[event.tenant_id].extend(facts_of(event.type, event.data))
     repo = FactRepository(session)
     for tenant_id, facts in by_tenant.items():
-        named = {f.community_id for f in facts}
-        await CommunityRepository(session).ensure(tenant_id, named)
-        zones = await communities.zones(session, tenant_id, named)
+        configs = await communities.configs(
+            session, tenant_id, {f.community_id for f in facts}, ensure=True
+        )
+        zones = {community_id: config.zone for community_id, config in configs.items()}
         members = [f for f in facts if isinstance(f, domain.MemberFact)]
         engaged = [f for f in facts if isinstance(f, domain.Engagement)]
         await repo.add_member_facts(tenant_id, members, zones)
@@ -49,7 +49,7 @@ async def on_facts(session: AsyncSession, events: Sequence[Event]) -> None:
             if state.status_at is not None
         ]
         signs += [silence.Sign(e.community_id, e.member_id, "seen", e.at) for e in engaged]
-        await silence.apply(session, tenant_id, signs)
+        await silence.apply(session, tenant_id, signs, configs=configs)
 
 
 async def _fold_memberships(

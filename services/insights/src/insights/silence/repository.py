@@ -21,17 +21,24 @@ class SilenceRepository:
         self.session = session
 
     async def presences(self, keys: Sequence[Key]) -> dict[Key, Presence]:
-        if not keys:
-            return {}
-        key = sa.tuple_(presence.c.tenant_id, presence.c.community_id, presence.c.member_id)
-        query = sa.select(presence).where(key.in_(sorted(set(keys))))
-        rows = (await self.session.execute(query)).mappings()
-        return {
-            (row["tenant_id"], row["community_id"], row["member_id"]): Presence(
-                row["last_engaged_at"], row["active"], row["silent_since"]
+        """The presences of ``keys``: per tenant one statement on the primary key (the
+        communities and members named, the pairs not asked for dropped here)."""
+        wanted = set(keys)
+        found: dict[Key, Presence] = {}
+        for tenant_id in sorted({key[0] for key in wanted}):
+            mine = [key for key in wanted if key[0] == tenant_id]
+            query = sa.select(presence).where(
+                presence.c.tenant_id == tenant_id,
+                presence.c.community_id.in_(sorted({key[1] for key in mine})),
+                presence.c.member_id.in_(sorted({key[2] for key in mine})),
             )
-            for row in rows
-        }
+            for row in (await self.session.execute(query)).mappings():
+                key = (row["tenant_id"], row["community_id"], row["member_id"])
+                if key in wanted:
+                    found[key] = Presence(
+                        row["last_engaged_at"], row["active"], row["silent_since"]
+                    )
+        return found
 
     async def save_presences(self, states: dict[Key, Presence]) -> None:
         if not states:

@@ -5,7 +5,7 @@ reactivations. Called inside the consumer's or the timer's transaction."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -38,7 +38,12 @@ def timer_key(tenant_id: str, community_id: str, member_id: str) -> str:
 
 
 async def apply(
-    session: AsyncSession, tenant_id: str, signs: Sequence[Sign], *, rearm: bool = False
+    session: AsyncSession,
+    tenant_id: str,
+    signs: Sequence[Sign],
+    *,
+    rearm: bool = False,
+    configs: Mapping[str, communities.Config] | None = None,
 ) -> None:
     """Fold a batch's signs onto the members' presences, move the timers whose instant
     changed (``rearm``: every one, the zone or the settings changed), and record and
@@ -67,7 +72,12 @@ async def apply(
     if not rearm:
         changed = {key: p for key, p in changed.items() if before.get(key) != p}
     await repo.save_presences(changed)
-    looked_up = await communities.configs(session, tenant_id, {k[1] for k in changed})
+    named = {k[1] for k in changed}
+    looked_up = (
+        configs
+        if configs is not None and named <= configs.keys()
+        else await communities.configs(session, tenant_id, named)
+    )
 
     def due(presence: domain.Presence | None, community_id: str) -> datetime | None:
         if presence is None or not presence.active or presence.silent_since is not None:
