@@ -100,3 +100,17 @@ async def test_the_held_out_share_and_the_settings(api: Api) -> None:
         headers=api.operator(),
     )
     assert unknown.status_code == 404
+
+
+async def test_a_cursor_we_did_not_issue_is_a_400(api: Api) -> None:
+    import base64
+    import json
+
+    await api.deliver(community("c-1"))
+    for values in (["0001-01-01T00:00:00+14:00", "c", "m"], ["2026-12-01T00:00:00", "c", "m"]):
+        cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+        answer = await api.client.get(
+            "/v1/insights/silent", params={"cursor": cursor}, headers=api.operator()
+        )
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["type"].endswith("/invalid-cursor")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -57,6 +57,10 @@ def _after(cursor: str | None) -> tuple[datetime, str, str] | None:
         raise invalid_cursor() from error
     if since.tzinfo is None or not all(isinstance(v, str) for v in values[1:]):
         raise invalid_cursor()
+    try:
+        since = since.astimezone(UTC)
+    except OverflowError as error:  # a time at the edge of the calendar
+        raise invalid_cursor() from error
     return since, str(values[1]), str(values[2])
 
 
