@@ -266,3 +266,21 @@ def test_periods() -> None:
         pass
     else:
         raise AssertionError("year 1")
+
+
+def test_a_dst_day_in_new_york_is_25_hours_long() -> None:
+    # New York leaves DST on 1 Nov 2026: 00:30 EDT is 04:30 UTC, 23:30 EST is 04:30 UTC
+    # the next day; both are 1 November, and 00:30 EST on 2 November is another day.
+    facts = Facts()
+    for n, at in enumerate(
+        (
+            datetime(2026, 11, 1, 4, 30, tzinfo=UTC),
+            datetime(2026, 11, 2, 4, 30, tzinfo=UTC),
+            datetime(2026, 11, 2, 5, 30, tzinfo=UTC),
+        )
+    ):
+        facts.add(domain.Engagement(domain.EngagementKind.POST, f"p{n}", "c-1", f"m{n}", at))
+    members, engaged, points = domain.rows_of(facts, "c-1", NEW_YORK)
+    days = domain.series(members, engaged, points, date(2026, 11, 1), date(2026, 11, 2))
+    assert [(f.posts, f.active) for f in days] == [(2, 2), (1, 1)]
+    assert days[1].wau == 3
