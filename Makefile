@@ -44,6 +44,7 @@ bench: install  ## benchmarks: our figures as ratios to raw baselines in the sam
 	$(RUN) python bench/onboarding.py
 	$(RUN) python bench/content.py
 	$(RUN) python bench/activities.py
+	$(RUN) python bench/insights.py
 	$(RUN) python bench/fairness.py
 
 docs: install  ## regenerate the event catalog from contracts/

@@ -1,4 +1,4 @@
-"""The whole platform as real processes (dev broker, five services) and a tenant on it,
+"""The whole platform as real processes (dev broker, six services) and a tenant on it,
 set up the way a company is: platform admin → invitation (read from Kafka, as the
 mailer would) → owner password → sign-in → API key → member token."""
 
@@ -34,8 +34,12 @@ class Tenant:
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     var_dir = tmp_path_factory.mktemp("platform")
-    # activities' development-only clock: journeys write seconds here to move its days.
-    clock = {"QUANZI_ACTIVITIES_CLOCK_OFFSET_FILE": str(var_dir / "activities-clock")}
+    # activities' and insights' development-only clocks: journeys write seconds here to move
+    # their days.
+    clock = {
+        "QUANZI_ACTIVITIES_CLOCK_OFFSET_FILE": str(var_dir / "activities-clock"),
+        "QUANZI_INSIGHTS_CLOCK_OFFSET_FILE": str(var_dir / "insights-clock"),
+    }
     running = Platform.on_free_ports(var_dir, quiet=True, extra_env=clock)
     try:
         running.start()

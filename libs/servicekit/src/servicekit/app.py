@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,6 +38,7 @@ from servicekit.problems import document_problems, install_problem_handlers
 from servicekit.settings import ServiceSettings
 from servicekit.text import ControlCharacterMiddleware, document_text_rules
 from servicekit.timers import TimerHandler, TimerRunner
+from servicekit.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,9 @@ class ServiceSpec:
     produces: Sequence[str] = ()  # contract topics this service publishes to
     consumers: Sequence[ConsumerSpec] = ()
     timers: Mapping[str, TimerHandler] = field(default_factory=dict)
+    # What "now" is for the timers: the wall clock, or a development test clock (a service
+    # whose journeys move its days moves its timers with them).
+    clock: Callable[[], datetime] = utcnow
 
 
 class Runtime:
@@ -89,7 +93,10 @@ class Runtime:
     async def start(self) -> None:
         if self.spec.timers and self.settings.timers_enabled:
             runner = TimerRunner(
-                self.sessions, self.spec.timers, poll_interval_s=self.settings.timer_poll_interval_s
+                self.sessions,
+                self.spec.timers,
+                poll_interval_s=self.settings.timer_poll_interval_s,
+                clock=self.spec.clock,
             )
             self._launch("timers", runner, runner.run)
         self._starter = asyncio.create_task(self._start_kafka_side(), name="kafka-start")

@@ -237,11 +237,17 @@ class ConsumerRunner:
         handled = [(record, event) for record, event in items if event.type in self._handlers]
         fresh = await self._claim_in_inbox(session, handled)
         DUPLICATES.labels(self.group_id).inc(len(handled) - len(fresh))
-        # Consecutive events of one type form a run: per-key order is kept across types.
-        for event_type, run in groupby(fresh, key=lambda item: item[1].type):
+        # Consecutive events of one type form a run: per-key order is kept across types. One
+        # Batched registered under several types takes a run of any of them (its handler
+        # reads each event's type).
+        for _, run in groupby(fresh, key=lambda item: self._run_key(item[1].type)):
             events = [event for _, event in run]
-            await apply_run(self._handlers[event_type], session, events)
+            await apply_run(self._handlers[events[0].type], session, events)
             APPLIED.labels(self.group_id, events[0].topic).inc(len(events))
+
+    def _run_key(self, event_type: str) -> object:
+        handler = self._handlers[event_type]
+        return id(handler) if isinstance(handler, Batched) else event_type
 
     async def _claim_in_inbox(
         self, session: AsyncSession, items: list[tuple[Record, Event]]

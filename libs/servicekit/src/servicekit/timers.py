@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +21,7 @@ from prometheus_client import Counter
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from servicekit.db import insert_ignore
+from servicekit.db import dialect_insert, insert_ignore
 from servicekit.tables import timers
 from servicekit.types import utcnow
 
@@ -61,6 +61,38 @@ async def cancel(session: AsyncSession, kind: str, key: str) -> None:
     await session.execute(delete(timers).where(and_(timers.c.kind == kind, timers.c.key == key)))
 
 
+async def schedule_many(
+    session: AsyncSession, kind: str, due: Sequence[tuple[str, datetime, dict[str, Any]]]
+) -> None:
+    """``schedule`` for many ``(key, due_at, payload)`` at once: one upsert, keys in order
+    (concurrent callers lock the rows in the same order). Each key once."""
+    if not due:
+        return
+    rows = [
+        {"kind": kind, "key": key, "due_at": at, "payload": payload, "attempts": 0}
+        for key, at, payload in sorted(due, key=lambda item: item[0])
+    ]
+    insert = dialect_insert(session, timers)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[timers.c.kind, timers.c.key],
+        set_={
+            "due_at": insert.excluded.due_at,
+            "payload": insert.excluded.payload,
+            "attempts": 0,
+            "fired_at": None,
+            "last_error": None,
+        },
+    )
+    await session.execute(upsert, rows)
+
+
+async def cancel_many(session: AsyncSession, kind: str, keys: Sequence[str]) -> None:
+    if keys:
+        await session.execute(
+            delete(timers).where(timers.c.kind == kind, timers.c.key.in_(sorted(set(keys))))
+        )
+
+
 class TimerRunner:
     def __init__(
         self,
@@ -70,6 +102,7 @@ class TimerRunner:
         poll_interval_s: float = 1.0,
         batch_size: int = 100,
         max_backoff: timedelta = timedelta(minutes=30),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._handlers = dict(handlers)
@@ -78,6 +111,7 @@ class TimerRunner:
         self._max_backoff = max_backoff
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._clock = clock
 
     async def run(self) -> None:
         while not self._stopping:
@@ -97,7 +131,7 @@ class TimerRunner:
 
     async def fire_due(self, now: datetime | None = None) -> int:
         """Fire the timers due at ``now``; returns how many were claimed."""
-        now = now or utcnow()
+        now = now or self._clock()
         async with self._sessions() as session, session.begin():
             query = (
                 select(timers)

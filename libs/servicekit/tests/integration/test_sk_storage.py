@@ -326,3 +326,62 @@ async def test_the_inbox_forgets_what_its_group_applied_before_the_retention(
     async with transaction(sessions) as session:
         left = (await session.execute(select(inbox.c.event_id))).scalars().all()
     assert sorted(left) == ["old-of-another-group", "recent"]
+
+
+async def test_schedule_many_moves_and_rearms_and_cancel_many_removes(sessions: Sessions) -> None:
+    now, later = utcnow(), utcnow() + timedelta(days=3)
+    async with transaction(sessions) as session:
+        await timer_api.schedule_many(session, "k", [("a", now, {"v": 1}), ("b", now, {})])
+        await session.execute(
+            timers.update().where(timers.c.key == "a").values(fired_at=now, attempts=2)
+        )
+        await timer_api.schedule_many(session, "k", [("a", later, {"v": 2}), ("c", now, {})])
+        await timer_api.cancel_many(session, "k", ["b", "missing"])
+        await timer_api.schedule_many(session, "k", [])
+        await timer_api.cancel_many(session, "k", [])
+    async with transaction(sessions) as session:
+        rows = {r["key"]: r for r in (await session.execute(select(timers))).mappings()}
+    assert sorted(rows) == ["a", "c"]
+    assert rows["a"]["payload"] == {"v": 2} and rows["a"]["fired_at"] is None
+    assert rows["a"]["attempts"] == 0
+    assert abs((rows["a"]["due_at"] - later).total_seconds()) < 1
+
+
+async def test_one_batched_handler_under_several_types_gets_one_run(sessions: Sessions) -> None:
+    """Runs break where the handler changes: one ``Batched`` registered under two types
+    takes consecutive events of both at once, in order; a per-event handler between them
+    breaks the run."""
+    from types import SimpleNamespace
+
+    from servicekit.consumer import Batched, ConsumerRunner
+    from servicekit.kafka import KafkaConfig
+
+    runs: list[list[str]] = []
+    singles: list[str] = []
+
+    async def many(_: AsyncSession, events: list) -> None:  # type: ignore[type-arg]
+        runs.append([e.type for e in events])
+
+    async def one(_: AsyncSession, event: object) -> None:
+        singles.append(event.type)  # type: ignore[attr-defined]
+
+    shared = Batched(many)
+    runner = ConsumerRunner(
+        group_id="g",
+        topics=["t"],
+        handlers={"a.v1": shared, "b.v1": shared, "c.v1": one},
+        sessions=sessions,
+        kafka=KafkaConfig(bootstrap_servers="127.0.0.1:1"),
+        dlq_producer=None,  # type: ignore[arg-type]
+    )
+    kinds = ["a.v1", "b.v1", "a.v1", "c.v1", "b.v1"]
+    items = [
+        (
+            SimpleNamespace(topic="t", partition=0, offset=n),
+            new_event(type=kind, source="/s", tenant_id="t", topic="t", data={}),
+        )
+        for n, kind in enumerate(kinds)
+    ]
+    async with transaction(sessions) as session:
+        await runner._apply(session, items)
+    assert runs == [["a.v1", "b.v1", "a.v1"], ["b.v1"]] and singles == ["c.v1"]

@@ -1,0 +1,1 @@
+"""Quanzi insights: figures computed from every service's events."""
