@@ -54,7 +54,10 @@ async def test_operators_manage_rules_with_pages_and_named_problems(api: Any) ->
     assert same.status_code == 409 and same.json()["type"].endswith("/rule-exists")
     link = await _rule(api, kind="link", pattern="https://Spam.Example.COM/a", action="block")
     assert link["normalised"] == "spam.example.com"
-    bad_patterns = ({"kind": "link", "pattern": "not a domain"}, {"kind": "keyword", "pattern": "\u200b"})
+    bad_patterns = (
+        {"kind": "link", "pattern": "not a domain"},
+        {"kind": "keyword", "pattern": "\u200b"},  # nothing visible
+    )
     for bad in bad_patterns:
         answer = await api.client.post(
             f"{CT}/moderation/rules", json={**bad, "action": "block"}, headers=owner
