@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
@@ -116,22 +116,18 @@ class FloodIn(Body):
         description="Posts and comments one member may write in one community per window; "
         "null: no flood control (on a community: none there, whatever the tenant's default)"
     )
-    window_seconds: Annotated[int | None, Field(ge=1, le=86_400)] = Field(
-        default=None, description="The window, in seconds (needed with max_items)"
+    window_seconds: Annotated[int, Field(ge=1, le=86_400)] = Field(
+        default=60, description="The window, in seconds"
     )
-    action: Annotated[Action, Field(description="block (429) or hold; not allow")] = Action.BLOCK
+    action: Literal["block", "hold"] = Field(
+        default="block", description="block (429 with Retry-After) or hold for review"
+    )
     strike: StrictBool = True
 
-    @model_validator(mode="after")
-    def _whole(self) -> FloodIn:
-        if self.max_items is not None and self.window_seconds is None:
-            raise ValueError("window_seconds is needed with max_items")
-        if self.action is Action.ALLOW:
-            raise ValueError("flood control blocks or holds")
-        return self
-
     def draft(self) -> service.LimitDraft:
-        return service.LimitDraft(self.max_items, self.window_seconds, self.action, self.strike)
+        return service.LimitDraft(
+            self.max_items, self.window_seconds, Action(self.action), self.strike
+        )
 
 
 class FloodOut(BaseModel):
