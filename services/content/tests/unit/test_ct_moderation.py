@@ -83,7 +83,7 @@ def test_examples_of_chinese_disguises() -> None:
 
 
 def test_a_pattern_needs_something_visible_and_a_domain_is_a_domain() -> None:
-    for blank in ("", "  ", "\u200b", "\u3000"):
+    for blank in ("", "  ", "\u200b", "\u3000", "\ufdfa" * 21):  # the last: 315 after NFKC
         with pytest.raises(InvalidPattern):
             keyword_pattern(blank)
     assert domain_pattern("*.Example.COM") == "example.com"

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 MAX_PATTERN = 100  # characters of a rule's pattern as written
+MAX_FORM = 300  # characters of its compared form (NFKC expands some characters: ㍿ → 株式会社)
 MAX_RULES = 2000  # per tenant: the hot path reads them all
 
 
@@ -74,6 +75,8 @@ def keyword_pattern(pattern: str) -> str:
     found = normalise(pattern)
     if not found:
         raise InvalidPattern("a keyword needs a visible character")
+    if len(found) > MAX_FORM:
+        raise InvalidPattern(f"a keyword's normalised form is at most {MAX_FORM} characters")
     return found
 
 
