@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.moderation.domain import Action, Rule, RuleKind
+from content.moderation.domain import Action, Rule, RuleKind, RuleSet
 from content.orm import comments, flood_limits, moderation_rules, post_communities, posts
 from content.posts.repository import After, Row
 from servicekit.db import dialect_insert
@@ -50,10 +50,11 @@ class ModerationRepository:
 
     # --- the hot path: what screening reads ---
 
-    async def rules(self, tenant_id: str) -> list[Rule]:
-        """Every rule of the tenant, in one statement (bounded by ``MAX_RULES``)."""
+    async def rules(self, tenant_id: str) -> RuleSet:
+        """Every rule of the tenant, in one statement (bounded by ``MAX_RULES``), arranged
+        for matching."""
         rows = (await self.session.execute(_RULES, {"tenant_id": tenant_id})).all()
-        return [rule_of(row) for row in rows]
+        return RuleSet.of(rule_of(row) for row in rows)
 
     async def limits(self, tenant_id: str, community_id: str) -> dict[str, Row]:
         """The community's flood limit row and the tenant's default, by scope."""
