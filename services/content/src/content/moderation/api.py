@@ -69,7 +69,9 @@ class RulePatch(Body):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=null_refused(all_but=_CLEARABLE))
     pattern: Pattern | None = None
-    action: Action | None = None
+    # inline, not a reference: the negative generator of schemathesis fails on a bare $ref
+    # property of a body whose properties are all optional
+    action: Literal["block", "hold", "allow"] | None = None
     strike: StrictBool | None = None
     note: Note | None = None
 
@@ -85,7 +87,7 @@ class RulePatch(Body):
     def patch(self) -> service.RulePatch:
         return service.RulePatch(
             pattern=self.pattern,
-            action=self.action,
+            action=Action(self.action) if self.action is not None else None,
             strike=self.strike,
             note=self.note,
             clear_note="note" in self.model_fields_set and self.note is None,
