@@ -395,3 +395,56 @@ def test_a_newcomer_gets_the_first_step_and_search_finds_chinese(
 
     steps = asyncio.run(sequence_steps(platform.bootstrap_servers, newcomer_id))
     assert [(s["step"], s["body"]) for s in steps] == [(0, "欢迎！明早七点一起打卡")]
+
+
+def test_a_blocked_post_is_refused_and_onboarding_counts_the_strike(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """Auto-moderation: a keyword rule refuses a member's post with the rule named, and
+    onboarding's strikes consumer turns content's item.flagged into a ladder warning."""
+    suffix = uuid.uuid4().hex[:8]
+    carol_id = f"carol-{suffix}"
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        owner = bearer(tenant.owner_token)
+        cid = created(
+            client.post(
+                f"{OB}/communities",
+                headers=owner,
+                json={"slug": f"mod-{suffix}", "name": "运营群", "groups": [{"name": "一群"}]},
+            )
+        )["id"]
+        word = f"加微信{suffix}"
+        rule = created(
+            client.post(
+                f"{CT}/moderation/rules",
+                headers=owner,
+                json={"kind": "keyword", "pattern": word, "action": "block"},
+            )
+        )
+        carol = member_token(client, tenant, carol_id)
+        created(client.post(f"{OB}/communities/{cid}/join", headers=carol))
+
+        def answer() -> httpx.Response:
+            spaced = " ".join(word.upper())  # spaced out and in capitals: still the keyword
+            body = {"kind": "text", "body": f"资料 {spaced}", "audience": {"community_ids": [cid]}}
+            return client.post(f"{CT}/posts", headers=carol, json=body)
+
+        def seated_then_refused() -> bool:
+            found = answer()
+            assert found.status_code in (403, 422), found.text
+            return found.status_code == 422
+
+        eventually(seated_then_refused, "content saw carol's activation")
+        problem = answer().json()
+        assert problem["type"].endswith("/content-blocked") and problem["rule_id"] == rule["id"]
+        mine = client.get(f"{CT}/me/posts", headers=carol).json()
+        assert mine["items"] == []  # nothing written
+
+        def warned() -> list[dict[str, Any]]:
+            page = client.get(f"{OB}/communities/{cid}/sanctions", headers=owner).json()
+            return list(page["items"])
+
+        eventually(lambda: bool(warned()), "onboarding counted the strike")
+        [warning] = warned()  # two refusals in one burst: one strike
+        assert (warning["kind"], warning["issued_by"]) == ("warning", "content:automod")
+        assert word in warning["reason"]

@@ -60,6 +60,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /v1/content/posts": "an audience is tenant-wide or names communities, not both",
     "POST /v1/content/schedules": "the post's audience: tenant-wide or communities",
     "POST /v1/content/recurring": "the post's audience: tenant-wide or communities",
+    "POST /v1/content/moderation/rules": "a keyword has a visible character; a link a domain",
     "POST /v1/activities/challenges": "window times are wall-clock (no offset), dates ordered",
     "GET /v1/activities/challenges/{challenge_id}/calendar": "an operator names member_id",
     "POST /v1/activities/questions": "a choice question has 2 to 10 options",

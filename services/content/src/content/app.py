@@ -12,6 +12,7 @@ from content.digest import handlers as digest
 from content.digest.service import TIMER as DIGEST_TIMER
 from content.engagement import api as engagement_api
 from content.knowledge import api as knowledge_api
+from content.moderation import api as moderation_api
 from content.posts import api as posts_api
 from content.reading import api as reading_api
 from content.recurring import api as recurring_api
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 knowledge_api.router,
                 sequences_api.router,
                 top_api.router,
+                moderation_api.router,
             ],
             produces=events.TOPICS,
             consumers=[AUDIENCE, SEQUENCES],

@@ -12,7 +12,8 @@ from servicekit.events import Event, new_event
 SOURCE = "/content"
 POSTS = "content.posts"
 SEQUENCES = "content.sequences"
-TOPICS = (POSTS, SEQUENCES)
+MODERATION = "content.moderation"
+TOPICS = (POSTS, SEQUENCES, MODERATION)
 
 POST_PUBLISHED = "quanzi.content.post.published.v1"
 POST_HELD = "quanzi.content.post.held.v1"
@@ -27,6 +28,7 @@ POST_UNFEATURED = "quanzi.content.post.unfeatured.v1"
 COMMENT_APPROVED = "quanzi.content.comment.approved.v1"
 SEQUENCE_STEP_DELIVERED = "quanzi.content.sequence.step_delivered.v1"
 COMMENT_REJECTED = "quanzi.content.comment.rejected.v1"
+ITEM_FLAGGED = "quanzi.content.item.flagged.v1"
 
 
 def _event(event_type: str, tenant_id: str, member_id: str, data: dict[str, Any]) -> Event:
@@ -207,4 +209,44 @@ def sequence_step_delivered(run: Any, sequence: Any, index: int, step: Any, at: 
         data=data,
         key=run.member_id,
         subject=f"{run.id}:{index}",
+    )
+
+
+def item_flagged(
+    tenant_id: str,
+    member_id: str,
+    community_id: str,
+    *,
+    target_kind: str,
+    target_id: str | None,
+    post_id: str | None,
+    flag: dict[str, Any],
+    strike: bool,
+    at: datetime,
+) -> Event:
+    """Auto-moderation held (``target_id`` set) or refused (``target_id`` null: nothing was
+    written) a member's post or comment; onboarding's moderation may count it as a strike.
+    On its own topic, keyed by the member, so a consumer of strikes reads nothing else."""
+    data = {
+        "tenant_id": tenant_id,
+        "member_id": member_id,
+        "community_id": community_id,
+        "target_kind": target_kind,
+        "target_id": target_id,
+        "post_id": post_id,
+        "action": flag["action"],
+        "rule_id": flag["rule_id"],
+        "rule_kind": flag["kind"],
+        "rule_pattern": flag["pattern"],
+        "strike": strike,
+        "flagged_at": at.isoformat(),
+    }
+    return new_event(
+        type=ITEM_FLAGGED,
+        source=SOURCE,
+        tenant_id=tenant_id,
+        topic=MODERATION,
+        data=data,
+        key=member_id,
+        subject=target_id or community_id,
     )

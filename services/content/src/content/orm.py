@@ -120,6 +120,8 @@ posts = sa.Table(
     # whenever a counter moves. Defaults let writers that predate them insert posts.
     sa.Column("view_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("top_score", sa.Float, nullable=False, server_default="0"),
+    # The auto-moderation rule that held it ({rule_id, kind, pattern, action}), else null.
+    sa.Column("moderation", sa.JSON, nullable=True),
     sa.CheckConstraint(
         "comment_count >= 0 AND like_count >= 0 AND share_count >= 0 AND bookmark_count >= 0",
         name="ck_posts_counters",
@@ -197,8 +199,11 @@ comments = sa.Table(
     sa.Column("reviewed_by", sa.String(200), nullable=True),
     sa.Column("reviewed_at", UtcDateTime, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("moderation", sa.JSON, nullable=True),  # the rule that held it, as on posts
     sa.Index("ix_comments_post", "post_id", "created_at", "id"),
     sa.Index("ix_comments_tenant_review", "tenant_id", "review_state", "created_at", "id"),
+    # flood control counts a member's recent comments
+    sa.Index("ix_comments_tenant_author", "tenant_id", "author_id", "created_at"),
 )
 
 # Likes and bookmarks: one row per (post, member, kind); the counter moves only when the
@@ -448,4 +453,41 @@ post_views = sa.Table(
     sa.Column("member_id", sa.String(200), primary_key=True),
     sa.Column("tenant_id", sa.String(36), nullable=False),
     sa.Column("viewed_at", UtcDateTime, nullable=False),
+)
+
+# --- auto-moderation ---------------------------------------------------------------------
+
+# Keyword and link rules of a tenant; ``pattern`` is the compared form (normalised keyword,
+# ASCII host), unique per tenant and kind; ``written`` is what the operator typed.
+moderation_rules = sa.Table(
+    "moderation_rules",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # keyword | link
+    sa.Column("pattern", sa.String(300), nullable=False),
+    sa.Column("written", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(8), nullable=False),  # block | hold | allow
+    sa.Column("strike", sa.Boolean, nullable=False),
+    sa.Column("note", sa.String(200), nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "kind", "pattern", name="uq_moderation_rules_pattern"),
+    sa.Index("ix_moderation_rules_tenant", "tenant_id", "created_at", "id"),
+)
+
+# Flood control (刷屏): the tenant's default (scope "*") and communities' own limits. A
+# community row with ``max_items`` null turns flood control off there.
+flood_limits = sa.Table(
+    "flood_limits",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("scope", sa.String(200), primary_key=True),  # a community id, or "*"
+    sa.Column("max_items", sa.Integer, nullable=True),
+    sa.Column("window_seconds", sa.Integer, nullable=True),
+    sa.Column("action", sa.String(8), nullable=False),  # block | hold
+    sa.Column("strike", sa.Boolean, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

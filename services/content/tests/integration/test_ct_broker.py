@@ -4,10 +4,14 @@ through the relay."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select
 
 from servicekit.tables import inbox, outbox
@@ -55,3 +59,52 @@ async def test_memberships_from_the_broker_decide_who_posts(live_api: Any) -> No
     # skipped. Other tests of this worker share the broker and the group, so their events
     # may be there too.
     assert {community.id, activated.id, mute.id} <= set(applied)
+
+
+async def test_a_refusal_leaves_through_the_relay_on_its_own_topic(live_api: Any) -> None:
+    """Nothing of the refused post is written, yet its item.flagged reaches the broker on
+    content.moderation, keyed by the member (what onboarding's strikes consumer reads)."""
+    api = live_api
+    member = f"m-{uuid.uuid4().hex[:8]}"
+    await api.publish(
+        api.community("c-1"), api.membership("activated", member, at=utcnow() - timedelta(days=1))
+    )
+
+    async def seated() -> bool:
+        answer = await api.client.get(
+            "/v1/content/communities/c-1/posts", headers=api.member(member)
+        )
+        return answer.status_code == 200
+
+    await api.until(seated, "the activation reached the projection")
+    rule = await api.client.post(
+        "/v1/content/moderation/rules",
+        json={"kind": "link", "pattern": "spam.example", "action": "block"},
+        headers=api.operator("owner"),
+    )
+    assert rule.status_code == 201, rule.text
+    refused = await api.post(api.member(member), body="领福利 https://www.spam.example/x")
+    assert refused.status_code == 422 and refused.json()["rule_id"] == rule.json()["id"]
+
+    consumer = AIOKafkaConsumer(
+        "content.moderation",
+        bootstrap_servers=api.app.state.settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(60):
+            async for record in consumer:
+                if record.key is not None and record.key.decode() == member:
+                    break
+    finally:
+        await consumer.stop()
+    headers = {name: value.decode() for name, value in record.headers}
+    data = json.loads(record.value)
+    assert headers["ce_type"] == "quanzi.content.item.flagged.v1"
+    assert (data["target_id"], data["rule_kind"], data["rule_pattern"]) == (
+        None,
+        "link",
+        "spam.example",
+    )

@@ -44,6 +44,8 @@ BODIES: dict[str, Any] = {
     "PUT /posts/{post_id}/featured": {},
     "POST /communities/{community_id}/collections": {"name": "x"},
     "PATCH /sequences/{sequence_id}": {"active": False},
+    "PATCH /moderation/rules/{rule_id}": {"action": "allow"},
+    "PUT /communities/{community_id}/flood": {"max_items": 1, "window_seconds": 60},
 }
 # No ids at all: lists and the member's own views, checked to show nothing of A below.
 UNSCOPED = {
@@ -58,6 +60,10 @@ UNSCOPED = {
     "GET /sequences",
     "GET /feed/top",
     "POST /sequences",
+    "GET /moderation/rules",
+    "POST /moderation/rules",
+    "GET /moderation/flood",
+    "PUT /moderation/flood",
 }
 # Ids inside items, each reported on its own: checked below.
 PER_ITEM = {"POST /review/decisions"}
@@ -119,7 +125,18 @@ async def tenant_a(api: Any) -> dict[str, str]:
         },
         headers=api.operator(),
     )
+    rule = await api.client.post(
+        f"{CT}/moderation/rules",
+        json={"kind": "keyword", "pattern": "违禁词", "action": "block"},
+        headers=api.operator("owner"),
+    )
+    await api.client.put(
+        f"{CT}/communities/c-1/flood",
+        json={"max_items": 100, "window_seconds": 60},
+        headers=api.operator("owner"),
+    )
     return {
+        "rule_id": rule.json()["id"],
         "day": utcnow().date().isoformat(),
         "recurring_id": recurring.json()["id"],
         "post_id": post["id"],
@@ -177,6 +194,10 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     assert [p["id"] for p in kept.json()["posts"]] == [ids["post_id"]]
     sequence = await api.client.get(f"{CT}/sequences/{ids['sequence_id']}", headers=api.operator())
     assert sequence.json()["active"] is True
+    rule = await api.client.get(f"{CT}/moderation/rules/{ids['rule_id']}", headers=api.operator())
+    assert rule.json()["action"] == "block"  # not changed by B
+    flood = await api.client.get(f"{CT}/communities/c-1/flood", headers=api.operator())
+    assert (flood.json()["scope"], flood.json()["max_items"]) == ("community", 100)
 
 
 async def test_bulk_decisions_find_nothing_of_another_tenant(api: Any) -> None:
@@ -204,6 +225,10 @@ async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
         assert answer.status_code == 200 and answer.json()["items"] == [], path
     sequences = await api.client.get(CT + "/sequences", headers=owner_b)
     assert sequences.status_code == 200 and sequences.json() == []
+    rules = await api.client.get(CT + "/moderation/rules", headers=owner_b)
+    assert rules.status_code == 200 and rules.json()["items"] == []
+    flood = await api.client.get(CT + "/moderation/flood", headers=owner_b)
+    assert flood.status_code == 200 and flood.json()["scope"] == "none"
     made = await api.client.post(
         CT + "/sequences",
         json={

@@ -14,6 +14,7 @@ from onboarding.joins.seating import SEAT_TIMER, retry_seat
 from onboarding.levels.handlers import on_levels_changed
 from onboarding.membership import api as memberships
 from onboarding.moderation import api as moderation_routes
+from onboarding.moderation.handlers import on_content_flagged
 from onboarding.moderation.service import MUTE_END_TIMER, end_mute
 from onboarding.payments import api as payments
 from onboarding.payments.service import expire_membership
@@ -78,6 +79,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     name="levels",
                     topics=["rewards.points"],  # only level.changed is read; the rest skipped
                     handlers={events.LEVEL_CHANGED: Batched(on_levels_changed)},
+                ),
+                ConsumerSpec(
+                    name="strikes",  # content's auto-moderation findings
+                    topics=["content.moderation"],
+                    handlers={events.CONTENT_FLAGGED: on_content_flagged},
                 ),
             ],
             timers={

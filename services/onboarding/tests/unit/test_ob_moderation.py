@@ -3,6 +3,7 @@ moves for muting trial members and undoing bans."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -12,12 +13,14 @@ from hypothesis import strategies as st
 
 from onboarding.membership.states import Status, can_transition
 from onboarding.moderation.domain import (
+    AUTO_STRIKE_COOLDOWN,
     DEFAULT_LADDER,
     Ladder,
     MuteReasons,
     SanctionKind,
     SanctionStatus,
     Step,
+    auto_strike_due,
     counts_as_strike,
     resting_status,
     restored_status,
@@ -171,3 +174,35 @@ def test_status_is_muted_iff_some_reason_holds(tier: str, ops: list[tuple[str, i
         status = resting_status(tier, reasons, now)
         assert (status is Status.MUTED) == holds
         assert status in (Status.MUTED, unmuted_status(tier))
+
+
+# ---------------------------------------------------------------- automatic strikes
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=3600), min_size=1, max_size=30),
+)
+def test_a_burst_of_findings_is_one_strike_per_cooldown(offsets: list[int]) -> None:
+    """Findings applied in any order: each counted strike is at least the cooldown after
+    the previous counted one, and a finding is dropped only when a counted strike at most
+    the cooldown before it (or after it) covers it."""
+    base = datetime(2026, 12, 1, tzinfo=UTC)
+    counted: list[datetime] = []
+    for offset in offsets:
+        at = base + timedelta(seconds=offset)
+        last = max(counted) if counted else None
+        if auto_strike_due(last, at):
+            counted.append(at)
+        else:
+            assert last is not None and at - last < AUTO_STRIKE_COOLDOWN
+    assert counted  # the first finding always counts
+    ordered = sorted(counted)
+    assert all(b - a >= AUTO_STRIKE_COOLDOWN for a, b in itertools.pairwise(ordered))
+
+
+def test_automatic_strike_examples() -> None:
+    at = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    assert auto_strike_due(None, at)
+    assert not auto_strike_due(at, at + timedelta(minutes=9))
+    assert auto_strike_due(at, at + AUTO_STRIKE_COOLDOWN)
+    assert not auto_strike_due(at, at - timedelta(seconds=1))  # a late finding of the burst

@@ -12,6 +12,8 @@ from content.access import Anyone, Editor, Member, Sessions, Writer, is_member
 from content.engagement import service
 from content.engagement.repository import EngagementRepository
 from content.engagement.schemas import CommentOut
+from content.moderation import service as moderation
+from content.moderation.api import SCREENED
 from content.posts import service as posts
 from content.posts.schemas import Id, PostBody, PostOut
 from servicekit.db import read_only, transaction
@@ -52,14 +54,15 @@ class RecommendationOut(BaseModel):
     responses={
         **NOT_FOUND,
         **UNPUBLISHED,
+        **SCREENED,
         403: {"description": "Muted, banned or no seat"},
-        422: {"description": "Reply to a reply"},
+        422: {"description": "Reply to a reply, or blocked by an auto-moderation rule"},
     },
 )
 async def add_comment(
     post_id: PostId, body: CommentIn, sessions: Sessions, principal: Writer
 ) -> CommentOut:
-    async with transaction(sessions) as session:
+    async with moderation.screened(sessions) as session:
         row = await service.comment(
             session, principal, post_id, body.body, body.parent_id, utcnow()
         )

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from content.moderation.schemas import FlagOut
 from content.posts.repository import Row
 
 
@@ -20,6 +21,7 @@ class CommentOut(BaseModel):
     review_state: str
     review_reason: str | None
     created_at: datetime
+    moderation: FlagOut | None = None  # the auto-moderation rule that held it
 
     @classmethod
     def of(cls, row: Row) -> CommentOut:

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from content import events
 from content.access import is_member
 from content.engagement.repository import EngagementRepository
+from content.moderation import service as moderation
+from content.moderation.domain import Item
 from content.posts import service as posts
 from content.posts.repository import PostRepository, Row
 from content.review import domain as review
@@ -36,6 +38,8 @@ async def comment(
     parent_id: str | None,
     now: datetime,
 ) -> Row:
+    """Comment on a published post. A member's comment is screened by auto-moderation
+    (``moderation.Refused`` when a rule blocks it, for the caller's ``screened``)."""
     if not body.strip():
         raise Problem(422, "body-required", "Invalid content", "a comment needs a body")
     post = await _published(session, principal, post_id)
@@ -49,6 +53,8 @@ async def comment(
         if parent.parent_id is not None:
             raise Problem(422, "reply-depth", "Reply too deep", "replies go to a top-level comment")
     state, community_id = review.ReviewState.APPROVED, None
+    flag: moderation.Flag | None = None
+    target: moderation.Target | None = None
     if is_member(principal):
         viewer, seat = await posts.speaking_seat(
             session, principal, posts.audience_of(post), now, "this post's community"
@@ -56,6 +62,12 @@ async def comment(
         community_id = seat.community_id
         auto = await PostRepository(session).auto_approve_level(principal.tenant_id, community_id)
         state = review.initial_state(by_operator=False, level=viewer.level, auto_approve_level=auto)
+        target = moderation.Target(
+            "comment", principal.tenant_id, principal.subject, community_id, post.id
+        )
+        flag = await moderation.screen(session, target, Item((body,)), now)
+        if flag is not None:  # held by a rule, whatever the author's level
+            state = review.ReviewState.PENDING
     values = {
         "id": str(uuid.uuid4()),
         "tenant_id": principal.tenant_id,
@@ -70,10 +82,13 @@ async def comment(
         "reviewed_by": None,
         "reviewed_at": None,
         "created_at": now,
+        "moderation": flag.json() if flag else None,
     }
     await repo.add_comment(values)
     row = await repo.comment(principal.tenant_id, values["id"])
     assert row is not None
+    if flag is not None and target is not None:
+        await add_event(session, flag.event(target, row.id, now))
     if state is review.ReviewState.APPROVED:
         await repo.count_comment(post.id)
         await add_event(session, events.comment_approved(row, None, now))

@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from content.access import Anyone, Sessions, Writer, is_member
+from content.moderation import service as moderation
+from content.moderation.api import SCREENED
 from content.posts import service
 from content.posts.repository import PostRepository
 from content.posts.schemas import (
@@ -28,17 +30,24 @@ router = APIRouter(prefix="/v1/content", tags=["content: posts"])
 PostId = Annotated[Line, Path(max_length=36)]
 NOT_FOUND = problem_responses({404: "No such post for this tenant"})
 REFUSED = problem_responses({403: "Not allowed (not a member, muted, banned, role)"})
-INVALID = problem_responses({422: "Content that breaks a rule of its kind"})
+INVALID = problem_responses(
+    {422: "Content that breaks a rule of its kind, or an auto-moderation rule blocks"}
+)
 
 
 @router.post(
     "/posts",
     status_code=201,
     summary="Write a post: operators to any audience, members into a community they sit in",
-    responses={**REFUSED, **INVALID, 404: {"description": "A community not of this tenant"}},
+    responses={
+        **REFUSED,
+        **INVALID,
+        **SCREENED,
+        404: {"description": "A community not of this tenant"},
+    },
 )
 async def create_post(body: PostIn, sessions: Sessions, principal: Writer) -> PostOut:
-    async with transaction(sessions) as session:
+    async with moderation.screened(sessions) as session:
         post = await service.create(session, principal, body.draft(), utcnow())
     return PostOut.of(post)
 
@@ -46,7 +55,7 @@ async def create_post(body: PostIn, sessions: Sessions, principal: Writer) -> Po
 @router.patch(
     "/posts/{post_id}",
     summary="Edit a post (its author or an editor); the previous version is kept",
-    responses={**NOT_FOUND, **INVALID, 409: {"description": "Deleted or rejected"}},
+    responses={**NOT_FOUND, **INVALID, **SCREENED, 409: {"description": "Deleted or rejected"}},
 )
 async def edit_post(
     post_id: PostId, body: PostPatch, sessions: Sessions, principal: Writer
@@ -59,7 +68,7 @@ async def edit_post(
         tags=tuple(dict.fromkeys(body.tags)) if body.tags is not None else None,
         pinned=body.pinned,
     )
-    async with transaction(sessions) as session:
+    async with moderation.screened(sessions) as session:
         post = await service.edit(session, principal, post_id, patch, utcnow())
     return PostOut.of(post)
 

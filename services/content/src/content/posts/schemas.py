@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, model_validator
 
 from content.audience.domain import TENANT_WIDE, Audience, CommunityRole, GroupKind, Tier
+from content.moderation.schemas import FlagOut
 from content.posts.domain import MAX_URL, Link, Media, MediaType, PostKind
 from content.posts.repository import Row
 from content.posts.service import Draft
@@ -168,6 +169,7 @@ class PostOut(BaseModel):
     share_count: int
     bookmark_count: int
     view_count: int = 0
+    moderation: FlagOut | None = None  # the auto-moderation rule that held it
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None

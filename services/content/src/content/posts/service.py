@@ -25,6 +25,8 @@ from content.audience.domain import (
 from content.audience.repository import AudienceRepository
 from content.audience.service import require_communities
 from content.knowledge.repository import KnowledgeRepository
+from content.moderation import service as moderation
+from content.moderation.domain import Item
 from content.posts.domain import (
     Invalid,
     Link,
@@ -134,6 +136,8 @@ async def speaking_seat(
 
 
 async def create(session: AsyncSession, principal: Principal, draft: Draft, now: datetime) -> Row:
+    """Write a post. A member's post is screened by auto-moderation (``moderation.Refused``
+    when a rule blocks it: the caller's ``moderation.screened`` transaction keeps nothing)."""
     try:
         check_post(draft.kind, draft.body, draft.media, draft.link)
     except Invalid as error:
@@ -141,9 +145,16 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
     await require_communities(session, principal.tenant_id, draft.audience.community_ids)
     by_member = is_member(principal)
     state = review.ReviewState.APPROVED
+    flag: moderation.Flag | None = None
+    target: moderation.Target | None = None
     if by_member:
-        state = await _member_review_state(session, principal, draft, now)
+        community_id, state = await _member_review_state(session, principal, draft, now)
+        target = moderation.Target("post", principal.tenant_id, principal.subject, community_id)
+        flag = await moderation.screen(session, target, screened_item(draft), now)
+        if flag is not None:  # held by a rule, whatever the author's level
+            state = review.ReviewState.PENDING
     values = _new_post(principal, draft, state, now)
+    values["moderation"] = flag.json() if flag else None
     repo = PostRepository(session)
     await repo.add(values, sorted(draft.audience.communities()))
     await repo.add_revision(_revision(values, principal.subject, now))
@@ -151,7 +162,10 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
     assert post is not None
     await KnowledgeRepository(session).reindex(post)
     if state is review.ReviewState.PENDING:
-        await add_events(session, [events.post_held(post, now, resubmitted=False)])
+        held = [events.post_held(post, now, resubmitted=False)]
+        if flag is not None and target is not None:
+            held.append(flag.event(target, post.id, now))
+        await add_events(session, held)
     elif by_member:  # passed review on the author's level: earns as an approval does
         await add_events(
             session, [events.post_approved(post, None, now), events.post_published(post, now)]
@@ -161,16 +175,37 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
     return post
 
 
+def screened_item(draft: Draft | Patch, before: Row | None = None) -> Item:
+    """What auto-moderation reads of a post: its text (title, body, tags, link title, file
+    names) and its link. Media URLs are the app's storage, not links a reader follows.
+    For an edit, the fields the patch leaves come from the post ``before``."""
+
+    def pick(new: Any, old: Any) -> Any:
+        return new if new is not None or before is None else old
+
+    title = pick(draft.title, before.title if before else None)
+    body = pick(draft.body, before.body if before else "")
+    tags = pick(draft.tags, tuple(before.tags) if before else ())
+    link = pick(draft.link, _link_of(before.link) if before else None)
+    media = pick(draft.media, media_of(before.media) if before else ())
+    parts = [title or "", body or "", *(tags or ())]
+    parts += [link.title or ""] if link else []
+    parts += [m.name for m in media or () if m.name]
+    return Item(tuple(parts), (link.url,) if link else ())
+
+
 async def _member_review_state(
     session: AsyncSession, principal: Principal, draft: Draft, now: datetime
-) -> review.ReviewState:
-    """403 unless the member may speak in the community; held unless their level skips it."""
+) -> tuple[str, review.ReviewState]:
+    """403 unless the member may speak in the community; held unless their level skips it.
+    Returns the community the member writes in, and the review state."""
     community_id = _member_audience(draft)
     viewer, seat = await speaking_seat(
         session, principal, draft.audience, now, f"community {community_id}"
     )
     auto = await PostRepository(session).auto_approve_level(principal.tenant_id, seat.community_id)
-    return review.initial_state(by_operator=False, level=viewer.level, auto_approve_level=auto)
+    state = review.initial_state(by_operator=False, level=viewer.level, auto_approve_level=auto)
+    return seat.community_id, state
 
 
 def _new_post(
@@ -281,9 +316,9 @@ async def edit(
         "updated_at": now,
     }
     repo = PostRepository(session)
-    resubmitted = False
+    resubmitted, flagged = False, None
     if is_author(principal, post):
-        resubmitted = await _review_again(session, principal, post, values, now)
+        resubmitted, flagged = await _review_again(session, principal, post, patch, values, now)
     await repo.update(post.id, values)
     await repo.add_revision(_revision({**values, "id": post.id}, principal.subject, now))
     after = await repo.post(principal.tenant_id, post.id)
@@ -291,22 +326,43 @@ async def edit(
     await KnowledgeRepository(session).reindex(after)
     if resubmitted:
         await add_event(session, events.post_held(after, now, resubmitted=True))
+    if flagged is not None:
+        await add_event(session, flagged.event(after.id, now))
     return after
 
 
+@dataclass(frozen=True)
+class _Flagged:
+    flag: moderation.Flag
+    target: moderation.Target
+
+    def event(self, post_id: str, at: datetime) -> Any:
+        return self.flag.event(self.target, post_id, at)
+
+
 async def _review_again(
-    session: AsyncSession, principal: Principal, post: Row, values: dict[str, Any], now: datetime
-) -> bool:
-    """A member's edit is reviewed like a new post: unless their level lets them skip
-    review where they speak, an approved post goes back to the queue."""
+    session: AsyncSession,
+    principal: Principal,
+    post: Row,
+    patch: Patch,
+    values: dict[str, Any],
+    now: datetime,
+) -> tuple[bool, _Flagged | None]:
+    """A member's edit is screened and reviewed like a new post: unless their level lets
+    them skip review where they speak (and no rule holds it), an approved post goes back
+    to the queue. Returns whether it went back, and the flag that held it."""
     audience = audience_of(post)
     viewer, seat = await speaking_seat(session, principal, audience, now, "this community")
+    target = moderation.Target("post", principal.tenant_id, principal.subject, seat.community_id)
+    flag = await moderation.screen(session, target, screened_item(patch, post), now)
+    values["moderation"] = flag.json() if flag else post.moderation
     auto = await PostRepository(session).auto_approve_level(principal.tenant_id, seat.community_id)
-    if not review.needs_review(by_operator=False, level=viewer.level, auto_approve_level=auto):
-        return False
+    skips = not review.needs_review(by_operator=False, level=viewer.level, auto_approve_level=auto)
+    if skips and flag is None:
+        return False, None
     change = review.decide(review.ReviewState(post.review_state), review.Decision.RESUBMIT)
     values["review_state"] = change.after.value
-    return change.retracted
+    return change.retracted, _Flagged(flag, target) if flag else None
 
 
 def _link_of(data: dict[str, Any] | None) -> Link | None:

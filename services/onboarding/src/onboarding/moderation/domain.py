@@ -111,6 +111,23 @@ DEFAULT_LADDER = Ladder(
 )
 
 
+# ---------------------------------------------------------------- automatic strikes
+
+# content's auto-moderation (keyword, link and flood rules) reports strikes by events. A
+# burst of refused posts in a few minutes is one offence: one automatic strike per member
+# and community within the cooldown.
+AUTO_STRIKE_COOLDOWN = timedelta(minutes=10)
+
+
+def auto_strike_due(
+    previous: datetime | None, at: datetime, cooldown: timedelta = AUTO_STRIKE_COOLDOWN
+) -> bool:
+    """Does a strike found at ``at`` count, given the member's last automatic strike in the
+    community (``previous``)? Not within the cooldown after it, nor before it (a late
+    event of the burst it already covered)."""
+    return previous is None or at - previous >= cooldown
+
+
 # ---------------------------------------------------------------- mute reasons
 
 

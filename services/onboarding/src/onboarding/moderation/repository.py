@@ -63,6 +63,20 @@ class ModerationRepository:
             .with_for_update()
         )
 
+    async def last_issued_by(
+        self, tenant_id: str, community_id: str, member_id: str, issued_by: str
+    ) -> datetime | None:
+        """When ``issued_by`` last sanctioned the member in the community (overturned or
+        not: an overturned automatic strike still started its cooldown)."""
+        return await self.session.scalar(
+            select(func.max(Sanction.created_at)).where(
+                Sanction.tenant_id == tenant_id,
+                Sanction.community_id == community_id,
+                Sanction.member_id == member_id,
+                Sanction.issued_by == issued_by,
+            )
+        )
+
     async def strikes(self, tenant_id: str, community_id: str, member_id: str) -> list[datetime]:
         """When the member's earlier sanctions in the community were issued (overturned ones
         are no strikes)."""

@@ -39,6 +39,7 @@ from onboarding.moderation.domain import (
     SanctionKind,
     SanctionStatus,
     Step,
+    auto_strike_due,
     restored_status,
     unmuted_status,
 )
@@ -64,6 +65,8 @@ from servicekit.timers import Timer, cancel, schedule
 from servicekit.types import utcnow
 
 MUTE_END_TIMER = "sanction.mute_end"
+# Who issues the strikes content's auto-moderation reports (the sanctions' ``issued_by``).
+AUTOMOD = Actor("content:automod", "system")
 
 
 @dataclass(frozen=True)
@@ -324,6 +327,44 @@ async def _issue_in(
     membership = await Repository(session).membership_of(tenant_id, community.id, draft.member_id)
     if membership is None:
         raise not_found("membership")
+    return await _issue_as(session, community, membership, actor, draft)
+
+
+async def strike_from_content(
+    session: AsyncSession,
+    tenant_id: str,
+    community_id: str,
+    member_id: str,
+    reason: str,
+    at: datetime,
+) -> Sanction | None:
+    """content's auto-moderation found a strike (``item.flagged`` with ``strike``): the next
+    step of the community's ladder, issued by ``AUTOMOD``, unless the member no longer sits
+    there or an automatic strike at most ``AUTO_STRIKE_COOLDOWN`` before ``at`` covers it
+    (a burst of refused posts is one offence, not a climb to a ban)."""
+    repo = Repository(session)
+    community = await repo.community(tenant_id, community_id)
+    membership = await repo.membership_of(tenant_id, community_id, member_id)
+    if community is None or membership is None:
+        return None
+    if not machine.holds_seat(Status(membership.status)):
+        return None  # left, removed or banned meanwhile: nothing to sanction here
+    mod = ModerationRepository(session)
+    previous = await mod.last_issued_by(tenant_id, community_id, member_id, AUTOMOD.id)
+    if not auto_strike_due(previous, at):
+        return None
+    draft = NewSanction(member_id=member_id, reason=reason[:500])
+    return await _issue_as(session, community, membership, AUTOMOD, draft)
+
+
+async def _issue_as(
+    session: AsyncSession,
+    community: Community,
+    membership: Membership,
+    actor: Actor,
+    draft: NewSanction,
+) -> Sanction:
+    tenant_id = community.tenant_id
     mod = ModerationRepository(session)
     report = await _open_report(mod, community, draft.report_id) if draft.report_id else None
     now = utcnow()
