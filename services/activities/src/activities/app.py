@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from activities import events
 from activities.challenges import api as challenges_api
+from activities.meetups import api as meetups_api
+from activities.meetups import service as meetups_service
 from activities.members import events as members_events
 from activities.members import handlers as members
 from activities.polls import api as polls_api
@@ -29,7 +31,12 @@ MEMBERS = ConsumerSpec(
 )
 
 
-TIMERS = {polls_service.CLOSE_TIMER: polls_service.close_due}
+TIMERS = {
+    polls_service.CLOSE_TIMER: polls_service.close_due,
+    meetups_service.DRAW_TIMER: meetups_service.draw_due,
+    meetups_service.OFFER_TIMER: meetups_service.lapse_due,
+    meetups_service.END_TIMER: meetups_service.end_due,
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,7 +48,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Campaigns that keep members active: "
                 "check-ins, quizzes, draws, polls, meetups, referrals."
             ),
-            routers=[challenges_api.router, quizzes_api.router, polls_api.router],
+            routers=[
+                challenges_api.router,
+                quizzes_api.router,
+                polls_api.router,
+                meetups_api.router,
+            ],
             produces=events.TOPICS,
             consumers=[MEMBERS],
             timers=TIMERS,

@@ -127,3 +127,70 @@ def poll_closed(poll: Any, counts: list[int], voters: int, at: datetime) -> Even
         "closed_at": at.isoformat(),
     }
     return _event(POLL_CLOSED, poll.tenant_id, poll.community_id, poll.id, data, at)
+
+
+MEETUP_REGISTERED = "quanzi.activities.meetup.registered.v1"
+MEETUP_CONFIRMED = "quanzi.activities.meetup.confirmed.v1"
+MEETUP_PROMOTED = "quanzi.activities.meetup.promoted.v1"
+MEETUP_CANCELLED = "quanzi.activities.meetup.cancelled.v1"
+MEETUP_ATTENDED = "quanzi.activities.meetup.attended.v1"
+
+
+def _meetup(meetup: Any, registration: Any) -> dict[str, Any]:
+    return {
+        "meetup_id": meetup.id,
+        "community_id": meetup.community_id,
+        "registration_id": registration.id,
+        "member_id": registration.member_id,
+    }
+
+
+def meetup_registered(meetup: Any, registration: Any, status: str, at: datetime) -> Event:
+    """Every registration, with the status it starts in (confirmed, waitlisted, applied)."""
+    data = {**_meetup(meetup, registration), "status": status, "registered_at": at.isoformat()}
+    return _event(MEETUP_REGISTERED, meetup.tenant_id, registration.member_id, meetup.id, data, at)
+
+
+def meetup_confirmed(meetup: Any, registration: Any, cost_points: int, at: datetime) -> Event:
+    """A seat confirmed (first come, the draw, a review, an offer accepted); ``cost_points``
+    is what the member pays for it (rewards debits it; 0: free)."""
+    data = {
+        **_meetup(meetup, registration),
+        "cost_points": cost_points,
+        "confirmed_at": at.isoformat(),
+    }
+    return _event(MEETUP_CONFIRMED, meetup.tenant_id, registration.member_id, meetup.id, data, at)
+
+
+def meetup_promoted(meetup: Any, registration: Any, confirm_by: datetime, at: datetime) -> Event:
+    """A seat offered to the head of the waitlist, to confirm by ``confirm_by``."""
+    data = {
+        **_meetup(meetup, registration),
+        "confirm_by": confirm_by.isoformat(),
+        "promoted_at": at.isoformat(),
+    }
+    return _event(MEETUP_PROMOTED, meetup.tenant_id, registration.member_id, meetup.id, data, at)
+
+
+def meetup_cancelled(
+    meetup: Any, registration: Any, from_status: str, reason: str, refund: int, at: datetime
+) -> Event:
+    """A registration ended before the meetup: the member cancelled, an offer lapsed or
+    the review rejected it; ``refund_points`` is what rewards gives back (0: none paid)."""
+    data = {
+        **_meetup(meetup, registration),
+        "from_status": from_status,
+        "reason": reason,
+        "refund_points": refund,
+        "cancelled_at": at.isoformat(),
+    }
+    return _event(MEETUP_CANCELLED, meetup.tenant_id, registration.member_id, meetup.id, data, at)
+
+
+def meetup_attended(meetup: Any, registration: Any, at: datetime) -> Event:
+    data = {
+        **_meetup(meetup, registration),
+        "city": meetup.city,
+        "attended_at": at.isoformat(),
+    }
+    return _event(MEETUP_ATTENDED, meetup.tenant_id, registration.member_id, meetup.id, data, at)

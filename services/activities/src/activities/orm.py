@@ -204,3 +204,62 @@ poll_votes = sa.Table(
     sa.Column("choices", sa.JSON, nullable=False),
     sa.Column("voted_at", UtcDateTime, nullable=False),
 )
+
+# --- meetups (线下活动) --------------------------------------------------------------------
+
+# ``held``: seats held (confirmed, offered, attended, no-show), changed only by
+# conditional updates of this row, which also serialize a meetup's seat changes; the
+# CHECK makes more than the capacity impossible. ``seq`` numbers the registrations.
+meetups = sa.Table(
+    "meetups",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("city", sa.String(100), nullable=False),
+    sa.Column("venue", sa.String(500), nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("cost_points", sa.Integer, nullable=False),
+    sa.Column("selection", sa.String(16), nullable=False),
+    sa.Column("questions", sa.JSON, nullable=False),
+    sa.Column("opens_at", UtcDateTime, nullable=False),
+    sa.Column("closes_at", UtcDateTime, nullable=False),
+    sa.Column("starts_at", UtcDateTime, nullable=False),
+    sa.Column("ends_at", UtcDateTime, nullable=False),
+    sa.Column("confirm_hours", sa.Integer, nullable=False),
+    sa.Column("held", sa.Integer, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("last_seat", sa.Integer, nullable=False),  # the seq of the last seat taken
+    sa.Column("seed", sa.String(64), nullable=False),  # lottery: secret until the draw
+    sa.Column("seed_hash", sa.String(64), nullable=False),
+    sa.Column("drawn_at", UtcDateTime, nullable=True),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("held >= 0 AND held <= capacity", name="ck_meetups_held"),
+    sa.Index("ix_meetups_tenant", "tenant_id", "created_at"),
+)
+
+# One registration per member and meetup (the unique key); ``number`` is its seq in the
+# meetup (the check-in code names it); ``queue_pos`` orders the waitlist.
+meetup_registrations = sa.Table(
+    "meetup_registrations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("meetup_id", sa.String(36), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("queue_pos", sa.Integer, nullable=True),
+    sa.Column("answers", sa.JSON, nullable=False),
+    sa.Column("registered_at", UtcDateTime, nullable=False),
+    sa.Column("confirm_by", UtcDateTime, nullable=True),
+    sa.Column("changed_at", UtcDateTime, nullable=False),
+    sa.Column("paid_points", sa.Integer, nullable=False),
+    sa.UniqueConstraint("tenant_id", "meetup_id", "member_id", name="uq_meetup_reg_member"),
+    sa.UniqueConstraint("tenant_id", "meetup_id", "number", name="uq_meetup_reg_number"),
+    sa.Index("ix_meetup_reg_status", "tenant_id", "meetup_id", "status", "queue_pos"),
+)

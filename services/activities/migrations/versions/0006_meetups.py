@@ -1,0 +1,73 @@
+"""Meetups and their registrations (renumber freely: no later revision depends on it).
+
+Revision ID: 0006_meetups
+Revises: 0005
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from servicekit.types import UtcDateTime
+
+revision = "0006_meetups"
+down_revision = "0005"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "meetups",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("community_id", sa.String(200), nullable=False),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("city", sa.String(100), nullable=False),
+        sa.Column("venue", sa.String(500), nullable=False),
+        sa.Column("capacity", sa.Integer, nullable=False),
+        sa.Column("cost_points", sa.Integer, nullable=False),
+        sa.Column("selection", sa.String(16), nullable=False),
+        sa.Column("questions", sa.JSON, nullable=False),
+        sa.Column("opens_at", UtcDateTime, nullable=False),
+        sa.Column("closes_at", UtcDateTime, nullable=False),
+        sa.Column("starts_at", UtcDateTime, nullable=False),
+        sa.Column("ends_at", UtcDateTime, nullable=False),
+        sa.Column("confirm_hours", sa.Integer, nullable=False),
+        sa.Column("held", sa.Integer, nullable=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("last_seat", sa.Integer, nullable=False),
+        sa.Column("seed", sa.String(64), nullable=False),
+        sa.Column("seed_hash", sa.String(64), nullable=False),
+        sa.Column("drawn_at", UtcDateTime, nullable=True),
+        sa.Column("ended_at", UtcDateTime, nullable=True),
+        sa.Column("created_by", sa.String(200), nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.CheckConstraint("held >= 0 AND held <= capacity", name="ck_meetups_held"),
+    )
+    op.create_index("ix_meetups_tenant", "meetups", ["tenant_id", "created_at"])
+    op.create_table(
+        "meetup_registrations",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("meetup_id", sa.String(36), nullable=False),
+        sa.Column("member_id", sa.String(200), nullable=False),
+        sa.Column("number", sa.Integer, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("queue_pos", sa.Integer, nullable=True),
+        sa.Column("answers", sa.JSON, nullable=False),
+        sa.Column("registered_at", UtcDateTime, nullable=False),
+        sa.Column("confirm_by", UtcDateTime, nullable=True),
+        sa.Column("changed_at", UtcDateTime, nullable=False),
+        sa.Column("paid_points", sa.Integer, nullable=False),
+        sa.UniqueConstraint("tenant_id", "meetup_id", "member_id", name="uq_meetup_reg_member"),
+        sa.UniqueConstraint("tenant_id", "meetup_id", "number", name="uq_meetup_reg_number"),
+    )
+    op.create_index(
+        "ix_meetup_reg_status",
+        "meetup_registrations",
+        ["tenant_id", "meetup_id", "status", "queue_pos"],
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("meetup_registrations")
+    op.drop_table("meetups")
