@@ -65,6 +65,9 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /v1/activities/questions": "a choice question has 2 to 10 options",
     "POST /v1/activities/quizzes": "a quiz opens before it closes",
     "POST /v1/activities/polls": "a poll's options differ",
+    "POST /v1/activities/meetups": "the windows are ordered (opens < closes <= starts < ends)",
+    "POST /v1/activities/meetups/{meetup_id}/registrations": "answers fit the meetup's form",
+    "POST /v1/activities/meetups/{meetup_id}/checkins": "the code is one this meetup signed",
 }
 
 

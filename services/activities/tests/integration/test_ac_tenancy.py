@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from activities.meetups.domain import checkin_code
+from activities.meetups.service import code_key
+
 from .conftest import AC, OTHER
 
 B = OTHER
@@ -40,6 +43,20 @@ BODIES: dict[str, Any] = {
         "closes_at": "2026-12-09T00:00:00+00:00",
     },
     "PUT /polls/{poll_id}/vote": {"choices": [0]},
+    "POST /meetups": {
+        "community_id": "c-1",
+        "title": "x",
+        "city": "上海",
+        "venue": "x",
+        "capacity": 1,
+        "opens_at": "2026-12-01T00:00:00+00:00",
+        "closes_at": "2026-12-05T00:00:00+00:00",
+        "starts_at": "2026-12-06T00:00:00+00:00",
+        "ends_at": "2026-12-06T03:00:00+00:00",
+    },
+    "POST /meetups/{meetup_id}/registrations": {"answers": {}},
+    "POST /meetups/{meetup_id}/registrations/{registration_id}/review": {"decision": "approve"},
+    "POST /meetups/{meetup_id}/checkins": {"code": "CODE"},
 }
 QUERIES = {"GET /challenges/{challenge_id}/calendar": "?member_id=a-1"}
 # No ids (lists, and a question added to the caller's own bank): lists are checked to
@@ -48,6 +65,7 @@ UNSCOPED = {
     "GET /challenges",
     "GET /quizzes",
     "GET /polls",
+    "GET /meetups",
     "GET /questions",
     "POST /questions",
     "GET /whoami",
@@ -84,7 +102,21 @@ async def tenant_a(api: Any) -> dict[str, str]:
     assert attempt.status_code == 201, attempt.text
     poll = await api.client.post(f"{AC}/polls", json=BODIES["POST /polls"], headers=api.operator())
     assert poll.status_code == 201, poll.text
+    meetup = await api.client.post(
+        f"{AC}/meetups",
+        json={**BODIES["POST /meetups"], "selection": "review"},
+        headers=api.operator(),
+    )
+    assert meetup.status_code == 201, meetup.text
+    registration = await api.client.post(
+        f"{AC}/meetups/{meetup.json()['id']}/registrations", json={}, headers=api.member("a-1")
+    )
+    assert registration.status_code == 201, registration.text
+    key = code_key(api.app.state.settings.secret_key.get_secret_value())
     return {
+        "code": checkin_code(key, "t-acme", meetup.json()["id"], 1),
+        "meetup_id": meetup.json()["id"],
+        "registration_id": registration.json()["id"],
         "poll_id": poll.json()["id"],
         "challenge_id": challenge["id"],
         "quiz_id": quiz.json()["id"],
@@ -118,6 +150,8 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
         body = BODIES.get(route)
         if route == "POST /quizzes":  # A's question in B's quiz
             body = {**body, "community_id": "c-x", "question_ids": [ids["question_id"]]}
+        if route == "POST /meetups/{meetup_id}/checkins":  # a code A's meetup would take
+            body = {"code": ids["code"]}
         answers[route] = {
             name: (await api.client.request(method, url, headers=headers, json=body)).status_code
             for name, headers in principals.items()
@@ -131,12 +165,14 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     assert [e.tenant_id for e in checked] == ["t-acme"]
     assert await api.published("quanzi.activities.quiz.completed.v1") == []
     assert await api.published("quanzi.activities.poll.closed.v1") == []
+    assert await api.published("quanzi.activities.meetup.confirmed.v1") == []
+    assert await api.published("quanzi.activities.meetup.attended.v1") == []
 
 
 async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
     await tenant_a(api)
     for headers in (api.operator("owner", tenant_id=B), api.member("a-1", B)):
-        for path in ("/challenges", "/quizzes", "/polls"):
+        for path in ("/challenges", "/quizzes", "/polls", "/meetups"):
             answer = await api.client.get(AC + path, headers=headers)
             assert answer.status_code == 200 and answer.json() == [], path
     bank = await api.client.get(f"{AC}/questions", headers=api.operator("owner", tenant_id=B))
