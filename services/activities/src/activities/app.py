@@ -13,6 +13,9 @@ from activities.members import handlers as members
 from activities.polls import api as polls_api
 from activities.polls import service as polls_service
 from activities.quizzes import api as quizzes_api
+from activities.referrals import api as referrals_api
+from activities.referrals import handlers as referrals
+from activities.referrals import service as referrals_service
 from activities.settings import Settings
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
@@ -30,12 +33,23 @@ MEMBERS = ConsumerSpec(
     },
 )
 
+# Referral campaigns: invited joins (source.inviter_id) and their refunds.
+REFERRALS = ConsumerSpec(
+    name="referrals",
+    topics=["onboarding.memberships"],
+    handlers={
+        referrals.ACTIVATED: referrals.on_activated,
+        referrals.REFUNDED: referrals.on_refunded,
+    },
+)
+
 
 TIMERS = {
     polls_service.CLOSE_TIMER: polls_service.close_due,
     meetups_service.DRAW_TIMER: meetups_service.draw_due,
     meetups_service.OFFER_TIMER: meetups_service.lapse_due,
     meetups_service.END_TIMER: meetups_service.end_due,
+    referrals_service.SETTLE_TIMER: referrals_service.settle_due,
 }
 
 
@@ -53,9 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 quizzes_api.router,
                 polls_api.router,
                 meetups_api.router,
+                referrals_api.router,
             ],
             produces=events.TOPICS,
-            consumers=[MEMBERS],
+            consumers=[MEMBERS, REFERRALS],
             timers=TIMERS,
         )
     )

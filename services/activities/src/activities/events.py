@@ -194,3 +194,51 @@ def meetup_attended(meetup: Any, registration: Any, at: datetime) -> Event:
         "attended_at": at.isoformat(),
     }
     return _event(MEETUP_ATTENDED, meetup.tenant_id, registration.member_id, meetup.id, data, at)
+
+
+REFERRAL_CONVERTED = "quanzi.activities.referral.converted.v1"
+REFERRAL_TIER_REACHED = "quanzi.activities.referral.tier_reached.v1"
+REFERRAL_REVOKED = "quanzi.activities.referral.revoked.v1"
+
+
+def referral_converted(campaign: Any, join: Any, counted: int, at: datetime) -> Event:
+    """An invited join counts for its inviter in the campaign (once per join)."""
+    data = {
+        "campaign_id": campaign.id,
+        "community_id": campaign.community_id,
+        "member_id": join.inviter_id,
+        "invitee_id": join.member_id,
+        "membership_id": join.membership_id,
+        "channel": join.channel,
+        "counted": counted,
+        "converted_at": at.isoformat(),
+    }
+    return _event(REFERRAL_CONVERTED, campaign.tenant_id, join.inviter_id, campaign.id, data, at)
+
+
+def referral_tier(
+    kind: str,
+    campaign: Any,
+    member_id: str,
+    tier_index: int,
+    grant: int,
+    counted: int,
+    at: datetime,
+) -> Event:
+    """``kind``: REFERRAL_TIER_REACHED (rewards pays ``points``/``badge``) or
+    REFERRAL_REVOKED (rewards reverses them). ``grant`` numbers the member's grants and
+    revocations in the campaign, so a tier granted again is a new grant."""
+    tier = campaign.tiers[tier_index]
+    data = {
+        "campaign_id": campaign.id,
+        "community_id": campaign.community_id,
+        "member_id": member_id,
+        "tier": tier_index,
+        "invites": tier["invites"],
+        "points": tier["points"],
+        "badge": tier["badge"],
+        "grant": grant,
+        "counted": counted,
+        ("reached_at" if kind == REFERRAL_TIER_REACHED else "revoked_at"): at.isoformat(),
+    }
+    return _event(kind, campaign.tenant_id, member_id, campaign.id, data, at)

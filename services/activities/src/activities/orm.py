@@ -263,3 +263,62 @@ meetup_registrations = sa.Table(
     sa.UniqueConstraint("tenant_id", "meetup_id", "number", name="uq_meetup_reg_number"),
     sa.Index("ix_meetup_reg_status", "tenant_id", "meetup_id", "status", "queue_pos"),
 )
+
+# --- referral campaigns (裂变 / 任务宝) -------------------------------------------------------
+
+# Invited joins from onboarding's membership events, one row per membership: who invited
+# whom, through which channel, paid or not, its refund window, and a refund if any.
+referral_joins = sa.Table(
+    "referral_joins",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("membership_id", sa.String(200), primary_key=True),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("inviter_id", sa.String(200), nullable=False),
+    sa.Column("channel", sa.String(200), nullable=True),
+    sa.Column("activated_at", UtcDateTime, nullable=False),
+    sa.Column("paid", sa.Boolean, nullable=False),
+    sa.Column("window_ends_at", UtcDateTime, nullable=True),
+    sa.Column("refunded_at", UtcDateTime, nullable=True),
+    sa.Index("ix_referral_joins_inviter", "tenant_id", "community_id", "inviter_id"),
+    sa.Index("ix_referral_joins_member", "tenant_id", "community_id", "member_id"),
+)
+
+referral_campaigns = sa.Table(
+    "referral_campaigns",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("starts_at", UtcDateTime, nullable=False),
+    sa.Column("ends_at", UtcDateTime, nullable=False),
+    sa.Column("counting", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(200), nullable=True),
+    sa.Column("daily_cap", sa.Integer, nullable=False),
+    sa.Column("tiers", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_referral_campaigns_community", "tenant_id", "community_id"),
+)
+
+# An inviter's standing in a campaign: what counts now, the joins announced as converted,
+# the tiers granted (``grants`` numbers every grant and revocation), flags for an operator.
+referral_progress = sa.Table(
+    "referral_progress",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("campaign_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("counted", sa.Integer, nullable=False),
+    sa.Column("pending", sa.Integer, nullable=False),
+    sa.Column("last_counted_at", UtcDateTime, nullable=True),
+    sa.Column("converted", sa.JSON, nullable=False),
+    sa.Column("granted", sa.JSON, nullable=False),
+    sa.Column("grants", sa.Integer, nullable=False),
+    sa.Column("flags", sa.JSON, nullable=False),
+    sa.Column("cleared_at", UtcDateTime, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_referral_progress_board", "tenant_id", "campaign_id", "counted"),
+)

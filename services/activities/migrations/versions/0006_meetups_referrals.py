@@ -1,6 +1,7 @@
-"""Meetups and their registrations (renumber freely: no later revision depends on it).
+"""Meetups and their registrations; referral campaigns, invited joins and progress
+(renumber freely: no later revision depends on it).
 
-Revision ID: 0006_meetups
+Revision ID: 0006_meetups_referrals
 Revises: 0005
 """
 
@@ -9,7 +10,7 @@ from alembic import op
 
 from servicekit.types import UtcDateTime
 
-revision = "0006_meetups"
+revision = "0006_meetups_referrals"
 down_revision = "0005"
 
 
@@ -68,6 +69,66 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "referral_joins",
+        sa.Column("tenant_id", sa.String(36), primary_key=True),
+        sa.Column("membership_id", sa.String(200), primary_key=True),
+        sa.Column("community_id", sa.String(200), nullable=False),
+        sa.Column("member_id", sa.String(200), nullable=False),
+        sa.Column("inviter_id", sa.String(200), nullable=False),
+        sa.Column("channel", sa.String(200), nullable=True),
+        sa.Column("activated_at", UtcDateTime, nullable=False),
+        sa.Column("paid", sa.Boolean, nullable=False),
+        sa.Column("window_ends_at", UtcDateTime, nullable=True),
+        sa.Column("refunded_at", UtcDateTime, nullable=True),
+    )
+    op.create_index(
+        "ix_referral_joins_inviter", "referral_joins", ["tenant_id", "community_id", "inviter_id"]
+    )
+    op.create_index(
+        "ix_referral_joins_member", "referral_joins", ["tenant_id", "community_id", "member_id"]
+    )
+    op.create_table(
+        "referral_campaigns",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("community_id", sa.String(200), nullable=False),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("starts_at", UtcDateTime, nullable=False),
+        sa.Column("ends_at", UtcDateTime, nullable=False),
+        sa.Column("counting", sa.String(32), nullable=False),
+        sa.Column("channel", sa.String(200), nullable=True),
+        sa.Column("daily_cap", sa.Integer, nullable=False),
+        sa.Column("tiers", sa.JSON, nullable=False),
+        sa.Column("created_by", sa.String(200), nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+    )
+    op.create_index(
+        "ix_referral_campaigns_community", "referral_campaigns", ["tenant_id", "community_id"]
+    )
+    op.create_table(
+        "referral_progress",
+        sa.Column("tenant_id", sa.String(36), primary_key=True),
+        sa.Column("campaign_id", sa.String(36), primary_key=True),
+        sa.Column("member_id", sa.String(200), primary_key=True),
+        sa.Column("counted", sa.Integer, nullable=False),
+        sa.Column("pending", sa.Integer, nullable=False),
+        sa.Column("last_counted_at", UtcDateTime, nullable=True),
+        sa.Column("converted", sa.JSON, nullable=False),
+        sa.Column("granted", sa.JSON, nullable=False),
+        sa.Column("grants", sa.Integer, nullable=False),
+        sa.Column("flags", sa.JSON, nullable=False),
+        sa.Column("cleared_at", UtcDateTime, nullable=True),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+    )
+    op.create_index(
+        "ix_referral_progress_board", "referral_progress", ["tenant_id", "campaign_id", "counted"]
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("referral_progress")
+    op.drop_table("referral_campaigns")
+    op.drop_table("referral_joins")
     op.drop_table("meetup_registrations")
     op.drop_table("meetups")
