@@ -68,7 +68,6 @@ def upgrade() -> None:
         ["tenant_id", "meetup_id", "status", "queue_pos"],
     )
 
-
     op.create_table(
         "referral_joins",
         sa.Column("tenant_id", sa.String(36), primary_key=True),

@@ -151,6 +151,24 @@ def _closure(edges: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
     return reach
 
 
+def _eligible(
+    j: Join, inviter: str, c: Campaign, reach: dict[tuple[str, str], bool], now: datetime
+) -> bool:
+    """The rules as written, one join at a time (the daily cap aside)."""
+    if j.activated_at > now or not c.starts_at <= j.activated_at < c.ends_at:
+        return False
+    if c.channel is not None and j.channel != c.channel:
+        return False
+    if j.member_id == inviter or reach[j.member_id, inviter]:  # self or a cycle
+        return False
+    refunded = j.refunded_at is not None and j.refunded_at <= now
+    if refunded and (j.window_ends_at is None or j.refunded_at < j.window_ends_at):  # type: ignore[operator]
+        return False
+    if c.counting is Counting.PAID:
+        return j.paid
+    return j.window_ends_at is None or now >= j.window_ends_at
+
+
 @given(
     JOINS,
     st.sampled_from(list(Counting)),
@@ -188,24 +206,10 @@ def test_counting_matches_a_brute_force_model(
         mine = [j for j in joins if j.inviter_id == inviter]
         found = count(c, mine, ancestors(invited_by, inviter), SHANGHAI, now)
 
-        def eligible(j: Join) -> bool:
-            if j.activated_at > now or not c.starts_at <= j.activated_at < c.ends_at:
-                return False
-            if channel is not None and j.channel != channel:
-                return False
-            if j.member_id == inviter or reach[j.member_id, inviter]:  # self or a cycle
-                return False
-            if j.refunded_at is not None and j.refunded_at <= now:
-                if j.window_ends_at is None or j.refunded_at < j.window_ends_at:
-                    return False
-            if counting is Counting.PAID:
-                return j.paid
-            return j.window_ends_at is None or now >= j.window_ends_at
-
         expected: list[str] = []
         by_day: dict[object, int] = {}
         for j in sorted(mine, key=lambda j: (j.activated_at, j.member_id, j.membership_id)):
-            if eligible(j):
+            if _eligible(j, inviter, c, reach, now):
                 day = j.activated_at.astimezone(SHANGHAI).date()
                 if by_day.get(day, 0) < cap:
                     by_day[day] = by_day.get(day, 0) + 1

@@ -56,7 +56,7 @@ async def evaluate(
     session: AsyncSession, tenant_id: str, community_id: str, inviter_id: str, at: datetime
 ) -> None:
     repo = ReferralRepository(session)
-    rows = [r for r in await repo.of_community(tenant_id, community_id, at)]
+    rows = await repo.of_community(tenant_id, community_id, at)
     joins = await repo.joins_of(tenant_id, community_id, inviter_id)
     relevant = [(r, c) for r in rows if _relevant(c := campaign_of(r), joins)]
     if not relevant:
@@ -127,6 +127,14 @@ async def joined(
         key = f"{tenant_id}:{join.membership_id}"
         await timers.schedule(session, SETTLE_TIMER, key, join.window_ends_at, payload)
     await evaluate(session, tenant_id, community_id, join.inviter_id, join.activated_at)
+    # The join closes a cycle when the invitee is among the inviter's own inviters: every
+    # edge of it stops counting, so each of those inviters is evaluated again.
+    chain = domain.ancestors(
+        await repo.invited_by(tenant_id, community_id, join.inviter_id), join.inviter_id
+    )
+    if join.member_id in chain:
+        for member in sorted(chain - {join.inviter_id}):
+            await evaluate(session, tenant_id, community_id, member, join.activated_at)
 
 
 async def refunded(session: AsyncSession, tenant_id: str, membership_id: str, at: datetime) -> None:
