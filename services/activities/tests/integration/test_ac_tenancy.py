@@ -57,6 +57,13 @@ BODIES: dict[str, Any] = {
     "POST /meetups/{meetup_id}/registrations": {"answers": {}},
     "POST /meetups/{meetup_id}/registrations/{registration_id}/review": {"decision": "approve"},
     "POST /meetups/{meetup_id}/checkins": {"code": "CODE"},
+    "POST /referrals": {
+        "community_id": "c-1",
+        "title": "x",
+        "starts_at": "2026-12-01T00:00:00+00:00",
+        "ends_at": "2026-12-09T00:00:00+00:00",
+        "tiers": [{"invites": 1, "points": 10}],
+    },
 }
 QUERIES = {"GET /challenges/{challenge_id}/calendar": "?member_id=a-1"}
 # No ids (lists, and a question added to the caller's own bank): lists are checked to
@@ -66,6 +73,7 @@ UNSCOPED = {
     "GET /quizzes",
     "GET /polls",
     "GET /meetups",
+    "GET /referrals",
     "GET /questions",
     "POST /questions",
     "GET /whoami",
@@ -112,10 +120,16 @@ async def tenant_a(api: Any) -> dict[str, str]:
         f"{AC}/meetups/{meetup.json()['id']}/registrations", json={}, headers=api.member("a-1")
     )
     assert registration.status_code == 201, registration.text
+    campaign = await api.client.post(
+        f"{AC}/referrals", json=BODIES["POST /referrals"], headers=api.operator()
+    )
+    assert campaign.status_code == 201, campaign.text
     key = code_key(api.app.state.settings.secret_key.get_secret_value())
     return {
         "code": checkin_code(key, "t-acme", meetup.json()["id"], 1),
         "meetup_id": meetup.json()["id"],
+        "campaign_id": campaign.json()["id"],
+        "member_id": "a-1",
         "registration_id": registration.json()["id"],
         "poll_id": poll.json()["id"],
         "challenge_id": challenge["id"],
@@ -172,7 +186,7 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
 async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
     await tenant_a(api)
     for headers in (api.operator("owner", tenant_id=B), api.member("a-1", B)):
-        for path in ("/challenges", "/quizzes", "/polls", "/meetups"):
+        for path in ("/challenges", "/quizzes", "/polls", "/meetups", "/referrals"):
             answer = await api.client.get(AC + path, headers=headers)
             assert answer.status_code == 200 and answer.json() == [], path
     bank = await api.client.get(f"{AC}/questions", headers=api.operator("owner", tenant_id=B))
