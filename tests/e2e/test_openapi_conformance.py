@@ -69,6 +69,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /v1/activities/meetups/{meetup_id}/registrations": "answers fit the meetup's form",
     "POST /v1/activities/meetups/{meetup_id}/checkins": "the code is one this meetup signed",
     "POST /v1/activities/referrals": "tiers rise strictly; the period starts before it ends",
+    "POST /v1/activities/talks": "a talk starts before it ends; guests differ",
 }
 
 

@@ -1,5 +1,5 @@
-"""Meetups and their registrations; referral campaigns, invited joins and progress
-(renumber freely: no later revision depends on it).
+"""Meetups and their registrations; referral campaigns, invited joins and progress;
+talks' question queues (renumber freely: no later revision depends on it).
 
 Revision ID: 0006_meetups_referrals
 Revises: 0005
@@ -124,8 +124,51 @@ def upgrade() -> None:
         "ix_referral_progress_board", "referral_progress", ["tenant_id", "campaign_id", "counted"]
     )
 
+    op.create_table(
+        "talks",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("community_id", sa.String(200), nullable=False),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("guests", sa.JSON, nullable=False),
+        sa.Column("starts_at", UtcDateTime, nullable=False),
+        sa.Column("ends_at", UtcDateTime, nullable=False),
+        sa.Column("created_by", sa.String(200), nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+    )
+    op.create_index("ix_talks_tenant", "talks", ["tenant_id", "created_at"])
+    op.create_table(
+        "talk_questions",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("tenant_id", sa.String(36), nullable=False),
+        sa.Column("talk_id", sa.String(36), nullable=False),
+        sa.Column("member_id", sa.String(200), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("votes", sa.Integer, nullable=False),
+        sa.Column("asked_at", UtcDateTime, nullable=False),
+        sa.Column("marked_at", UtcDateTime, nullable=True),
+        sa.CheckConstraint("votes >= 0", name="ck_talk_questions_votes"),
+    )
+    op.create_index(
+        "ix_talk_questions_queue",
+        "talk_questions",
+        ["tenant_id", "talk_id", "status", "votes"],
+    )
+    op.create_table(
+        "talk_votes",
+        sa.Column("tenant_id", sa.String(36), primary_key=True),
+        sa.Column("question_id", sa.String(36), primary_key=True),
+        sa.Column("member_id", sa.String(200), primary_key=True),
+        sa.Column("voted_at", UtcDateTime, nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("talk_votes")
+    op.drop_table("talk_questions")
+    op.drop_table("talks")
     op.drop_table("referral_progress")
     op.drop_table("referral_campaigns")
     op.drop_table("referral_joins")

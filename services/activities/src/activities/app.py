@@ -17,6 +17,7 @@ from activities.referrals import api as referrals_api
 from activities.referrals import handlers as referrals
 from activities.referrals import service as referrals_service
 from activities.settings import Settings
+from activities.talks import api as talks_api
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 polls_api.router,
                 meetups_api.router,
                 referrals_api.router,
+                talks_api.router,
             ],
             produces=events.TOPICS,
             consumers=[MEMBERS, REFERRALS],

@@ -322,3 +322,48 @@ referral_progress = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index("ix_referral_progress_board", "tenant_id", "campaign_id", "counted"),
 )
+
+# --- live talks: the question queue -------------------------------------------------------
+
+talks = sa.Table(
+    "talks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("guests", sa.JSON, nullable=False),
+    sa.Column("starts_at", UtcDateTime, nullable=False),
+    sa.Column("ends_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_talks_tenant", "tenant_id", "created_at"),
+)
+
+# ``votes`` is kept beside the votes' rows (one per member: the primary key), raised in
+# the statement after a vote lands, so the queue is read without counting.
+talk_questions = sa.Table(
+    "talk_questions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("talk_id", sa.String(36), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("votes", sa.Integer, nullable=False),
+    sa.Column("asked_at", UtcDateTime, nullable=False),
+    sa.Column("marked_at", UtcDateTime, nullable=True),
+    sa.CheckConstraint("votes >= 0", name="ck_talk_questions_votes"),
+    sa.Index("ix_talk_questions_queue", "tenant_id", "talk_id", "status", "votes"),
+)
+
+talk_votes = sa.Table(
+    "talk_votes",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("question_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("voted_at", UtcDateTime, nullable=False),
+)

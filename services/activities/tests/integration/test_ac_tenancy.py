@@ -57,6 +57,14 @@ BODIES: dict[str, Any] = {
     "POST /meetups/{meetup_id}/registrations": {"answers": {}},
     "POST /meetups/{meetup_id}/registrations/{registration_id}/review": {"decision": "approve"},
     "POST /meetups/{meetup_id}/checkins": {"code": "CODE"},
+    "POST /talks": {
+        "community_id": "c-1",
+        "title": "x",
+        "starts_at": "2026-12-01T00:00:00+00:00",
+        "ends_at": "2026-12-09T00:00:00+00:00",
+    },
+    "POST /talks/{talk_id}/questions": {"text": "?"},
+    "POST /talks/{talk_id}/questions/{question_id}/status": {"status": "hidden"},
     "POST /referrals": {
         "community_id": "c-1",
         "title": "x",
@@ -74,6 +82,7 @@ UNSCOPED = {
     "GET /polls",
     "GET /meetups",
     "GET /referrals",
+    "GET /talks",
     "GET /questions",
     "POST /questions",
     "GET /whoami",
@@ -124,11 +133,18 @@ async def tenant_a(api: Any) -> dict[str, str]:
         f"{AC}/referrals", json=BODIES["POST /referrals"], headers=api.operator()
     )
     assert campaign.status_code == 201, campaign.text
+    talk = await api.client.post(f"{AC}/talks", json=BODIES["POST /talks"], headers=api.operator())
+    assert talk.status_code == 201, talk.text
+    talk_question = await api.client.post(
+        f"{AC}/talks/{talk.json()['id']}/questions", json={"text": "?"}, headers=api.member("a-1")
+    )
+    assert talk_question.status_code == 201, talk_question.text
     key = code_key(api.app.state.settings.secret_key.get_secret_value())
     return {
         "code": checkin_code(key, "t-acme", meetup.json()["id"], 1),
         "meetup_id": meetup.json()["id"],
         "campaign_id": campaign.json()["id"],
+        "talk_id": talk.json()["id"],
         "member_id": "a-1",
         "registration_id": registration.json()["id"],
         "poll_id": poll.json()["id"],
@@ -136,6 +152,7 @@ async def tenant_a(api: Any) -> dict[str, str]:
         "quiz_id": quiz.json()["id"],
         "attempt_id": attempt.json()["id"],
         "question_id": question.json()["id"],
+        "talk_question_id": talk_question.json()["id"],
     }
 
 
@@ -160,6 +177,8 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
         if route in UNSCOPED:
             continue
         method, path = route.split(" ", 1)
+        if path.startswith("/talks/"):  # a talk's question, not the quiz bank's
+            path = path.replace("{question_id}", ids["talk_question_id"])
         url = AC + fill(path, ids) + QUERIES.get(route, "")
         body = BODIES.get(route)
         if route == "POST /quizzes":  # A's question in B's quiz
@@ -186,7 +205,7 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
 async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
     await tenant_a(api)
     for headers in (api.operator("owner", tenant_id=B), api.member("a-1", B)):
-        for path in ("/challenges", "/quizzes", "/polls", "/meetups", "/referrals"):
+        for path in ("/challenges", "/quizzes", "/polls", "/meetups", "/referrals", "/talks"):
             answer = await api.client.get(AC + path, headers=headers)
             assert answer.status_code == 200 and answer.json() == [], path
     bank = await api.client.get(f"{AC}/questions", headers=api.operator("owner", tenant_id=B))
