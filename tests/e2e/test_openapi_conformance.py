@@ -73,6 +73,11 @@ RULES_BEYOND_THE_SCHEMA = {
         f"GET /v1/insights/{report}": "`from` is not after `to`; at most 366 days, 2000 to 2199"
         for report in ("series", "cohorts", "channels", "reactivation")
     },
+    "POST /v1/activities/meetups": "the windows are ordered (opens < closes <= starts < ends)",
+    "POST /v1/activities/meetups/{meetup_id}/registrations": "answers fit the meetup's form",
+    "POST /v1/activities/meetups/{meetup_id}/checkins": "the code is one this meetup signed",
+    "POST /v1/activities/referrals": "tiers rise strictly; the period starts before it ends",
+    "POST /v1/activities/talks": "a talk starts before it ends; guests differ",
 }
 
 

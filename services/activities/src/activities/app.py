@@ -10,12 +10,18 @@ from activities.draws import api as draws_api
 from activities.draws import service as draws_service
 from activities.drops import api as drops_api
 from activities.drops import service as drops_service
+from activities.meetups import api as meetups_api
+from activities.meetups import service as meetups_service
 from activities.members import events as members_events
 from activities.members import handlers as members
 from activities.polls import api as polls_api
 from activities.polls import service as polls_service
 from activities.quizzes import api as quizzes_api
+from activities.referrals import api as referrals_api
+from activities.referrals import handlers as referrals
+from activities.referrals import service as referrals_service
 from activities.settings import Settings
+from activities.talks import api as talks_api
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
 
@@ -32,6 +38,15 @@ MEMBERS = ConsumerSpec(
     },
 )
 
+# Referral campaigns: invited joins (source.inviter_id) and their refunds.
+REFERRALS = ConsumerSpec(
+    name="referrals",
+    topics=["onboarding.memberships"],
+    handlers={
+        referrals.ACTIVATED: referrals.on_activated,
+        referrals.REFUNDED: referrals.on_refunded,
+    },
+)
 
 # Members' levels (rewards' level.changed), for draws limited to a level and above.
 LEVELS = ConsumerSpec(
@@ -45,6 +60,10 @@ TIMERS = {
     polls_service.CLOSE_TIMER: polls_service.close_due,
     draws_service.DRAW_TIMER: draws_service.draw_due,
     drops_service.EXPIRE_TIMER: drops_service.expire_due,
+    meetups_service.DRAW_TIMER: meetups_service.draw_due,
+    meetups_service.OFFER_TIMER: meetups_service.lapse_due,
+    meetups_service.END_TIMER: meetups_service.end_due,
+    referrals_service.SETTLE_TIMER: referrals_service.settle_due,
 }
 
 
@@ -63,9 +82,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 polls_api.router,
                 draws_api.router,
                 drops_api.router,
+                meetups_api.router,
+                referrals_api.router,
+                talks_api.router,
             ],
             produces=events.TOPICS,
-            consumers=[MEMBERS, LEVELS],
+            consumers=[MEMBERS, LEVELS, REFERRALS],
             timers=TIMERS,
         )
     )

@@ -217,3 +217,118 @@ def drop_expired(drop: Any, claims: int, claimed_points: int, returned: int, at:
         "expired_at": at.isoformat(),
     }
     return _event(DROP_EXPIRED, drop.tenant_id, drop.community_id, drop.id, data, at)
+
+
+MEETUP_REGISTERED = "quanzi.activities.meetup.registered.v1"
+MEETUP_CONFIRMED = "quanzi.activities.meetup.confirmed.v1"
+MEETUP_PROMOTED = "quanzi.activities.meetup.promoted.v1"
+MEETUP_CANCELLED = "quanzi.activities.meetup.cancelled.v1"
+MEETUP_ATTENDED = "quanzi.activities.meetup.attended.v1"
+
+
+def _meetup(meetup: Any, registration: Any) -> dict[str, Any]:
+    return {
+        "meetup_id": meetup.id,
+        "community_id": meetup.community_id,
+        "registration_id": registration.id,
+        "member_id": registration.member_id,
+    }
+
+
+def meetup_registered(meetup: Any, registration: Any, status: str, at: datetime) -> Event:
+    """Every registration, with the status it starts in (confirmed, waitlisted, applied)."""
+    data = {**_meetup(meetup, registration), "status": status, "registered_at": at.isoformat()}
+    return _event(MEETUP_REGISTERED, meetup.tenant_id, registration.member_id, meetup.id, data, at)
+
+
+def meetup_confirmed(meetup: Any, registration: Any, cost_points: int, at: datetime) -> Event:
+    """A seat confirmed (first come, the draw, a review, an offer accepted); ``cost_points``
+    is what the member pays for it (rewards debits it; 0: free)."""
+    data = {
+        **_meetup(meetup, registration),
+        "cost_points": cost_points,
+        "confirmed_at": at.isoformat(),
+    }
+    return _event(MEETUP_CONFIRMED, meetup.tenant_id, registration.member_id, meetup.id, data, at)
+
+
+def meetup_promoted(meetup: Any, registration: Any, confirm_by: datetime, at: datetime) -> Event:
+    """A seat offered to the head of the waitlist, to confirm by ``confirm_by``."""
+    data = {
+        **_meetup(meetup, registration),
+        "confirm_by": confirm_by.isoformat(),
+        "promoted_at": at.isoformat(),
+    }
+    return _event(MEETUP_PROMOTED, meetup.tenant_id, registration.member_id, meetup.id, data, at)
+
+
+def meetup_cancelled(
+    meetup: Any, registration: Any, from_status: str, reason: str, refund: int, at: datetime
+) -> Event:
+    """A registration ended before the meetup: the member cancelled, an offer lapsed or
+    the review rejected it; ``refund_points`` is what rewards gives back (0: none paid)."""
+    data = {
+        **_meetup(meetup, registration),
+        "from_status": from_status,
+        "reason": reason,
+        "refund_points": refund,
+        "cancelled_at": at.isoformat(),
+    }
+    return _event(MEETUP_CANCELLED, meetup.tenant_id, registration.member_id, meetup.id, data, at)
+
+
+def meetup_attended(meetup: Any, registration: Any, at: datetime) -> Event:
+    data = {
+        **_meetup(meetup, registration),
+        "city": meetup.city,
+        "attended_at": at.isoformat(),
+    }
+    return _event(MEETUP_ATTENDED, meetup.tenant_id, registration.member_id, meetup.id, data, at)
+
+
+REFERRAL_CONVERTED = "quanzi.activities.referral.converted.v1"
+REFERRAL_TIER_REACHED = "quanzi.activities.referral.tier_reached.v1"
+REFERRAL_REVOKED = "quanzi.activities.referral.revoked.v1"
+
+
+def referral_converted(campaign: Any, join: Any, counted: int, at: datetime) -> Event:
+    """An invited join counts for its inviter in the campaign (once per join)."""
+    data = {
+        "campaign_id": campaign.id,
+        "community_id": campaign.community_id,
+        "member_id": join.inviter_id,
+        "invitee_id": join.member_id,
+        "membership_id": join.membership_id,
+        "channel": join.channel,
+        "counted": counted,
+        "converted_at": at.isoformat(),
+    }
+    return _event(REFERRAL_CONVERTED, campaign.tenant_id, join.inviter_id, campaign.id, data, at)
+
+
+def referral_tier(
+    kind: str,
+    campaign: Any,
+    member_id: str,
+    tier_index: int,
+    grant: int,
+    counted: int,
+    at: datetime,
+) -> Event:
+    """``kind``: REFERRAL_TIER_REACHED (rewards pays ``points``/``badge``) or
+    REFERRAL_REVOKED (rewards reverses them). ``grant`` numbers the member's grants and
+    revocations in the campaign, so a tier granted again is a new grant."""
+    tier = campaign.tiers[tier_index]
+    data = {
+        "campaign_id": campaign.id,
+        "community_id": campaign.community_id,
+        "member_id": member_id,
+        "tier": tier_index,
+        "invites": tier["invites"],
+        "points": tier["points"],
+        "badge": tier["badge"],
+        "grant": grant,
+        "counted": counted,
+        ("reached_at" if kind == REFERRAL_TIER_REACHED else "revoked_at"): at.isoformat(),
+    }
+    return _event(kind, campaign.tenant_id, member_id, campaign.id, data, at)

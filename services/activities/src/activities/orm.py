@@ -315,3 +315,166 @@ drop_claims = sa.Table(
     sa.Column("claimed_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("tenant_id", "drop_id", "slot", name="uq_drop_claims_slot"),
 )
+
+# --- meetups (线下活动) --------------------------------------------------------------------
+
+# ``held``: seats held (confirmed, offered, attended, no-show), changed only by
+# conditional updates of this row, which also serialize a meetup's seat changes; the
+# CHECK makes more than the capacity impossible. ``seq`` numbers the registrations.
+meetups = sa.Table(
+    "meetups",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("city", sa.String(100), nullable=False),
+    sa.Column("venue", sa.String(500), nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("cost_points", sa.Integer, nullable=False),
+    sa.Column("selection", sa.String(16), nullable=False),
+    sa.Column("questions", sa.JSON, nullable=False),
+    sa.Column("opens_at", UtcDateTime, nullable=False),
+    sa.Column("closes_at", UtcDateTime, nullable=False),
+    sa.Column("starts_at", UtcDateTime, nullable=False),
+    sa.Column("ends_at", UtcDateTime, nullable=False),
+    sa.Column("confirm_hours", sa.Integer, nullable=False),
+    sa.Column("held", sa.Integer, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("last_seat", sa.Integer, nullable=False),  # the seq of the last seat taken
+    sa.Column("seed", sa.String(64), nullable=False),  # lottery: secret until the draw
+    sa.Column("seed_hash", sa.String(64), nullable=False),
+    sa.Column("drawn_at", UtcDateTime, nullable=True),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("held >= 0 AND held <= capacity", name="ck_meetups_held"),
+    sa.Index("ix_meetups_tenant", "tenant_id", "created_at"),
+)
+
+# One registration per member and meetup (the unique key); ``number`` is its seq in the
+# meetup (the check-in code names it); ``queue_pos`` orders the waitlist.
+meetup_registrations = sa.Table(
+    "meetup_registrations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("meetup_id", sa.String(36), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("queue_pos", sa.Integer, nullable=True),
+    sa.Column("answers", sa.JSON, nullable=False),
+    sa.Column("registered_at", UtcDateTime, nullable=False),
+    sa.Column("confirm_by", UtcDateTime, nullable=True),
+    sa.Column("changed_at", UtcDateTime, nullable=False),
+    sa.Column("paid_points", sa.Integer, nullable=False),
+    sa.UniqueConstraint("tenant_id", "meetup_id", "member_id", name="uq_meetup_reg_member"),
+    sa.UniqueConstraint("tenant_id", "meetup_id", "number", name="uq_meetup_reg_number"),
+    sa.Index("ix_meetup_reg_status", "tenant_id", "meetup_id", "status", "queue_pos"),
+)
+
+# --- referral campaigns (裂变 / 任务宝) -------------------------------------------------------
+
+# Invited joins from onboarding's membership events, one row per membership: who invited
+# whom, through which channel, paid or not, its refund window, and a refund if any.
+referral_joins = sa.Table(
+    "referral_joins",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("membership_id", sa.String(200), primary_key=True),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("inviter_id", sa.String(200), nullable=False),
+    sa.Column("channel", sa.String(200), nullable=True),
+    sa.Column("activated_at", UtcDateTime, nullable=False),
+    sa.Column("paid", sa.Boolean, nullable=False),
+    sa.Column("window_ends_at", UtcDateTime, nullable=True),
+    sa.Column("refunded_at", UtcDateTime, nullable=True),
+    sa.Index("ix_referral_joins_inviter", "tenant_id", "community_id", "inviter_id"),
+    sa.Index("ix_referral_joins_member", "tenant_id", "community_id", "member_id"),
+)
+
+referral_campaigns = sa.Table(
+    "referral_campaigns",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("starts_at", UtcDateTime, nullable=False),
+    sa.Column("ends_at", UtcDateTime, nullable=False),
+    sa.Column("counting", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(200), nullable=True),
+    sa.Column("daily_cap", sa.Integer, nullable=False),
+    sa.Column("tiers", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_referral_campaigns_community", "tenant_id", "community_id"),
+)
+
+# An inviter's standing in a campaign: what counts now, the joins announced as converted,
+# the tiers granted (``grants`` numbers every grant and revocation), flags for an operator.
+referral_progress = sa.Table(
+    "referral_progress",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("campaign_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("counted", sa.Integer, nullable=False),
+    sa.Column("pending", sa.Integer, nullable=False),
+    sa.Column("last_counted_at", UtcDateTime, nullable=True),
+    sa.Column("converted", sa.JSON, nullable=False),
+    sa.Column("granted", sa.JSON, nullable=False),
+    sa.Column("grants", sa.Integer, nullable=False),
+    sa.Column("flags", sa.JSON, nullable=False),
+    sa.Column("cleared_at", UtcDateTime, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_referral_progress_board", "tenant_id", "campaign_id", "counted"),
+)
+
+# --- live talks: the question queue -------------------------------------------------------
+
+talks = sa.Table(
+    "talks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("guests", sa.JSON, nullable=False),
+    sa.Column("starts_at", UtcDateTime, nullable=False),
+    sa.Column("ends_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_talks_tenant", "tenant_id", "created_at"),
+)
+
+# ``votes`` is kept beside the votes' rows (one per member: the primary key), raised in
+# the statement after a vote lands, so the queue is read without counting.
+talk_questions = sa.Table(
+    "talk_questions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("talk_id", sa.String(36), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("votes", sa.Integer, nullable=False),
+    sa.Column("asked_at", UtcDateTime, nullable=False),
+    sa.Column("marked_at", UtcDateTime, nullable=True),
+    sa.CheckConstraint("votes >= 0", name="ck_talk_questions_votes"),
+    sa.Index("ix_talk_questions_queue", "tenant_id", "talk_id", "status", "votes"),
+)
+
+talk_votes = sa.Table(
+    "talk_votes",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("question_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("voted_at", UtcDateTime, nullable=False),
+)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from activities.meetups.domain import checkin_code
+from activities.meetups.service import code_key
+
 from .conftest import AC, OTHER
 
 B = OTHER
@@ -47,6 +50,35 @@ BODIES: dict[str, Any] = {
         "closes_at": "2026-12-09T00:00:00+00:00",
     },
     "POST /drops": {"community_id": "c-1", "total_points": 10, "slots": 2, "split": "equal"},
+    "POST /meetups": {
+        "community_id": "c-1",
+        "title": "x",
+        "city": "上海",
+        "venue": "x",
+        "capacity": 1,
+        "opens_at": "2026-12-01T00:00:00+00:00",
+        "closes_at": "2026-12-05T00:00:00+00:00",
+        "starts_at": "2026-12-06T00:00:00+00:00",
+        "ends_at": "2026-12-06T03:00:00+00:00",
+    },
+    "POST /meetups/{meetup_id}/registrations": {"answers": {}},
+    "POST /meetups/{meetup_id}/registrations/{registration_id}/review": {"decision": "approve"},
+    "POST /meetups/{meetup_id}/checkins": {"code": "CODE"},
+    "POST /talks": {
+        "community_id": "c-1",
+        "title": "x",
+        "starts_at": "2026-12-01T00:00:00+00:00",
+        "ends_at": "2026-12-09T00:00:00+00:00",
+    },
+    "POST /talks/{talk_id}/questions": {"text": "?"},
+    "POST /talks/{talk_id}/questions/{question_id}/status": {"status": "hidden"},
+    "POST /referrals": {
+        "community_id": "c-1",
+        "title": "x",
+        "starts_at": "2026-12-01T00:00:00+00:00",
+        "ends_at": "2026-12-09T00:00:00+00:00",
+        "tiers": [{"invites": 1, "points": 10}],
+    },
 }
 QUERIES = {"GET /challenges/{challenge_id}/calendar": "?member_id=a-1"}
 # No ids (lists, and a question added to the caller's own bank): lists are checked to
@@ -57,6 +89,9 @@ UNSCOPED = {
     "GET /polls",
     "GET /draws",
     "GET /drops",
+    "GET /meetups",
+    "GET /referrals",
+    "GET /talks",
     "GET /questions",
     "POST /questions",
     "GET /whoami",
@@ -100,14 +135,42 @@ async def tenant_a(api: Any) -> dict[str, str]:
     ).status_code == 204
     drop = await api.client.post(f"{AC}/drops", json=BODIES["POST /drops"], headers=api.operator())
     assert drop.status_code == 201, drop.text
+    meetup = await api.client.post(
+        f"{AC}/meetups",
+        json={**BODIES["POST /meetups"], "selection": "review"},
+        headers=api.operator(),
+    )
+    assert meetup.status_code == 201, meetup.text
+    registration = await api.client.post(
+        f"{AC}/meetups/{meetup.json()['id']}/registrations", json={}, headers=api.member("a-1")
+    )
+    assert registration.status_code == 201, registration.text
+    campaign = await api.client.post(
+        f"{AC}/referrals", json=BODIES["POST /referrals"], headers=api.operator()
+    )
+    assert campaign.status_code == 201, campaign.text
+    talk = await api.client.post(f"{AC}/talks", json=BODIES["POST /talks"], headers=api.operator())
+    assert talk.status_code == 201, talk.text
+    talk_question = await api.client.post(
+        f"{AC}/talks/{talk.json()['id']}/questions", json={"text": "?"}, headers=api.member("a-1")
+    )
+    assert talk_question.status_code == 201, talk_question.text
+    key = code_key(api.app.state.settings.secret_key.get_secret_value())
     return {
         "drop_id": drop.json()["id"],
         "draw_id": draw.json()["id"],
+        "code": checkin_code(key, "t-acme", meetup.json()["id"], 1),
+        "meetup_id": meetup.json()["id"],
+        "campaign_id": campaign.json()["id"],
+        "talk_id": talk.json()["id"],
+        "member_id": "a-1",
+        "registration_id": registration.json()["id"],
         "poll_id": poll.json()["id"],
         "challenge_id": challenge["id"],
         "quiz_id": quiz.json()["id"],
         "attempt_id": attempt.json()["id"],
         "question_id": question.json()["id"],
+        "talk_question_id": talk_question.json()["id"],
     }
 
 
@@ -132,10 +195,14 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
         if route in UNSCOPED:
             continue
         method, path = route.split(" ", 1)
+        if path.startswith("/talks/"):  # a talk's question, not the quiz bank's
+            path = path.replace("{question_id}", ids["talk_question_id"])
         url = AC + fill(path, ids) + QUERIES.get(route, "")
         body = BODIES.get(route)
         if route == "POST /quizzes":  # A's question in B's quiz
             body = {**body, "community_id": "c-x", "question_ids": [ids["question_id"]]}
+        if route == "POST /meetups/{meetup_id}/checkins":  # a code A's meetup would take
+            body = {"code": ids["code"]}
         answers[route] = {
             name: (await api.client.request(method, url, headers=headers, json=body)).status_code
             for name, headers in principals.items()
@@ -151,12 +218,23 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     assert await api.published("quanzi.activities.poll.closed.v1") == []
     assert await api.published("quanzi.activities.draw.drawn.v1") == []
     assert await api.published("quanzi.activities.drop.claimed.v1") == []
+    assert await api.published("quanzi.activities.meetup.confirmed.v1") == []
+    assert await api.published("quanzi.activities.meetup.attended.v1") == []
 
 
 async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
     await tenant_a(api)
     for headers in (api.operator("owner", tenant_id=B), api.member("a-1", B)):
-        for path in ("/challenges", "/quizzes", "/polls", "/draws", "/drops"):
+        for path in (
+            "/challenges",
+            "/quizzes",
+            "/polls",
+            "/draws",
+            "/drops",
+            "/meetups",
+            "/referrals",
+            "/talks",
+        ):
             answer = await api.client.get(AC + path, headers=headers)
             assert answer.status_code == 200 and answer.json() == [], path
     bank = await api.client.get(f"{AC}/questions", headers=api.operator("owner", tenant_id=B))
