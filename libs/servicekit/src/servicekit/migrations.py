@@ -75,8 +75,9 @@ def drop_kit_tables_v2() -> None:
 
 
 def create_kit_tables_v3() -> None:
-    """Index the inbox by the time an event was applied: the consumers' purge reads by it."""
-    op.create_index("ix_inbox_applied_at", "inbox", ["applied_at"])
+    """Index the inbox by the time an event was applied: the consumers' purge reads by it.
+    (A database created since has it from v1, which creates the tables as declared.)"""
+    op.create_index("ix_inbox_applied_at", "inbox", ["applied_at"], if_not_exists=True)
 
 
 def drop_kit_tables_v3() -> None:

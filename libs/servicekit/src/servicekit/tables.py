@@ -52,6 +52,8 @@ inbox = Table(
     Column("partition", Integer, nullable=False),
     Column("offset", BigIntId, nullable=False),
     Column("applied_at", UtcDateTime, nullable=False),
+    # The consumers' purge of ids applied long ago reads by it (kit tables v3).
+    Index("ix_inbox_applied_at", "applied_at"),
 )
 
 timers = Table(
