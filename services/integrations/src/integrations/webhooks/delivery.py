@@ -1,0 +1,243 @@
+"""Sending webhooks: the timers' handlers and the dispatcher that makes the HTTP requests.
+
+The attempt timer only claims a message (a short transaction); the request is made after
+that transaction commits, outside any transaction, so a slow receiver never holds the
+database. Requests in flight are bounded per endpoint (one slow endpoint fills only its own
+slots, never another tenant's) and in all. Each request: the address checked again (SSRF,
+after resolving the name; the connection goes to the checked address, so a name cannot
+resolve differently in between), no redirects followed, a total time limit, and at most
+``webhooks_response_limit_bytes`` of the answer read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from integrations.settings import Settings
+from integrations.webhooks import domain, service
+from servicekit.db import read_only, transaction
+from servicekit.timers import Timer
+from servicekit.types import utcnow
+
+log = logging.getLogger(__name__)
+
+_AFTER_COMMIT = "integrations.webhooks.dispatch"
+RESOLVE_TIMEOUT_S = 5.0
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to ([] when it does not)."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT_S
+        )
+    except (OSError, TimeoutError, UnicodeError):
+        return []
+    seen: list[str] = []
+    for info in infos:
+        address = str(info[4][0])
+        if address not in seen:
+            seen.append(address)
+    return seen
+
+
+class Dispatcher:
+    """Sends claimed attempts; one per process (its service's engine)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+        resolver: service.Resolver = resolve,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.policy = service.Policy.of(settings)
+        self.clock = clock
+        self.resolver = resolver
+        self._all = asyncio.Semaphore(settings.webhooks_concurrency)
+        self._per_endpoint: dict[str, asyncio.Semaphore] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            trust_env=False,  # never through a proxy from the environment
+            timeout=httpx.Timeout(settings.webhooks_timeout_s),
+            limits=httpx.Limits(max_connections=settings.webhooks_concurrency),
+            headers={"user-agent": "Quanzi-Webhooks/1"},
+        )
+
+    def submit(self, delivery_id: int, attempt: int) -> None:
+        task = asyncio.get_running_loop().create_task(self.send(delivery_id, attempt))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self) -> None:
+        """Wait until every submitted attempt is recorded (tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._client.aclose()
+
+    async def send(self, delivery_id: int, attempt: int) -> None:
+        try:
+            async with read_only(self.sessions) as session:
+                found = await service.job(session, delivery_id, attempt, self.clock())
+            if found is None:
+                return
+            slots = self._per_endpoint.setdefault(
+                found.endpoint_id, asyncio.Semaphore(self.settings.webhooks_endpoint_concurrency)
+            )
+            async with slots, self._all:
+                outcome = await self.post(found)
+            async with transaction(self.sessions) as session:
+                await service.record(
+                    session, delivery_id, attempt, outcome, self.clock(), self.policy
+                )
+        except Exception:
+            # The lease timer records the attempt as interrupted and retries it.
+            log.exception("webhook delivery %s attempt %s failed", delivery_id, attempt)
+
+    async def post(self, job: service.Job) -> service.Outcome:
+        started = time.monotonic()
+
+        def took() -> int:
+            return int((time.monotonic() - started) * 1000)
+
+        try:
+            request = await self._request(job)
+        except _Refused as refused:
+            return service.Outcome(error=str(refused), latency_ms=took())
+        limit = self.settings.webhooks_response_limit_bytes
+        try:
+            async with asyncio.timeout(self.settings.webhooks_timeout_s):
+                response = await self._client.send(request, stream=True)
+                try:
+                    raw = await _read_up_to(response, limit)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            return service.Outcome(error="timeout", latency_ms=took())
+        except httpx.HTTPError as error:
+            return service.Outcome(error=f"{type(error).__name__}: {error}", latency_ms=took())
+        excerpt = raw[: self.settings.webhooks_excerpt_bytes].decode("utf-8", errors="replace")
+        return service.Outcome(
+            status_code=response.status_code,
+            latency_ms=took(),
+            excerpt=excerpt.replace("\x00", ""),
+            retry_after=domain.parse_retry_after(response.headers.get("retry-after"), self.clock()),
+        )
+
+    async def _request(self, job: service.Job) -> httpx.Request:
+        try:
+            target = domain.target(job.url, allow_http=self.policy.allow_http)
+        except domain.InvalidEndpoint as error:
+            raise _Refused(f"refused: {error}") from None
+        url = httpx.URL(job.url)
+        extensions: dict[str, Any] = {}
+        host_header = url.netloc.decode("ascii")
+        if not self.policy.allow_private:
+            reason = domain.refused_host(target.host)
+            address = target.host if target.literal else None
+            if reason is None and not target.literal:
+                address, reason = domain.first_allowed(
+                    await self.resolver(target.host, target.port)
+                )
+                if address is None and reason is None:
+                    raise _Refused(f"refused: {target.host} does not resolve")
+            if reason is not None:
+                raise _Refused(f"refused: a {reason.value} address")
+            # Connect to the address just checked; the name still goes in Host and in TLS
+            # (SNI and the certificate check).
+            assert address is not None
+            url = url.copy_with(host=address)
+            if target.scheme == "https":
+                extensions["sni_hostname"] = target.host
+        keys = job.secrets
+        headers = domain.headers(job.message_id, self.clock(), job.body, keys)
+        headers["host"] = host_header
+        return self._client.build_request(
+            "POST", url, content=job.body.encode(), headers=headers, extensions=extensions
+        )
+
+
+class _Refused(Exception):
+    pass
+
+
+async def _read_up_to(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of the body; the rest is never read."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+# --- the dispatcher of a process, found from a timer's session -----------------------------
+
+_dispatchers: dict[int, Dispatcher] = {}
+
+
+def register(engine: AsyncEngine, dispatcher: Dispatcher) -> None:
+    _dispatchers[id(engine.sync_engine)] = dispatcher
+
+
+def unregister(engine: AsyncEngine) -> None:
+    _dispatchers.pop(id(engine.sync_engine), None)
+
+
+def _dispatcher_of(session: AsyncSession) -> Dispatcher:
+    engine = session.get_bind()
+    found = _dispatchers.get(id(getattr(engine, "engine", engine)))
+    if found is None:
+        raise RuntimeError("no webhook dispatcher runs in this process yet")
+    return found
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _dispatch_claimed(session: Session) -> None:
+    for dispatcher, delivery_id, attempt in session.info.pop(_AFTER_COMMIT, ()):
+        dispatcher.submit(delivery_id, attempt)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_claimed(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+async def on_attempt(session: AsyncSession, timer: Timer) -> None:
+    """Attempt timer: claim the message; it is sent once the claim has committed."""
+    dispatcher = _dispatcher_of(session)
+    delivery_id = int(timer.payload["delivery_id"])
+    attempt = await service.claim(session, delivery_id, dispatcher.clock(), dispatcher.policy)
+    if attempt is not None:
+        claimed = session.sync_session.info.setdefault(_AFTER_COMMIT, [])
+        claimed.append((dispatcher, delivery_id, attempt))
+
+
+async def on_lease(session: AsyncSession, timer: Timer) -> None:
+    dispatcher = _dispatcher_of(session)
+    await service.lease_expired(session, timer.payload, dispatcher.clock(), dispatcher.policy)
+
+
+TIMERS = {service.ATTEMPT_TIMER: on_attempt, service.LEASE_TIMER: on_lease}
