@@ -5,7 +5,7 @@
 #   quanzi-<service> migrate                               one-shot, before any replica starts
 #   quanzi-<service> serve --host 0.0.0.0 --port 8000      the HTTP service (+ relay, consumers, timers)
 #
-# <service> is one of gateway, onboarding, content, activities, rewards.
+# <service> is one of gateway, onboarding, content, activities, rewards, integrations.
 # Build from the repository root:  docker build -t quanzi:local .
 # See deploy/README.md and deploy/compose.yaml.
 
@@ -39,6 +39,7 @@ COPY services/onboarding/pyproject.toml services/onboarding/
 COPY services/content/pyproject.toml services/content/
 COPY services/activities/pyproject.toml services/activities/
 COPY services/rewards/pyproject.toml services/rewards/
+COPY services/integrations/pyproject.toml services/integrations/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --all-packages --no-install-workspace
 

@@ -6,3 +6,4 @@ CREATE DATABASE quanzi_onboarding;
 CREATE DATABASE quanzi_content;
 CREATE DATABASE quanzi_activities;
 CREATE DATABASE quanzi_rewards;
+CREATE DATABASE quanzi_integrations;

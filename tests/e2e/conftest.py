@@ -1,4 +1,4 @@
-"""The whole platform as real processes (dev broker, five services) and a tenant on it,
+"""The whole platform as real processes (dev broker, six services) and a tenant on it,
 set up the way a company is: platform admin → invitation (read from Kafka, as the
 mailer would) → owner password → sign-in → API key → member token."""
 
@@ -36,7 +36,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     var_dir = tmp_path_factory.mktemp("platform")
     # activities' development-only clock: journeys write seconds here to move its days.
     clock = {"QUANZI_ACTIVITIES_CLOCK_OFFSET_FILE": str(var_dir / "activities-clock")}
-    running = Platform.on_free_ports(var_dir, quiet=True, extra_env=clock)
+    # integrations delivers webhooks to receivers the journeys run on this machine (over
+    # http, on loopback): development settings, refused in production.
+    receivers = {
+        "QUANZI_INTEGRATIONS_WEBHOOKS_ALLOW_PRIVATE": "true",
+        "QUANZI_INTEGRATIONS_WEBHOOKS_ALLOW_HTTP": "true",
+    }
+    running = Platform.on_free_ports(var_dir, quiet=True, extra_env={**clock, **receivers})
     try:
         running.start()
         yield running

@@ -20,7 +20,7 @@ from servicekit.devbroker import DevBroker
 from servicekit.migrations import upgrade
 from servicekit.testing import TokenMint
 
-SERVICES = ("gateway", "onboarding", "content", "activities", "rewards")
+SERVICES = ("gateway", "onboarding", "content", "activities", "rewards", "integrations")
 REPO = Path(__file__).resolve().parents[2]
 
 

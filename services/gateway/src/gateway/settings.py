@@ -13,6 +13,7 @@ DEFAULT_UPSTREAMS = {
     "content": "http://127.0.0.1:8002",
     "activities": "http://127.0.0.1:8003",
     "rewards": "http://127.0.0.1:8004",
+    "integrations": "http://127.0.0.1:8005",
 }
 # Path prefix -> upstream service; the longest matching prefix wins.
 DEFAULT_ROUTES = {f"/v1/{name}": name for name in DEFAULT_UPSTREAMS}

@@ -169,8 +169,8 @@ class Dispatcher:
             url = url.copy_with(host=address)
             if target.scheme == "https":
                 extensions["sni_hostname"] = target.host
-        keys = job.secrets
-        headers = domain.headers(job.message_id, self.clock(), job.body, keys)
+        # The signature's timestamp is the wall clock's: receivers compare it with theirs.
+        headers = domain.headers(job.message_id, utcnow(), job.body, job.secrets)
         headers["host"] = host_header
         return self._client.build_request(
             "POST", url, content=job.body.encode(), headers=headers, extensions=extensions
