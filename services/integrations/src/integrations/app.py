@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from integrations import clock as clocks
 from integrations import events
 from integrations.feed import api as feed_api
 from integrations.feed import handlers as feed
@@ -80,12 +81,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             dispatcher = delivery.Dispatcher(app.state.sessions, settings, clock)
             engine = app.state.runtime.engine
+            clocks.register(engine, clock)
             delivery.register(engine, dispatcher)
             app.state.dispatcher = dispatcher
             try:
                 yield
             finally:
                 delivery.unregister(engine)
+                clocks.unregister(engine)
                 await dispatcher.close()
 
     app.router.lifespan_context = lifespan

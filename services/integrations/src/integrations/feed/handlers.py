@@ -7,14 +7,14 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from integrations import clock
 from integrations.feed import service
 from servicekit.consumer import BatchHandler
 from servicekit.events import Event
-from servicekit.types import utcnow
 
 
 def recorder(retention: timedelta) -> BatchHandler:
     async def on_events(session: AsyncSession, batch: Sequence[Event]) -> None:
-        await service.record(session, batch, utcnow(), retention)
+        await service.record(session, batch, clock.now_of(session), retention)
 
     return on_events

@@ -216,6 +216,10 @@ def _dispatcher_of(session: AsyncSession) -> Dispatcher:
 
 @sa_event.listens_for(Session, "after_commit")
 def _dispatch_claimed(session: Session) -> None:
+    # SQLAlchemy also calls this when a savepoint is released (the timer's handler runs in
+    # one): only the outer commit makes the claim visible to the dispatcher's reads.
+    if session.get_nested_transaction() is not None:
+        return
     for dispatcher, delivery_id, attempt in session.info.pop(_AFTER_COMMIT, ()):
         dispatcher.submit(delivery_id, attempt)
 

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from integrations import clock
 from integrations.webhooks import service
 from servicekit.events import Event
-from servicekit.types import utcnow
 
 
 async def on_events(session: AsyncSession, batch: Sequence[Event]) -> None:
-    await service.fan_out(session, batch, utcnow())
+    await service.fan_out(session, batch, clock.now_of(session))
