@@ -3,7 +3,7 @@ events."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -23,7 +23,7 @@ from servicekit.pagination import (
     keyset_after,
     page_of,
 )
-from servicekit.problems import problem_responses
+from servicekit.problems import Problem, problem_responses
 from servicekit.text import Body, Line, Text
 from servicekit.types import null_refused
 
@@ -326,6 +326,10 @@ async def redeliver(
 async def recover(
     endpoint_id: EndpointId, body: RecoverIn, sessions: Sessions, principal: Manager, now: Now
 ) -> Recovered:
+    try:
+        since = body.since.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset: not a time anything was made at
+        raise Problem(422, "invalid-since", "Invalid since", "not a representable time") from None
     async with transaction(sessions) as session:
-        count = await service.recover(session, principal, endpoint_id, body.since, now)
+        count = await service.recover(session, principal, endpoint_id, since, now)
     return Recovered(count=count)
