@@ -180,8 +180,9 @@ class Api:
         assert answer.status_code == 201, answer.text
         return answer.json()  # type: ignore[no-any-return]
 
-    async def consume(self, *events: Event) -> None:
-        """All in one transaction per consumer group, as the runner applies a poll."""
+    async def consume(self, *events: Event, wait: bool = True) -> None:
+        """All in one transaction per consumer group, as the runner applies a poll; then
+        (``wait``) until the first attempts it started are answered and recorded."""
         for spec in integrations_app.consumers(self.settings):
             async with transaction(self.app.state.sessions) as session:
                 for _, run in groupby(events, key=lambda event: event.type):
@@ -191,6 +192,8 @@ class Api:
                     handler = spec.handlers[batch[0].type]
                     assert isinstance(handler, Batched)
                     await handler.handle(session, batch)
+        if wait:
+            await self.app.state.dispatcher.idle()
 
     async def tick(self, when: datetime | None = None) -> int:
         """Fire the timers due at the test clock's instant, then wait for every request they

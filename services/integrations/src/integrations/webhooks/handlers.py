@@ -8,9 +8,15 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations import clock
-from integrations.webhooks import service
+from integrations.webhooks import delivery, service
 from servicekit.events import Event
 
 
 async def on_events(session: AsyncSession, batch: Sequence[Event]) -> None:
-    await service.fan_out(session, batch, clock.now_of(session))
+    """First attempts go as soon as this poll's transaction commits (claimed in it), when
+    the process's dispatcher runs; else at their attempt timers."""
+    dispatcher = delivery.running(session)
+    policy = dispatcher.policy if dispatcher is not None else None
+    jobs = await service.fan_out(session, batch, clock.now_of(session), policy)
+    if dispatcher is not None and jobs:
+        delivery.send_after_commit(session, dispatcher, jobs)

@@ -42,9 +42,7 @@ class EndpointRepository:
         return list((await self.session.execute(query.limit(limit + 1))).all())
 
     async def enabled_of(self, tenant_ids: Sequence[str]) -> list[Any]:
-        query = sa.select(
-            webhook_endpoints.c.id, webhook_endpoints.c.tenant_id, webhook_endpoints.c.event_types
-        ).where(
+        query = sa.select(webhook_endpoints).where(
             webhook_endpoints.c.tenant_id.in_(sorted(set(tenant_ids))),
             webhook_endpoints.c.enabled.is_(True),
         )
@@ -57,6 +55,18 @@ class EndpointRepository:
                 webhook_endpoints.c.tenant_id == tenant_id, webhook_endpoints.c.id == endpoint_id
             )
             .values(**values)
+        )
+
+    async def recovered(self, tenant_id: str, endpoint_id: str) -> None:
+        """A success: the endpoint is healthy again (no write when it was already)."""
+        await self.session.execute(
+            sa.update(webhook_endpoints)
+            .where(
+                webhook_endpoints.c.tenant_id == tenant_id,
+                webhook_endpoints.c.id == endpoint_id,
+                webhook_endpoints.c.failing_since.is_not(None),
+            )
+            .values(failing_since=None)
         )
 
     async def delete(self, tenant_id: str, endpoint_id: str) -> None:
@@ -78,14 +88,19 @@ class DeliveryRepository:
         self.session = session
 
     async def add_many(self, rows: list[dict[str, Any]]) -> list[Any]:
-        """``(id, status)`` of the rows inserted (a message already made for an endpoint is
-        skipped: an event redelivered makes nothing twice)."""
+        """``(id, status, endpoint_id, message_id)`` of the rows inserted (a message already
+        made for an endpoint is skipped: an event redelivered makes nothing twice)."""
         if not rows:
             return []
         statement = (
             dialect_insert(self.session, webhook_deliveries)
             .on_conflict_do_nothing()
-            .returning(webhook_deliveries.c.id, webhook_deliveries.c.status)
+            .returning(
+                webhook_deliveries.c.id,
+                webhook_deliveries.c.status,
+                webhook_deliveries.c.endpoint_id,
+                webhook_deliveries.c.message_id,
+            )
         )
         return list((await self.session.execute(statement, rows)).all())
 

@@ -229,9 +229,13 @@ def _delivery(
     }
 
 
-async def fan_out(session: AsyncSession, batch: Sequence[Event], now: datetime) -> int:
-    """One message per event and enabled endpoint of its tenant that subscribes to its type;
-    how many were made."""
+async def fan_out(
+    session: AsyncSession, batch: Sequence[Event], now: datetime, direct: Policy | None = None
+) -> list[Job]:
+    """One message per event and enabled endpoint of its tenant that subscribes to its type.
+    ``direct`` (a dispatcher runs in this process): first attempts are claimed here, in the
+    consumer's transaction, and returned to be sent once it commits (no timer in between);
+    otherwise their attempt timers are armed."""
     endpoints: dict[str, list[Any]] = defaultdict(list)
     for row in await EndpointRepository(session).enabled_of([e.tenant_id for e in batch]):
         endpoints[row.tenant_id].append(row)
@@ -249,27 +253,71 @@ async def fan_out(session: AsyncSession, batch: Sequence[Event], now: datetime) 
         rows += [
             _delivery(e.id, event.tenant_id, message_id, kind, body, key, now) for e in subscribers
         ]
-    await _enqueue(session, rows, now)
-    return len(rows)
+    targets = {e.id: e for group in endpoints.values() for e in group}
+    return await _enqueue(session, rows, now, direct, targets)
 
 
-async def _enqueue(session: AsyncSession, rows: list[dict[str, Any]], now: datetime) -> None:
-    """Insert messages; the first open one per (endpoint, member) is pending with its attempt
-    timer armed, the others wait their turn."""
+async def _enqueue(
+    session: AsyncSession,
+    rows: list[dict[str, Any]],
+    now: datetime,
+    direct: Policy | None = None,
+    targets: dict[str, Any] | None = None,
+) -> list[Job]:
+    """Insert messages; the first open one per (endpoint, member) goes now (claimed, when
+    ``direct``) or at its attempt timer, the others wait their turn."""
     if not rows:
-        return
+        return []
     repo = DeliveryRepository(session)
     keys = [row["order_key"] for row in rows if row["order_key"]]
     busy = await repo.open_order_keys([row["endpoint_id"] for row in rows], keys)
     for row in rows:
-        if row["order_key"] is None:
-            continue
-        pair = (row["endpoint_id"], row["order_key"])
-        if pair in busy:
-            row["status"], row["next_attempt_at"] = "waiting", None
-        busy.add(pair)
+        if row["order_key"] is not None:
+            pair = (row["endpoint_id"], row["order_key"])
+            if pair in busy:
+                row["status"], row["next_attempt_at"] = "waiting", None
+            busy.add(pair)
+        if direct is not None and row["status"] == "pending":
+            row.update(status="sending", attempts=1, next_attempt_at=None)
     inserted = await repo.add_many(rows)
-    await _arm(session, [row.id for row in inserted if row.status == "pending"], now)
+    if direct is None or targets is None:
+        await _arm(session, [row.id for row in inserted if row.status == "pending"], now)
+        return []
+    sending = [row for row in inserted if row.status == "sending"]
+    await insert_many(
+        session,
+        timers_table,
+        [
+            {
+                "kind": LEASE_TIMER,
+                "key": str(row.id),
+                "due_at": now + direct.timeout + LEASE_MARGIN,
+                "payload": {"delivery_id": row.id, "attempt": 1},
+                "attempts": 0,
+            }
+            for row in sending
+        ],
+    )
+    made = {(row["endpoint_id"], row["message_id"]): row for row in rows}
+    jobs = []
+    for row in sending:
+        target, message = targets[row.endpoint_id], made[(row.endpoint_id, row.message_id)]
+        keys = domain.signing_secrets(
+            target.secret, target.previous_secret, target.previous_secret_until, now
+        )
+        jobs.append(
+            Job(
+                row.id,
+                1,
+                target.tenant_id,
+                target.id,
+                target.url,
+                row.message_id,
+                message["body"],
+                keys,
+            )
+        )
+    return jobs
 
 
 async def _arm(session: AsyncSession, delivery_ids: Sequence[int], due: datetime) -> None:
@@ -397,9 +445,9 @@ class Outcome:
 
 async def claim(
     session: AsyncSession, delivery_id: int, now: datetime, policy: Policy
-) -> int | None:
-    """The attempt timer: mark the message sending (its attempt number, returned) and arm the
-    lease timer; None when there is nothing to send."""
+) -> Job | None:
+    """The attempt timer: mark the message sending and arm the lease timer; what to send
+    (handed to the dispatcher once this commits), or None when there is nothing to send."""
     repo = DeliveryRepository(session)
     row = await repo.get(delivery_id, lock=True)
     if row is None or row.status != "pending":
@@ -417,17 +465,6 @@ async def claim(
     await timers.schedule(
         session, LEASE_TIMER, str(row.id), now + policy.timeout + LEASE_MARGIN, lease
     )
-    return attempt
-
-
-async def job(session: AsyncSession, delivery_id: int, attempt: int, now: datetime) -> Job | None:
-    repo = DeliveryRepository(session)
-    row = await repo.get(delivery_id)
-    if row is None or row.status != "sending" or row.attempts != attempt:
-        return None
-    target = await EndpointRepository(session).get(row.tenant_id, row.endpoint_id)
-    if target is None:
-        return None
     keys = domain.signing_secrets(
         target.secret, target.previous_secret, target.previous_secret_until, now
     )
@@ -463,12 +500,11 @@ async def record(
     )
     await timers.cancel(session, LEASE_TIMER, str(row.id))
     endpoints = EndpointRepository(session)
-    target = await endpoints.get(row.tenant_id, row.endpoint_id, lock=True)
     if domain.delivered(outcome.status_code):
-        if target is not None and target.failing_since is not None:
-            await endpoints.update(row.tenant_id, row.endpoint_id, failing_since=None)
+        await endpoints.recovered(row.tenant_id, row.endpoint_id)
         await _finish(session, row, "delivered", now, outcome.status_code)
         return
+    target = await endpoints.get(row.tenant_id, row.endpoint_id, lock=True)
     delay = domain.next_delay(attempt, outcome.retry_after)
     if target is not None:
         failing_since = target.failing_since or now
