@@ -139,11 +139,8 @@ class Dispatcher:
 
     async def _record(self, batch: list[tuple[service.Job, service.Outcome, Any]]) -> None:
         async with transaction(self.sessions) as session:
-            now = self.clock()
-            for job, outcome, _ in batch:
-                await service.record(
-                    session, job.delivery_id, job.attempt, outcome, now, self.policy
-                )
+            outcomes = [(job.delivery_id, job.attempt, outcome) for job, outcome, _ in batch]
+            await service.record_many(session, outcomes, self.clock(), self.policy)
 
     async def post(self, job: service.Job) -> service.Outcome:
         started = time.monotonic()

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.orm import webhook_attempts, webhook_deliveries, webhook_endpoints
-from servicekit.db import dialect_insert
+from servicekit.db import dialect_insert, insert_many
+from servicekit.tables import timers
 
 OPEN = ("pending", "waiting", "sending")  # a message not finished yet
 
@@ -69,6 +70,16 @@ class EndpointRepository:
             .values(failing_since=None)
         )
 
+    async def recovered_many(self, endpoint_ids: set[str]) -> None:
+        await self.session.execute(
+            sa.update(webhook_endpoints)
+            .where(
+                webhook_endpoints.c.id.in_(sorted(endpoint_ids)),
+                webhook_endpoints.c.failing_since.is_not(None),
+            )
+            .values(failing_since=None)
+        )
+
     async def delete(self, tenant_id: str, endpoint_id: str) -> None:
         for table in (webhook_attempts, webhook_deliveries):
             await self.session.execute(
@@ -116,6 +127,60 @@ class DeliveryRepository:
         if lock:
             query = query.with_for_update()
         return (await self.session.execute(query)).first()
+
+    async def get_many(self, delivery_ids: Sequence[int], *, lock: bool = False) -> list[Any]:
+        query = sa.select(webhook_deliveries).where(
+            webhook_deliveries.c.id.in_(sorted(set(delivery_ids)))
+        )
+        if lock:
+            query = query.with_for_update()
+        return list((await self.session.execute(query.order_by(webhook_deliveries.c.id))).all())
+
+    async def add_attempts(self, rows: list[dict[str, Any]]) -> None:
+        await insert_many(self.session, webhook_attempts, rows)
+
+    async def cancel_timers(self, kind: str, keys: list[str]) -> None:
+        await self.session.execute(
+            sa.delete(timers).where(timers.c.kind == kind, timers.c.key.in_(sorted(keys)))
+        )
+
+    async def finish_many(
+        self, delivery_ids: list[int], status: str, now: datetime, status_code: int
+    ) -> None:
+        await self.session.execute(
+            sa.update(webhook_deliveries)
+            .where(webhook_deliveries.c.id.in_(sorted(delivery_ids)))
+            .values(
+                status=status, finished_at=now, next_attempt_at=None, last_status_code=status_code
+            )
+        )
+
+    async def next_waiting_many(self, pairs: set[tuple[str, str]]) -> list[int]:
+        """For each (endpoint, member), the oldest waiting message."""
+        if not pairs:
+            return []
+        query = (
+            sa.select(
+                webhook_deliveries.c.endpoint_id,
+                webhook_deliveries.c.order_key,
+                sa.func.min(webhook_deliveries.c.id).label("id"),
+            )
+            .where(
+                webhook_deliveries.c.endpoint_id.in_(sorted({e for e, _ in pairs})),
+                webhook_deliveries.c.order_key.in_(sorted({k for _, k in pairs})),
+                webhook_deliveries.c.status == "waiting",
+            )
+            .group_by(webhook_deliveries.c.endpoint_id, webhook_deliveries.c.order_key)
+        )
+        rows = (await self.session.execute(query)).all()
+        return sorted(int(r.id) for r in rows if (r.endpoint_id, r.order_key) in pairs)
+
+    async def release(self, delivery_ids: list[int], now: datetime) -> None:
+        await self.session.execute(
+            sa.update(webhook_deliveries)
+            .where(webhook_deliveries.c.id.in_(delivery_ids))
+            .values(status="pending", next_attempt_at=now)
+        )
 
     async def of_tenant(self, tenant_id: str, endpoint_id: str, delivery_id: int) -> Any:
         query = sa.select(webhook_deliveries).where(

@@ -486,18 +486,7 @@ async def record(
     row = await repo.get(delivery_id, lock=True)
     if row is None or row.status != "sending" or row.attempts != attempt:
         return
-    await repo.add_attempt(
-        {
-            "tenant_id": row.tenant_id,
-            "endpoint_id": row.endpoint_id,
-            "delivery_id": row.id,
-            "attempted_at": now,
-            "status_code": outcome.status_code,
-            "error": outcome.error[:500] if outcome.error else None,
-            "latency_ms": outcome.latency_ms,
-            "response_excerpt": outcome.excerpt,
-        }
-    )
+    await repo.add_attempt(_attempt_row(row, outcome, now))
     await timers.cancel(session, LEASE_TIMER, str(row.id))
     endpoints = EndpointRepository(session)
     if domain.delivered(outcome.status_code):
@@ -528,6 +517,57 @@ async def record(
     )
     payload = {"delivery_id": row.id}
     await timers.schedule(session, ATTEMPT_TIMER, str(row.id), now + delay, payload)
+
+
+async def record_many(
+    session: AsyncSession,
+    outcomes: Sequence[tuple[int, int, Outcome]],
+    now: datetime,
+    policy: Policy,
+) -> None:
+    """``record`` for many outcomes in one transaction: the delivered ones (the usual case)
+    in a few statements for all of them, the others one by one."""
+    repo = DeliveryRepository(session)
+    rows = {row.id: row for row in await repo.get_many([d for d, _, _ in outcomes], lock=True)}
+    current = [
+        (rows[d], a, o)
+        for d, a, o in outcomes
+        if d in rows and rows[d].status == "sending" and rows[d].attempts == a
+    ]
+    done = [(row, o) for row, _, o in current if domain.delivered(o.status_code)]
+    for row, attempt, outcome in current:
+        if not domain.delivered(outcome.status_code):
+            await record(session, row.id, attempt, outcome, now, policy)
+    if not done:
+        return
+    await repo.add_attempts([_attempt_row(row, outcome, now) for row, outcome in done])
+    await repo.cancel_timers(LEASE_TIMER, [str(row.id) for row, _ in done])
+    await EndpointRepository(session).recovered_many({row.endpoint_id for row, _ in done})
+    by_code: dict[int, list[int]] = defaultdict(list)
+    for row, outcome in done:
+        by_code[int(outcome.status_code or 0)].append(row.id)
+    for code, ids in by_code.items():
+        await repo.finish_many(ids, "delivered", now, code)
+    ordered = {(row.endpoint_id, row.order_key) for row, _ in done if row.order_key is not None}
+    following = await repo.next_waiting_many(ordered)
+    if following:
+        await repo.release(following, now)
+        for delivery_id in following:  # a message sent before may have a fired timer row
+            payload = {"delivery_id": delivery_id}
+            await timers.schedule(session, ATTEMPT_TIMER, str(delivery_id), now, payload)
+
+
+def _attempt_row(row: Any, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    return {
+        "tenant_id": row.tenant_id,
+        "endpoint_id": row.endpoint_id,
+        "delivery_id": row.id,
+        "attempted_at": now,
+        "status_code": outcome.status_code,
+        "error": outcome.error[:500] if outcome.error else None,
+        "latency_ms": outcome.latency_ms,
+        "response_excerpt": outcome.excerpt,
+    }
 
 
 async def lease_expired(
