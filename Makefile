@@ -42,6 +42,7 @@ bench: install  ## benchmarks: our figures as ratios to raw baselines in the sam
 	$(RUN) python bench/ledger.py
 	$(RUN) python bench/onboarding.py
 	$(RUN) python bench/content.py
+	$(RUN) python bench/webhooks.py
 
 docs: install  ## regenerate the event catalog from contracts/
 	$(RUN) servicekit catalog docs/events.md

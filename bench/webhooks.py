@@ -40,6 +40,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from integrations import app as integrations_app
@@ -174,8 +175,14 @@ async def lag(url: str, hook: str, stats_url: str, m: int, rate: float) -> tuple
         for i in range(m):
             one = event(base + i)
             async with transaction(app.state.sessions) as session:
+                stamp: list[float] = []
+                sa_event.listen(
+                    session.sync_session,
+                    "after_commit",
+                    lambda _, stamp=stamp: stamp.append(time.time()),
+                )
                 await webhooks.on_events(session, [one])
-            committed["msg_" + one.id.replace("-", "")] = time.time()
+            committed["msg_" + one.id.replace("-", "")] = stamp[0]  # the commit's instant
             await asyncio.sleep(1 / rate)
         deadline = time.monotonic() + 60
         async with aiohttp.ClientSession() as http:
