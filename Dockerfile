@@ -5,7 +5,7 @@
 #   quanzi-<service> migrate                               one-shot, before any replica starts
 #   quanzi-<service> serve --host 0.0.0.0 --port 8000      the HTTP service (+ relay, consumers, timers)
 #
-# <service> is one of gateway, onboarding, content, activities, rewards, insights.
+# <service> is one of gateway, onboarding, content, activities, rewards, insights, integrations.
 # Build from the repository root:  docker build -t quanzi:local .
 # See deploy/README.md and deploy/compose.yaml.
 
@@ -40,6 +40,7 @@ COPY services/content/pyproject.toml services/content/
 COPY services/activities/pyproject.toml services/activities/
 COPY services/rewards/pyproject.toml services/rewards/
 COPY services/insights/pyproject.toml services/insights/
+COPY services/integrations/pyproject.toml services/integrations/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --all-packages --no-install-workspace
 

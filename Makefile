@@ -46,6 +46,7 @@ bench: install  ## benchmarks: our figures as ratios to raw baselines in the sam
 	$(RUN) python bench/activities.py
 	$(RUN) python bench/insights.py
 	$(RUN) python bench/fairness.py
+	$(RUN) python bench/webhooks.py
 
 docs: install  ## regenerate the event catalog from contracts/
 	$(RUN) servicekit catalog docs/events.md

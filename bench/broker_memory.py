@@ -69,7 +69,14 @@ def run(mode: str, args: argparse.Namespace) -> tuple[list[tuple[int, int]], int
             broker_max_bytes=(args.limit_mib if mode == "recycling" else 1 << 30) * MIB,
             extra_env={
                 f"QUANZI_{name.upper()}_RELAY_RETENTION_HOURS": str(args.retention_hours)
-                for name in ("gateway", "onboarding", "content", "activities", "rewards")
+                for name in (
+                    "gateway",
+                    "onboarding",
+                    "content",
+                    "activities",
+                    "rewards",
+                    "integrations",
+                )
             },
         )
         platform.broker_recycle_min_s = 0.0

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-SERVICES = ("gateway", "onboarding", "content", "activities", "rewards", "insights")
+SERVICES = ("gateway", "onboarding", "content", "activities", "rewards", "insights", "integrations")
 INFRASTRUCTURE = ("kafka", "postgres", "redis")
 PUBLIC = "gateway"
 REQUIRED_FIELDS = ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "ENVIRONMENT", "SECRET_KEY")

@@ -34,6 +34,11 @@ K8S = Path(__file__).resolve().parent / "k8s"
 REPO = K8S.parents[1]
 OVERLAYS = ("small", "large")
 PUBLIC = "gateway"
+# Services whose work is outside the cluster, and what for: only they reach outside addresses.
+REACH_OUTSIDE = {
+    "gateway": "the mail provider (SMTP)",
+    "integrations": "the tenants' webhook endpoints (https)",
+}
 # Namespaces allowed to reach pods other than the gateway (Prometheus scraping /metrics).
 MONITORING_NAMESPACES = frozenset({"monitoring"})
 PORT = 8000
@@ -234,7 +239,8 @@ def _policies_for(objects: list[Object], labels: Mapping[str, str], kind: str) -
 
 def network_errors(objects: list[Object], deployments: list[Object]) -> list[str]:
     """Deny by default; from outside only to the gateway (and monitoring to /metrics); each
-    service reaches only its own database, and only the gateway reaches outside addresses."""
+    service reaches only its own database, and only the services of ``REACH_OUTSIDE`` reach
+    outside addresses."""
     errors = []
     deny = [
         p
@@ -270,7 +276,7 @@ def network_errors(objects: list[Object], deployments: list[Object]) -> list[str
                 if not peers:
                     errors.append(f"{ref(policy)}: lets {name} reach anything")
                 for peer in peers:
-                    if "ipBlock" in peer and name != PUBLIC:
+                    if "ipBlock" in peer and name not in REACH_OUTSIDE:
                         errors.append(f"{ref(policy)}: lets {name} reach addresses outside")
                     if 5432 in ports:
                         databases.append(peer)

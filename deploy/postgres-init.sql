@@ -7,3 +7,4 @@ CREATE DATABASE quanzi_content;
 CREATE DATABASE quanzi_activities;
 CREATE DATABASE quanzi_rewards;
 CREATE DATABASE quanzi_insights;
+CREATE DATABASE quanzi_integrations;

@@ -40,7 +40,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         "QUANZI_ACTIVITIES_CLOCK_OFFSET_FILE": str(var_dir / "activities-clock"),
         "QUANZI_INSIGHTS_CLOCK_OFFSET_FILE": str(var_dir / "insights-clock"),
     }
-    running = Platform.on_free_ports(var_dir, quiet=True, extra_env=clock)
+    # integrations delivers webhooks to receivers the journeys run on this machine (over
+    # http, on loopback): development settings, refused in production.
+    receivers = {
+        "QUANZI_INTEGRATIONS_WEBHOOKS_ALLOW_PRIVATE": "true",
+        "QUANZI_INTEGRATIONS_WEBHOOKS_ALLOW_HTTP": "true",
+    }
+    running = Platform.on_free_ports(var_dir, quiet=True, extra_env={**clock, **receivers})
     try:
         running.start()
         yield running

@@ -20,7 +20,7 @@ from servicekit.devbroker import DevBroker
 from servicekit.migrations import upgrade
 from servicekit.testing import TokenMint
 
-SERVICES = ("gateway", "onboarding", "content", "activities", "rewards", "insights")
+SERVICES = ("gateway", "onboarding", "content", "activities", "rewards", "insights", "integrations")
 REPO = Path(__file__).resolve().parents[2]
 
 

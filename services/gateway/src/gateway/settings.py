@@ -15,6 +15,7 @@ DEFAULT_UPSTREAMS = {
     "activities": "http://127.0.0.1:8003",
     "rewards": "http://127.0.0.1:8004",
     "insights": "http://127.0.0.1:8005",
+    "integrations": "http://127.0.0.1:8006",
 }
 # Path prefix -> upstream service; the longest matching prefix wins.
 DEFAULT_ROUTES = {f"/v1/{name}": name for name in DEFAULT_UPSTREAMS}

@@ -29,7 +29,7 @@ from servicekit.contracts import Registry
 from servicekit.devbroker import DevBroker, die_with_parent, free_port_block, port_open
 from servicekit.kafka import KafkaConfig, contract_topics, ensure_topics
 
-SERVICES = ("onboarding", "content", "activities", "rewards", "insights")
+SERVICES = ("onboarding", "content", "activities", "rewards", "insights", "integrations")
 MIB = 1024 * 1024
 # The dev broker never frees what it stores: past this much memory the launcher recycles it
 # (the services publish what they retain again, servicekit.brokerwatch).

@@ -1,0 +1,103 @@
+"""Tables of the integrations service (servicekit's outbox, inbox and timers come on top).
+
+Queries use these tables through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase
+
+from servicekit.types import BigIntId, UtcDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+metadata = Base.metadata
+
+# --- webhooks ------------------------------------------------------------------------------
+
+# A tenant's endpoint: where, which event types (patterns with wildcards), its signing
+# secret and, during a rotation's overlap, the previous one.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False),
+    sa.Column("event_types", sa.JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.String(200), nullable=True),
+    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("previous_secret", sa.String(100), nullable=True),
+    sa.Column("previous_secret_until", UtcDateTime, nullable=True),
+    # The first failure since the last success (null: healthy).
+    sa.Column("failing_since", UtcDateTime, nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_webhook_endpoints_tenant", "tenant_id", "created_at"),
+)
+
+# One message to one endpoint: the body is fixed when it is made (its signature is over
+# these bytes), its webhook-id stays the same on every attempt and redelivery.
+# status: pending (an attempt timer is armed), waiting (behind an earlier message of the
+# same member), sending (an attempt in flight), delivered, failed.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("endpoint_id", sa.String(40), nullable=False),
+    sa.Column("message_id", sa.String(80), nullable=False),
+    sa.Column("event_type", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("order_key", sa.String(200), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("endpoint_id", "message_id", name="uq_webhook_deliveries_message"),
+    sa.Index("ix_webhook_deliveries_endpoint", "tenant_id", "endpoint_id", "id"),
+    sa.Index("ix_webhook_deliveries_order", "endpoint_id", "order_key", "status"),
+)
+
+# Every attempt: when, what came back (status, latency, the answer's first bytes) or why
+# nothing did.
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("endpoint_id", sa.String(40), nullable=False),
+    sa.Column("delivery_id", sa.BigInteger, nullable=False),
+    sa.Column("attempted_at", UtcDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("error", sa.String(500), nullable=True),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    sa.Column("response_excerpt", sa.Text, nullable=False),
+    sa.Index("ix_webhook_attempts_delivery", "delivery_id", "id"),
+)
+
+# --- feed ----------------------------------------------------------------------------------
+
+# The tenant's events in the order this service received them (seq), kept for the retention
+# period; the pull feed pages over (tenant_id, seq).
+feed_events = sa.Table(
+    "feed_events",
+    metadata,
+    sa.Column("seq", BigIntId, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("event_id", sa.String(100), nullable=False, unique=True),
+    sa.Column("type", sa.String(200), nullable=False),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Index("ix_feed_events_tenant", "tenant_id", "seq"),
+    sa.Index("ix_feed_events_received", "received_at"),
+)

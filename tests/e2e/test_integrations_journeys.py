@@ -1,0 +1,118 @@
+"""Integrations through the gateway, over real HTTP and Kafka: an owner registers a webhook
+endpoint for ``membership.*`` and ``points.*``; a member joins an open community and gets
+the join bonus; the endpoint (a real HTTP server here) receives both, signed (verified by
+the standardwebhooks library), and the pull feed returns the same events."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+from standardwebhooks.webhooks import Webhook
+
+from quanzi_devstack.run import Platform
+from servicekit.testing import served_in_a_thread
+
+if TYPE_CHECKING:
+    from conftest import Tenant
+
+OB = "/v1/onboarding"
+WH = "/v1/integrations/webhooks"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def receiver_app(received: list[tuple[dict[str, str], bytes]]) -> FastAPI:
+    app = FastAPI()
+    lock = threading.Lock()
+
+    @app.post("/hooks")
+    async def hook(request: Request) -> PlainTextResponse:
+        body = await request.body()
+        with lock:
+            received.append((dict(request.headers), body))
+        return PlainTextResponse("ok")
+
+    return app
+
+
+def eventually(read: Callable[[], Any], timeout_s: float = 45) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (seen := read()):
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.3)
+    return seen
+
+
+def test_an_endpoint_receives_a_join_and_its_points_signed_and_the_feed_agrees(
+    platform: Platform, tenant: Tenant
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    received: list[tuple[dict[str, str], bytes]] = []
+    with (
+        served_in_a_thread(receiver_app(received)) as receiver,
+        httpx.Client(base_url=platform.gateway_url, timeout=20) as client,
+    ):
+        owner = bearer(tenant.owner_token)
+        endpoint = client.post(
+            f"{WH}/endpoints",
+            headers=owner,
+            json={"url": receiver + "/hooks", "event_types": ["membership.*", "points.*"]},
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        secret = endpoint.json()["secret"]
+        community = client.post(
+            f"{OB}/communities", headers=owner, json={"slug": f"hooks-{suffix}", "name": "钩子群"}
+        )
+        assert community.status_code == 201, community.text
+        member_id = f"crm-{suffix}"
+        minted = client.post(
+            "/v1/member-tokens",
+            headers={"X-Api-Key": tenant.api_key},
+            json={"external_id": member_id, "profile": {"display_name": "小林"}},
+        )
+        assert minted.status_code == 201, minted.text
+        joined = client.post(
+            f"{OB}/communities/{community.json()['id']}/join",
+            headers=bearer(minted.json()["access_token"]),
+        )
+        assert joined.status_code == 201, joined.text
+
+        def ours() -> dict[str, dict[str, Any]]:
+            found = {}
+            for headers, body in list(received):
+                message = Webhook(secret).verify(body, headers)  # every one signed
+                if message["data"].get("member_id") == member_id:
+                    found[message["type"]] = {**message, "webhook-id": headers["webhook-id"]}
+            return found if {"membership.activated", "points.credited"} <= set(found) else {}
+
+        messages = eventually(ours)
+        feed_types = ["membership.*", "points.*"]
+
+        def in_feed() -> list[dict[str, Any]]:
+            answer = client.get(
+                "/v1/integrations/events",
+                params={"types": feed_types, "limit": 500},
+                headers={"X-Api-Key": tenant.api_key},
+            )
+            assert answer.status_code == 200, answer.text
+            items = [e for e in answer.json()["items"] if e["data"].get("member_id") == member_id]
+            return items if len(items) >= 2 else []
+
+        feed = eventually(in_feed)
+        by_type = {e["type"]: e for e in feed}
+        for kind in ("membership.activated", "points.credited"):
+            assert messages[kind]["webhook-id"] == "msg_" + by_type[kind]["id"].replace("-", "")
+            assert messages[kind]["data"] == by_type[kind]["data"]
+        deliveries = client.get(
+            f"{WH}/endpoints/{endpoint.json()['id']}/deliveries", headers=owner
+        ).json()["items"]
+        assert {d["status"] for d in deliveries} == {"delivered"}
