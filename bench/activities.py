@@ -35,13 +35,11 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +55,15 @@ import asyncpg
 import httpx
 
 from quanzi_devstack.access import GatewaySigner, create_tenant
+from quanzi_devstack.benchkit import (
+    Figure,
+    admin,
+    cpu_seconds,
+    drive,
+    note,
+    per_operation,
+    raw_inserts,
+)
 from quanzi_devstack.run import DEFAULT_PORTS, Platform
 from servicekit.testing import postgres_admin_dsn, postgres_available
 
@@ -74,79 +81,7 @@ UNLIMITED = {
 PLANS = {name: UNLIMITED for name in ("free", "standard", "enterprise", "anonymous")}
 
 
-@dataclass
-class Figure:
-    case: str
-    operations: int
-    seconds: float
-    per_s: float
-    p50_ms: float
-    p99_ms: float
-    outcomes: dict[str, int]
-
-
-def note(message: str) -> None:
-    print(f"  {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def drive(
-    case: str, total: int, connections: int, operation: Callable[[int], Awaitable[str]]
-) -> Figure:
-    """``operation(n)`` for n in 0..total-1 on ``connections`` workers; it returns its
-    outcome (a status), counted."""
-    latencies: list[float] = []
-    outcomes: Counter[str] = Counter()
-    queue = iter(range(total))
-    started = time.perf_counter()
-
-    async def worker() -> None:
-        for n in queue:
-            began = time.perf_counter()
-            outcomes[await operation(n)] += 1
-            latencies.append(time.perf_counter() - began)
-
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    seconds = time.perf_counter() - started
-    return Figure(
-        case=case,
-        operations=total,
-        seconds=seconds,
-        per_s=total / seconds,
-        p50_ms=statistics.median(latencies) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
-        outcomes=dict(outcomes),
-    )
-
-
 # ------------------------------------------------------------------ raw baselines
-
-
-async def raw_inserts(dsn: str, total: int, connections: int) -> Figure:
-    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
-    assert pool is not None
-    try:
-        await pool.execute(
-            "CREATE TABLE bench_checkins (id uuid PRIMARY KEY, member_id text NOT NULL,"
-            " day date NOT NULL, checked_at timestamptz NOT NULL)"
-        )
-
-        async def insert(n: int) -> str:
-            await pool.execute(
-                "INSERT INTO bench_checkins (id, member_id, day, checked_at)"
-                " VALUES ($1, $2, current_date, now())",
-                uuid.uuid4(),
-                f"m-{n}",
-            )
-            return "ok"
-
-        return await drive("raw INSERT+COMMIT", total, connections, insert)
-    finally:
-        await pool.close()
 
 
 async def raw_hot_row(dsn: str, total: int, shares: int, connections: int) -> Figure:
@@ -309,38 +244,6 @@ async def hot_drop(
 # ------------------------------------------------------------------ the run
 
 
-def cpu_seconds(platform: Platform) -> dict[str, float]:
-    """CPU time (user + system) each service has used so far, its worker processes
-    included (Linux /proc)."""
-    return {name: _tree_cpu(process.pid) for name, process in platform.processes.items()}
-
-
-def _tree_cpu(pid: int) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    used = (int(fields[11]) + int(fields[12])) / ticks
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children = (task / "children").read_text().split()
-        used += sum(_tree_cpu(int(child)) for child in children)
-    return used
-
-
-def per_operation(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
-    return {name: (after[name] - before[name]) * 1000 / n for name in after}
-
-
-async def _admin(*statements: str) -> None:
-    admin = await asyncpg.connect(postgres_admin_dsn())
-    try:
-        for statement in statements:
-            await admin.execute(statement)
-    finally:
-        await admin.close()
-
-
 def run(args: argparse.Namespace) -> None:
     if not asyncio.run(postgres_available()):
         raise SystemExit(f"PostgreSQL unreachable at {postgres_admin_dsn()}")
@@ -361,7 +264,7 @@ def run(args: argparse.Namespace) -> None:
         try:
             note("starting the platform on PostgreSQL")
             platform.start()
-            asyncio.run(_admin(f'CREATE DATABASE "{raw_name}"'))
+            asyncio.run(admin(f'CREATE DATABASE "{raw_name}"'))
             raw_dsn = f"{server}/{raw_name}"
             setup = set_up(platform, GatewaySigner.of(platform), args.members, args.connections)
             note(f"raw: {args.members:,} single-row INSERT+COMMIT")
@@ -392,7 +295,7 @@ def run(args: argparse.Namespace) -> None:
         finally:
             platform.stop()
             asyncio.run(
-                _admin(
+                admin(
                     *(
                         f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
                         for name in [*names.values(), raw_name]

@@ -46,16 +46,13 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from quanzi_devstack.access import GatewaySigner, create_tenant
+from quanzi_devstack.benchkit import note, percentile
 from quanzi_devstack.run import DEFAULT_PORTS, Platform
 from servicekit.testing import fresh_database
 
 RESULTS = Path(__file__).parent / "results"
 CREDITED = "quanzi.rewards.points.credited.v1"
 IMPORT_BATCH = 1000
-
-
-def note(message: str) -> None:
-    print(f"  {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -103,11 +100,6 @@ class Figures:
     lag_p99_ms: float
     errors: int
     lag_missing: int
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 class CreditWatch:

@@ -27,13 +27,10 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +45,7 @@ import asyncpg
 import httpx
 
 from quanzi_devstack.access import GatewaySigner, create_tenant
+from quanzi_devstack.benchkit import Figure, cpu_seconds, drive, note, raw_inserts
 from quanzi_devstack.run import DEFAULT_PORTS, Platform
 from servicekit.testing import postgres_admin_dsn, postgres_available
 
@@ -61,17 +59,6 @@ UNLIMITED = {
 PLANS = {name: UNLIMITED for name in ("free", "standard", "enterprise", "anonymous")}
 
 
-@dataclass
-class Figure:
-    case: str
-    operations: int
-    seconds: float
-    per_s: float
-    p50_ms: float
-    p99_ms: float
-    errors: dict[str, int]
-
-
 def _show_server_errors(workdir: Path) -> None:
     """The first errors the services logged (a 5xx is a defect to read, not a figure)."""
     for log in sorted(workdir.glob("*.log")):
@@ -79,73 +66,6 @@ def _show_server_errors(workdir: Path) -> None:
         errors = [line for line in lines if '"ERROR"' in line]
         for line in errors[:3]:
             print(f"--- {log.name}: {line[:4000]}", file=sys.stderr)
-
-
-def note(message: str) -> None:
-    print(f"  {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def drive(
-    case: str, total: int, connections: int, operation: Callable[[int], Awaitable[str | None]]
-) -> Figure:
-    """``operation(n)`` for n in 0..total-1 on ``connections`` workers; None means success."""
-    latencies: list[float] = []
-    errors: Counter[str] = Counter()
-    queue = iter(range(total))
-    started = time.perf_counter()
-
-    async def worker() -> None:
-        for n in queue:
-            began = time.perf_counter()
-            error = await operation(n)
-            latencies.append(time.perf_counter() - began)
-            if error is not None:
-                errors[error] += 1
-            if len(latencies) % 500 == 0:
-                elapsed = time.perf_counter() - started
-                note(f"{case}: {len(latencies):,}/{total:,}  {len(latencies) / elapsed:,.0f}/s")
-
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    seconds = time.perf_counter() - started
-    return Figure(
-        case=case,
-        operations=total,
-        seconds=seconds,
-        per_s=total / seconds,
-        p50_ms=statistics.median(latencies) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
-        errors=dict(errors),
-    )
-
-
-# ------------------------------------------------------------------ raw baseline
-
-
-async def raw_inserts(dsn: str, total: int, connections: int) -> Figure:
-    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
-    assert pool is not None
-    try:
-        await pool.execute(
-            "CREATE TABLE bench_joins (id uuid PRIMARY KEY, member_id text NOT NULL,"
-            " joined_at timestamptz NOT NULL)"
-        )
-
-        async def insert(n: int) -> str | None:
-            await pool.execute(
-                "INSERT INTO bench_joins (id, member_id, joined_at) VALUES ($1, $2, now())",
-                uuid.uuid4(),
-                f"m-{n}",
-            )
-            return None
-
-        return await drive("raw INSERT+COMMIT", total, connections, insert)
-    finally:
-        await pool.close()
 
 
 # ------------------------------------------------------------------ joins through the gateway
@@ -202,11 +122,11 @@ async def joins(
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def join(n: int) -> str | None:
+        async def join(n: int) -> str:
             headers = {"Authorization": f"Bearer {tokens[n]}"}
             async with session.post(url, headers=headers) as response:
                 await response.read()
-                return None if response.status == 201 else str(response.status)
+                return str(response.status)
 
         return await drive("join via gateway", total, connections, join)
 
@@ -232,25 +152,6 @@ async def drop_databases(names: Sequence[str]) -> None:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
-
-
-def cpu_seconds(platform: Platform) -> dict[str, float]:
-    """CPU time (user + system) each service has used so far, its worker processes
-    included (Linux /proc)."""
-    return {name: _tree_cpu(process.pid) for name, process in platform.processes.items()}
-
-
-def _tree_cpu(pid: int) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    used = (int(fields[11]) + int(fields[12])) / ticks
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children = (task / "children").read_text().split()
-        used += sum(_tree_cpu(int(child)) for child in children)
-    return used
 
 
 async def idle_cpu(platform: Platform, seconds: float) -> dict[str, float]:
@@ -309,7 +210,7 @@ def report(result: dict[str, Any]) -> None:
         print(
             f"{figure.case:<20} {figure.operations:>7,} {figure.seconds:>8.2f}"
             f" {figure.per_s:>8,.0f} {figure.p50_ms:>8.1f} {figure.p99_ms:>8.1f}"
-            f"  {figure.errors or '-'}"
+            f"  {figure.failures('201' if figure is ours else 'ok') or '-'}"
         )
     print(f"\njoins/s through the gateway ÷ raw INSERT+COMMIT/s = {ours.per_s / raw.per_s:.2f}×")
     cpu = ", ".join(f"{name} {ms:.1f}" for name, ms in result["cpu_ms_per_join"].items())
