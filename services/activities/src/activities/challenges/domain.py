@@ -15,6 +15,8 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from activities.refusal import Refused
+
 MAX_DAYS = 366
 DEFAULT_MILESTONES = (3, 7, 21, 30)
 
@@ -39,13 +41,6 @@ class Refusal(StrEnum):
     TOO_OLD = "make-up-too-old"
     NO_CARDS = "no-make-up-cards-left"
     CONTENT = "check-in-content-missing"
-
-
-class Refused(Exception):
-    def __init__(self, reason: Refusal, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 class InvalidRules(ValueError):

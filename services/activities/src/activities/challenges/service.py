@@ -17,6 +17,7 @@ from activities.challenges import domain
 from activities.challenges.repository import ChallengeRepository
 from activities.members.domain import may_take_part, zone
 from activities.members.repository import MembersRepository
+from activities.refusal import Refused
 from servicekit.auth import Principal
 from servicekit.outbox import add_events
 from servicekit.problems import Problem, not_found
@@ -58,7 +59,7 @@ def rules_of(row: Any) -> domain.Rules:
     )
 
 
-def refused(error: domain.Refused) -> Problem:
+def refused(error: Refused) -> Problem:
     status = 422 if error.reason is domain.Refusal.CONTENT else 409
     return Problem(status, error.reason.value, "Check-in refused", error.detail)
 
@@ -136,7 +137,7 @@ async def record(
     try:
         domain.check_content(rules, entry)
         day = domain.on_time_day(rules, now, tz) if makeup_day is None else makeup_day
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     repo = ChallengeRepository(session)
     member_id = principal.subject
@@ -153,7 +154,7 @@ async def record(
             recorded = domain.check_in(rules, progress, day)
         else:
             recorded = domain.make_up(rules, progress, day, today)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     checkin_id = str(uuid.uuid4())
     added = await repo.add_checkin(
@@ -172,7 +173,7 @@ async def record(
         }
     )
     if not added:  # a concurrent request of the member took the day first
-        raise refused(domain.Refused(domain.Refusal.ALREADY, f"already checked in for {day}"))
+        raise refused(Refused(domain.Refusal.ALREADY, f"already checked in for {day}"))
     await _save(repo, challenge, member_id, recorded, now, standing.first_at)
     await add_events(session, _events(challenge, checkin_id, member_id, recorded, now))
     return Outcome(checkin_id, recorded, now)

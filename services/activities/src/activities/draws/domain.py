@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from activities.refusal import Refused
+
 MAX_PRIZES = 20
 MAX_QUANTITY = 10_000
 MAX_WEIGHT = 1_000_000
@@ -57,13 +59,6 @@ class Refusal(StrEnum):
     CLAIMED = "prize-claimed"
     CLAIM_EXPIRED = "claim-expired"
     NOTHING_TO_REDRAW = "nothing-to-redraw"
-
-
-class Refused(Exception):
-    def __init__(self, reason: Refusal, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from activities.draws import domain
 from activities.draws.repository import DrawRepository
 from activities.members.domain import may_take_part, tier_in
 from activities.members.repository import MembersRepository
+from activities.refusal import Refused
 from servicekit import timers
 from servicekit.auth import Principal
 from servicekit.outbox import add_events
@@ -66,7 +67,7 @@ def eligibility_of(row: Any) -> domain.Eligibility:
     )
 
 
-def refused(error: domain.Refused) -> Problem:
+def refused(error: Refused) -> Problem:
     status = 403 if error.reason is domain.Refusal.NOT_ELIGIBLE else 409
     return Problem(status, error.reason.value, "Refused", error.detail)
 
@@ -182,7 +183,7 @@ async def enter(session: AsyncSession, principal: Principal, draw_id: str, now: 
     entered = await repo.entered(row.tenant_id, row.id, principal.subject)
     try:
         domain.check_entry(draw_of(row), why_not=why_not, entered=entered, now=now)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     entry = {
         "tenant_id": row.tenant_id,
@@ -191,7 +192,7 @@ async def enter(session: AsyncSession, principal: Principal, draw_id: str, now: 
         "entered_at": now,
     }
     if not await repo.add_entry(entry):
-        raise refused(domain.Refused(domain.Refusal.ALREADY, "one entry per member"))
+        raise refused(Refused(domain.Refusal.ALREADY, "one entry per member"))
 
 
 def _win_rows(
@@ -242,7 +243,7 @@ async def run_draw(session: AsyncSession, tenant_id: str, draw_id: str, at: date
 async def draw_now(session: AsyncSession, principal: Principal, draw_id: str, now: datetime) -> Any:
     row = await readable(session, principal, draw_id)
     if row.drawn_at is not None:
-        raise refused(domain.Refused(domain.Refusal.DRAWN, "the draw is drawn already"))
+        raise refused(Refused(domain.Refusal.DRAWN, "the draw is drawn already"))
     await timers.cancel(session, DRAW_TIMER, row.id)
     return await run_draw(session, principal.tenant_id, row.id, now)
 
@@ -276,14 +277,14 @@ async def claim(session: AsyncSession, principal: Principal, draw_id: str, now: 
     repo = DrawRepository(session)
     win = await repo.win_of(row.tenant_id, row.id, principal.subject)
     if win is None or win.given_back_at is not None:
-        raise refused(domain.Refused(domain.Refusal.NOT_A_WINNER, "you won no prize here"))
+        raise refused(Refused(domain.Refusal.NOT_A_WINNER, "you won no prize here"))
     prize = prize_of(row.prizes[win.prize])
     try:
         domain.check_claim(prize, win.claim_by, win.claimed_at is not None, now)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     if not await repo.claim(row.tenant_id, win.win_id, now):
-        raise refused(domain.Refused(domain.Refusal.CLAIMED, "the prize is claimed already"))
+        raise refused(Refused(domain.Refusal.CLAIMED, "the prize is claimed already"))
     return await repo.win_of(row.tenant_id, row.id, principal.subject)
 
 
@@ -308,7 +309,7 @@ async def redraw(session: AsyncSession, principal: Principal, draw_id: str, now:
     ]
     try:
         domain.check_redraw(draw, len(lapsed))
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     round_ = row.redraws + 1
     entrants = await repo.entrants(row.tenant_id, row.id)

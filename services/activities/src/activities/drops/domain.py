@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from activities.refusal import Refused
+
 MAX_SLOTS = 1000
 MAX_TOTAL = 1_000_000
 MAX_MINUTES = 7 * 24 * 60
@@ -36,13 +38,6 @@ class Refusal(StrEnum):
     EXPIRED = "drop-expired"
     EMPTY = "drop-empty"
     ALREADY = "already-claimed"
-
-
-class Refused(Exception):
-    def __init__(self, reason: Refusal, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from activities.drops import domain
 from activities.drops.repository import DropRepository
 from activities.members.domain import may_take_part
 from activities.members.repository import MembersRepository
+from activities.refusal import Refused
 from servicekit import timers
 from servicekit.auth import Principal
 from servicekit.outbox import add_event
@@ -35,7 +36,7 @@ def drop_of(row: Any) -> domain.Drop:
     )
 
 
-def refused(error: domain.Refused) -> Problem:
+def refused(error: Refused) -> Problem:
     return Problem(409, error.reason.value, "Claim refused", error.detail)
 
 
@@ -117,11 +118,11 @@ async def claim(
     before = await repo.claimed_by(row.tenant_id, row.id, principal.subject)
     try:
         domain.check_claim(drop_of(row), claimed_before=before, claimed=row.claimed, now=now)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     slot = await repo.take(row.tenant_id, row.id, now)
     if slot is None:
-        raise refused(domain.Refused(domain.Refusal.EMPTY, "every share has been claimed"))
+        raise refused(Refused(domain.Refusal.EMPTY, "every share has been claimed"))
     claim_row = {
         "tenant_id": row.tenant_id,
         "drop_id": row.id,
@@ -132,7 +133,7 @@ async def claim(
         "claimed_at": now,
     }
     if not await repo.add_claim(claim_row):
-        raise refused(domain.Refused(domain.Refusal.ALREADY, "one share per member"))
+        raise refused(Refused(domain.Refusal.ALREADY, "one share per member"))
     await add_event(session, events.drop_claimed(row, claim_row))
     return claim_row
 

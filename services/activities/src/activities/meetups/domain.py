@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from activities.refusal import Refused
+
 MAX_CAPACITY = 100_000
 MAX_QUESTIONS = 20
 MAX_CONFIRM_HOURS = 24 * 14
@@ -71,13 +73,6 @@ class Refusal(StrEnum):
     BAD_CODE = "invalid-code"
     CODE_USED = "code-used"
     NOT_CONFIRMED = "not-confirmed"
-
-
-class Refused(Exception):
-    def __init__(self, reason: Refusal, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

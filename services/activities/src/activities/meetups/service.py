@@ -25,6 +25,7 @@ from activities.meetups.domain import Status
 from activities.meetups.repository import MeetupRepository
 from activities.members.domain import may_take_part
 from activities.members.repository import MembersRepository
+from activities.refusal import Refused
 from servicekit import timers
 from servicekit.auth import Principal
 from servicekit.events import Event
@@ -59,7 +60,7 @@ def meetup_of(row: Any) -> domain.Meetup:
     )
 
 
-def refused(error: domain.Refused) -> Problem:
+def refused(error: Refused) -> Problem:
     status = 422 if error.reason in _UNPROCESSABLE else 409
     return Problem(status, error.reason.value, "Refused", error.detail)
 
@@ -160,12 +161,12 @@ async def register(
     try:
         domain.check_open(meetup, now)
         kept = domain.check_answers(meetup, answers)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     repo = MeetupRepository(session)
     tenant_id = principal.tenant_id
     if await repo.registration(tenant_id, row.id, member_id=principal.subject) is not None:
-        raise refused(domain.Refused(domain.Refusal.ALREADY, "you are registered already"))
+        raise refused(Refused(domain.Refusal.ALREADY, "you are registered already"))
     first_come = meetup.selection is domain.Selection.FIRST_COME
     number, seated = await repo.next_number(tenant_id, row.id, seat=first_come)
     status = domain.on_registration(meetup, seated)
@@ -188,7 +189,7 @@ async def register(
         }
     )
     if not added:  # registered at the same moment: the seat taken above is rolled back
-        raise refused(domain.Refused(domain.Refusal.ALREADY, "you are registered already"))
+        raise refused(Refused(domain.Refusal.ALREADY, "you are registered already"))
     registration = await repo.registration(tenant_id, row.id, id=registration_id)
     published = [events.meetup_registered(row, registration, status.value, now)]
     if status is Status.CONFIRMED:
@@ -275,7 +276,7 @@ async def cancel(
         raise not_found("registration")
     try:
         domain.check_cancel(meetup_of(row), Status(registration.status), now)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     published = await _end_registration(
         session, row, registration, Status.CANCELLED, "cancelled", now
@@ -295,7 +296,7 @@ async def confirm(
         raise not_found("registration")
     try:
         domain.check_confirm(Status(registration.status), registration.confirm_by, now)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     await repo.move(
         row.tenant_id,
@@ -326,7 +327,7 @@ async def review(
         raise not_found("registration")
     try:
         domain.check_review(meetup_of(row), Status(registration.status), now)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     if not approve:
         published = await _end_registration(
@@ -343,7 +344,7 @@ async def review(
         )
         published = [events.meetup_confirmed(row, registration, row.cost_points, now)]
     else:
-        raise refused(domain.Refused(domain.Refusal.FULL, "every seat is taken"))
+        raise refused(Refused(domain.Refusal.FULL, "every seat is taken"))
     await add_events(session, published)
     return row, await repo.registration(principal.tenant_id, row.id, id=registration.id)
 
@@ -363,7 +364,7 @@ async def attend(
         number = domain.read_code(key, row.tenant_id, row.id, code)
         registration = await repo.registration(row.tenant_id, row.id, number=number)
         if registration is None:
-            raise domain.Refused(domain.Refusal.BAD_CODE, "no such registration")
+            raise Refused(domain.Refusal.BAD_CODE, "no such registration")
         domain.check_attend(meetup_of(row), Status(registration.status), now)
         # Two scans at once: the second finds the status moved.
         if not await repo.move(
@@ -373,8 +374,8 @@ async def attend(
             status=Status.ATTENDED.value,
             changed_at=now,
         ):
-            raise domain.Refused(domain.Refusal.CODE_USED, "this code was used already")
-    except domain.Refused as error:
+            raise Refused(domain.Refusal.CODE_USED, "this code was used already")
+    except Refused as error:
         raise refused(error) from None
     await add_events(session, [events.meetup_attended(row, registration, now)])
     return row, await repo.registration(row.tenant_id, row.id, id=registration.id)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from activities.refusal import Refused
+
 MAX_OPTIONS = 20
 MAX_SCALE = 10
 MAX_TEXT = 2000
@@ -40,13 +42,6 @@ class Refusal(StrEnum):
     CLOSED = "poll-closed"
     ALREADY = "already-voted"
     CHOICES = "invalid-choices"
-
-
-class Refused(Exception):
-    def __init__(self, reason: Refusal, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from activities.members.domain import may_take_part
 from activities.members.repository import MembersRepository
 from activities.polls import domain
 from activities.polls.repository import PollRepository
+from activities.refusal import Refused
 from servicekit import timers
 from servicekit.auth import Principal
 from servicekit.outbox import add_events
@@ -37,7 +38,7 @@ def poll_of(row: Any) -> domain.Poll:
     )
 
 
-def refused(error: domain.Refused) -> Problem:
+def refused(error: Refused) -> Problem:
     status = 422 if error.reason is domain.Refusal.CHOICES else 409
     return Problem(status, error.reason.value, "Vote refused", error.detail)
 
@@ -121,7 +122,7 @@ async def vote(
     try:
         choices = domain.choices_of(poll, answer)
         domain.check_vote(poll, choices, before is not None, now)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     vote_row = {
         "tenant_id": principal.tenant_id,
@@ -132,7 +133,7 @@ async def vote(
         "voted_at": now,
     }
     if not await repo.add_vote(vote_row, replace=poll.changeable):
-        raise refused(domain.Refused(domain.Refusal.ALREADY, "you voted already"))
+        raise refused(Refused(domain.Refusal.ALREADY, "you voted already"))
 
 
 @dataclass(frozen=True)

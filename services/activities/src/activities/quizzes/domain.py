@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from activities.refusal import Refused
+
 MAX_OPTIONS = 10
 
 
@@ -36,13 +38,6 @@ class Refusal(StrEnum):
     NO_ATTEMPTS = "no-attempts-left"
     LATE = "submission-late"
     SUBMITTED = "attempt-already-submitted"
-
-
-class Refused(Exception):
-    def __init__(self, reason: Refusal, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 def normalized(text: str) -> str:

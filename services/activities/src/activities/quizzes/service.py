@@ -16,6 +16,7 @@ from activities.members.domain import may_take_part
 from activities.members.repository import MembersRepository
 from activities.quizzes import domain
 from activities.quizzes.repository import QuizRepository
+from activities.refusal import Refused
 from servicekit.auth import Principal
 from servicekit.outbox import add_events
 from servicekit.problems import Problem, not_found
@@ -25,7 +26,7 @@ def invalid(error: domain.InvalidQuiz) -> Problem:
     return Problem(422, "invalid-quiz", "Invalid quiz", str(error))
 
 
-def refused(error: domain.Refused) -> Problem:
+def refused(error: Refused) -> Problem:
     return Problem(409, error.reason.value, "Quiz refused", error.detail)
 
 
@@ -156,7 +157,7 @@ async def start(
     used = await repo.attempts_used(principal.tenant_id, quiz.id, principal.subject)
     try:
         deadline = domain.start(rules_of(quiz), used, now)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     attempt_id = str(uuid.uuid4())
     ids = list(quiz.question_ids)
@@ -213,7 +214,7 @@ async def submit(
         raise not_found("attempt")
     try:
         domain.check_submission(attempt.deadline_at, attempt.submitted_at is not None, now)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     questions = await questions_of(session, principal.tenant_id, attempt)
     result = domain.score(questions, answers, quiz.pass_percent)
@@ -225,9 +226,7 @@ async def submit(
     }
     repo = QuizRepository(session)
     if not await repo.submit(principal.tenant_id, attempt.id, now, values):
-        raise refused(
-            domain.Refused(domain.Refusal.SUBMITTED, "this attempt was submitted already")
-        )
+        raise refused(Refused(domain.Refusal.SUBMITTED, "this attempt was submitted already"))
     event = events.quiz_completed(quiz, attempt.id, principal.subject, result, now)
     await add_events(session, [event])
     return await repo.attempt(principal.tenant_id, quiz.id, attempt.id), questions

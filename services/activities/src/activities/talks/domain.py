@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from activities.refusal import Refused
+
 MAX_GUESTS = 20
 
 
@@ -31,13 +33,6 @@ class Refusal(StrEnum):
     ENDED = "talk-ended"
     NOT_OPEN = "question-not-open"
     ALREADY = "already-voted"
-
-
-class Refused(Exception):
-    def __init__(self, reason: Refusal, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

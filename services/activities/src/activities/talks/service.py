@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.access import is_member
 from activities.members.domain import may_take_part
 from activities.members.repository import MembersRepository
+from activities.refusal import Refused
 from activities.talks import domain
 from activities.talks.repository import TalkRepository
 from servicekit.auth import Principal
@@ -22,7 +23,7 @@ def talk_of(row: Any) -> domain.Talk:
     return domain.Talk(row.starts_at, row.ends_at, tuple(row.guests))
 
 
-def refused(error: domain.Refused) -> Problem:
+def refused(error: Refused) -> Problem:
     return Problem(409, error.reason.value, "Refused", error.detail)
 
 
@@ -88,7 +89,7 @@ async def ask(
     row = await readable(session, principal, talk_id)
     try:
         domain.check_ask(talk_of(row), now)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     question_id = str(uuid.uuid4())
     repo = TalkRepository(session)
@@ -122,13 +123,13 @@ async def upvote(
     row, question = await _question(session, principal, talk_id, question_id)
     try:
         domain.check_vote(talk_of(row), domain.QuestionStatus(question.status), now)
-    except domain.Refused as error:
+    except Refused as error:
         raise refused(error) from None
     voted = await TalkRepository(session).vote(
         principal.tenant_id, question.id, principal.subject, now
     )
     if not voted:
-        raise refused(domain.Refused(domain.Refusal.ALREADY, "you upvoted this question already"))
+        raise refused(Refused(domain.Refusal.ALREADY, "you upvoted this question already"))
 
 
 async def mark(
