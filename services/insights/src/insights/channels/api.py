@@ -10,13 +10,10 @@ from pydantic import BaseModel, Field
 
 from insights.access import Now, Sessions, Viewer
 from insights.channels import service
-from insights.communities import service as communities
 from insights.export import Format, csv_response
-from insights.figures import domain as figures
+from insights.figures import service as figure_service
 from insights.figures.api import PERIOD_RESPONSES, CommunityFilter, First, FormatQuery, Last
-from insights.figures.service import today_of
 from servicekit.db import read_only
-from servicekit.problems import Problem
 
 router = APIRouter(prefix="/v1/insights", tags=["insights: channels"])
 
@@ -59,12 +56,9 @@ async def channels(
     format: FormatQuery = Format.JSON,
 ) -> Any:
     async with read_only(sessions) as session:
-        rows = await communities.readable(session, principal, community_id)
-        today = max((today_of(row, now) for row in rows), default=now.date())
-        try:
-            first, last = figures.period(first, last, today, default_days=90)
-        except figures.PeriodError as error:
-            raise Problem(422, "invalid-period", "Invalid period", str(error)) from error
+        rows, first, last = await figure_service.scope(
+            session, principal, community_id, first, last, now, default_days=90
+        )
         ids = [row.community_id for row in rows]
         found = await service.funnel(session, principal.tenant_id, ids, first, last)
     out = [

@@ -13,7 +13,7 @@ from insights.communities import service as communities
 from insights.export import CSV_RESPONSE, Format, csv_response
 from insights.figures import domain, service
 from servicekit.db import read_only
-from servicekit.problems import Problem, problem_responses
+from servicekit.problems import problem_responses
 from servicekit.text import Line
 
 router = APIRouter(prefix="/v1/insights", tags=["insights: figures"])
@@ -171,12 +171,7 @@ async def series(
     format: FormatQuery = Format.JSON,
 ) -> Any:
     async with read_only(sessions) as session:
-        rows = await communities.readable(session, principal, community_id)
-        today = max((service.today_of(row, now) for row in rows), default=now.date())
-        try:
-            first, last = domain.period(first, last, today)
-        except domain.PeriodError as error:
-            raise Problem(422, "invalid-period", "Invalid period", str(error)) from error
+        rows, first, last = await service.scope(session, principal, community_id, first, last, now)
         days = await service.tenant_series(session, principal.tenant_id, rows, first, last)
     out = [_day_out(f) for f in days]
     if format is Format.CSV:

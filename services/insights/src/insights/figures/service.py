@@ -6,10 +6,35 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from insights.communities import service as communities
 from insights.communities.domain import local_day, zone
 from insights.communities.repository import CommunityRepository, CommunityRow
 from insights.figures import domain
 from insights.figures.repository import FactRepository
+from servicekit.auth import Principal
+from servicekit.problems import Problem
+
+
+async def scope(
+    session: AsyncSession,
+    principal: Principal,
+    community_id: str | None,
+    first: date | None,
+    last: date | None,
+    now: datetime,
+    *,
+    default_days: int = 30,
+) -> tuple[list[CommunityRow], date, date]:
+    """What a report covers: the communities ``principal`` may read (``community_id``: that
+    one only) and the period, both ends inclusive, in local days (by default the
+    ``default_days`` ending today, the latest local day among them). 422 for a bad period."""
+    rows = await communities.readable(session, principal, community_id)
+    today = max((today_of(row, now) for row in rows), default=now.date())
+    try:
+        first, last = domain.period(first, last, today, default_days=default_days)
+    except domain.PeriodError as error:
+        raise Problem(422, "invalid-period", "Invalid period", str(error)) from error
+    return rows, first, last
 
 
 def today_of(row: CommunityRow, now: datetime) -> date:

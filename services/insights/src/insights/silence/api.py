@@ -13,6 +13,7 @@ from insights.communities import service as communities
 from insights.communities.domain import day_start, zone
 from insights.export import Format, csv_response
 from insights.figures import domain as figures
+from insights.figures import service as figure_service
 from insights.figures.api import (
     PERIOD_RESPONSES,
     RESPONSES,
@@ -21,12 +22,11 @@ from insights.figures.api import (
     FormatQuery,
     Last,
 )
-from insights.figures.service import today_of
 from insights.silence import domain
 from insights.silence.repository import SilenceRepository
 from servicekit.db import read_only
 from servicekit.pagination import Cursor, Limit, decode_cursor, encode_cursor, invalid_cursor
-from servicekit.problems import Problem, problem_responses
+from servicekit.problems import problem_responses
 
 router = APIRouter(prefix="/v1/insights", tags=["insights: silent members"])
 
@@ -133,12 +133,9 @@ async def reactivation(
     format: FormatQuery = Format.JSON,
 ) -> Any:
     async with read_only(sessions) as session:
-        rows = await communities.readable(session, principal, community_id)
-        today = max((today_of(row, now) for row in rows), default=now.date())
-        try:
-            first, last = figures.period(first, last, today, default_days=90)
-        except figures.PeriodError as error:
-            raise Problem(422, "invalid-period", "Invalid period", str(error)) from error
+        rows, first, last = await figure_service.scope(
+            session, principal, community_id, first, last, now, default_days=90
+        )
         repo = SilenceRepository(session)
         episodes: list[tuple[bool, bool]] = []
         for row in rows:  # each community's period on its own local days
