@@ -21,9 +21,9 @@ run: install  ## the whole platform on this machine: dev broker, SQLite, gateway
 	$(RUN) quanzi-dev run
 
 # One worker per core; a test file stays on one worker (its databases, broker and platform
-# fixtures are set up once per worker and file). About 9 minutes on 2 cores.
+# fixtures are set up once per worker and file). About 17 minutes on 2 cores.
 test: install  ## unit, integration (SQLite and PostgreSQL, real broker), end to end
-	$(RUN) pytest -q -n auto --dist loadfile
+	$(RUN) pytest -q -n auto --dist loadfile --durations=15
 
 test-unit: install
 	$(RUN) pytest -q -m "not postgres and not broker and not e2e"

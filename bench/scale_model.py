@@ -25,6 +25,10 @@ from pathlib import Path
 from typing import Any
 
 SERVICES = ("gateway", "onboarding", "content", "activities", "rewards")
+# Services added after the model's costs were measured: their consumers are left out of the
+# topics below until bench/onboarding.py's CPU per join includes them (it does from the
+# session that added them; docs/capacity.md, "What the model leaves out").
+NOT_MODELLED = ("insights", "integrations")
 DAY_S = 86_400.0
 
 

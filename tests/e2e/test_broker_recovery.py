@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from quanzi_devstack.run import Platform
+from quanzi_devstack.run import SERVICES, Platform
 from servicekit.db import create_engine, session_factory, transaction
 from servicekit.devbroker import free_port_block
 from servicekit.events import new_event
@@ -156,10 +156,11 @@ def test_a_broker_past_its_memory_limit_is_recycled_safely(platform: Platform) -
 
 
 def test_ctrl_c_of_make_run_in_a_burst_then_a_restart_loses_nothing(tmp_path: Path) -> None:
-    port = free_port_block(6)
+    blocks = len(SERVICES) + 2  # the gateway, the services after it, then the broker
+    port = free_port_block(blocks)
     var = tmp_path / "var"
     argv = [sys.executable, "-m", "quanzi_devstack.run", "run", "--port", str(port)]
-    argv += ["--broker-port", str(port + 5), "--var", str(var)]
+    argv += ["--broker-port", str(port + blocks - 1), "--var", str(var)]
     env = {k: v for k, v in os.environ.items() if k != "QUANZI_KAFKA_BOOTSTRAP_SERVERS"}
     tenant_id = str(uuid.uuid4())
 

@@ -85,7 +85,7 @@ RULES_BEYOND_THE_SCHEMA = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def fuzzed(platform: Platform, make_tenant: Callable[..., Tenant]) -> Tenant:
     """A tenant of its own (enterprise limits: the fuzzer is one fast client) with a
     community, groups and a routing code, so that lists have something to describe."""
@@ -121,6 +121,15 @@ def _until_every_service_documented(platform: Platform, timeout_s: float = 60.0)
         if doc["info"]["x-missing-services"] == []:
             return
         time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def merged(platform: Platform) -> Any:
+    """The gateway's merged document, read once for the module's tests."""
+    _until_every_service_documented(platform)
+    schema = schemathesis.openapi.from_url(platform.gateway_url + "/openapi.json")
+    assert schema.raw_schema["info"]["x-missing-services"] == []
+    return schema
 
 
 def _credentials(tenant: Tenant, caller: str) -> dict[str, str]:
@@ -162,11 +171,9 @@ def _owner(path: str) -> str:
 @pytest.mark.parametrize("service", ["gateway", *SERVICES])
 @pytest.mark.parametrize("caller", ["owner", "member", "api_key"])
 def test_every_operation_conforms_to_the_merged_document(
-    platform: Platform, fuzzed: Tenant, caller: str, service: str
+    platform: Platform, merged: Any, fuzzed: Tenant, caller: str, service: str
 ) -> None:
-    _until_every_service_documented(platform)
-    schema = schemathesis.openapi.from_url(platform.gateway_url + "/openapi.json")
-    assert schema.raw_schema["info"]["x-missing-services"] == []
+    schema = merged
     headers = _credentials(fuzzed, caller)
     every = [result.ok() for result in schema.get_all_operations()]
     assert len(every) > 100

@@ -220,8 +220,9 @@ def test_a_killed_service_gives_502_then_recovers_on_restart(
 
 
 def test_make_run_entry_point_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port_block(6)  # the gateway, the four services after it, then the broker
-    broker_port = port + 5
+    blocks = len(SERVICES) + 2  # the gateway, the services after it, then the broker
+    port = free_port_block(blocks)
+    broker_port = port + blocks - 1
     var = tmp_path / "var"
     run = subprocess.Popen(
         [

@@ -266,7 +266,7 @@ class Platform:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # The gateway on --port, the services on the next four ports.
+    # The gateway on --port, the services on the ports after it.
     ports = {name: args.port + offset for offset, name in enumerate(("gateway", *SERVICES))}
     platform = Platform(
         var_dir=Path(args.var).resolve(),
