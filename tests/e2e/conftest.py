@@ -59,7 +59,7 @@ def tenant(platform: Platform) -> Tenant:
     return new_tenant(platform, f"e2e-{uuid.uuid4().hex[:8]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # a module may bring its own platform (test_replicas.py)
 def make_tenant(platform: Platform) -> Callable[..., Tenant]:
     """``make_tenant(slug)``, or ``make_tenant(slug, plan="enterprise")``."""
     return lambda slug, plan="standard": new_tenant(platform, slug, plan)
