@@ -135,7 +135,9 @@ async def _readyz(request: Request) -> JSONResponse:
 async def _upstream_ready(client: httpx.AsyncClient, upstream: str) -> str:
     """ "ok" when at least one replica is ready (the proxy sends only to ready ones), else
     why each is not."""
-    answers = [await _replica_ready(client, base) for base in replica_bases(upstream)]
+    answers = await asyncio.gather(
+        *(_replica_ready(client, base) for base in replica_bases(upstream))
+    )
     return "ok" if "ok" in answers else "; ".join(answers)
 
 
