@@ -46,7 +46,15 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         "QUANZI_INTEGRATIONS_WEBHOOKS_ALLOW_PRIVATE": "true",
         "QUANZI_INTEGRATIONS_WEBHOOKS_ALLOW_HTTP": "true",
     }
-    running = Platform.on_free_ports(var_dir, quiet=True, extra_env={**clock, **receivers})
+    # The session's tenant is made once per worker and its tokens serve the whole run (about
+    # twenty minutes in CI): they must outlive it, or a late test meets a 401.
+    lifetimes = {
+        "QUANZI_GATEWAY_ACCESS_TOKEN_TTL_S": "7200",
+        "QUANZI_GATEWAY_MEMBER_TOKEN_TTL_S": "7200",
+    }
+    running = Platform.on_free_ports(
+        var_dir, quiet=True, extra_env={**clock, **receivers, **lifetimes}
+    )
     try:
         running.start()
         yield running
