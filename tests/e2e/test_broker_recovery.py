@@ -23,13 +23,15 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from quanzi_devstack.run import SERVICES, Platform
 from servicekit.db import create_engine, session_factory, transaction
-from servicekit.devbroker import free_port_block
+from servicekit.devbroker import free_port_block, port_open
 from servicekit.events import new_event
 from servicekit.outbox import add_events
+from servicekit.settings import DEV_SECRET
 
 JOIN_BONUS = 10
 
@@ -155,7 +157,12 @@ def test_a_broker_past_its_memory_limit_is_recycled_safely(platform: Platform) -
     assert_exactly_once(platform.var_dir, tenant_id, 300)
 
 
-def test_ctrl_c_of_make_run_in_a_burst_then_a_restart_loses_nothing(tmp_path: Path) -> None:
+def test_make_run_stops_on_ctrl_c_in_a_burst_and_a_restart_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """The README's `make run` entry point, as a user meets it: the banner, the admin
+    command on the same data, Ctrl-C in a burst of events (exit 0, no port or process
+    left), then a second run that finishes what the first left."""
     blocks = len(SERVICES) + 2  # the gateway, the services after it, then the broker
     port = free_port_block(blocks)
     var = tmp_path / "var"
@@ -169,13 +176,18 @@ def test_ctrl_c_of_make_run_in_a_burst_then_a_restart_loses_nothing(tmp_path: Pa
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
         )
         assert run.stdout is not None
+        banner = ""
         for line in run.stdout:
+            banner += line
             if "Ctrl-C stops everything" in line:
+                assert f"http://127.0.0.1:{port}" in banner
                 return run
         raise AssertionError(f"`quanzi-dev run` exited with {run.wait()}")
 
     first = launch()
     try:
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        admin_creates_a_tenant_on_the_same_data(var, port)
         commit_to_outbox(var / "onboarding.db", activations(tenant_id, 2000))
         wait_for(lambda: unsent(var), 0)  # published; rewards is still applying them
         first.send_signal(signal.SIGINT)
@@ -184,6 +196,8 @@ def test_ctrl_c_of_make_run_in_a_burst_then_a_restart_loses_nothing(tmp_path: Pa
         if first.poll() is None:
             first.kill()
     assert credited(var, tenant_id) < 2000, "rewards was done before Ctrl-C: nothing was tested"
+    assert not [p for p in range(port, port + blocks) if port_open("127.0.0.1", p)]
+    assert not processes_mentioning(str(var))
 
     second = launch()
     try:
@@ -192,3 +206,34 @@ def test_ctrl_c_of_make_run_in_a_burst_then_a_restart_loses_nothing(tmp_path: Pa
     finally:
         second.send_signal(signal.SIGINT)
         second.wait(timeout=60)
+
+
+def admin_creates_a_tenant_on_the_same_data(var: Path, port: int) -> None:
+    """The README's admin command works on the running platform's data (same --var)."""
+    create = ["tenants", "create", "cli-co", "--name", "CLI Co", "--owner-email", "o@c.example"]
+    admin = subprocess.run(
+        [sys.executable, "-m", "quanzi_devstack.run", "admin", "--var", str(var), *create],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert admin.returncode == 0 and "created tenant cli-co" in admin.stdout, admin.stderr
+    listed = httpx.get(
+        f"http://127.0.0.1:{port}/v1/platform/tenants",
+        headers={"Authorization": f"Bearer {DEV_SECRET}"},
+    ).json()["items"]
+    assert [tenant["slug"] for tenant in listed] == ["cli-co"]
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                environ = (entry / "environ").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline or text in environ:
+                found.append(int(entry.name))
+    return found

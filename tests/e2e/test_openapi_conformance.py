@@ -32,7 +32,10 @@ from quanzi_devstack.run import SERVICES, Platform
 if TYPE_CHECKING:
     from conftest import Tenant
 
-MAX_EXAMPLES = 6
+# Examples per operation and generation mode. The owner may call every operation, so its
+# requests reach the deepest code; a member and an API key are refused most operator
+# routes at the gateway or the service's first check, where fewer examples find as much.
+MAX_EXAMPLES = {"owner": 6, "member": 3, "api_key": 3}
 OB = "/v1/onboarding"
 
 # Rules that tie several fields (or parameters) together, or read inside a value, that the
@@ -183,16 +186,18 @@ def test_every_operation_conforms_to_the_merged_document(
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
-                _fuzz(operation, mode, platform.gateway_url, headers)
+                _fuzz(operation, mode, platform.gateway_url, headers, MAX_EXAMPLES[caller])
             except (Exception, FailureGroup) as error:  # all of them: one run shows every one
                 failures.append(f"{operation.label} ({mode.value}): {error}")
     assert not failures, "\n\n".join(failures)
 
 
-def _fuzz(operation: Any, mode: GenerationMode, base_url: str, headers: dict[str, str]) -> None:
+def _fuzz(
+    operation: Any, mode: GenerationMode, base_url: str, headers: dict[str, str], examples: int
+) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
-        max_examples=MAX_EXAMPLES,
+        max_examples=examples,
         derandomize=True,
         database=None,
         deadline=None,

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -18,7 +13,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from quanzi_devstack.run import SERVICES, Platform
-from servicekit.devbroker import free_port_block, port_open
 from servicekit.settings import DEV_SECRET
 from servicekit.testing import TokenMint
 
@@ -217,73 +211,3 @@ def test_a_killed_service_gives_502_then_recovers_on_restart(
     while httpx.get(url, headers=headers).status_code != 200:
         assert time.monotonic() < deadline, "content never came back through the gateway"
         time.sleep(0.5)
-
-
-def test_make_run_entry_point_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
-    blocks = len(SERVICES) + 2  # the gateway, the services after it, then the broker
-    port = free_port_block(blocks)
-    broker_port = port + blocks - 1
-    var = tmp_path / "var"
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "quanzi_devstack.run",
-            "run",
-            "--port",
-            str(port),
-            "--broker-port",
-            str(broker_port),
-            "--var",
-            str(var),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={k: v for k, v in os.environ.items() if k != "QUANZI_KAFKA_BOOTSTRAP_SERVERS"},
-    )
-    try:
-        banner = ""
-        assert run.stdout is not None
-        for line in run.stdout:
-            banner += line
-            if "Ctrl-C stops everything" in line:
-                break
-        assert f"http://127.0.0.1:{port}" in banner
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-        # The README's admin command works on this platform's data (same --var).
-        create = ["tenants", "create", "cli-co", "--name", "CLI Co", "--owner-email", "o@c.example"]
-        admin = subprocess.run(
-            [sys.executable, "-m", "quanzi_devstack.run", "admin", "--var", str(var), *create],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert admin.returncode == 0 and "created tenant cli-co" in admin.stdout, admin.stderr
-        listed = httpx.get(
-            f"http://127.0.0.1:{port}/v1/platform/tenants",
-            headers={"Authorization": f"Bearer {DEV_SECRET}"},
-        ).json()["items"]
-        assert [tenant["slug"] for tenant in listed] == ["cli-co"]
-        run.send_signal(signal.SIGINT)
-        assert run.wait(timeout=60) == 0
-    finally:
-        if run.poll() is None:
-            run.kill()
-    ports = [port + i for i in range(5)] + [broker_port]
-    assert not [p for p in ports if port_open("127.0.0.1", p)]
-    assert not _processes_mentioning(str(var))
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                environ = (entry / "environ").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline or text in environ:
-                found.append(int(entry.name))
-    return found

@@ -27,7 +27,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.domain.balance import replica_bases
-from gateway.proxy import ConnectFailed, Engine, Proxy, RouteTable, TransportFailed
+from gateway.engines import ConnectFailed, Engine, TransportFailed
+from gateway.proxy import Proxy, RouteTable
 from gateway.settings import Settings
 from servicekit.problems import document_problems
 

@@ -7,10 +7,8 @@ encode/httpx#3215) against 0.38× for aiohttp; ``bench/gateway.py`` keeps both
 engines side by side (``HttpxEngine`` exists for that comparison only).
 
 Bodies stream both ways and pass through byte for byte (no decompression).
-An upstream may have several replicas (``gateway.domain.balance``): requests go round robin
-over them. Each replica has a circuit breaker (``gateway.domain.circuit``), opened by
-failures or by a readiness check that finds it not ready, and closed again as soon as its
-``/readyz`` answers 200 (probed while it is open); each route a
+An upstream may have several replicas, each with its circuit breaker (``gateway.upstreams``:
+which replica gets a request, and the background watch of their readiness); each route a
 time budget; idempotent requests are retried on connect errors and 502/503/504
 within that budget, and only while their body can still be sent again.
 """
@@ -18,36 +16,37 @@ within that budget, and only while their body can still be sent again.
 from __future__ import annotations
 
 import asyncio
-import math
 import random
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, TypeVar
 
-import aiohttp
-import httpx
 from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
-from yarl import URL
 
-from gateway.domain.balance import Replicas, replica_bases, with_address
-from gateway.domain.circuit import CircuitBreaker, State, Ticket
+from gateway.engines import (
+    Body,
+    ConnectFailed,
+    Engine,
+    EngineName,
+    Reply,
+    TransportFailed,
+    open_engine,
+)
 from gateway.fairshare import TenantShares
 from gateway.settings import Settings
+from gateway.upstreams import RETRY_STATUSES, Upstreams
 from servicekit import tracing
 from servicekit.problems import Problem
 
 PROXY_PATH = "/v1/{path:path}"
 PROXIED_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-READINESS_PATH = "/readyz"  # servicekit's: 200 once the database and broker answer
-RETRY_STATUSES = frozenset({502, 503, 504})  # also count as failures for the breaker
 
 # RFC 9110 §7.6.1: meaningful for one connection only, never forwarded (plus the
 # headers the Connection header names, and the pre-standard Proxy-Connection).
@@ -86,16 +85,10 @@ _RESPONSE_DROP = frozenset(name.encode() for name in HOP_BY_HOP | _RESPONSE_OWN)
 
 REPLAY_BUFFER_BYTES = 64 * 1024  # bodies declared up to this are read whole: a retry can resend
 RESPONSE_BUFFER_BYTES = 64 * 1024  # answers declared up to this are read whole: one ASGI send
-# Below uvicorn's 5 s keep-alive: never reuse a connection the upstream is about to close
-# (a POST on such a connection would fail, and a POST is never retried).
-KEEPALIVE_S = 4.0
-CONNECTION_LIMIT = 512
 RETRY_BACKOFF_S = 0.025  # doubled per attempt, with jitter, capped below
 RETRY_BACKOFF_MAX_S = 0.25
 
-EngineName = Literal["aiohttp", "httpx"]
 BeforeForward = Callable[[Request], Awaitable[None]]
-Body = bytes | AsyncIterator[bytes] | None
 T = TypeVar("T")
 
 
@@ -261,180 +254,6 @@ class RequestBody:
             raise
 
 
-# --- engines ------------------------------------------------------------------------------
-
-
-class ConnectFailed(Exception):
-    """No connection to the upstream: nothing was sent."""
-
-
-class TransportFailed(Exception):
-    """The connection broke during the exchange."""
-
-
-class Reply(Protocol):
-    """An upstream's answer whose head has arrived; the body is still to be read."""
-
-    @property
-    def status(self) -> int: ...
-
-    @property
-    def raw_headers(self) -> Sequence[tuple[bytes, bytes]]: ...
-
-    async def read(self) -> bytes: ...
-
-    def chunks(self) -> AsyncIterator[bytes]: ...
-
-    async def aclose(self) -> None: ...
-
-
-class Engine(Protocol):
-    async def send(
-        self, method: str, url: str, headers: list[tuple[str, str]], body: Body, timeout_s: float
-    ) -> Reply: ...
-
-    async def aclose(self) -> None: ...
-
-
-class AiohttpReply:
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self._response = response
-        self.status = response.status
-        self.raw_headers = response.raw_headers
-
-    async def read(self) -> bytes:
-        try:
-            return await self._response.read()
-        except aiohttp.ClientError as error:
-            raise TransportFailed(str(error)) from error
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        async for chunk in self._response.content.iter_any():
-            yield chunk
-
-    async def aclose(self) -> None:
-        # A fully read answer gives its connection back to the pool; a cut one drops it.
-        if self._response.content.at_eof():
-            self._response.release()
-        else:
-            self._response.close()
-
-
-class AiohttpEngine:
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self.session = session
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-
-    @classmethod
-    def open(cls, limit: int = CONNECTION_LIMIT) -> AiohttpEngine:
-        connector = aiohttp.TCPConnector(
-            limit=limit, keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=60
-        )
-        session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,  # bytes pass through as the upstream encoded them
-            cookie_jar=aiohttp.DummyCookieJar(),  # one client for all users: remember nothing
-            # Send only what the client sent: no default Accept, Accept-Encoding (the
-            # answer would be compressed for a client that never asked), User-Agent or
-            # Content-Type.
-            skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
-            timeout=aiohttp.ClientTimeout(total=None),
-            trust_env=False,
-        )
-        return cls(session)
-
-    async def send(
-        self, method: str, url: str, headers: list[tuple[str, str]], body: Body, timeout_s: float
-    ) -> AiohttpReply:
-        try:
-            response = await self.session.request(
-                method,
-                URL(url, encoded=True),  # the path and query exactly as the client wrote them
-                headers=headers,
-                data=body,
-                allow_redirects=False,
-                timeout=self._timeout(timeout_s),
-            )
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
-            raise ConnectFailed(str(error)) from error
-        except aiohttp.ServerTimeoutError as error:
-            raise TimeoutError(str(error)) from error
-        except aiohttp.ClientError as error:
-            raise TransportFailed(str(error)) from error
-        return AiohttpReply(response)
-
-    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
-        # The overall budget is the caller's (asyncio.timeout); these bound the connect and
-        # each read of a streamed body, which outlives the budget of the head.
-        timeout = self._timeouts.get(seconds)
-        if timeout is None:
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
-            self._timeouts[seconds] = timeout
-        return timeout
-
-    async def aclose(self) -> None:
-        await self.session.close()
-
-
-class HttpxReply:
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
-        self.status = response.status_code
-        self.raw_headers = response.headers.raw
-
-    async def read(self) -> bytes:
-        try:
-            return b"".join([chunk async for chunk in self._response.aiter_raw()])
-        except httpx.TransportError as error:
-            raise TransportFailed(str(error)) from error
-
-    def chunks(self) -> AsyncIterator[bytes]:
-        return self._response.aiter_raw()
-
-    async def aclose(self) -> None:
-        await self._response.aclose()
-
-
-class HttpxEngine:
-    """The engine the gateway had first; kept to be measured against (bench/gateway.py)."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    @classmethod
-    def open(cls, limit: int = CONNECTION_LIMIT) -> HttpxEngine:
-        limits = httpx.Limits(max_connections=limit, keepalive_expiry=KEEPALIVE_S)
-        client = httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False)
-        for name in ("accept", "accept-encoding", "user-agent"):
-            del client.headers[name]  # send only what the client sent
-        return cls(client)
-
-    async def send(
-        self, method: str, url: str, headers: list[tuple[str, str]], body: Body, timeout_s: float
-    ) -> HttpxReply:
-        request = self.client.build_request(
-            method, url, headers=headers, content=body, timeout=httpx.Timeout(timeout_s)
-        )
-        try:
-            response = await self.client.send(request, stream=True)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-            raise ConnectFailed(str(error)) from error
-        except httpx.TimeoutException as error:
-            raise TimeoutError(str(error)) from error
-        except httpx.TransportError as error:
-            raise TransportFailed(str(error)) from error
-        return HttpxReply(response)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-def open_engine(name: EngineName) -> Engine:
-    if name == "httpx":
-        return HttpxEngine.open()
-    return AiohttpEngine.open()
-
-
 # --- problems -----------------------------------------------------------------------------
 
 
@@ -446,16 +265,6 @@ def upstream_timeout(service: str, seconds: float) -> Problem:
 
 def bad_gateway(service: str) -> Problem:
     return Problem(502, "bad-gateway", "Bad Gateway", f"{service} is unreachable")
-
-
-def upstream_unavailable(service: str, retry_after: int) -> Problem:
-    return Problem(
-        503,
-        "upstream-unavailable",
-        "Upstream unavailable",
-        f"{service} keeps failing; requests to it are paused",
-        headers={"Retry-After": str(retry_after)},
-    )
 
 
 # --- responses ----------------------------------------------------------------------------
@@ -513,25 +322,12 @@ class Proxy:
         self.table = RouteTable(settings.routes, settings.upstreams)
         self.timeouts = TimeoutTable(settings.route_timeouts_s, settings.upstream_timeout_s)
         self.retries = settings.upstream_retries
-
-        def new_breaker() -> CircuitBreaker:
-            return CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_reset_s)
-
-        self.configured = {name: replica_bases(v) for name, v in settings.upstreams.items()}
-        self.replicas = {
-            name: Replicas(bases, new_breaker) for name, bases in self.configured.items()
-        }
+        self.upstreams = Upstreams(settings, lambda: self.engine, clock=clock, sleep=sleep)
         self.shares = TenantShares(settings.tenant_share_wait_s)
-        self.probe_interval_s = settings.breaker_probe_interval_s
-        self.check_interval_s = settings.upstream_check_interval_s
-        self.resolve_interval_s = settings.upstream_resolve_interval_s
         self.own_routes: list[BaseRoute] = []  # the gateway's own, for 405 answers
-        self._probes: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._watch: asyncio.Task[None] | None = None
         self._engine = engine
         self.before_forward = before_forward
         self.clock = clock
-        self.sleep = sleep
 
     @property
     def engine(self) -> Engine:
@@ -641,135 +437,26 @@ class Proxy:
         deadline: float,
     ) -> tuple[str | int, Reply | None]:
         """(failure kind or status, the reply if any); the replica's breaker is told."""
-        base, ticket = self._admit(service)
-        breaker = self.replicas[service].breaker(base)
+        base, ticket = self.upstreams.admit(service)
         try:
             async with asyncio.timeout(deadline - self.clock()):
                 reply = await self.engine.send(
                     method, base + target, headers, body.payload(), budget
                 )
         except TimeoutError:
-            self._failed(service, base, ticket)
+            self.upstreams.failed(service, base, ticket)
             raise
         except (ConnectFailed, TransportFailed) as error:
             if body.client_gone:  # the client hung up mid-upload: says nothing of the upstream
-                breaker.release(ticket)
+                self.upstreams.release(service, base, ticket)
                 raise ClientDisconnect() from error
-            self._failed(service, base, ticket)
+            self.upstreams.failed(service, base, ticket)
             return ("connect" if isinstance(error, ConnectFailed) else "transport"), None
         except BaseException:
-            breaker.release(ticket)
+            self.upstreams.release(service, base, ticket)
             raise
-        self._record(service, base, ticket, reply.status)
+        self.upstreams.record(service, base, ticket, reply.status)
         return reply.status, reply
-
-    def _admit(self, service: str) -> tuple[str, Ticket]:
-        """The replica to send to, and its ticket; 503 when every replica's circuit is open."""
-        now = self.clock()
-        chosen = self.replicas[service].choose(now)
-        if chosen is None:
-            raise upstream_unavailable(service, self.replicas[service].retry_after(now))
-        return chosen
-
-    def _record(self, service: str, base: str, ticket: Ticket, status: int) -> None:
-        # Any other answer, 500 included, shows the upstream is up and serving.
-        if status in RETRY_STATUSES:
-            self._failed(service, base, ticket)
-        else:
-            self.replicas[service].breaker(base).success(ticket, self.clock())
-
-    def _failed(self, service: str, base: str, ticket: Ticket) -> None:
-        """Tell the replica's breaker; once it is open, watch the replica's readiness."""
-        self.replicas[service].breaker(base).failure(ticket, self.clock())
-        self._watch_until_ready(service, base)
-
-    def _watch_until_ready(self, service: str, base: str) -> None:
-        breaker = self.replicas[service].breaker(base)
-        key = (service, base)
-        if breaker.state(self.clock()) is not State.CLOSED and key not in self._probes:
-            task = asyncio.create_task(self._probe_until_ready(service, base))
-            self._probes[key] = task
-            task.add_done_callback(lambda _: self._probes.pop(key, None))
-
-    async def _probe_until_ready(self, service: str, base: str) -> None:
-        """Ask the replica's ``/readyz`` every ``probe_interval_s`` while its circuit is
-        open; the first ready answer closes it, so a restarted replica is back as soon as
-        it is ready rather than after the rest of ``breaker_reset_s``."""
-        breaker = self.replicas[service].breaker(base)
-        while breaker.state(self.clock()) is not State.CLOSED:
-            await self.sleep(self.probe_interval_s)
-            if await self.probe_ready(base):
-                breaker.recovered(self.clock())
-
-    async def check_replicas(self) -> None:
-        """One round of the background watch: names re-resolved when it is time, and each
-        replica of a service that has several asked for its readiness; one that is not
-        ready stops getting requests until its probe finds it ready."""
-        for service, replicas in self.replicas.items():
-            bases = replicas.bases
-            if len(bases) < 2:
-                continue  # the only replica: its failures open its circuit already
-            answers = await asyncio.gather(*(self.probe_ready(base) for base in bases))
-            for base, ready in zip(bases, answers, strict=True):
-                if not ready:
-                    replicas.breaker(base).trip(self.clock())
-                    self._watch_until_ready(service, base)
-
-    async def resolve_replicas(self) -> None:
-        """Each configured base whose host is a name becomes one replica per address it
-        resolves to (a Kubernetes headless Service lists its ready pods)."""
-        loop = asyncio.get_running_loop()
-        for service, configured in self.configured.items():
-            resolved: list[str] = []
-            for base in configured:
-                host = URL(base).host or ""
-                try:
-                    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-                except OSError:
-                    continue  # keep what was known: a DNS hiccup must not drop replicas
-                addresses = dict.fromkeys(str(info[4][0]) for info in infos)
-                resolved.extend(with_address(base, address) for address in addresses)
-            self.replicas[service].replace(list(dict.fromkeys(resolved)))
-
-    async def watch(self) -> None:
-        """Background: resolve names every ``resolve_interval_s`` (when set) and check the
-        replicas' readiness every ``check_interval_s`` (when set)."""
-        last_resolved = -math.inf
-        interval = min(i for i in (self.check_interval_s, self.resolve_interval_s, 60) if i > 0)
-        while True:
-            if (
-                self.resolve_interval_s > 0
-                and self.clock() - last_resolved >= self.resolve_interval_s
-            ):
-                await self.resolve_replicas()
-                last_resolved = self.clock()
-            if self.check_interval_s > 0:
-                await self.check_replicas()
-            await self.sleep(interval)
-
-    async def probe_ready(self, base: str) -> bool:
-        """Whether a replica answers its readiness probe with 200 (not counted by the
-        breaker: a probe is not a client's request)."""
-        timeout_s = max(self.probe_interval_s, 0.5)
-        url = base + READINESS_PATH
-        try:
-            async with asyncio.timeout(timeout_s):
-                reply = await self.engine.send("GET", url, [], None, timeout_s)
-                await reply.aclose()
-        except (TimeoutError, ConnectFailed, TransportFailed, RuntimeError):
-            return False  # RuntimeError: the engine is closed (shutting down)
-        return reply.status == 200
-
-    def start_watch(self) -> None:
-        if self.check_interval_s > 0 or self.resolve_interval_s > 0:
-            self._watch = asyncio.create_task(self.watch())
-
-    async def stop_probes(self) -> None:
-        tasks = [*self._probes.values(), *([self._watch] if self._watch else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._watch = None
 
     async def fetch(
         self, service: str, path: str, headers: list[tuple[str, str]], timeout_s: float
@@ -779,8 +466,7 @@ class Proxy:
         Raises the 503 problem when the circuit is open, TimeoutError, ConnectFailed or
         TransportFailed.
         """
-        base, ticket = self._admit(service)
-        breaker = self.replicas[service].breaker(base)
+        base, ticket = self.upstreams.admit(service)
         try:
             async with asyncio.timeout(timeout_s):
                 reply = await self.engine.send("GET", base + path, headers, None, timeout_s)
@@ -789,12 +475,12 @@ class Proxy:
                 finally:
                     await reply.aclose()
         except (TimeoutError, ConnectFailed, TransportFailed):
-            self._failed(service, base, ticket)
+            self.upstreams.failed(service, base, ticket)
             raise
         except BaseException:
-            breaker.release(ticket)
+            self.upstreams.release(service, base, ticket)
             raise
-        self._record(service, base, ticket, reply.status)
+        self.upstreams.record(service, base, ticket, reply.status)
         return reply.status, body
 
 
@@ -857,12 +543,12 @@ def _wrap_lifespan(app: FastAPI, proxy: Proxy, route: Route, name: EngineName) -
             routes.remove(route)
             routes.append(route)
         proxy.engine = open_engine(name)
-        proxy.start_watch()
+        proxy.upstreams.start_watch()
         try:
             async with inner(app) as state:
                 yield state
         finally:
-            await proxy.stop_probes()
+            await proxy.upstreams.stop()
             await proxy.engine.aclose()
             proxy.engine = None
 

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.domain.circuit import State
+from gateway.engines import ConnectFailed
 from gateway.proxy import (
     IDEMPOTENT_METHODS,
     RETRY_BACKOFF_MAX_S,
-    ConnectFailed,
     Proxy,
     RequestBody,
     TimeoutTable,
@@ -326,7 +326,7 @@ async def test_the_breaker_opens_and_answers_503_with_retry_after() -> None:
     engine.script = [200]
     assert (await exchange(proxy)).status == 200  # the trial
     assert (await exchange(proxy)).status == 200  # closed again
-    await proxy.stop_probes()
+    await proxy.upstreams.stop()
 
 
 async def test_a_ready_upstream_closes_the_open_circuit_without_waiting_for_the_reset() -> None:
@@ -340,12 +340,12 @@ async def test_a_ready_upstream_closes_the_open_circuit_without_waiting_for_the_
 
     engine = FakeEngine(ConnectFailed("refused"))
     proxy = make_proxy(engine, clock, upstream_retries=0, breaker_reset_s=10)
-    proxy.sleep = sleep
+    proxy.upstreams.sleep = sleep
     opened_at = clock.now
     for _ in range(3):
         with pytest.raises(Problem):
             await exchange(proxy)
-    breaker = proxy.replicas["rewards"].breaker("http://rewards")
+    breaker = proxy.upstreams.replicas["rewards"].breaker("http://rewards")
     for _ in range(4):  # probes find it down: still open
         await asyncio.sleep(0)
     assert breaker.state(clock.now) is State.OPEN and engine.calls > 3
@@ -357,7 +357,7 @@ async def test_a_ready_upstream_closes_the_open_circuit_without_waiting_for_the_
     assert "http://rewards/readyz" in engine.urls
     reply = await exchange(proxy)
     assert reply.status == 200
-    await proxy.stop_probes()
+    await proxy.upstreams.stop()
 
 
 async def test_500_answers_do_not_open_the_breaker() -> None:
@@ -446,7 +446,7 @@ async def test_a_replica_that_refuses_is_retried_elsewhere_then_left_out() -> No
     sent = hosts(engine)
     assert sent.count("r1") == 2  # its circuit opened after two refusals
     assert sent[-4:].count("r1") == 0
-    await proxy.stop_probes()
+    await proxy.upstreams.stop()
 
 
 async def test_a_replica_that_is_not_ready_gets_nothing_until_it_is() -> None:
@@ -459,8 +459,8 @@ async def test_a_replica_that_is_not_ready_gets_nothing_until_it_is() -> None:
     engine = ReplicaEngine()
     engine.not_ready.add("r2")
     proxy = replicated(engine, clock)
-    proxy.sleep = sleep
-    await proxy.check_replicas()
+    proxy.upstreams.sleep = sleep
+    await proxy.upstreams.check_replicas()
     for _ in range(4):
         await exchange(proxy)
     assert "r2" not in hosts(engine)
@@ -471,7 +471,7 @@ async def test_a_replica_that_is_not_ready_gets_nothing_until_it_is() -> None:
     for _ in range(3):
         await exchange(proxy)
     assert sorted(hosts(engine)) == ["r0", "r1", "r2"]
-    await proxy.stop_probes()
+    await proxy.upstreams.stop()
 
 
 async def test_every_replica_down_is_a_503_with_retry_after() -> None:
@@ -483,7 +483,7 @@ async def test_every_replica_down_is_a_503_with_retry_after() -> None:
     with pytest.raises(Problem) as caught:
         await exchange(proxy)
     assert (caught.value.status, caught.value.headers) == (503, {"Retry-After": "5"})
-    await proxy.stop_probes()
+    await proxy.upstreams.stop()
 
 
 def test_a_malformed_replica_list_is_refused_at_startup() -> None:

@@ -15,7 +15,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from gateway.proxy import ConnectFailed, Proxy, TransportFailed
+from gateway.engines import ConnectFailed, TransportFailed
+from gateway.proxy import Proxy
 from servicekit import tracing
 from servicekit.auth import CurrentPrincipal
 from servicekit.problems import Problem, problem_responses
