@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import events
-from gateway.domain import apikeys, lockout, refresh, roles
+from gateway.domain import apikeys, identified, lockout, refresh, roles
 from gateway.domain.tenants import DEFAULT_TIMEZONE, TenantStatus, valid_slug, valid_timezone
 from gateway.orm import ApiKey, OneTimeToken, Operator, RefreshToken, Tenant
 from gateway.repository import Repository
@@ -93,6 +94,7 @@ class Identity:
             max_failures=settings.login_max_failures,
             lockout=timedelta(minutes=settings.lockout_minutes),
         )
+        self.identifications = identified.RecentIdentifications(settings.member_identified_window_s)
 
     # ---------------------------------------------------------------- tenants
 
@@ -566,8 +568,12 @@ class Identity:
     ) -> IssuedToken:
         if apikeys.Scope.MEMBERS_WRITE not in key.scopes:
             raise Problem(403, "missing-scope", "Missing scope", "the key needs members:write")
-        async with transaction(self.sessions) as session:
-            await add_event(session, events.member_identified(key.tenant_id, external_id, profile))
+        print_ = identified.fingerprint(key.tenant_id, external_id, profile)
+        if self.identifications.is_news(print_, time.monotonic()):
+            async with transaction(self.sessions) as session:
+                event = events.member_identified(key.tenant_id, external_id, profile)
+                await add_event(session, event)
+            self.identifications.published(print_, time.monotonic())
         return self.issuer.issue(
             subject=external_id,
             tenant_id=key.tenant_id,

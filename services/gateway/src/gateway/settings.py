@@ -111,6 +111,9 @@ class Settings(ServiceSettings):
     previous_signing_key_pem: SecretStr | None = None
     access_token_ttl_s: int = 900
     member_token_ttl_s: int = 900
+    # A member token minted with the same profile within this many seconds of the last
+    # published member.identified publishes none (gateway.domain.identified).
+    member_identified_window_s: float = 600.0
     refresh_token_ttl_days: int = 30
 
     # Identity

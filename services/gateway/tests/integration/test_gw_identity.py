@@ -263,6 +263,20 @@ async def test_api_keys_are_shown_once_work_for_member_tokens_and_revoke_at_once
     }
     [identified] = await gateway.events("quanzi.gateway.member.identified.v1")
     assert identified["external_id"] == "crm-42" and identified["profile"]["display_name"] == "小林"
+    # The app opened again with the same profile: a token, and no second event; a changed
+    # profile is news.
+    for profile in ({"display_name": "小林"}, {"display_name": "小林", "city": "杭州"}):
+        again = await gateway.client.post(
+            "/v1/member-tokens",
+            headers={"X-Api-Key": key},
+            json={"external_id": "crm-42", "profile": profile},
+        )
+        assert again.status_code == 201, again.text
+    identified_events = await gateway.events("quanzi.gateway.member.identified.v1")
+    assert [e["profile"] for e in identified_events] == [
+        {"display_name": "小林"},
+        {"display_name": "小林", "city": "杭州"},
+    ]
     used = (await gateway.client.get("/v1/api-keys", headers=bearer(owner))).json()["items"]
     assert used[0]["last_used_at"] is not None
 
