@@ -14,9 +14,7 @@ down_revision = "0010"
 
 def upgrade() -> None:
     with op.batch_alter_table("sequence_runs") as batch:
-        batch.add_column(
-            sa.Column("occasion", sa.String(40), nullable=False, server_default="")
-        )
+        batch.add_column(sa.Column("occasion", sa.String(40), nullable=False, server_default=""))
         batch.drop_constraint("uq_sequence_runs_membership", type_="unique")
         batch.create_unique_constraint(
             "uq_sequence_runs_occasion", ["sequence_id", "membership_id", "occasion"]
