@@ -2,7 +2,8 @@
 through two routing codes (a poster and a partner), some pay, one refunds, some check in;
 the channel funnel, the cohort and the activity figures are what this test counts itself;
 members left idle go silent on insights' development clock (not by sleeping), are listed,
-and `member.went_silent` is on the topic with each member's hold-out arm."""
+and `member.went_silent` is on the topic with each member's hold-out arm; the operator's
+reactivation sequence (content) reaches the contacted members and none held out."""
 
 from __future__ import annotations
 
@@ -28,8 +29,11 @@ if TYPE_CHECKING:
 OB = "/v1/onboarding"
 AC = "/v1/activities"
 IN = "/v1/insights"
+CT = "/v1/content"
 DAY_S = 24 * 3600
 WENT_SILENT = "quanzi.insights.member.went_silent.v1"
+STEP_DELIVERED = "quanzi.content.sequence.step_delivered.v1"
+SILENT = ("p0", "p1", "p2", "q1", "q2")  # everyone but the refunded q0
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -79,6 +83,41 @@ async def silent_events(bootstrap: str, community_id: str, count: int) -> list[d
     raise AssertionError("unreachable")
 
 
+async def nudged(bootstrap: str, sequence_id: str, members: set[str]) -> set[str]:
+    """The members a reactivation sequence's first step went to, read off content.sequences
+    until every one of ``members`` is there (anyone else found on the way is returned too)."""
+    consumer = AIOKafkaConsumer(
+        "content.sequences",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
+    )
+    await consumer.start()
+    found: set[str] = set()
+    try:
+        async with asyncio.timeout(60):
+            async for record in consumer:
+                headers = {name: value.decode() for name, value in record.headers}
+                data = json.loads(record.value)
+                if headers["ce_type"] == STEP_DELIVERED and data["sequence_id"] == sequence_id:
+                    found.add(data["member_id"])
+                    if members <= found:
+                        return found
+    finally:
+        await consumer.stop()
+    raise AssertionError("unreachable")
+
+
+def mixed_arms(tenant_id: str, community_id: str) -> str:
+    """A member-id tail that puts the silent members in both arms (held out at 50 %), so
+    the journey sees a contacted and a held-out member whatever the community's id."""
+    while True:
+        tail = uuid.uuid4().hex[:8]
+        arms = {held_out(tenant_id, community_id, f"{n}-{tail}", 50) for n in SILENT}
+        if arms == {True, False}:
+            return tail
+
+
 def test_channels_cohort_activity_and_silent_members(platform: Platform, tenant: Tenant) -> None:
     clock = Path(platform.env_for("insights")["QUANZI_INSIGHTS_CLOCK_OFFSET_FILE"])
     suffix = uuid.uuid4().hex[:8]
@@ -114,6 +153,7 @@ def test_channels_cohort_activity_and_silent_members(platform: Platform, tenant:
                 )
             )
             cid = community["id"]
+            tail = mixed_arms(tenant.id, cid)
             groups = client.get(f"{OB}/communities/{cid}/groups", headers=owner).json()["items"]
             for code, channel in (("POSTER", "poster"), ("PARTNER", "partner")):
                 created(
@@ -133,7 +173,7 @@ def test_channels_cohort_activity_and_silent_members(platform: Platform, tenant:
             for name, code in [(f"p{i}", "POSTER") for i in range(3)] + [
                 (f"q{i}", "PARTNER") for i in range(3)
             ]:
-                member_id = f"{name}-{suffix}"
+                member_id = f"{name}-{tail}"
                 minted = client.post(
                     "/v1/member-tokens",
                     headers={"X-Api-Key": tenant.api_key},
@@ -153,7 +193,7 @@ def test_channels_cohort_activity_and_silent_members(platform: Platform, tenant:
                         json={
                             "reference": f"wx-{name}-{suffix}",
                             "community_id": cid,
-                            "member_id": f"{name}-{suffix}",
+                            "member_id": f"{name}-{tail}",
                             "amount_cents": 9900,
                             "currency": "CNY",
                         },
@@ -229,6 +269,28 @@ def test_channels_cohort_activity_and_silent_members(platform: Platform, tenant:
             )
             assert series.status_code == 200 and series.text.lstrip("\ufeff").startswith("day,")
 
+            # the operator's reactivation sequence for this community (content)
+            steps = [{"delay_s": 0, "kind": "message", "body": "好久不见，本周共读第三章"}]
+            sequence = eventually(
+                lambda: (
+                    (
+                        answer := client.post(
+                            f"{CT}/sequences",
+                            headers=owner,
+                            json={
+                                "name": "沉默唤醒",
+                                "trigger": "silent",
+                                "community_id": cid,
+                                "steps": steps,
+                            },
+                        )
+                    ).status_code
+                    == 201
+                    and answer.json()
+                ),
+                "content saw the community",
+            )
+
             # one idle day is enough here; half are held out of outreach
             settings = client.put(
                 f"{IN}/communities/{cid}/settings",
@@ -245,7 +307,7 @@ def test_channels_cohort_activity_and_silent_members(platform: Platform, tenant:
 
             silent = eventually(listed, "the silence timers fired")
             names = {item["member_id"] for item in silent}
-            assert names == {f"{n}-{suffix}" for n in ("p0", "p1", "p2", "q1", "q2")}
+            assert names == {f"{n}-{tail}" for n in SILENT}
             for item in silent:
                 assert item["held_out"] is held_out(tenant.id, cid, item["member_id"], 50)
     finally:
@@ -254,3 +316,13 @@ def test_channels_cohort_activity_and_silent_members(platform: Platform, tenant:
     assert {e["member_id"] for e in events} == names
     assert all(e["held_out"] is held_out(tenant.id, cid, e["member_id"], 50) for e in events)
     assert all(e["silent_after_days"] == 1 for e in events)
+
+    # content nudged the contacted members (a step on content.sequences) and no held-out one
+    contacted = {e["member_id"] for e in events if not e["held_out"]}
+    reached = asyncio.run(nudged(platform.bootstrap_servers, sequence["id"], contacted))
+    assert reached == contacted and 0 < len(contacted) < len(names)
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        detail = client.get(f"{CT}/sequences/{sequence['id']}", headers=bearer(tenant.owner_token))
+    assert detail.status_code == 200, detail.text
+    assert sum(detail.json()["runs"].values()) == len(contacted)  # no run for the held out
+    assert detail.json()["reach"] == [{"delivered": len(contacted), "skipped": 0}]

@@ -47,10 +47,11 @@ AUDIENCE = ConsumerSpec(
     },
 )
 
-# Newcomer sequences: their own group, so a slow projection never holds a welcome back.
+# Newcomer and reactivation sequences: their own group, so a slow projection never holds
+# a welcome back; insights' silences and returns start and stop reactivation runs.
 SEQUENCES = ConsumerSpec(
     name="sequences",
-    topics=["onboarding.memberships"],
+    topics=["onboarding.memberships", "insights.members"],
     handlers=sequences.HANDLERS,
 )
 

@@ -403,7 +403,7 @@ sequences = sa.Table(
     sa.Column("tenant_id", sa.String(36), nullable=False),
     sa.Column("community_id", sa.String(200), nullable=True),  # null: every community
     sa.Column("name", sa.String(100), nullable=False),
-    sa.Column("trigger", sa.String(16), nullable=False),  # welcomed | activated
+    sa.Column("trigger", sa.String(16), nullable=False),  # welcomed | activated | silent
     sa.Column("steps", sa.JSON, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
@@ -411,7 +411,9 @@ sequences = sa.Table(
     sa.Index("ix_sequences_tenant", "tenant_id", "trigger"),
 )
 
-# One run per sequence and membership: a repeated trigger starts nothing new.
+# One run per sequence, membership and occasion: a repeated trigger starts nothing new.
+# The occasion is empty for newcomer sequences (once per membership) and the silence's
+# start for reactivation ones (once per silence).
 sequence_runs = sa.Table(
     "sequence_runs",
     metadata,
@@ -427,8 +429,13 @@ sequence_runs = sa.Table(
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("ended_at", UtcDateTime, nullable=True),
     sa.Column("stop_reason", sa.String(32), nullable=True),
-    sa.UniqueConstraint("sequence_id", "membership_id", name="uq_sequence_runs_membership"),
+    sa.Column("occasion", sa.String(40), nullable=False, server_default=""),
+    sa.UniqueConstraint(
+        "sequence_id", "membership_id", "occasion", name="uq_sequence_runs_occasion"
+    ),
     sa.Index("ix_sequence_runs_membership", "tenant_id", "membership_id"),
+    # A member's reactivation runs in a community, stopped when they come back.
+    sa.Index("ix_sequence_runs_member", "tenant_id", "member_id", "community_id"),
 )
 
 # A step a run reached, once (the primary key): delivered or skipped by its condition.

@@ -1,5 +1,6 @@
-"""Newcomer sequences on SQLite and PostgreSQL: onboarding's events through the
-``content.sequences`` handler table, steps fired by the timer runner on a moved clock."""
+"""Newcomer and reactivation sequences on SQLite and PostgreSQL: onboarding's and
+insights' events through the ``content.sequences`` handler table, steps fired by the
+timer runner on a moved clock."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from content import app as content_app
 from content.sequences.service import STEP_TIMER, fire_step
 from servicekit.consumer import apply_run
+from servicekit.contracts import Registry
 from servicekit.db import transaction
 from servicekit.events import Event
 from servicekit.tables import timers
@@ -208,3 +210,123 @@ async def test_two_replicas_firing_at_once_deliver_each_step_once(api: Any) -> N
             await asyncio.gather(*(replica.fire_due(when) for replica in replicas))
     delivered = [(e.data["member_id"], e.data["step"]) for e in await api.published(DELIVERED)]
     assert sorted(delivered) == sorted((m, s) for m in members for s in (0, 1))
+
+
+# --- reactivation sequences: insights' silences and returns --------------------------------
+
+REACTIVATION = [
+    {"delay_s": 0, "kind": "message", "body": "好久不见，本周话题等你来聊"},
+    {"delay_s": 3 * 86400, "kind": "post", "title": "错过的精华", "body": "这周的三篇精华"},
+]
+
+
+def silence(member_id: str, since: datetime, *, held_out: bool = False, **data: Any) -> Event:
+    return _insights(
+        "went_silent",
+        member_id,
+        {
+            "last_engaged_at": (since - timedelta(days=14)).isoformat(),
+            "silent_since": since.isoformat(),
+            "silent_after_days": 14,
+            "held_out": held_out,
+            **data,
+        },
+    )
+
+
+def reactivated(member_id: str, since: datetime, at: datetime) -> Event:
+    data = {"silent_since": since.isoformat(), "reactivated_at": at.isoformat()}
+    return _insights("reactivated", member_id, {**data, "held_out": False})
+
+
+def _insights(kind: str, member_id: str, data: dict[str, Any]) -> Event:
+    data = {"tenant_id": TENANT, "community_id": "c-1", "member_id": member_id, **data}
+    event = Event(
+        type=f"quanzi.insights.member.{kind}.v1",
+        source="/insights",
+        tenant_id=TENANT,
+        topic="insights.members",
+        key=member_id,
+        data=data,
+    )
+    Registry.load().validate(event)  # what we feed in is what insights may send
+    return event
+
+
+async def feed_batch(api: Any, *events: Event) -> None:
+    """One poll's run of one type, in one transaction, as the consumer applies it."""
+    async with transaction(api.app.state.sessions) as session:
+        await apply_run(content_app.SEQUENCES.handlers[events[0].type], session, list(events))
+
+
+async def test_a_silence_nudges_contacted_members_and_never_held_out_ones(api: Any) -> None:
+    sequence = await _sequence(api, name="唤醒", trigger="silent", steps=REACTIVATION)
+    newcomer = await _sequence(api, steps=STEPS[:1])  # a welcome is no silence
+    start = utcnow()
+    for member in ("m-1", "m-2", "m-3"):
+        await api.seat(member, at=start - timedelta(days=30))
+    await api.seat("m-4", at=start - timedelta(days=30))
+    await api.deliver(api.membership("left", "m-4", at=start - timedelta(days=1)))
+    since = start - timedelta(hours=1)
+    await feed_batch(
+        api,
+        silence("m-1", since),
+        silence("m-2", since, held_out=True),  # the control arm: nothing, ever
+        silence("m-3", since, community_id="c-2"),  # no seat there: no outreach
+        silence("m-4", since),  # left: no outreach to a former member
+        silence("m-5", since),  # never seated here
+    )
+    await feed_batch(api, silence("m-1", since))  # redelivered: no second run
+    assert await fire(api, utcnow()) == 1
+    await fire(api, utcnow() + timedelta(days=3, minutes=1))
+    delivered = await api.published(DELIVERED)
+    assert [(e.data["member_id"], e.data["step"]) for e in delivered] == [("m-1", 0), ("m-1", 1)]
+    assert {e.data["membership_id"] for e in delivered} == {"ms-m-1-c-1"}
+    assert {e.data["sequence_id"] for e in delivered} == {sequence["id"]}
+    detail = await _detail(api, sequence["id"])
+    assert detail["trigger"] == "silent"
+    assert detail["runs"] == {"running": 0, "done": 1, "stopped": 0}
+    assert (await _detail(api, newcomer["id"]))["runs"] == {"running": 0, "done": 0, "stopped": 0}
+
+
+async def test_a_return_stops_the_nudges_and_a_new_silence_starts_them_again(api: Any) -> None:
+    sequence = await _sequence(api, name="唤醒", trigger="silent", steps=REACTIVATION)
+    newcomer = await _sequence(api, trigger="activated", steps=STEPS[1:2])
+    start = utcnow()
+    await api.seat("m-1", at=start)
+    await feed(api, api.membership("activated", "m-1", at=start))  # a newcomer run
+    await feed_batch(api, silence("m-1", start))
+    await fire(api, utcnow())  # the first nudge: counted from when content heard of it
+    await feed(api, reactivated("m-1", start, start + timedelta(hours=2)))
+    await fire(api, start + timedelta(days=10))
+    steps = [(e.data["sequence_id"], e.data["step"]) for e in await api.published(DELIVERED)]
+    # the nudge's second step never went; the newcomer sequence went on
+    assert steps == [(sequence["id"], 0), (newcomer["id"], 0)]
+    detail = await _detail(api, sequence["id"])
+    assert detail["runs"] == {"running": 0, "done": 0, "stopped": 1}
+    assert [r["delivered"] for r in detail["reach"]] == [1, 0]
+    assert (await _detail(api, newcomer["id"]))["runs"]["done"] == 1
+    # silent again later: a new silence, a new run (the first is not in its way)
+    again = start + timedelta(days=20)
+    await feed_batch(api, silence("m-1", again))
+    await fire(api, utcnow())
+    assert (await _detail(api, sequence["id"]))["runs"] == {"running": 1, "done": 0, "stopped": 1}
+    assert [e.data["step"] for e in await api.published(DELIVERED)][-1] == 0
+
+
+async def test_a_refund_stops_a_reactivation_run_and_conditions_still_apply(api: Any) -> None:
+    steps = [
+        {**REACTIVATION[0], "condition": {"tiers": ["core"]}},
+        REACTIVATION[1],
+    ]
+    sequence = await _sequence(api, name="唤醒", trigger="silent", steps=steps)
+    start = utcnow()
+    await api.seat("m-1", at=start - timedelta(days=30), tier="trial")
+    await feed_batch(api, silence("m-1", start))
+    await fire(api, utcnow())
+    await feed(api, api.membership("refunded", "m-1", at=utcnow()))
+    await fire(api, utcnow() + timedelta(days=10))
+    assert await api.published(DELIVERED) == []  # a trial seat: skipped; then refunded
+    detail = await _detail(api, sequence["id"])
+    assert detail["runs"] == {"running": 0, "done": 0, "stopped": 1}
+    assert detail["reach"] == [{"delivered": 0, "skipped": 1}, {"delivered": 0, "skipped": 0}]

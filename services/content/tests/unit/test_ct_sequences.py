@@ -1,4 +1,6 @@
-"""Newcomer sequences' rules, directly: step rules, due times, conditions, triggers."""
+"""Sequences' rules, directly: step rules, due times, conditions, triggers, and the
+reactivation rules (held-out members never started, a return ends the run, the seat a
+silence is about)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from content.audience.domain import Tier
+from content.audience.domain import MembershipState, Status, Tier
 from content.sequences import domain
 from content.sequences.domain import Condition, Step, StepKind, Trigger
 
@@ -74,3 +76,70 @@ def test_a_sequence_applies_to_its_trigger_in_its_community_or_everywhere() -> N
     assert domain.applies(Trigger.WELCOMED, "c-1", Trigger.WELCOMED, "c-1")
     assert not domain.applies(Trigger.WELCOMED, "c-2", Trigger.WELCOMED, "c-1")
     assert not domain.applies(Trigger.ACTIVATED, None, Trigger.WELCOMED, "c-1")
+
+
+@given(
+    st.sampled_from(list(Trigger)),
+    st.sampled_from(list(Trigger)),
+    st.sampled_from([None, "c-1", "c-2"]),
+    st.sampled_from(["c-1", "c-2"]),
+)
+def test_a_held_out_member_is_never_started(
+    trigger: Trigger, event: Trigger, sequence_community: str | None, community_id: str
+) -> None:
+    assert not domain.applies(trigger, sequence_community, event, community_id, held_out=True)
+    # contacted: exactly the newcomer rule, whatever the trigger
+    contacted = domain.applies(trigger, sequence_community, event, community_id, held_out=False)
+    assert contacted == (trigger is event and sequence_community in (None, community_id))
+
+
+def test_a_silence_starts_reactivation_sequences_only() -> None:
+    assert domain.applies(Trigger.SILENT, None, Trigger.SILENT, "c-1")
+    assert not domain.applies(Trigger.WELCOMED, None, Trigger.SILENT, "c-1")
+    assert not domain.applies(Trigger.SILENT, None, Trigger.ACTIVATED, "c-1")
+
+
+def test_a_return_ends_reactivation_runs_and_no_newcomer_run() -> None:
+    assert domain.ends_on_return(Trigger.SILENT)
+    assert not domain.ends_on_return(Trigger.WELCOMED)
+    assert not domain.ends_on_return(Trigger.ACTIVATED)
+
+
+@given(st.datetimes(timezones=st.just(UTC)), st.datetimes(timezones=st.just(UTC)))
+def test_each_silence_is_its_own_occasion_and_a_newcomer_run_has_one(
+    first: datetime, second: datetime
+) -> None:
+    one = domain.occasion(Trigger.SILENT, first)
+    assert one == domain.occasion(Trigger.SILENT, first)  # a redelivery: the same run
+    assert (one == domain.occasion(Trigger.SILENT, second)) == (first == second)
+    assert len(one) <= 40  # the column
+    for trigger in (Trigger.WELCOMED, Trigger.ACTIVATED):
+        assert domain.occasion(trigger, first) == ""
+
+
+def seat(community_id: str, status: Status, hours: int = 0) -> MembershipState:
+    return MembershipState("m-1", community_id, status, T0 + timedelta(hours=hours), "core")
+
+
+def test_a_silence_is_about_the_seated_membership_in_its_community() -> None:
+    mine = [
+        ("ms-old", seat("c-1", Status.LEFT)),
+        ("ms-other", seat("c-2", Status.ACTIVE)),
+        ("ms-now", seat("c-1", Status.ACTIVE, hours=5)),
+    ]
+    assert domain.reachable(mine, "c-1") == mine[2]
+    assert domain.reachable(mine, "c-2") == mine[1]
+    assert domain.reachable(mine, "c-3") is None
+    assert domain.reachable([], "c-1") is None
+
+
+@given(st.lists(st.tuples(st.sampled_from(list(Status)), st.integers(0, 100)), max_size=6))
+def test_no_seat_no_outreach_and_the_latest_seat_wins(found: list[tuple[Status, int]]) -> None:
+    mine = [(f"ms-{n}", seat("c-1", status, hours)) for n, (status, hours) in enumerate(found)]
+    chosen = domain.reachable(mine, "c-1")
+    seated = [one for one in mine if one[1].status is Status.ACTIVE]
+    if not seated:
+        assert chosen is None
+        return
+    assert chosen is not None and chosen[1].status is Status.ACTIVE
+    assert chosen[1].status_at == max(one[1].status_at for one in seated)

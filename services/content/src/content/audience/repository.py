@@ -69,11 +69,30 @@ class AudienceRepository:
             memberships.c.membership_id,
             *(memberships.c[name] for name in _STATE_COLUMNS),
         ).where(key.in_(sorted(set(keys))))
-        found = {}
+        return {
+            (row["tenant_id"], row["membership_id"]): _state(row)
+            for row in (await self.session.execute(query)).mappings()
+        }
+
+    async def of_members(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[tuple[str, MembershipState]]]:
+        """Every membership of the ``(tenant_id, member_id)`` keys, with its id, in one
+        statement (a member's seats by the member index)."""
+        if not keys:
+            return {}
+        key = sa.tuple_(memberships.c.tenant_id, memberships.c.member_id)
+        query = sa.select(
+            memberships.c.tenant_id,
+            memberships.c.membership_id,
+            *(memberships.c[name] for name in _STATE_COLUMNS),
+        ).where(key.in_(sorted(set(keys))))
+        found: dict[tuple[str, str], list[tuple[str, MembershipState]]] = {}
         for row in (await self.session.execute(query)).mappings():
-            state = {name: row[name] for name in _STATE_COLUMNS}
-            state["status"] = Status(row["status"])
-            found[(row["tenant_id"], row["membership_id"])] = MembershipState(**state)
+            state = _state(row)
+            found.setdefault((row["tenant_id"], state.member_id), []).append(
+                (row["membership_id"], state)
+            )
         return found
 
     async def save_memberships(self, states: dict[tuple[str, str], MembershipState]) -> None:
@@ -214,6 +233,12 @@ class AudienceRepository:
             _seats(rows, roles),
             int(level.level) if level is not None else 1,
         )
+
+
+def _state(row: sa.RowMapping) -> MembershipState:
+    state = {name: row[name] for name in _STATE_COLUMNS}
+    state["status"] = Status(row["status"])
+    return MembershipState(**state)
 
 
 def _seats(rows: Sequence[sa.RowMapping], roles: dict[str, set[str]]) -> tuple[Seat, ...]:

@@ -1,4 +1,5 @@
-"""Newcomer sequences (SOP): operators define them and see how far members got."""
+"""Newcomer and reactivation sequences (SOP): operators define them and see how far
+members got."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ NOT_FOUND = problem_responses({404: "No such sequence (or community) for this te
 @router.post(
     "/sequences",
     status_code=201,
-    summary="Define a newcomer sequence: steps after a welcome or an activation",
+    summary="Define a sequence: steps after a welcome, an activation or a silence",
     responses={**NOT_FOUND, 422: {"description": "Steps that break a rule"}},
 )
 async def create(body: SequenceIn, sessions: Sessions, principal: Editor) -> SequenceOut:
@@ -42,7 +43,7 @@ async def create(body: SequenceIn, sessions: Sessions, principal: Editor) -> Seq
     return SequenceOut.of(row)
 
 
-@router.get("/sequences", summary="The tenant's newcomer sequences, oldest first")
+@router.get("/sequences", summary="The tenant's sequences, oldest first")
 async def list_sequences(sessions: Sessions, principal: Reader) -> list[SequenceOut]:
     async with read_only(sessions) as session:
         rows = await SequenceRepository(session).all(principal.tenant_id)

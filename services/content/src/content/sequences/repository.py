@@ -1,4 +1,4 @@
-"""Queries of newcomer sequences, their runs and the steps reached."""
+"""Queries of newcomer and reactivation sequences, their runs and the steps reached."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ class SequenceRepository:
         return (await self.session.execute(query)).all()
 
     async def start_run(self, values: dict[str, Any]) -> bool:
-        """False when this sequence already ran for this membership."""
+        """False when this sequence already ran for this membership and occasion."""
         return await insert_ignore(self.session, sequence_runs, values)
 
     async def run(self, run_id: str, *, lock: bool = False) -> Row | None:
@@ -68,6 +68,24 @@ class SequenceRepository:
                 sequence_runs.c.status == RunStatus.RUNNING.value,
             )
             .with_for_update()
+        )
+        return (await self.session.execute(query)).all()
+
+    async def running_of_member(
+        self, tenant_id: str, member_id: str, community_id: str, triggers: Sequence[str]
+    ) -> Sequence[Row]:
+        """The member's running runs in the community, of sequences with these triggers."""
+        query = (
+            sa.select(sequence_runs)
+            .join(sequences, sequences.c.id == sequence_runs.c.sequence_id)
+            .where(
+                sequence_runs.c.tenant_id == tenant_id,
+                sequence_runs.c.member_id == member_id,
+                sequence_runs.c.community_id == community_id,
+                sequence_runs.c.status == RunStatus.RUNNING.value,
+                sequences.c.trigger.in_(triggers),
+            )
+            .with_for_update(of=sequence_runs)
         )
         return (await self.session.execute(query)).all()
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of newcomer sequences."""
+"""Request and response bodies of newcomer and reactivation sequences."""
 
 from __future__ import annotations
 
@@ -41,9 +41,16 @@ class StepIn(Body):
 class SequenceIn(Body):
     name: Annotated[Line, Field(min_length=1, max_length=100)]
     community_id: Annotated[Line | None, Field(max_length=200)] = Field(
-        default=None, description="Only this community's newcomers; absent: every community"
+        default=None,
+        description="Only this community's members; absent: every community",
     )
-    trigger: Trigger
+    trigger: Trigger = Field(
+        description=(
+            "welcomed or activated (onboarding): a newcomer sequence; silent (insights' "
+            "member.went_silent): a reactivation sequence, never started for a held-out "
+            "member and stopped when the member engages again"
+        )
+    )
     steps: Annotated[list[StepIn], Field(min_length=1, max_length=20)]
 
 

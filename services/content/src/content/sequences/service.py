@@ -1,5 +1,6 @@
-"""Use cases of newcomer sequences: define them, start and stop runs from onboarding's
-events, fire each step once from its timer, and count how many members reached it."""
+"""Use cases of newcomer and reactivation sequences: define them, start and stop runs
+from onboarding's and insights' events, fire each step once from its timer, and count how
+many members reached it."""
 
 from __future__ import annotations
 
@@ -135,7 +136,7 @@ async def reach(session: AsyncSession, sequence: Row) -> Reach:
     return Reach(runs, steps)
 
 
-# --- runs, from onboarding's events and the step timers -----------------------------------
+# --- runs, from onboarding's and insights' events and the step timers ---------------------
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,8 @@ class Start:
     community_id: str
     tier: str | None
     at: datetime
+    held_out: bool = False  # insights' control arm: never started
+    occasion: str = ""  # see domain.occasion
 
 
 async def start(session: AsyncSession, facts: Sequence[Start]) -> int:
@@ -162,14 +165,19 @@ async def start(session: AsyncSession, facts: Sequence[Start]) -> int:
             active[key] = await repo.active(fact.tenant_id, fact.trigger.value)
         for sequence in active[key]:
             if domain.applies(
-                Trigger(sequence.trigger), sequence.community_id, fact.trigger, fact.community_id
+                Trigger(sequence.trigger),
+                sequence.community_id,
+                fact.trigger,
+                fact.community_id,
+                held_out=fact.held_out,
             ):
                 started += await _start_run(session, sequence, fact)
     return started
 
 
 async def _start_run(session: AsyncSession, sequence: Row, fact: Start) -> int:
-    """1 if the run started, 0 if this sequence already ran for this membership."""
+    """1 if the run started, 0 if this sequence already ran for this membership and
+    occasion."""
     run_id = str(uuid.uuid4())
     values = {
         "id": run_id,
@@ -184,6 +192,7 @@ async def _start_run(session: AsyncSession, sequence: Row, fact: Start) -> int:
         "started_at": fact.at,
         "ended_at": None,
         "stop_reason": None,
+        "occasion": fact.occasion,
     }
     if not await SequenceRepository(session).start_run(values):
         return 0
@@ -204,10 +213,71 @@ async def stop(
     session: AsyncSession, tenant_id: str, membership_id: str, reason: str, at: datetime
 ) -> None:
     """Leave, removal or refund: the membership's running runs stop, their next timer goes."""
+    runs = await SequenceRepository(session).running(tenant_id, membership_id)
+    await _stop_runs(session, runs, reason, at)
+
+
+async def _stop_runs(session: AsyncSession, runs: Sequence[Row], reason: str, at: datetime) -> None:
     repo = SequenceRepository(session)
-    for run in await repo.running(tenant_id, membership_id):
+    for run in runs:
         await repo.update_run(run.id, ended(RunStatus.STOPPED, at, reason))
         await timers.cancel(session, STEP_TIMER, f"{run.id}:{run.next_step}")
+
+
+@dataclass(frozen=True)
+class Silence:
+    """insights' ``member.went_silent``: the fields content reads."""
+
+    tenant_id: str
+    member_id: str
+    community_id: str
+    silent_since: datetime
+    held_out: bool
+
+
+async def start_silent(session: AsyncSession, silences: Sequence[Silence], now: datetime) -> int:
+    """Start the reactivation sequences of silent members, on the membership content's
+    projection seats them by in that community (the event names the member, not the
+    membership); no seat there, no run. Held-out members are left to ``domain.applies``.
+
+    A run counts from ``now``, when content hears of the silence, not from
+    ``silent_since``: a silence applied late (a lagging consumer, a replayed DLQ) starts
+    its nudges then instead of firing past-due ones in a burst, and another service's
+    clock never puts a run in the future."""
+    keys = [(silence.tenant_id, silence.member_id) for silence in silences]
+    memberships = await AudienceRepository(session).of_members(keys)
+    facts = []
+    for silence in silences:
+        mine = memberships.get((silence.tenant_id, silence.member_id), [])
+        found = domain.reachable(mine, silence.community_id)
+        if found is None:
+            continue
+        membership_id, state = found
+        facts.append(
+            Start(
+                tenant_id=silence.tenant_id,
+                trigger=Trigger.SILENT,
+                membership_id=membership_id,
+                member_id=silence.member_id,
+                community_id=silence.community_id,
+                tier=state.tier,
+                at=now,
+                held_out=silence.held_out,
+                occasion=domain.occasion(Trigger.SILENT, silence.silent_since),
+            )
+        )
+    return await start(session, facts)
+
+
+async def end_on_return(
+    session: AsyncSession, tenant_id: str, member_id: str, community_id: str, at: datetime
+) -> None:
+    """insights' ``member.reactivated``: the member came back, so their reactivation runs
+    in that community stop (no more nudges); newcomer runs go on."""
+    triggers = [trigger.value for trigger in Trigger if domain.ends_on_return(trigger)]
+    repo = SequenceRepository(session)
+    runs = await repo.running_of_member(tenant_id, member_id, community_id, triggers)
+    await _stop_runs(session, runs, "reactivated", at)
 
 
 async def fire_step(session: AsyncSession, timer: timers.Timer) -> None:
