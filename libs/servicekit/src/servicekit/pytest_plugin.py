@@ -13,11 +13,19 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from servicekit.devbroker import DevBroker, free_port
 from servicekit.testing import TokenMint, fresh_database, postgres_admin_dsn, postgres_available
 
 BACKENDS = ("sqlite", "postgres")
+
+
+# No per-example deadline: a property test checks rules, not speed (benchmarks measure
+# speed), and on a loaded CI machine an example's first run can take longer than any
+# fixed deadline for reasons that say nothing about the rule.
+settings.register_profile("quanzi", deadline=None)
+settings.load_profile("quanzi")
 
 
 @pytest.fixture(scope="session")
