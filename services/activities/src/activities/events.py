@@ -328,6 +328,9 @@ def referral_tier(
         "points": tier["points"],
         "badge": tier["badge"],
         "grant": grant,
+        # The member's tier in the campaign: rewards reverses what a tier_reached with
+        # this key credited when a revoked with the same key comes.
+        "tier_key": f"{campaign.id}/{member_id}/{tier_index}",
         "counted": counted,
         ("reached_at" if kind == REFERRAL_TIER_REACHED else "revoked_at"): at.isoformat(),
     }

@@ -146,7 +146,11 @@ async def test_the_top_three_are_awarded_once_even_if_the_timer_fires_twice(api:
     assert all(e.time == END for e in awarded)
     final = await standings(api, contest["id"])
     assert final["contest"]["status"] == "finished" and final["contest"]["ranked"] == 4
-    assert [(p["place"], p["member_id"]) for p in final["awarded"]] == [(1, "a"), (2, "b"), (3, "d")]
+    assert [(p["place"], p["member_id"]) for p in final["awarded"]] == [
+        (1, "a"),
+        (2, "b"),
+        (3, "d"),
+    ]
     assert final["standings"] == live["standings"]  # frozen at the end
     won = await api.client.get(f"{AC}/contests/{contest['id']}/me", headers=api.member("a"))
     assert won.json()["award"]["points"] == 500 and won.json()["place"] == 1

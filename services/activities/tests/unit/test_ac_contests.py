@@ -133,9 +133,7 @@ def test_status_and_refusals() -> None:
 
 members = st.sampled_from([f"m-{i}" for i in range(6)])
 keys = st.sampled_from(["checkins", "quiz-1", "quiz-2"])
-facts = st.lists(
-    st.builds(fact, members, keys, st.integers(0, 4), st.integers(0, 20)), max_size=40
-)
+facts = st.lists(st.builds(fact, members, keys, st.integers(0, 4), st.integers(0, 20)), max_size=40)
 
 
 def model(given_facts: list[Fact]) -> list[tuple[str, int, datetime]]:
