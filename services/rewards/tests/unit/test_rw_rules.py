@@ -13,8 +13,8 @@ from rewards.levels.domain import LevelScheme
 from rewards.rules.domain import (
     ACTIVITY_EVENTS,
     COMMENT_APPROVED,
-    CONTEST_AWARDED,
     COMMENT_REJECTED,
+    CONTEST_AWARDED,
     MEMBERSHIP_ACTIVATED,
     POST_RECOMMENDED,
     POST_REJECTED,
