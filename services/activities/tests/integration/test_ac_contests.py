@@ -265,6 +265,11 @@ async def test_refusals(api: Any) -> None:
         ({"start_date": "2026-12-05", "end_date": "2026-12-01"}, 422, "invalid-contest"),
         ({"end_date": "2026-12-31", "awards": [{"points": 0}]}, 422, None),
         ({"end_date": "2026-12-31", "awards": []}, 422, None),
+        (
+            {"community_id": None, "timezone": "Mars/Olympus", "end_date": "2026-12-31"},
+            422,
+            "invalid-contest",
+        ),
     ]
     for change, status, slug in cases:
         answer = await api.client.post(

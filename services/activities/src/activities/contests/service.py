@@ -67,6 +67,8 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
     else:
         tz_name = draft.timezone or DEFAULT_ZONE
     tz = zone(tz_name)
+    if tz.key != tz_name:  # ``zone`` falls back to the default for a name it does not know
+        raise Problem(422, "invalid-contest", "Invalid contest", f"unknown time zone: {tz_name}")
     ends_at = draft.period.ends_at(tz)
     if ends_at <= now:
         raise Problem(422, "invalid-contest", "Invalid contest", "the period is over already")
