@@ -324,3 +324,117 @@ def test_seven_days_a_make_up_card_completion_badge_and_a_quiz(
             assert eventually(badge, "the 7-day badge")["times"] == 1
     finally:
         clock.write_text("0")
+
+
+def test_a_contest_awards_its_top_three_once_even_if_its_timer_fires_twice(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """Through the gateway: four members check in to three challenges on one local day; a
+    contest over that day ranks them (a tie going to who got there first). Activities'
+    development clock then moves past the day's end, so its end timer fires and awards the
+    top 3; the operator's settlement, the same work a second firing does, changes nothing;
+    rewards credits each place's points once."""
+    clock = Path(platform.env_for("activities")["QUANZI_ACTIVITIES_CLOCK_OFFSET_FILE"])
+    suffix = uuid.uuid4().hex[:8]
+    shanghai = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(UTC).astimezone(shanghai).date()
+    try:
+        with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+            owner = bearer(tenant.owner_token)
+            community = client.post(
+                f"{OB}/communities",
+                headers=owner,
+                json={"slug": f"star-{suffix}", "name": "月度之星", "timezone": "Asia/Shanghai"},
+            )
+            assert community.status_code == 201, community.text
+            cid = community.json()["id"]
+            members: dict[str, dict[str, str]] = {}
+            for name in ("gold", "silver", "bronze", "fourth"):
+                member_id = f"{name}-{suffix}"
+                minted = client.post(
+                    "/v1/member-tokens",
+                    headers={"X-Api-Key": tenant.api_key},
+                    json={"external_id": member_id, "profile": {"display_name": name}},
+                )
+                members[member_id] = bearer(minted.json()["access_token"])
+                joined = client.post(f"{OB}/communities/{cid}/join", headers=members[member_id])
+                assert joined.status_code == 201, joined.text
+            gold, silver, bronze, fourth = members
+
+            def new_challenge(i: int) -> Any:
+                body = {
+                    "community_id": cid,
+                    "title": f"打卡 {i}",
+                    "start_date": (today - timedelta(days=1)).isoformat(),
+                    "end_date": (today + timedelta(days=5)).isoformat(),
+                    "required_days": 3,
+                }
+                answer = client.post(f"{AC}/challenges", headers=owner, json=body)
+                return answer.status_code == 201 and answer.json()["id"]
+
+            challenges = [
+                eventually(lambda i=i: new_challenge(i), "activities saw the community")
+                for i in range(3)
+            ]
+            contest_body = {
+                "community_id": cid,
+                "title": "今日打卡之星",
+                "metric": "checkins",
+                "start_date": today.isoformat(),
+                "end_date": today.isoformat(),
+                "awards": [{"points": 300, "badge": "冠军"}, {"points": 200}, {"points": 100}],
+            }
+            contest = client.post(f"{AC}/contests", headers=owner, json=contest_body)
+            assert contest.status_code == 201, contest.text
+            contest_id = contest.json()["id"]
+
+            def check_in(member: str, challenge_id: str) -> bool:
+                url = f"{AC}/challenges/{challenge_id}/checkins"
+                return client.post(url, headers=members[member], json={}).status_code == 201
+
+            # gold 3, silver 2, bronze 1, fourth 1 after bronze: bronze takes the tie.
+            for member, count in ((gold, 3), (silver, 2), (bronze, 1), (fourth, 1)):
+                for challenge_id in challenges[:count]:
+                    eventually(
+                        lambda m=member, c=challenge_id: check_in(m, c),
+                        "activities saw the membership",
+                    )
+            standings = client.get(f"{AC}/contests/{contest_id}/standings", headers=owner)
+            assert standings.status_code == 200, standings.text
+            assert [(s["member_id"], s["score"]) for s in standings.json()["standings"]] == [
+                (gold, 3),
+                (silver, 2),
+                (bronze, 1),
+                (fourth, 1),
+            ]
+
+            ends_at = datetime.fromisoformat(contest.json()["ends_at"])
+            clock.write_text(str((ends_at - datetime.now(UTC)).total_seconds() + 5))
+
+            def finished() -> Any:
+                found = client.get(f"{AC}/contests/{contest_id}", headers=owner).json()
+                return found["status"] == "finished" and found
+
+            settled = eventually(finished, "the end timer settled the contest")
+            again = client.post(f"{AC}/contests/{contest_id}/finish", headers=owner)
+            assert again.status_code == 200, again.text
+            assert again.json()["finished_at"] == settled["finished_at"]
+            final = client.get(f"{AC}/contests/{contest_id}/standings", headers=owner).json()
+            assert [(p["member_id"], p["points"]) for p in final["awarded"]] == [
+                (gold, 300),
+                (silver, 200),
+                (bronze, 100),
+            ]
+            mine = client.get(f"{AC}/contests/{contest_id}/me", headers=members[fourth]).json()
+            assert (mine["place"], mine["award"]) == (4, None)
+
+            def credited(member: str) -> list[int]:
+                items = client.get("/v1/rewards/me/entries", headers=members[member]).json()
+                return [e["points"] for e in items["items"] if e["rule_id"] == "contest-award"]
+
+            for member, points in ((gold, 300), (silver, 200), (bronze, 100)):
+                assert eventually(lambda m=member: credited(m), f"{member} credited") == [points]
+            assert credited(fourth) == []
+            assert [credited(m) for m in (gold, silver, bronze)] == [[300], [200], [100]]
+    finally:
+        clock.write_text("0")

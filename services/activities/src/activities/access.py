@@ -35,6 +35,14 @@ async def now(request: Request) -> datetime:
     return utcnow() + timedelta(seconds=_offset(path)) if path else utcnow()
 
 
+def clock_of(offset_file: str | None) -> Callable[[], datetime]:
+    """The timers' "now": the wall clock, moved by the development-only offset file when
+    one is configured, so a journey that moves the routes' days moves the timers too."""
+    if not offset_file:
+        return utcnow
+    return lambda: utcnow() + timedelta(seconds=_offset(offset_file))
+
+
 def _offset(path: str) -> float:
     try:
         return float(Path(path).read_text().strip() or 0)

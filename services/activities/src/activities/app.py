@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from activities import events
+from activities.access import clock_of
 from activities.challenges import api as challenges_api
+from activities.contests import api as contests_api
+from activities.contests import service as contests_service
 from activities.draws import api as draws_api
 from activities.draws import service as draws_service
 from activities.drops import api as drops_api
@@ -64,17 +67,19 @@ TIMERS = {
     meetups_service.OFFER_TIMER: meetups_service.lapse_due,
     meetups_service.END_TIMER: meetups_service.end_due,
     referrals_service.SETTLE_TIMER: referrals_service.settle_due,
+    contests_service.END_TIMER: contests_service.end_due,
 }
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
     return create_service_app(
         ServiceSpec(
-            settings=settings or Settings(),
+            settings=settings,
             title="Quanzi activities",
             description=(
                 "Campaigns that keep members active: "
-                "check-ins, quizzes, draws, polls, meetups, referrals."
+                "check-ins, quizzes, draws, polls, meetups, referrals, contests."
             ),
             routers=[
                 challenges_api.router,
@@ -85,9 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 meetups_api.router,
                 referrals_api.router,
                 talks_api.router,
+                contests_api.router,
             ],
             produces=events.TOPICS,
             consumers=[MEMBERS, LEVELS, REFERRALS],
             timers=TIMERS,
+            clock=clock_of(settings.clock_offset_file),
         )
     )

@@ -328,7 +328,64 @@ def referral_tier(
         "points": tier["points"],
         "badge": tier["badge"],
         "grant": grant,
+        # The member's tier in the campaign: rewards reverses what a tier_reached with
+        # this key credited when a revoked with the same key comes.
+        "tier_key": f"{campaign.id}/{member_id}/{tier_index}",
         "counted": counted,
         ("reached_at" if kind == REFERRAL_TIER_REACHED else "revoked_at"): at.isoformat(),
     }
     return _event(kind, campaign.tenant_id, member_id, campaign.id, data, at)
+
+
+CONTEST_FINISHED = "quanzi.activities.contest.finished.v1"
+CONTEST_AWARDED = "quanzi.activities.contest.awarded.v1"
+
+
+def _contest(contest: Any) -> dict[str, Any]:
+    return {
+        "contest_id": contest.id,
+        "community_id": contest.community_id,
+        "scope": contest.scope,
+        "metric": contest.metric,
+    }
+
+
+def contest_finished(contest: Any, ranked: int, awards: list[Any], at: datetime) -> Event:
+    """Once per contest, keyed by its community (the tenant for a tenant-wide one)."""
+    data = {
+        **_contest(contest),
+        "title": contest.title,
+        "start_date": contest.start_date.isoformat(),
+        "end_date": contest.end_date.isoformat(),
+        "ranked": ranked,
+        "winners": [
+            {
+                "place": a["place"],
+                "member_id": a["member_id"],
+                "score": a["score"],
+                "points": a["points"],
+                "badge": a["badge"],
+                "title": a["title"],
+            }
+            for a in awards
+        ],
+        "finished_at": at.isoformat(),
+    }
+    key = contest.community_id or contest.tenant_id
+    return _event(CONTEST_FINISHED, contest.tenant_id, key, contest.id, data, at)
+
+
+def contest_awarded(contest: Any, award: dict[str, Any], at: datetime) -> Event:
+    """One per awarded place: rewards credits ``points`` (0: none) and counts badges."""
+    data = {
+        **_contest(contest),
+        "award_id": award["award_id"],
+        "member_id": award["member_id"],
+        "place": award["place"],
+        "score": award["score"],
+        "points": award["points"],
+        "badge": award["badge"],
+        "title": award["title"],
+        "awarded_at": at.isoformat(),
+    }
+    return _event(CONTEST_AWARDED, contest.tenant_id, award["member_id"], contest.id, data, at)

@@ -478,3 +478,47 @@ talk_votes = sa.Table(
     sa.Column("member_id", sa.String(200), primary_key=True),
     sa.Column("voted_at", UtcDateTime, nullable=False),
 )
+
+# --- contests: members ranked by an activity metric, the top N awarded once ---------------
+
+# ``starts_at``/``ends_at`` are the period's local midnights in ``timezone`` (fixed at
+# creation); ``finished_at`` is set once, by the settlement that writes the awards.
+contests = sa.Table(
+    "contests",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=True),  # None: tenant-wide
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("metric", sa.String(32), nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("starts_at", UtcDateTime, nullable=False),
+    sa.Column("ends_at", UtcDateTime, nullable=False),
+    sa.Column("awards", sa.JSON, nullable=False),
+    sa.Column("ranked", sa.Integer, nullable=True),  # members ranked at the settlement
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("cancelled_at", UtcDateTime, nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_contests_tenant", "tenant_id", "created_at"),
+)
+
+# One row per awarded place: the primary key keeps a place from being awarded twice.
+contest_awards = sa.Table(
+    "contest_awards",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("contest_id", sa.String(36), primary_key=True),
+    sa.Column("place", sa.Integer, primary_key=True),
+    sa.Column("award_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("reached_at", UtcDateTime, nullable=False),
+    sa.Column("points", sa.Integer, nullable=False),
+    sa.Column("badge", sa.String(200), nullable=True),
+    sa.Column("title", sa.String(200), nullable=True),
+    sa.Column("awarded_at", UtcDateTime, nullable=False),
+)

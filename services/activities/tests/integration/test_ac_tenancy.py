@@ -79,6 +79,14 @@ BODIES: dict[str, Any] = {
         "ends_at": "2026-12-09T00:00:00+00:00",
         "tiers": [{"invites": 1, "points": 10}],
     },
+    "POST /contests": {
+        "community_id": "c-1",
+        "title": "x",
+        "metric": "checkins",
+        "start_date": "2026-12-01",
+        "end_date": "2026-12-01",
+        "awards": [{"points": 10}],
+    },
 }
 QUERIES = {"GET /challenges/{challenge_id}/calendar": "?member_id=a-1"}
 # No ids (lists, and a question added to the caller's own bank): lists are checked to
@@ -92,6 +100,7 @@ UNSCOPED = {
     "GET /meetups",
     "GET /referrals",
     "GET /talks",
+    "GET /contests",
     "GET /questions",
     "POST /questions",
     "GET /whoami",
@@ -155,8 +164,13 @@ async def tenant_a(api: Any) -> dict[str, str]:
         f"{AC}/talks/{talk.json()['id']}/questions", json={"text": "?"}, headers=api.member("a-1")
     )
     assert talk_question.status_code == 201, talk_question.text
+    contest = await api.client.post(
+        f"{AC}/contests", json=BODIES["POST /contests"], headers=api.operator()
+    )
+    assert contest.status_code == 201, contest.text
     key = code_key(api.app.state.settings.secret_key.get_secret_value())
     return {
+        "contest_id": contest.json()["id"],
         "drop_id": drop.json()["id"],
         "draw_id": draw.json()["id"],
         "code": checkin_code(key, "t-acme", meetup.json()["id"], 1),
@@ -220,6 +234,8 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     assert await api.published("quanzi.activities.drop.claimed.v1") == []
     assert await api.published("quanzi.activities.meetup.confirmed.v1") == []
     assert await api.published("quanzi.activities.meetup.attended.v1") == []
+    # A's contest ended (the clock is on its next day), but B's finish settled nothing.
+    assert await api.published("quanzi.activities.contest.finished.v1") == []
 
 
 async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
@@ -234,6 +250,7 @@ async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:
             "/meetups",
             "/referrals",
             "/talks",
+            "/contests",
         ):
             answer = await api.client.get(AC + path, headers=headers)
             assert answer.status_code == 200 and answer.json() == [], path

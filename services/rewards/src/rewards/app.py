@@ -24,6 +24,7 @@ from rewards.rules.domain import (
     MEMBERSHIP_ACTIVATED,
     MEMBERSHIP_ENDED,
     MEMBERSHIP_REFUNDED,
+    REFERRAL_REVOKED,
 )
 from rewards.settings import Settings
 from rewards.zones import handlers as zones_handlers
@@ -43,12 +44,16 @@ MEMBERSHIPS = ConsumerSpec(
     },
 )
 
-# What members did in activities' campaigns (check-ins, challenges, quizzes): the
-# tenant's earning rules for each type decide what is credited, badges count them.
+# What members did in activities' campaigns (check-ins, challenges, quizzes, contests'
+# awards, referral tiers): the tenant's earning rules for each type decide what is
+# credited, badges count them; a referral tier revoked takes its points back.
 ACTIVITIES = ConsumerSpec(
     name="activities",
     topics=["activities.campaigns"],
-    handlers={kind: Batched(rules_handlers.apply_rules_many) for kind in ACTIVITY_EVENTS},
+    handlers={
+        **{kind: Batched(rules_handlers.apply_rules_many) for kind in ACTIVITY_EVENTS},
+        REFERRAL_REVOKED: points_handlers.on_referral_revoked,
+    },
 )
 
 # Content's approvals, shares and recommendations credit by the tenant's rules; a

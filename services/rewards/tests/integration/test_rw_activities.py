@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -197,4 +198,84 @@ async def test_each_claimed_share_of_a_drop_is_credited_once(ledger: Ledger) -> 
     await ledger.deliver(first)
     assert await credits(ledger, "m-1") == [("claimed-drop", 37)]
     assert await credits(ledger, "m-2") == [("claimed-drop", 13)]
+    await ledger.check_invariants()
+
+
+def contest_awarded(member_id: str, at: datetime, place: int, points: int, **more: Any) -> Event:
+    return _event(
+        "contest.awarded",
+        member_id,
+        at,
+        {
+            "contest_id": "ct-1",
+            "scope": "community",
+            "metric": "checkins",
+            "award_id": str(uuid.uuid4()),
+            "place": place,
+            "score": 10 - place,
+            "points": points,
+            "badge": None,
+            "title": None,
+            "awarded_at": at.isoformat(),
+            **more,
+        },
+    )
+
+
+async def test_a_contests_awarded_places_are_credited_once_and_badged(ledger: Ledger) -> None:
+    first = contest_awarded("m-1", T0, 1, 500, badge="月度冠军")
+    second = contest_awarded("m-2", T0, 2, 300)
+    titled = contest_awarded("m-3", T0, 3, 0, title="第三名")  # a title only: no points
+    await ledger.deliver_batch(first, second, titled)
+    await ledger.deliver(first)  # redelivered
+    await ledger.deliver(replace(first, id=str(uuid.uuid4())))  # republished: the same place
+    assert await credits(ledger, "m-1") == [("contest-award", 500)]
+    assert await credits(ledger, "m-2") == [("contest-award", 300)]
+    assert await credits(ledger, "m-3") == []
+    badged = await ledger.published("quanzi.rewards.badge.awarded.v1")
+    # Only the place given a badge counts (500 points also reach level 5: another badge).
+    assert [e.data["member_id"] for e in badged if e.data["badge_id"] == "contest-winner"] == [
+        "m-1"
+    ]
+    await ledger.check_invariants()
+
+
+def referral_tier(kind: str, member_id: str, at: datetime, grant: int, points: int) -> Event:
+    stamp = "reached_at" if kind == "tier_reached" else "revoked_at"
+    return _event(
+        f"referral.{kind}",
+        member_id,
+        at,
+        {
+            "campaign_id": "rc-1",
+            "tier": 0,
+            "invites": 3,
+            "points": points,
+            "badge": None,
+            "grant": grant,
+            "tier_key": f"rc-1/{member_id}/0",
+            "counted": 3 if kind == "tier_reached" else 2,
+            stamp: at.isoformat(),
+        },
+    )
+
+
+async def test_a_referral_tier_is_paid_then_taken_back_when_revoked(ledger: Ledger) -> None:
+    reached = referral_tier("tier_reached", "m-1", T0, 1, 100)
+    other = referral_tier("tier_reached", "m-2", T0, 1, 100)
+    await ledger.deliver(reached, other)
+    assert await credits(ledger, "m-1") == [("referral-tier", 100)]
+    revoked = referral_tier("revoked", "m-1", T0 + timedelta(days=1), 2, 100)
+    await ledger.deliver(revoked)
+    await ledger.deliver(revoked)  # redelivered: nothing more
+    balances = await ledger.balances("m-1")
+    assert balances is not None and balances["available"] == 0
+    assert [points for _, points in await credits(ledger, "m-1")] == [100, -100]
+    # Granted again (the invites count again): paid again, and another member's grant of
+    # the same tier was never touched.
+    await ledger.deliver(referral_tier("tier_reached", "m-1", T0 + timedelta(days=2), 3, 100))
+    again = await ledger.balances("m-1")
+    assert again is not None and again["available"] == 100
+    theirs = await ledger.balances("m-2")
+    assert theirs is not None and theirs["available"] == 100
     await ledger.check_invariants()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy import func, select
 
+from rewards.badges.domain import default_badge_rules
 from rewards.orm import badge_marks, badge_progress
 from rewards.rules import handlers as earning
 from servicekit.db import transaction
@@ -181,7 +182,7 @@ async def test_members_see_their_badges_and_progress(api: Api, ledger: Ledger) -
         if cursor is None:
             break
     assert seen == list(by_id)
-    assert len(seen) == 7
+    assert len(seen) == len(default_badge_rules())
 
 
 async def test_operators_keep_badge_rules(api: Api, ledger: Ledger) -> None:
@@ -331,7 +332,7 @@ async def test_bad_input_is_a_clear_problem(api: Api, ledger: Ledger) -> None:
     assert long_id.status_code == 422
     # Nothing half-written: only the defaults.
     listed = await api.client.get("/v1/rewards/badge-rules", headers=admin)
-    assert len(listed.json()["items"]) == 7
+    assert len(listed.json()["items"]) == len(default_badge_rules())
 
 
 async def _create(api: Api, n: int) -> list[httpx.Response]:
@@ -345,7 +346,7 @@ async def _create(api: Api, n: int) -> list[httpx.Response]:
 async def test_the_number_of_active_rules_is_capped(api: Api, monkeypatch: Any) -> None:
     from rewards.badges import service as badges
 
-    monkeypatch.setattr(badges, "MAX_ACTIVE_RULES", 9)
+    monkeypatch.setattr(badges, "MAX_ACTIVE_RULES", len(default_badge_rules()) + 2)
     answers = await _create(api, 3)
     assert [a.status_code for a in answers] == [201, 201, 409]
     assert answers[2].json()["type"].endswith("too-many-badge-rules")

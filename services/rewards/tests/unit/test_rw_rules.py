@@ -11,12 +11,16 @@ from hypothesis import strategies as st
 
 from rewards.levels.domain import LevelScheme
 from rewards.rules.domain import (
+    ACTIVITY_EVENTS,
     COMMENT_APPROVED,
     COMMENT_REJECTED,
+    CONTEST_AWARDED,
     MEMBERSHIP_ACTIVATED,
     POST_RECOMMENDED,
     POST_REJECTED,
     POST_SHARED,
+    REFERRAL_REVOKED,
+    REFERRAL_TIER_REACHED,
     Caps,
     EarnedSoFar,
     EarningRule,
@@ -26,6 +30,7 @@ from rewards.rules.domain import (
     capped,
     default_rules,
     earned_so_far,
+    revoked_cause,
     withdrawn_cause,
 )
 from rewards.zones.domain import Zones, zone
@@ -65,6 +70,31 @@ def test_referral_goes_to_the_inviter_only_when_there_is_one() -> None:
     assert award is not None and award.member_id == "crm-1" and award.points == 20
     alone = activated(source={"kind": "open", "inviter_id": None})
     assert rule("referral").award(MEMBERSHIP_ACTIVATED, alone, AT, UTC_DAYS) is None
+
+
+def test_a_contests_place_pays_its_points_once_per_place() -> None:
+    place = {"member_id": "crm-1", "community_id": "c-1", "award_id": "aw-1", "points": 500}
+    contest = rule("contest-award")
+    award = contest.award(CONTEST_AWARDED, place, AT, UTC_DAYS)
+    assert award is not None and (award.member_id, award.points) == ("crm-1", 500)
+    # Once per place whatever the event id (a republished award is the same place).
+    assert contest.award_key("e-1", place) == contest.award_key("e-2", place)
+    assert contest.award(CONTEST_AWARDED, {**place, "points": 0}, AT, UTC_DAYS) is None
+    assert CONTEST_AWARDED in ACTIVITY_EVENTS
+
+
+def test_a_referral_tier_pays_its_points_caused_by_the_grant_a_revocation_reverses() -> None:
+    tier = {"member_id": "crm-1", "community_id": "c-1", "points": 100, "tier_key": "rc/crm-1/0"}
+    award = rule("referral-tier").award(REFERRAL_TIER_REACHED, tier, AT, UTC_DAYS)
+    assert award is not None and award.points == 100
+    assert award.cause == revoked_cause(REFERRAL_REVOKED, tier) == "tier_key=rc/crm-1/0"
+    assert revoked_cause(REFERRAL_TIER_REACHED, tier) is None
+    assert revoked_cause(REFERRAL_REVOKED, {**tier, "tier_key": None}) is None
+    assert (
+        rule("referral-tier").award(REFERRAL_TIER_REACHED, {**tier, "points": 0}, AT, UTC_DAYS)
+        is None
+    )
+    assert REFERRAL_TIER_REACHED in ACTIVITY_EVENTS and REFERRAL_REVOKED not in ACTIVITY_EVENTS
 
 
 def test_content_earns_as_the_seed_says_for_members_only() -> None:

@@ -274,6 +274,7 @@ CHECKED_IN = "quanzi.activities.checkin.recorded.v1"
 POST_APPROVED = "quanzi.content.post.approved.v1"
 COMMENT_APPROVED = "quanzi.content.comment.approved.v1"
 POST_SHARED = "quanzi.content.post.shared.v1"
+CONTEST_AWARDED = "quanzi.activities.contest.awarded.v1"
 
 
 def default_badge_rules() -> list[BadgeRule]:
@@ -346,5 +347,18 @@ def default_badge_rules() -> list[BadgeRule]:
             5,
             description="等级达到 Lv5",
             title="资深成员",
+        ),
+        # A contest's place the operator gave a badge (activities' contest.awarded names
+        # it): counted once per awarded place, again for every later one.
+        BadgeRule(
+            "contest-winner",
+            "评选获奖",
+            Criterion.COUNT,
+            1,
+            CONTEST_AWARDED,
+            repeatable=True,
+            description="在社群评选中获得带徽章的名次",
+            conditions=(Condition("badge", Op.EXISTS),),
+            once_per="award_id",
         ),
     ]

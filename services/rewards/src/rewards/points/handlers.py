@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rewards.points.domain import MembershipOutcome
 from rewards.points.ledger import Ledger
 from rewards.points.service import reverse_caused, settle_memberships
-from rewards.rules.domain import MEMBERSHIP_REFUNDED, forfeits, withdrawn_cause
+from rewards.rules.domain import MEMBERSHIP_REFUNDED, forfeits, revoked_cause, withdrawn_cause
 from servicekit import timers
 from servicekit.events import Event
 from servicekit.types import utcnow
@@ -39,6 +39,15 @@ async def on_content_withdrawn(session: AsyncSession, event: Event) -> None:
     if cause is not None:
         what = "post" if "post.rejected" in event.type else "comment"
         await reverse_caused(session, event.tenant_id, [cause], f"{what} rejected after approval")
+
+
+async def on_referral_revoked(session: AsyncSession, event: Event) -> None:
+    """A referral tier no longer met (activities' clawback policy) takes back the points
+    its grant credited. Activities keys both events by the inviter, so the revocation is
+    read after the grant it reverses; a redelivery finds the lots reversed already."""
+    cause = revoked_cause(event.type, event.data)
+    if cause is not None:
+        await reverse_caused(session, event.tenant_id, [cause], "referral tier revoked")
 
 
 def _reason(event_type: str) -> str:

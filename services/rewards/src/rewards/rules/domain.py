@@ -463,9 +463,31 @@ CHALLENGE_COMPLETED = "quanzi.activities.challenge.completed.v1"
 QUIZ_COMPLETED = "quanzi.activities.quiz.completed.v1"
 DRAW_WON = "quanzi.activities.draw.won.v1"
 DROP_CLAIMED = "quanzi.activities.drop.claimed.v1"
+CONTEST_AWARDED = "quanzi.activities.contest.awarded.v1"
+REFERRAL_TIER_REACHED = "quanzi.activities.referral.tier_reached.v1"
+REFERRAL_REVOKED = "quanzi.activities.referral.revoked.v1"
 # activities' events on its topic that the earning rules read (contracts/topics/
 # activities.campaigns.yaml).
-ACTIVITY_EVENTS = (CHECKIN_RECORDED, CHALLENGE_COMPLETED, QUIZ_COMPLETED, DRAW_WON, DROP_CLAIMED)
+ACTIVITY_EVENTS = (
+    CHECKIN_RECORDED,
+    CHALLENGE_COMPLETED,
+    QUIZ_COMPLETED,
+    DRAW_WON,
+    DROP_CLAIMED,
+    CONTEST_AWARDED,
+    REFERRAL_TIER_REACHED,
+)
+# A referral tier's grant, as its points' cause: a revocation of the same grant key takes
+# them back (the member's tier in the campaign; a tier granted again is credited again).
+REFERRAL_CAUSE = "tier_key"
+
+
+def revoked_cause(event_type: str, data: dict[str, Any]) -> str | None:
+    """The cause whose points a referral.revoked takes back (None: not a revocation)."""
+    if event_type != REFERRAL_REVOKED:
+        return None
+    value = lookup(data, REFERRAL_CAUSE)
+    return cause_key(REFERRAL_CAUSE, str(value)) if value else None
 
 
 def default_rules() -> list[EarningRule]:
@@ -581,6 +603,30 @@ def default_rules() -> list[EarningRule]:
             event_type=DROP_CLAIMED,
             points=1,
             per_unit="points",
+            expiry=YEAR,
+        ),
+        # A contest's awarded place: the points its operator set for the place, once per
+        # place (activities settles a contest once; ``award_id`` guards a replay too).
+        EarningRule(
+            rule_id="contest-award",
+            version=1,
+            event_type=CONTEST_AWARDED,
+            points=1,
+            per_unit="points",
+            conditions=(Condition("points", Op.GTE, 1),),
+            once_per="award_id",
+            expiry=YEAR,
+        ),
+        # A referral campaign's goal tier (任务宝): its points, caused by the grant so that
+        # the tier's revocation (an invitee refunded in the window) takes them back.
+        EarningRule(
+            rule_id="referral-tier",
+            version=1,
+            event_type=REFERRAL_TIER_REACHED,
+            points=1,
+            per_unit="points",
+            conditions=(Condition("points", Op.GTE, 1), Condition(REFERRAL_CAUSE, Op.EXISTS)),
+            cause=REFERRAL_CAUSE,
             expiry=YEAR,
         ),
     ]
