@@ -9,6 +9,7 @@ from activities.challenges import api as challenges_api
 from activities.draws import api as draws_api
 from activities.draws import service as draws_service
 from activities.drops import api as drops_api
+from activities.drops import handlers as drops_handlers
 from activities.drops import service as drops_service
 from activities.meetups import api as meetups_api
 from activities.meetups import service as meetups_service
@@ -48,11 +49,15 @@ REFERRALS = ConsumerSpec(
     },
 )
 
-# Members' levels (rewards' level.changed), for draws limited to a level and above.
+# Members' levels (rewards' level.changed), for draws limited to a level and above; and
+# point drops the operator's budget could not cover, closed at once.
 LEVELS = ConsumerSpec(
     name="levels",
     topics=["rewards.points"],
-    handlers={members_events.LEVEL_CHANGED: members.on_level},
+    handlers={
+        members_events.LEVEL_CHANGED: members.on_level,
+        drops_handlers.DROP_REFUSED: drops_handlers.on_refused,
+    },
 )
 
 

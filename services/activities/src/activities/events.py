@@ -184,8 +184,27 @@ def draw_won(draw: Any, win: dict[str, Any], at: datetime) -> Event:
     return _event(DRAW_WON, draw.tenant_id, win["member_id"], draw.id, data, at)
 
 
+DROP_CREATED = "quanzi.activities.drop.created.v1"
 DROP_CLAIMED = "quanzi.activities.drop.claimed.v1"
 DROP_EXPIRED = "quanzi.activities.drop.expired.v1"
+
+
+def drop_created(drop: Any) -> Event:
+    """Rewards reserves the drop's total from the operator's budget. Keyed by the drop's
+    community."""
+    data = {
+        "drop_id": drop.id,
+        "community_id": drop.community_id,
+        "group_id": drop.group_id,
+        "sender_id": drop.sender_id,
+        "total_points": drop.total_points,
+        "slots": drop.slots,
+        "split": drop.split,
+        "min_points": drop.min_points,
+        "expires_at": drop.expires_at.isoformat(),
+        "created_at": drop.created_at.isoformat(),
+    }
+    return _event(DROP_CREATED, drop.tenant_id, drop.community_id, drop.id, data, drop.created_at)
 
 
 def drop_claimed(drop: Any, claim: dict[str, Any]) -> Event:
@@ -198,6 +217,7 @@ def drop_claimed(drop: Any, claim: dict[str, Any]) -> Event:
         "member_id": claim["member_id"],
         "sender_id": drop.sender_id,
         "points": claim["points"],
+        "drop_total": drop.total_points,
         "slot": claim["slot"],
         "claimed_at": at.isoformat(),
     }

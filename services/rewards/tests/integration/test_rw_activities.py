@@ -164,23 +164,6 @@ def draw_won(member_id: str, at: datetime, kind: str, points: int | None) -> Eve
     )
 
 
-def drop_claimed(member_id: str, at: datetime, points: int) -> Event:
-    return _event(
-        "drop.claimed",
-        member_id,
-        at,
-        {
-            "drop_id": "dp-1",
-            "claim_id": str(uuid.uuid4()),
-            "group_id": None,
-            "sender_id": "op-1",
-            "points": points,
-            "slot": 0,
-            "claimed_at": at.isoformat(),
-        },
-    )
-
-
 async def test_a_draws_points_prize_is_credited_once_other_prizes_not(ledger: Ledger) -> None:
     won = draw_won("m-1", T0, "points", 100)
     await ledger.deliver(won)
@@ -188,13 +171,4 @@ async def test_a_draws_points_prize_is_credited_once_other_prizes_not(ledger: Le
     await ledger.deliver(draw_won("m-2", T0, "operator", None))
     assert await credits(ledger, "m-1") == [("draw-prize", 100)]
     assert await credits(ledger, "m-2") == []
-    await ledger.check_invariants()
-
-
-async def test_each_claimed_share_of_a_drop_is_credited_once(ledger: Ledger) -> None:
-    first, second = drop_claimed("m-1", T0, 37), drop_claimed("m-2", T0, 13)
-    await ledger.deliver_batch(first, second)
-    await ledger.deliver(first)
-    assert await credits(ledger, "m-1") == [("claimed-drop", 37)]
-    assert await credits(ledger, "m-2") == [("claimed-drop", 13)]
     await ledger.check_invariants()

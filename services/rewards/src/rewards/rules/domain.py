@@ -462,10 +462,10 @@ CHECKIN_RECORDED = "quanzi.activities.checkin.recorded.v1"
 CHALLENGE_COMPLETED = "quanzi.activities.challenge.completed.v1"
 QUIZ_COMPLETED = "quanzi.activities.quiz.completed.v1"
 DRAW_WON = "quanzi.activities.draw.won.v1"
-DROP_CLAIMED = "quanzi.activities.drop.claimed.v1"
 # activities' events on its topic that the earning rules read (contracts/topics/
-# activities.campaigns.yaml).
-ACTIVITY_EVENTS = (CHECKIN_RECORDED, CHALLENGE_COMPLETED, QUIZ_COMPLETED, DRAW_WON, DROP_CLAIMED)
+# activities.campaigns.yaml). A point drop's claimed shares are not earnings: they are
+# paid from the operator's budget (rewards.budgets).
+ACTIVITY_EVENTS = (CHECKIN_RECORDED, CHALLENGE_COMPLETED, QUIZ_COMPLETED, DRAW_WON)
 
 
 def default_rules() -> list[EarningRule]:
@@ -571,16 +571,6 @@ def default_rules() -> list[EarningRule]:
             points=1,
             per_unit="points",
             conditions=(Condition("prize_kind", Op.EQ, "points"),),
-            expiry=YEAR,
-        ),
-        # A share of a point drop (红包): its points, once per claim. Activities hands out
-        # no more than the drop's total; the operator's budget is not a wallet here.
-        EarningRule(
-            rule_id="claimed-drop",
-            version=1,
-            event_type=DROP_CLAIMED,
-            points=1,
-            per_unit="points",
             expiry=YEAR,
         ),
     ]
