@@ -23,6 +23,7 @@ from activities.referrals import handlers as referrals
 from activities.referrals import service as referrals_service
 from activities.settings import Settings
 from activities.talks import api as talks_api
+from activities.talks import service as talks_service
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
 
@@ -69,6 +70,7 @@ TIMERS = {
     meetups_service.OFFER_TIMER: meetups_service.lapse_due,
     meetups_service.END_TIMER: meetups_service.end_due,
     referrals_service.SETTLE_TIMER: referrals_service.settle_due,
+    talks_service.REMINDER_TIMER: talks_service.remind_due,
 }
 
 

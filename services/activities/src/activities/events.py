@@ -352,3 +352,46 @@ def referral_tier(
         ("reached_at" if kind == REFERRAL_TIER_REACHED else "revoked_at"): at.isoformat(),
     }
     return _event(kind, campaign.tenant_id, member_id, campaign.id, data, at)
+
+
+TALK_SCHEDULED = "quanzi.activities.talk.scheduled.v1"
+TALK_REMINDER_DUE = "quanzi.activities.talk.reminder_due.v1"
+TALK_ATTENDED = "quanzi.activities.talk.attended.v1"
+
+
+def _talk_data(talk: Any) -> dict[str, Any]:
+    return {
+        "talk_id": talk.id,
+        "community_id": talk.community_id,
+        "title": talk.title,
+        "guests": list(talk.guests),
+        "starts_at": talk.starts_at.isoformat(),
+        "ends_at": talk.ends_at.isoformat(),
+    }
+
+
+def talk_scheduled(talk: Any, previous_starts_at: datetime | None, at: datetime) -> Event:
+    """Set up, or moved (``previous_starts_at``). Keyed by the talk's community."""
+    data = {
+        **_talk_data(talk),
+        "previous_starts_at": previous_starts_at.isoformat() if previous_starts_at else None,
+        "scheduled_at": at.isoformat(),
+    }
+    return _event(TALK_SCHEDULED, talk.tenant_id, talk.community_id, talk.id, data, at)
+
+
+def talk_reminder_due(talk: Any, lead: str, at: datetime) -> Event:
+    """For whoever sends messages to the talk's audience. Keyed by the talk's community."""
+    data = {**_talk_data(talk), "lead": lead, "due_at": at.isoformat()}
+    return _event(TALK_REMINDER_DUE, talk.tenant_id, talk.community_id, talk.id, data, at)
+
+
+def talk_attended(talk: Any, member_id: str, minutes: int, at: datetime) -> Event:
+    data = {
+        "talk_id": talk.id,
+        "community_id": talk.community_id,
+        "member_id": member_id,
+        "minutes": minutes,
+        "attended_at": at.isoformat(),
+    }
+    return _event(TALK_ATTENDED, talk.tenant_id, member_id, talk.id, data, at)

@@ -462,10 +462,17 @@ CHECKIN_RECORDED = "quanzi.activities.checkin.recorded.v1"
 CHALLENGE_COMPLETED = "quanzi.activities.challenge.completed.v1"
 QUIZ_COMPLETED = "quanzi.activities.quiz.completed.v1"
 DRAW_WON = "quanzi.activities.draw.won.v1"
+TALK_ATTENDED = "quanzi.activities.talk.attended.v1"
 # activities' events on its topic that the earning rules read (contracts/topics/
 # activities.campaigns.yaml). A point drop's claimed shares are not earnings: they are
 # paid from the operator's budget (rewards.budgets).
-ACTIVITY_EVENTS = (CHECKIN_RECORDED, CHALLENGE_COMPLETED, QUIZ_COMPLETED, DRAW_WON)
+ACTIVITY_EVENTS = (
+    CHECKIN_RECORDED,
+    CHALLENGE_COMPLETED,
+    QUIZ_COMPLETED,
+    DRAW_WON,
+    TALK_ATTENDED,
+)
 
 
 def default_rules() -> list[EarningRule]:
@@ -571,6 +578,17 @@ def default_rules() -> list[EarningRule]:
             points=1,
             per_unit="points",
             conditions=(Condition("prize_kind", Op.EQ, "points"),),
+            expiry=YEAR,
+        ),
+        # A live talk attended (activities sends talk.attended once per member and talk):
+        # a member who stayed at least 10 minutes, a few talks a day at most.
+        EarningRule(
+            rule_id="attended-talk",
+            version=1,
+            event_type=TALK_ATTENDED,
+            points=5,
+            conditions=(Condition("minutes", Op.GTE, 10),),
+            caps=Caps(per_day=15),
             expiry=YEAR,
         ),
     ]
