@@ -67,7 +67,7 @@ def test_a_drop_reserves_pays_its_claims_and_releases_the_rest() -> None:
 
 
 def test_a_drop_the_budget_cannot_cover_is_refused_and_never_paid() -> None:
-    budget, entries = funded(30)
+    budget, _ = funded(30)
     assert budget.open(news("d-1", 50)) == []
     assert budget.refused("d-1")
     assert budget.pay(news("d-1", 50), "cl-1", "m-1", 10) == []
