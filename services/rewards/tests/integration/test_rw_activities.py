@@ -172,3 +172,26 @@ async def test_a_draws_points_prize_is_credited_once_other_prizes_not(ledger: Le
     assert await credits(ledger, "m-1") == [("draw-prize", 100)]
     assert await credits(ledger, "m-2") == []
     await ledger.check_invariants()
+
+
+def talk_attended(member_id: str, at: datetime, minutes: int, talk_id: str = "tk-1") -> Event:
+    return _event(
+        "talk.attended",
+        member_id,
+        at,
+        {"talk_id": talk_id, "minutes": minutes, "attended_at": at.isoformat()},
+    )
+
+
+async def test_an_attended_talk_pays_once_from_ten_minutes_within_the_daily_cap(
+    ledger: Ledger,
+) -> None:
+    stayed = talk_attended("m-1", T0, 35)
+    await ledger.deliver(stayed)
+    await ledger.deliver(stayed)  # redelivered
+    await ledger.deliver(talk_attended("m-2", T0, 9))  # dropped in and out
+    more = [talk_attended("m-1", T0 + timedelta(hours=h), 60, f"tk-{h}") for h in (1, 2, 3)]
+    await ledger.deliver_batch(*more)
+    assert await credits(ledger, "m-1") == [("attended-talk", 5)] * 3  # 15 a day
+    assert await credits(ledger, "m-2") == []
+    await ledger.check_invariants()
