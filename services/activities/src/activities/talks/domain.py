@@ -102,15 +102,15 @@ LATE_REPORT = timedelta(days=1)
 
 def reminders(starts_at: datetime, now: datetime) -> dict[Lead, datetime | None]:
     """Each reminder's time, or None: already passed (not sent late; cancelled if armed)."""
-    return {
-        lead: (at if (at := starts_at - before) > now else None) for lead, before in LEADS.items()
-    }
+    # Differences, not sums: no date arithmetic near datetime's bounds can overflow.
+    ahead = starts_at - now
+    return {lead: starts_at - before if ahead > before else None for lead, before in LEADS.items()}
 
 
 def check_attendance(talk: Talk, minutes: int, now: datetime) -> None:
-    if now < talk.starts_at - EARLY_JOIN:
+    if talk.starts_at - now > EARLY_JOIN:
         raise Refused(Refusal.NOT_STARTED, "the talk has not started")
-    if now > talk.ends_at + LATE_REPORT:
+    if now - talk.ends_at > LATE_REPORT:
         raise Refused(Refusal.REPORTS_CLOSED, "attendance is reported until a day after the end")
     longest = (talk.ends_at - talk.starts_at + EARLY_JOIN) // timedelta(minutes=1)
     if not 0 <= minutes <= longest:
