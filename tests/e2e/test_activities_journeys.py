@@ -438,3 +438,62 @@ def test_seven_days_a_make_up_card_completion_badge_and_a_quiz(
             assert eventually(badge, "the 7-day badge")["times"] == 1
     finally:
         clock.write_text("0")
+
+
+def test_a_talk_announces_itself_and_its_attendance_pays_once(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """Through the gateway: a talk about to start; a member's front end reports their
+    attendance three times as they stay; activities keeps the longest, sends
+    talk.attended once, and rewards credits the attended-talk rule once."""
+    suffix = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        owner = bearer(tenant.owner_token)
+        community = client.post(
+            f"{OB}/communities",
+            headers=owner,
+            json={"slug": f"ama-{suffix}", "name": "AMA", "timezone": "Asia/Shanghai"},
+        )
+        assert community.status_code == 201, community.text
+        cid = community.json()["id"]
+        minted = client.post(
+            "/v1/member-tokens",
+            headers={"X-Api-Key": tenant.api_key},
+            json={"external_id": f"fan-{suffix}", "profile": {"display_name": "fan"}},
+        )
+        member = bearer(minted.json()["access_token"])
+        assert client.post(f"{OB}/communities/{cid}/join", headers=member).status_code == 201
+        starts = datetime.now(UTC) + timedelta(minutes=5)
+        body = {
+            "community_id": cid,
+            "title": "嘉宾分享",
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=1)).isoformat(),
+        }
+        talk = eventually(
+            lambda: (
+                (a := client.post(f"{AC}/talks", headers=owner, json=body)).status_code == 201
+                and a.json()
+            ),
+            "activities saw the community",
+        )
+        url = f"{AC}/talks/{talk['id']}/attendance"
+        first = eventually(
+            lambda: (
+                (a := client.put(url, headers=member, json={"minutes": 12})).status_code == 200
+                and a.json()
+            ),
+            "activities saw the membership",
+        )
+        assert first["minutes"] == 12
+        for minutes in (40, 25):
+            answer = client.put(url, headers=member, json={"minutes": minutes})
+            assert answer.status_code == 200, answer.text
+        assert answer.json()["minutes"] == 40
+
+        def credited() -> list[int]:
+            items = client.get("/v1/rewards/me/entries", headers=member).json()["items"]
+            return [e["points"] for e in items if e["rule_id"] == "attended-talk"]
+
+        assert eventually(credited, "rewards credited the attendance") == [5]
+        assert credited() == [5]
