@@ -206,6 +206,12 @@ async def hot_drop(
 ) -> tuple[Figure, dict[str, Any]]:
     shares = min(len(setup.tokens), MAX_SHARES)
     async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
+        funded = await client.post(  # the drop's points come from the operator's budget
+            "/v1/rewards/budget/fundings",
+            headers={**setup.owner, "Idempotency-Key": str(uuid.uuid4())},
+            json={"points": 10 * shares, "reason": "bench"},
+        )
+        funded.raise_for_status()
         created = await client.post(
             f"{AC}/drops",
             headers=setup.owner,

@@ -190,6 +190,12 @@ def test_a_draw_is_committed_drawn_and_verified_and_prizes_and_drops_are_credite
         prize = eventually(lambda: credited(order[0], "draw-prize"), "rewards paid the prize")
         assert [e["points"] for e in prize] == [50]
 
+        funded = client.post(  # a drop's points come from the operator's budget
+            "/v1/rewards/budget/fundings",
+            headers={**owner, "Idempotency-Key": str(uuid.uuid4())},
+            json={"points": 30, "reason": "抽奖红包"},
+        )
+        assert funded.status_code == 201, funded.text
         drop = client.post(
             f"{AC}/drops",
             headers=owner,
@@ -203,6 +209,114 @@ def test_a_draw_is_committed_drawn_and_verified_and_prizes_and_drops_are_credite
         assert late.status_code == 409
         share = eventually(lambda: credited(claimer, "claimed-drop"), "rewards paid the share")
         assert [e["points"] for e in share] == [30]
+
+
+def test_a_drop_is_paid_from_the_operators_budget_and_its_rest_goes_back(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """Through the gateway: the owner funds the budget; a drop reserves its total; two
+    members claim and are paid from it; the drop expires (activities' clock set back so
+    that it does within seconds, never slept) and the rest goes back to the budget. A
+    drop the budget cannot cover is refused by rewards and closed by activities."""
+    clock = Path(platform.env_for("activities")["QUANZI_ACTIVITIES_CLOCK_OFFSET_FILE"])
+    suffix = uuid.uuid4().hex[:8]
+    try:
+        with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+            owner = bearer(tenant.owner_token)
+            community = client.post(
+                f"{OB}/communities",
+                headers=owner,
+                json={"slug": f"hb-{suffix}", "name": "红包群", "timezone": "Asia/Shanghai"},
+            )
+            assert community.status_code == 201, community.text
+            cid = community.json()["id"]
+            members = {}
+            for name in ("a", "b", "c"):
+                minted = client.post(
+                    "/v1/member-tokens",
+                    headers={"X-Api-Key": tenant.api_key},
+                    json={"external_id": f"{name}-{suffix}", "profile": {"display_name": name}},
+                )
+                members[name] = bearer(minted.json()["access_token"])
+                joined = client.post(f"{OB}/communities/{cid}/join", headers=members[name])
+                assert joined.status_code == 201, joined.text
+
+            def budget() -> dict[str, int]:
+                answer = client.get("/v1/rewards/budget", headers=owner)
+                assert answer.status_code == 200, answer.text
+                return dict(answer.json())
+
+            before = budget()
+            funded = client.post(
+                "/v1/rewards/budget/fundings",
+                headers={**owner, "Idempotency-Key": str(uuid.uuid4())},
+                json={"points": 100, "reason": "月度红包预算"},
+            )
+            assert funded.status_code == 201, funded.text
+            # Made 59.5 min "ago" on activities' clock: it expires 30 s from now.
+            clock.write_text(str(-(3600 - 30)))
+            body = {
+                "community_id": cid,
+                "total_points": 60,
+                "slots": 3,
+                "split": "equal",
+                "expires_in_minutes": 60,
+            }
+            drop = eventually(
+                lambda: (
+                    (a := client.post(f"{AC}/drops", headers=owner, json=body)).status_code == 201
+                    and a.json()
+                ),
+                "activities saw the community",
+            )
+            for name in ("a", "b"):
+                claim = eventually(
+                    lambda n=name: (
+                        (
+                            a := client.post(f"{AC}/drops/{drop['id']}/claims", headers=members[n])
+                        ).status_code
+                        == 201
+                        and a.json()
+                    ),
+                    "activities saw the membership",
+                )
+                assert claim["points"] == 20
+            clock.write_text("0")
+
+            def paid(name: str) -> list[int]:
+                items = client.get("/v1/rewards/me/entries", headers=members[name]).json()
+                return [e["points"] for e in items["items"] if e["rule_id"] == "claimed-drop"]
+
+            assert eventually(lambda: paid("a"), "rewards paid a's share") == [20]
+            assert eventually(lambda: paid("b"), "rewards paid b's share") == [20]
+            expected = {
+                "available": before["available"] + 100 - 40,
+                "reserved": before["reserved"],
+                "funded": before["funded"] + 100,
+                "paid": before["paid"] + 40,
+            }
+            eventually(lambda: budget() == expected, "the rest went back", timeout_s=60)
+            entries = client.get(
+                "/v1/rewards/budget/entries", params={"drop_id": drop["id"]}, headers=owner
+            ).json()["items"]
+            assert sorted(e["kind"] for e in entries) == ["pay", "pay", "release", "reserve"]
+            assert sum(e["available_delta"] + e["reserved_delta"] for e in entries) == -40
+
+            # More than the budget holds: refused by rewards, closed by activities.
+            huge = {"community_id": cid, "total_points": 1_000_000, "slots": 1, "split": "equal"}
+            refused = client.post(f"{AC}/drops", headers=owner, json=huge)
+            assert refused.status_code == 201, refused.text
+            eventually(
+                lambda: client.get(f"{AC}/drops/{refused.json()['id']}", headers=owner).json()[
+                    "expired_at"
+                ],
+                "activities closed the refused drop",
+            )
+            late = client.post(f"{AC}/drops/{refused.json()['id']}/claims", headers=members["c"])
+            assert late.status_code == 409, late.text
+            assert budget() == expected
+    finally:
+        clock.write_text("0")
 
 
 def test_seven_days_a_make_up_card_completion_badge_and_a_quiz(
@@ -438,3 +552,62 @@ def test_a_contest_awards_its_top_three_once_even_if_its_timer_fires_twice(
             assert [credited(m) for m in (gold, silver, bronze)] == [[300], [200], [100]]
     finally:
         clock.write_text("0")
+
+
+def test_a_talk_announces_itself_and_its_attendance_pays_once(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """Through the gateway: a talk about to start; a member's front end reports their
+    attendance three times as they stay; activities keeps the longest, sends
+    talk.attended once, and rewards credits the attended-talk rule once."""
+    suffix = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=platform.gateway_url, timeout=20) as client:
+        owner = bearer(tenant.owner_token)
+        community = client.post(
+            f"{OB}/communities",
+            headers=owner,
+            json={"slug": f"ama-{suffix}", "name": "AMA", "timezone": "Asia/Shanghai"},
+        )
+        assert community.status_code == 201, community.text
+        cid = community.json()["id"]
+        minted = client.post(
+            "/v1/member-tokens",
+            headers={"X-Api-Key": tenant.api_key},
+            json={"external_id": f"fan-{suffix}", "profile": {"display_name": "fan"}},
+        )
+        member = bearer(minted.json()["access_token"])
+        assert client.post(f"{OB}/communities/{cid}/join", headers=member).status_code == 201
+        starts = datetime.now(UTC) + timedelta(minutes=5)
+        body = {
+            "community_id": cid,
+            "title": "嘉宾分享",
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=1)).isoformat(),
+        }
+        talk = eventually(
+            lambda: (
+                (a := client.post(f"{AC}/talks", headers=owner, json=body)).status_code == 201
+                and a.json()
+            ),
+            "activities saw the community",
+        )
+        url = f"{AC}/talks/{talk['id']}/attendance"
+        first = eventually(
+            lambda: (
+                (a := client.put(url, headers=member, json={"minutes": 12})).status_code == 200
+                and a.json()
+            ),
+            "activities saw the membership",
+        )
+        assert first["minutes"] == 12
+        for minutes in (40, 25):
+            answer = client.put(url, headers=member, json={"minutes": minutes})
+            assert answer.status_code == 200, answer.text
+        assert answer.json()["minutes"] == 40
+
+        def credited() -> list[int]:
+            items = client.get("/v1/rewards/me/entries", headers=member).json()["items"]
+            return [e["points"] for e in items if e["rule_id"] == "attended-talk"]
+
+        assert eventually(credited, "rewards credited the attendance") == [5]
+        assert credited() == [5]

@@ -82,6 +82,9 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /v1/activities/meetups/{meetup_id}/checkins": "the code is one this meetup signed",
     "POST /v1/activities/referrals": "tiers rise strictly; the period starts before it ends",
     "POST /v1/activities/talks": "a talk starts before it ends; guests differ",
+    "POST /v1/activities/talks/{talk_id}/schedule": "a talk starts before it ends",
+    "PUT /v1/activities/talks/{talk_id}/attendance": "no more minutes than the talk lasts",
+    "POST /v1/rewards/budget/fundings": "a reason is not blank once trimmed",
     "POST /v1/integrations/webhooks/endpoints": "the URL is http(s) with a host, public outside "
     "development",
     "PATCH /v1/integrations/webhooks/endpoints/{endpoint_id}": "the URL, as when it was saved",

@@ -12,6 +12,7 @@ from activities.contests import service as contests_service
 from activities.draws import api as draws_api
 from activities.draws import service as draws_service
 from activities.drops import api as drops_api
+from activities.drops import handlers as drops_handlers
 from activities.drops import service as drops_service
 from activities.meetups import api as meetups_api
 from activities.meetups import service as meetups_service
@@ -25,6 +26,7 @@ from activities.referrals import handlers as referrals
 from activities.referrals import service as referrals_service
 from activities.settings import Settings
 from activities.talks import api as talks_api
+from activities.talks import service as talks_service
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app
 from servicekit.consumer import Batched
 
@@ -51,11 +53,15 @@ REFERRALS = ConsumerSpec(
     },
 )
 
-# Members' levels (rewards' level.changed), for draws limited to a level and above.
+# Members' levels (rewards' level.changed), for draws limited to a level and above; and
+# point drops the operator's budget could not cover, closed at once.
 LEVELS = ConsumerSpec(
     name="levels",
     topics=["rewards.points"],
-    handlers={members_events.LEVEL_CHANGED: members.on_level},
+    handlers={
+        members_events.LEVEL_CHANGED: members.on_level,
+        drops_handlers.DROP_REFUSED: drops_handlers.on_refused,
+    },
 )
 
 
@@ -68,6 +74,7 @@ TIMERS = {
     meetups_service.END_TIMER: meetups_service.end_due,
     referrals_service.SETTLE_TIMER: referrals_service.settle_due,
     contests_service.END_TIMER: contests_service.end_due,
+    talks_service.REMINDER_TIMER: talks_service.remind_due,
 }
 
 

@@ -184,8 +184,27 @@ def draw_won(draw: Any, win: dict[str, Any], at: datetime) -> Event:
     return _event(DRAW_WON, draw.tenant_id, win["member_id"], draw.id, data, at)
 
 
+DROP_CREATED = "quanzi.activities.drop.created.v1"
 DROP_CLAIMED = "quanzi.activities.drop.claimed.v1"
 DROP_EXPIRED = "quanzi.activities.drop.expired.v1"
+
+
+def drop_created(drop: Any) -> Event:
+    """Rewards reserves the drop's total from the operator's budget. Keyed by the drop's
+    community."""
+    data = {
+        "drop_id": drop.id,
+        "community_id": drop.community_id,
+        "group_id": drop.group_id,
+        "sender_id": drop.sender_id,
+        "total_points": drop.total_points,
+        "slots": drop.slots,
+        "split": drop.split,
+        "min_points": drop.min_points,
+        "expires_at": drop.expires_at.isoformat(),
+        "created_at": drop.created_at.isoformat(),
+    }
+    return _event(DROP_CREATED, drop.tenant_id, drop.community_id, drop.id, data, drop.created_at)
 
 
 def drop_claimed(drop: Any, claim: dict[str, Any]) -> Event:
@@ -198,6 +217,7 @@ def drop_claimed(drop: Any, claim: dict[str, Any]) -> Event:
         "member_id": claim["member_id"],
         "sender_id": drop.sender_id,
         "points": claim["points"],
+        "drop_total": drop.total_points,
         "slot": claim["slot"],
         "claimed_at": at.isoformat(),
     }
@@ -389,3 +409,46 @@ def contest_awarded(contest: Any, award: dict[str, Any], at: datetime) -> Event:
         "awarded_at": at.isoformat(),
     }
     return _event(CONTEST_AWARDED, contest.tenant_id, award["member_id"], contest.id, data, at)
+
+
+TALK_SCHEDULED = "quanzi.activities.talk.scheduled.v1"
+TALK_REMINDER_DUE = "quanzi.activities.talk.reminder_due.v1"
+TALK_ATTENDED = "quanzi.activities.talk.attended.v1"
+
+
+def _talk_data(talk: Any) -> dict[str, Any]:
+    return {
+        "talk_id": talk.id,
+        "community_id": talk.community_id,
+        "title": talk.title,
+        "guests": list(talk.guests),
+        "starts_at": talk.starts_at.isoformat(),
+        "ends_at": talk.ends_at.isoformat(),
+    }
+
+
+def talk_scheduled(talk: Any, previous_starts_at: datetime | None, at: datetime) -> Event:
+    """Set up, or moved (``previous_starts_at``). Keyed by the talk's community."""
+    data = {
+        **_talk_data(talk),
+        "previous_starts_at": previous_starts_at.isoformat() if previous_starts_at else None,
+        "scheduled_at": at.isoformat(),
+    }
+    return _event(TALK_SCHEDULED, talk.tenant_id, talk.community_id, talk.id, data, at)
+
+
+def talk_reminder_due(talk: Any, lead: str, at: datetime) -> Event:
+    """For whoever sends messages to the talk's audience. Keyed by the talk's community."""
+    data = {**_talk_data(talk), "lead": lead, "due_at": at.isoformat()}
+    return _event(TALK_REMINDER_DUE, talk.tenant_id, talk.community_id, talk.id, data, at)
+
+
+def talk_attended(talk: Any, member_id: str, minutes: int, at: datetime) -> Event:
+    data = {
+        "talk_id": talk.id,
+        "community_id": talk.community_id,
+        "member_id": member_id,
+        "minutes": minutes,
+        "attended_at": at.isoformat(),
+    }
+    return _event(TALK_ATTENDED, talk.tenant_id, member_id, talk.id, data, at)

@@ -522,3 +522,16 @@ contest_awards = sa.Table(
     sa.Column("title", sa.String(200), nullable=True),
     sa.Column("awarded_at", UtcDateTime, nullable=False),
 )
+
+# One row per member and talk: the minutes max-merged over the front end's reports.
+talk_attendance = sa.Table(
+    "talk_attendance",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("talk_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("minutes", sa.Integer, nullable=False),
+    sa.Column("joined_at", UtcDateTime, nullable=False),  # the first report
+    sa.Column("reported_at", UtcDateTime, nullable=False),  # the last one
+    sa.CheckConstraint("minutes >= 0", name="ck_talk_attendance_minutes"),
+)

@@ -10,9 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 from activities import app as activities_app
+from activities.drops import handlers as drops_handlers
+from servicekit.contracts import Registry
+from servicekit.db import transaction
+from servicekit.events import Event
 from servicekit.timers import TimerRunner
 
-from .conftest import AC, T0
+from .conftest import AC, T0, TENANT
 
 CLAIMED = "quanzi.activities.drop.claimed.v1"
 EXPIRED = "quanzi.activities.drop.expired.v1"
@@ -98,3 +102,51 @@ async def test_a_groups_drop_is_for_that_group_and_settings_are_checked(api: Any
         headers=api.operator(),
     )
     assert bad.status_code == 422 and bad.json()["type"].endswith("invalid-drop")
+
+
+CREATED = "quanzi.activities.drop.created.v1"
+
+
+async def test_a_drop_announces_its_total_for_the_budget_and_each_claim_carries_it(
+    api: Any,
+) -> None:
+    await api.seat("m-1")
+    drop = await new_drop(api, total_points=90, slots=3, split="equal")
+    [created] = await api.published(CREATED)
+    assert created.data["total_points"] == 90 and created.data["drop_id"] == drop["id"]
+    assert created.key == "c-1"  # about no one member: keyed by its community
+    assert (await claim(api, drop["id"], "m-1")).status_code == 201
+    [claimed] = await api.published(CLAIMED)
+    assert claimed.data["drop_total"] == 90
+
+
+async def test_a_drop_the_budget_refused_closes_at_once(api: Any) -> None:
+    for member in ("m-1", "m-2"):
+        await api.seat(member)
+    drop = await new_drop(api, total_points=100, slots=4, split="equal")
+    assert (await claim(api, drop["id"], "m-1")).status_code == 201
+    refused = Event(
+        type=drops_handlers.DROP_REFUSED,
+        source="/rewards",
+        tenant_id=TENANT,
+        topic="rewards.points",
+        key=drop["id"],
+        time=T0 + timedelta(seconds=1),
+        data={
+            "tenant_id": TENANT,
+            "drop_id": drop["id"],
+            "community_id": "c-1",
+            "total_points": 100,
+            "available": 10,
+            "refused_at": T0.isoformat(),
+        },
+    )
+    Registry.load().validate(refused)
+    assert drops_handlers.DROP_REFUSED in activities_app.LEVELS.handlers
+    for _ in range(2):  # redelivered: closed once
+        async with transaction(api.app.state.sessions) as session:
+            await activities_app.LEVELS.handlers[drops_handlers.DROP_REFUSED](session, refused)
+    late = await claim(api, drop["id"], "m-2")
+    assert late.status_code == 409 and late.json()["type"].endswith("drop-expired")
+    [expired] = await api.published(EXPIRED)
+    assert expired.data["returned_points"] == 75

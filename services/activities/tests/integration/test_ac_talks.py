@@ -7,6 +7,9 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+from activities import app as activities_app
+from servicekit.timers import TimerRunner
+
 from .conftest import AC, T0
 
 
@@ -117,3 +120,106 @@ async def test_after_the_talk_no_more_questions_or_votes(api: Any) -> None:
         headers=api.operator(),
     )
     assert bad.status_code == 422 and bad.json()["type"].endswith("invalid-talk")
+
+
+SCHEDULED = "quanzi.activities.talk.scheduled.v1"
+REMINDER = "quanzi.activities.talk.reminder_due.v1"
+ATTENDED = "quanzi.activities.talk.attended.v1"
+
+
+async def a_talk(api: Any, starts_in: timedelta, length: timedelta) -> dict[str, Any]:
+    body = {
+        "community_id": "c-1",
+        "title": "AMA",
+        "starts_at": (T0 + starts_in).isoformat(),
+        "ends_at": (T0 + starts_in + length).isoformat(),
+    }
+    answer = await api.client.post(f"{AC}/talks", json=body, headers=api.operator())
+    assert answer.status_code == 201, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+async def test_reminders_fire_once_each_and_follow_a_moved_talk(api: Any) -> None:
+    talk = await a_talk(api, timedelta(days=2), timedelta(hours=1))
+    [scheduled] = await api.published(SCHEDULED)
+    assert scheduled.data["previous_starts_at"] is None and scheduled.key == "c-1"
+    runner = TimerRunner(api.app.state.sessions, activities_app.TIMERS)
+    assert await runner.fire_due(now=T0 + timedelta(days=1) - timedelta(seconds=1)) == 0
+    assert await runner.fire_due(now=T0 + timedelta(days=1)) == 1  # 24 h before
+    assert await runner.fire_due(now=T0 + timedelta(days=1, hours=1)) == 0  # once
+    # Moved a day later: the 24 h reminder is re-armed for the new start, the 15 min one
+    # moves; nothing fires for the old start.
+    api.at(T0 + timedelta(days=1, hours=2))
+    new_start = T0 + timedelta(days=3)
+    moved = await api.client.post(
+        f"{AC}/talks/{talk['id']}/schedule",
+        json={
+            "starts_at": new_start.isoformat(),
+            "ends_at": (new_start + timedelta(hours=1)).isoformat(),
+        },
+        headers=api.operator(),
+    )
+    assert moved.status_code == 200, moved.text
+    old_quarter = T0 + timedelta(days=2) - timedelta(minutes=1)
+    assert await runner.fire_due(now=old_quarter) == 0  # the old start's 15 min: moved
+    assert await runner.fire_due(now=new_start - timedelta(days=1)) == 1
+    assert await runner.fire_due(now=new_start - timedelta(minutes=15)) == 1
+    assert await runner.fire_due(now=new_start + timedelta(days=1)) == 0
+    reminders = await api.published(REMINDER)
+    assert [(e.data["lead"], e.data["starts_at"]) for e in reminders] == [
+        ("24h", talk["starts_at"].replace("Z", "+00:00")),
+        ("24h", new_start.isoformat()),
+        ("15m", new_start.isoformat()),
+    ]
+    rescheduled = (await api.published(SCHEDULED))[-1]
+    assert rescheduled.data["previous_starts_at"] == (T0 + timedelta(days=2)).isoformat()
+
+
+async def test_a_talk_set_up_late_sends_no_late_reminder(api: Any) -> None:
+    await a_talk(api, timedelta(hours=2), timedelta(hours=1))  # within 24 h already
+    runner = TimerRunner(api.app.state.sessions, activities_app.TIMERS)
+    assert await runner.fire_due(now=T0 + timedelta(hours=3)) == 1  # the 15 min one only
+    assert [e.data["lead"] for e in await api.published(REMINDER)] == ["15m"]
+
+
+async def test_an_ended_talk_cannot_be_moved(api: Any) -> None:
+    talk = await a_talk(api, timedelta(hours=1), timedelta(hours=1))
+    api.at(T0 + timedelta(hours=2))
+    body = {
+        "starts_at": (T0 + timedelta(days=1)).isoformat(),
+        "ends_at": (T0 + timedelta(days=1, hours=1)).isoformat(),
+    }
+    late = await api.client.post(
+        f"{AC}/talks/{talk['id']}/schedule", json=body, headers=api.operator()
+    )
+    assert late.status_code == 409 and late.json()["type"].endswith("talk-ended")
+
+
+async def test_attendance_once_per_member_minutes_max_merged(api: Any) -> None:
+    for member in ("m-1", "m-2"):
+        await api.seat(member)
+    talk = await a_talk(api, timedelta(hours=1), timedelta(hours=1))
+    url = f"{AC}/talks/{talk['id']}/attendance"
+
+    async def report(member: str, minutes: int) -> Any:
+        return await api.client.put(url, json={"minutes": minutes}, headers=api.member(member))
+
+    early = await report("m-1", 0)
+    assert early.status_code == 409 and early.json()["type"].endswith("talk-not-started")
+    api.at(T0 + timedelta(minutes=50))  # joining 10 minutes early is fine
+    answers = await asyncio.gather(*(report("m-1", m) for m in (5, 30, 12, 30, 1)))
+    assert {a.status_code for a in answers} == {200}
+    assert (await report("m-1", 20)).json()["minutes"] == 30  # never lowered
+    assert (await report("m-1", 76)).status_code == 422  # longer than the talk allows
+    assert (await report("m-2", 40)).status_code == 200
+    assert (await report("stranger", 5)).status_code == 404
+    [first, second] = await api.published(ATTENDED)
+    assert (first.data["member_id"], first.key) == ("m-1", "m-1")
+    assert second.data["member_id"] == "m-2" and second.data["minutes"] == 40
+    everyone = await api.client.get(url, headers=api.operator())
+    assert [(r["member_id"], r["minutes"]) for r in everyone.json()] == [("m-1", 30), ("m-2", 40)]
+    mine = await api.client.get(url, headers=api.member("m-2"))
+    assert [r["member_id"] for r in mine.json()] == ["m-2"]
+    api.at(T0 + timedelta(days=1, hours=2, minutes=1))
+    closed = await report("m-2", 50)
+    assert closed.status_code == 409 and closed.json()["type"].endswith("attendance-closed")

@@ -72,6 +72,11 @@ BODIES: dict[str, Any] = {
     },
     "POST /talks/{talk_id}/questions": {"text": "?"},
     "POST /talks/{talk_id}/questions/{question_id}/status": {"status": "hidden"},
+    "POST /talks/{talk_id}/schedule": {
+        "starts_at": "2026-12-03T00:00:00+00:00",
+        "ends_at": "2026-12-09T00:00:00+00:00",
+    },
+    "PUT /talks/{talk_id}/attendance": {"minutes": 5},
     "POST /referrals": {
         "community_id": "c-1",
         "title": "x",
@@ -236,6 +241,9 @@ async def test_another_tenant_is_turned_away_on_every_route(api: Any) -> None:
     assert await api.published("quanzi.activities.meetup.attended.v1") == []
     # A's contest ended (the clock is on its next day), but B's finish settled nothing.
     assert await api.published("quanzi.activities.contest.finished.v1") == []
+    assert await api.published("quanzi.activities.talk.attended.v1") == []
+    moved = await api.published("quanzi.activities.talk.scheduled.v1")
+    assert [e.data["previous_starts_at"] for e in moved] == [None]  # A's set-up, not moved
 
 
 async def test_lists_show_nothing_of_another_tenant(api: Any) -> None:

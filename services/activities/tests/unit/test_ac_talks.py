@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -11,14 +12,18 @@ from hypothesis import strategies as st
 
 from activities.talks.domain import (
     InvalidTalk,
+    Lead,
     QuestionStatus,
     Queued,
     Refusal,
     Refused,
     Talk,
     check_ask,
+    check_attendance,
     check_vote,
+    merged,
     queue,
+    reminders,
 )
 
 T0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -73,3 +78,39 @@ def test_the_queue_is_votes_then_time_and_does_not_depend_on_input_order(
     assert sections == sorted(
         sections, key=[QuestionStatus.OPEN, QuestionStatus.ANSWERED, QuestionStatus.HIDDEN].index
     )
+
+
+def test_reminders_24_hours_and_15_minutes_before_never_late() -> None:
+    early = T0 - timedelta(days=3)
+    assert reminders(T0, early) == {
+        Lead.DAY: T0 - timedelta(days=1),
+        Lead.QUARTER: T0 - timedelta(minutes=15),
+    }
+    assert reminders(T0, T0 - timedelta(hours=2)) == {
+        Lead.DAY: None,
+        Lead.QUARTER: T0 - timedelta(minutes=15),
+    }
+    assert reminders(T0, T0 - timedelta(minutes=15)) == {Lead.DAY: None, Lead.QUARTER: None}
+
+
+def test_attendance_window_and_bounds() -> None:
+    with pytest.raises(Refused) as refused:
+        check_attendance(TALK, 0, T0 - timedelta(minutes=16))
+    assert refused.value.reason is Refusal.NOT_STARTED
+    check_attendance(TALK, 0, T0 - timedelta(minutes=15))  # joined early
+    check_attendance(TALK, 75, TALK.ends_at + timedelta(days=1))  # a late report, at most
+    with pytest.raises(Refused) as refused:
+        check_attendance(TALK, 5, TALK.ends_at + timedelta(days=1, seconds=1))
+    assert refused.value.reason is Refusal.REPORTS_CLOSED
+    for bad in (-1, 76):
+        with pytest.raises(InvalidTalk):
+            check_attendance(TALK, bad, T0)
+
+
+@given(st.lists(st.integers(0, 75), min_size=1, max_size=20), st.randoms())
+def test_minutes_are_the_longest_report_whatever_the_order(reports: list[int], rnd: Any) -> None:
+    rnd.shuffle(reports)
+    kept: int | None = None
+    for minutes in reports:
+        kept = merged(kept, minutes)
+    assert kept == max(reports)

@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from rewards import events
 from rewards.badges import api as badges_api
+from rewards.budgets import api as budgets_api
+from rewards.budgets import handlers as budgets_handlers
 from rewards.leaderboards import api as leaderboards_api
 from rewards.levels import api as levels_api
 from rewards.mall import api as mall_api
@@ -53,6 +55,9 @@ ACTIVITIES = ConsumerSpec(
     handlers={
         **{kind: Batched(rules_handlers.apply_rules_many) for kind in ACTIVITY_EVENTS},
         REFERRAL_REVOKED: points_handlers.on_referral_revoked,
+        # A point drop's total is reserved from the operator's budget, its claimed
+        # shares paid from that reservation, what its expiry returns released.
+        **{kind: budgets_handlers.on_drop for kind in budgets_handlers.DROP_EVENTS},
     },
 )
 
@@ -104,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 levels_api.router,
                 notices_api.router,
                 reports_api.router,
+                budgets_api.router,
             ],
             produces=events.TOPICS,
             consumers=[MEMBERSHIPS, ACTIVITIES, CONTENT, ZONES],

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from rewards.badges.domain import BadgeRule
+from rewards.budgets.domain import DropNews
 from rewards.levels.domain import LevelProgress
 from rewards.mall.domain import RedemptionStatus
 from rewards.mall.repository import RedemptionRow
@@ -180,3 +181,28 @@ def will_expire(
         "announced_at": at.isoformat(),
     }
     return _event(WILL_EXPIRE, tenant_id, member_id, data)
+
+
+BUDGET_DROP_REFUSED = "quanzi.rewards.budget.drop_refused.v1"
+
+
+def drop_refused(tenant_id: str, news: DropNews, available: int) -> Event:
+    """The operator's budget could not cover a drop's total: none of its claims is paid.
+    Keyed by the drop (it is about no one member)."""
+    data = {
+        "tenant_id": tenant_id,
+        "drop_id": news.drop_id,
+        "community_id": news.community_id,
+        "total_points": news.total,
+        "available": available,
+        "refused_at": news.at.isoformat(),
+    }
+    return new_event(
+        type=BUDGET_DROP_REFUSED,
+        source=SOURCE,
+        tenant_id=tenant_id,
+        topic=POINTS,
+        data=data,
+        key=news.drop_id,
+        subject=news.drop_id,
+    )

@@ -358,3 +358,53 @@ membership_outcomes = sa.Table(
     sa.Column("paid_window_ends_at", UtcDateTime, nullable=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# The operator's points budget (one per tenant), what drops hold of it, and its entries:
+# the balances always equal the sums of the entries' deltas (rewards.budgets.domain).
+budgets = sa.Table(
+    "budgets",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("available", sa.BigInteger, nullable=False),
+    sa.Column("reserved", sa.BigInteger, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("available >= 0", name="ck_budgets_available"),
+    sa.CheckConstraint("reserved >= 0", name="ck_budgets_reserved"),
+)
+
+budget_drops = sa.Table(
+    "budget_drops",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("drop_id", sa.String(200), primary_key=True),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("paid", sa.BigInteger, nullable=False),
+    sa.Column("released", sa.BigInteger, nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    # Never more points out of a drop than its total, whatever a query does.
+    sa.CheckConstraint(
+        "paid >= 0 AND released >= 0 AND paid + released <= total", name="ck_budget_drops_total"
+    ),
+)
+
+budget_entries = sa.Table(
+    "budget_entries",
+    metadata,
+    sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("idempotency_key", sa.String(300), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("available_delta", sa.BigInteger, nullable=False),
+    sa.Column("reserved_delta", sa.BigInteger, nullable=False),
+    sa.Column("drop_id", sa.String(200), nullable=True),
+    sa.Column("member_id", sa.String(200), nullable=True),
+    sa.Column("community_id", sa.String(200), nullable=True),
+    sa.Column("actor_id", sa.String(200), nullable=True),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "idempotency_key", name="uq_budget_entries_tenant_key"),
+    sa.Index("ix_budget_entries_tenant_id", "tenant_id", "id"),
+)

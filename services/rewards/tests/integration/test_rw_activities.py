@@ -165,23 +165,6 @@ def draw_won(member_id: str, at: datetime, kind: str, points: int | None) -> Eve
     )
 
 
-def drop_claimed(member_id: str, at: datetime, points: int) -> Event:
-    return _event(
-        "drop.claimed",
-        member_id,
-        at,
-        {
-            "drop_id": "dp-1",
-            "claim_id": str(uuid.uuid4()),
-            "group_id": None,
-            "sender_id": "op-1",
-            "points": points,
-            "slot": 0,
-            "claimed_at": at.isoformat(),
-        },
-    )
-
-
 async def test_a_draws_points_prize_is_credited_once_other_prizes_not(ledger: Ledger) -> None:
     won = draw_won("m-1", T0, "points", 100)
     await ledger.deliver(won)
@@ -192,12 +175,26 @@ async def test_a_draws_points_prize_is_credited_once_other_prizes_not(ledger: Le
     await ledger.check_invariants()
 
 
-async def test_each_claimed_share_of_a_drop_is_credited_once(ledger: Ledger) -> None:
-    first, second = drop_claimed("m-1", T0, 37), drop_claimed("m-2", T0, 13)
-    await ledger.deliver_batch(first, second)
-    await ledger.deliver(first)
-    assert await credits(ledger, "m-1") == [("claimed-drop", 37)]
-    assert await credits(ledger, "m-2") == [("claimed-drop", 13)]
+def talk_attended(member_id: str, at: datetime, minutes: int, talk_id: str = "tk-1") -> Event:
+    return _event(
+        "talk.attended",
+        member_id,
+        at,
+        {"talk_id": talk_id, "minutes": minutes, "attended_at": at.isoformat()},
+    )
+
+
+async def test_an_attended_talk_pays_once_from_ten_minutes_within_the_daily_cap(
+    ledger: Ledger,
+) -> None:
+    stayed = talk_attended("m-1", T0, 35)
+    await ledger.deliver(stayed)
+    await ledger.deliver(stayed)  # redelivered
+    await ledger.deliver(talk_attended("m-2", T0, 9))  # dropped in and out
+    more = [talk_attended("m-1", T0 + timedelta(hours=h), 60, f"tk-{h}") for h in (1, 2, 3)]
+    await ledger.deliver_batch(*more)
+    assert await credits(ledger, "m-1") == [("attended-talk", 5)] * 3  # 15 a day
+    assert await credits(ledger, "m-2") == []
     await ledger.check_invariants()
 
 

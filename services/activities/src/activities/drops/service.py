@@ -78,7 +78,10 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
     )
     payload = {"tenant_id": tenant_id, "drop_id": drop_id}
     await timers.schedule(session, EXPIRE_TIMER, drop_id, drop.expires_at, payload)
-    return await repo.get(tenant_id, drop_id)
+    row = await repo.get(tenant_id, drop_id)
+    # Rewards reserves the whole total from the operator's budget (or refuses the drop).
+    await add_event(session, events.drop_created(row))
+    return row
 
 
 async def readable(session: AsyncSession, principal: Principal, drop_id: str) -> Any:

@@ -159,3 +159,78 @@ async def mark(
     async with transaction(sessions) as session:
         row = await service.mark(session, principal, talk_id, question_id, body.status, now)
     return QuestionOut.of(row)
+
+
+class MoveIn(Body):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+@router.post(
+    "/talks/{talk_id}/schedule",
+    summary="Move a talk that has not ended; its reminders move with it",
+    responses=problem_responses({404: "No such talk", 409: "The talk ended", 422: "Invalid times"}),
+)
+async def move_talk(
+    talk_id: TalkId, body: MoveIn, sessions: Sessions, principal: Runner, now: Now
+) -> TalkOut:
+    try:
+        async with transaction(sessions) as session:
+            row = await service.reschedule(
+                session, principal, talk_id, body.starts_at, body.ends_at, now
+            )
+    except domain.InvalidTalk as error:
+        raise Problem(422, "invalid-talk", "Invalid talk", str(error)) from None
+    return TalkOut.of(row)
+
+
+class AttendanceIn(Body):
+    minutes: Annotated[
+        int, Field(ge=0, le=7 * 24 * 60, description="How long the member has stayed so far")
+    ]
+
+
+class AttendanceOut(BaseModel):
+    talk_id: str
+    member_id: str
+    minutes: int
+    joined_at: datetime
+    reported_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> AttendanceOut:
+        return cls.model_validate(dict(row._mapping))
+
+
+@router.put(
+    "/talks/{talk_id}/attendance",
+    summary="The front end reports that the calling member joined and how long they stayed",
+    responses=problem_responses(
+        {
+            404: "No such talk for this member",
+            409: "Not started yet, or reports closed (a day after the end)",
+            422: "More minutes than the talk lasts",
+        }
+    ),
+)
+async def report_attendance(
+    talk_id: TalkId, body: AttendanceIn, sessions: Sessions, principal: Member, now: Now
+) -> AttendanceOut:
+    """Repeat it as the member stays: the minutes are max-merged; the first report sends
+    ``talk.attended`` (once per member and talk)."""
+    async with transaction(sessions) as session:
+        row = await service.attend(session, principal, talk_id, body.minutes, now)
+    return AttendanceOut.of(row)
+
+
+@router.get(
+    "/talks/{talk_id}/attendance",
+    summary="Attendance: everyone's for operators, the calling member's own",
+    responses=NOT_FOUND,
+)
+async def list_attendance(
+    talk_id: TalkId, sessions: Sessions, principal: Anyone
+) -> list[AttendanceOut]:
+    async with read_only(sessions) as session:
+        rows = await service.attendance(session, principal, talk_id)
+    return [AttendanceOut.of(row) for row in rows]

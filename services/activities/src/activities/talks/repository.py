@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities.orm import talk_attendance as attendance
 from activities.orm import talk_questions as questions
 from activities.orm import talk_votes as votes
 from activities.orm import talks
@@ -85,3 +86,47 @@ class TalkRepository:
             .where(_Q.tenant_id == tenant_id, _Q.id == question_id)
             .values(status=status, marked_at=at)
         )
+
+    async def move(
+        self, tenant_id: str, talk_id: str, starts_at: datetime, ends_at: datetime
+    ) -> None:
+        await self.session.execute(
+            sa.update(talks)
+            .where(talks.c.tenant_id == tenant_id, talks.c.id == talk_id)
+            .values(starts_at=starts_at, ends_at=ends_at)
+        )
+
+    async def attend(
+        self, tenant_id: str, talk_id: str, member_id: str, minutes: int, at: datetime
+    ) -> bool:
+        """Record a report; True for the member's first one (the key decides, whatever
+        runs at once). Minutes only grow: max-merged in the statement."""
+        row = {
+            "tenant_id": tenant_id,
+            "talk_id": talk_id,
+            "member_id": member_id,
+            "minutes": minutes,
+            "joined_at": at,
+            "reported_at": at,
+        }
+        if await insert_ignore(self.session, attendance, row):
+            return True
+        a = attendance.c
+        await self.session.execute(
+            sa.update(attendance)
+            .where(a.tenant_id == tenant_id, a.talk_id == talk_id, a.member_id == member_id)
+            .values(
+                minutes=sa.case((a.minutes < minutes, minutes), else_=a.minutes),
+                reported_at=at,
+            )
+        )
+        return False
+
+    async def attendance(self, tenant_id: str, talk_id: str, member_id: str | None) -> list[Any]:
+        query = sa.select(attendance).where(
+            attendance.c.tenant_id == tenant_id, attendance.c.talk_id == talk_id
+        )
+        if member_id is not None:
+            query = query.where(attendance.c.member_id == member_id)
+        query = query.order_by(attendance.c.joined_at, attendance.c.member_id)
+        return list((await self.session.execute(query)).all())

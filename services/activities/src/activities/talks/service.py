@@ -1,4 +1,5 @@
-"""Talks' use cases: set up, ask, upvote, mark, the queue."""
+"""Talks' use cases: set up and move (with their reminders), ask, upvote, mark, the
+queue, attendance."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities import events
 from activities.access import is_member
 from activities.members.domain import may_take_part
 from activities.members.repository import MembersRepository
 from activities.refusal import Refused
 from activities.talks import domain
 from activities.talks.repository import TalkRepository
+from servicekit import timers
 from servicekit.auth import Principal
+from servicekit.outbox import add_event
 from servicekit.problems import Problem, not_found
+
+REMINDER_TIMER = "activities.talk.reminder"
 
 
 def talk_of(row: Any) -> domain.Talk:
@@ -57,7 +63,89 @@ async def create(session: AsyncSession, principal: Principal, draft: Draft, now:
             "created_at": now,
         }
     )
-    return await repo.get(tenant_id, talk_id)
+    row = await repo.get(tenant_id, talk_id)
+    await _arm_reminders(session, row, now)
+    await add_event(session, events.talk_scheduled(row, None, now))
+    return row
+
+
+async def reschedule(
+    session: AsyncSession,
+    principal: Principal,
+    talk_id: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    now: datetime,
+) -> Any:
+    """Move a talk that has not ended: its reminders move with it (``talk.scheduled``
+    again, with the previous start). ``domain.InvalidTalk`` for times out of order."""
+    row = await readable(session, principal, talk_id)
+    talk = domain.Talk(starts_at, ends_at, tuple(row.guests))
+    if row.ends_at <= now:
+        raise refused(Refused(domain.Refusal.ENDED, "the talk has ended"))
+    if talk.ends_at <= now:
+        raise Problem(422, "invalid-talk", "Invalid talk", "ends_at must be in the future")
+    repo = TalkRepository(session)
+    await repo.move(row.tenant_id, row.id, talk.starts_at, talk.ends_at)
+    moved = await repo.get(row.tenant_id, row.id)
+    await _arm_reminders(session, moved, now)
+    await add_event(session, events.talk_scheduled(moved, row.starts_at, now))
+    return moved
+
+
+def _reminder_key(talk_id: str, lead: domain.Lead) -> str:
+    return f"{talk_id}:{lead.value}"
+
+
+async def _arm_reminders(session: AsyncSession, row: Any, now: datetime) -> None:
+    for lead, due_at in domain.reminders(row.starts_at, now).items():
+        key = _reminder_key(row.id, lead)
+        if due_at is None:
+            await timers.cancel(session, REMINDER_TIMER, key)
+            continue
+        payload = {
+            "tenant_id": row.tenant_id,
+            "talk_id": row.id,
+            "lead": lead.value,
+            "starts_at": row.starts_at.isoformat(),
+        }
+        await timers.schedule(session, REMINDER_TIMER, key, due_at, payload)
+
+
+async def remind_due(session: AsyncSession, timer: timers.Timer) -> None:
+    """``talk.reminder_due``, unless the talk moved since the timer was armed (the move
+    re-armed it for the new start, so a stale firing sends nothing)."""
+    payload = timer.payload
+    row = await TalkRepository(session).get(str(payload["tenant_id"]), str(payload["talk_id"]))
+    if row is None or row.starts_at.isoformat() != payload["starts_at"]:
+        return
+    await add_event(session, events.talk_reminder_due(row, str(payload["lead"]), timer.due_at))
+
+
+async def attend(
+    session: AsyncSession, principal: Principal, talk_id: str, minutes: int, now: datetime
+) -> Any:
+    """The front end's report for the calling member: the first sends ``talk.attended``."""
+    row = await readable(session, principal, talk_id)
+    try:
+        domain.check_attendance(talk_of(row), minutes, now)
+    except Refused as error:
+        raise refused(error) from None
+    except domain.InvalidTalk as error:
+        raise Problem(422, "invalid-attendance", "Invalid attendance", str(error)) from None
+    repo = TalkRepository(session)
+    first = await repo.attend(row.tenant_id, row.id, principal.subject, minutes, now)
+    if first:
+        await add_event(session, events.talk_attended(row, principal.subject, minutes, now))
+    [found] = await repo.attendance(row.tenant_id, row.id, principal.subject)
+    return found
+
+
+async def attendance(session: AsyncSession, principal: Principal, talk_id: str) -> list[Any]:
+    """Operators: everyone's; a member: their own."""
+    row = await readable(session, principal, talk_id)
+    member = principal.subject if is_member(principal) else None
+    return await TalkRepository(session).attendance(row.tenant_id, row.id, member)
 
 
 async def readable(session: AsyncSession, principal: Principal, talk_id: str) -> Any:

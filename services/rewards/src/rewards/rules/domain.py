@@ -462,20 +462,21 @@ CHECKIN_RECORDED = "quanzi.activities.checkin.recorded.v1"
 CHALLENGE_COMPLETED = "quanzi.activities.challenge.completed.v1"
 QUIZ_COMPLETED = "quanzi.activities.quiz.completed.v1"
 DRAW_WON = "quanzi.activities.draw.won.v1"
-DROP_CLAIMED = "quanzi.activities.drop.claimed.v1"
 CONTEST_AWARDED = "quanzi.activities.contest.awarded.v1"
 REFERRAL_TIER_REACHED = "quanzi.activities.referral.tier_reached.v1"
 REFERRAL_REVOKED = "quanzi.activities.referral.revoked.v1"
+TALK_ATTENDED = "quanzi.activities.talk.attended.v1"
 # activities' events on its topic that the earning rules read (contracts/topics/
-# activities.campaigns.yaml).
+# activities.campaigns.yaml). A point drop's claimed shares are not earnings: they are
+# paid from the operator's budget (rewards.budgets).
 ACTIVITY_EVENTS = (
     CHECKIN_RECORDED,
     CHALLENGE_COMPLETED,
     QUIZ_COMPLETED,
     DRAW_WON,
-    DROP_CLAIMED,
     CONTEST_AWARDED,
     REFERRAL_TIER_REACHED,
+    TALK_ATTENDED,
 )
 # A referral tier's grant, as its points' cause: a revocation of the same grant key takes
 # them back (the member's tier in the campaign; a tier granted again is credited again).
@@ -595,14 +596,15 @@ def default_rules() -> list[EarningRule]:
             conditions=(Condition("prize_kind", Op.EQ, "points"),),
             expiry=YEAR,
         ),
-        # A share of a point drop (红包): its points, once per claim. Activities hands out
-        # no more than the drop's total; the operator's budget is not a wallet here.
+        # A live talk attended (activities sends talk.attended once per member and talk):
+        # a member who stayed at least 10 minutes, a few talks a day at most.
         EarningRule(
-            rule_id="claimed-drop",
+            rule_id="attended-talk",
             version=1,
-            event_type=DROP_CLAIMED,
-            points=1,
-            per_unit="points",
+            event_type=TALK_ATTENDED,
+            points=5,
+            conditions=(Condition("minutes", Op.GTE, 10),),
+            caps=Caps(per_day=15),
             expiry=YEAR,
         ),
         # A contest's awarded place: the points its operator set for the place, once per
