@@ -68,11 +68,11 @@ def mapping_errors(fields: Mapping[str, str | None]) -> list[str]:
         errors.append(f"at most {MAX_MAPPED} fields")
     seen: dict[str, str] = {}
     for source, target in fields.items():
-        if not _FIELD.match(source):
+        if not _FIELD.fullmatch(source):
             errors.append(f"{source!r}: a field name is 1 to 64 characters of one line")
         if target is None:
             continue
-        if not _FIELD.match(target):
+        if not _FIELD.fullmatch(target):
             errors.append(f"{source!r} → {target!r}: a target is 1 to 64 characters of one line")
         elif target in RESERVED:
             errors.append(f"{source!r} → {target!r}: the external id is not a field")
