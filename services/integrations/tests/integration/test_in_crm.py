@@ -18,7 +18,9 @@ MAPPING = {"mobile": "phone", "nickname": "display_name", "labels": "tags", "int
 
 
 def crm_key(api: Api, tenant_id: str = TENANT, scope: str = "members:write read") -> dict[str, str]:
-    token = api.mint.mint(tenant_id=tenant_id, subject="apikey:crm", roles=["integration"], scope=scope)
+    token = api.mint.mint(
+        tenant_id=tenant_id, subject="apikey:crm", roles=["integration"], scope=scope
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -122,7 +124,9 @@ async def test_a_thousand_contacts_in_one_request_bad_ones_failing_alone(api: Ap
     contacts[7] = {"fields": {"nickname": "无编号"}}  # no external id
     contacts[9] = "not an object"
     headers = {**crm_key(api), "Idempotency-Key": "import-2026-12-01"}
-    first = await api.client.post(f"{CRM}/contacts/batch", json={"contacts": contacts}, headers=headers)
+    first = await api.client.post(
+        f"{CRM}/contacts/batch", json={"contacts": contacts}, headers=headers
+    )
     assert first.status_code == 202, first.text
     receipt = first.json()
     assert (receipt["accepted"], receipt["failed"]) == (997, 3)
@@ -143,7 +147,9 @@ async def test_a_thousand_contacts_in_one_request_bad_ones_failing_alone(api: Ap
     }
     assert [e.data["part"] for e in events] == list(range(1, len(events) + 1))
     assert {e.data["batch_id"] for e in events} == {receipt["batch_id"]}
-    again = await api.client.post(f"{CRM}/contacts/batch", json={"contacts": contacts}, headers=headers)
+    again = await api.client.post(
+        f"{CRM}/contacts/batch", json={"contacts": contacts}, headers=headers
+    )
     assert again.status_code == 202 and again.json() == receipt
     assert len(await api.published(RECEIVED)) == len(events)  # no second effect
     without_key = await api.client.post(
@@ -168,7 +174,9 @@ async def test_another_tenant_neither_sees_nor_changes_the_crm_side(api: Api) ->
     await put_mapping(api)
     headers = {"Idempotency-Key": "same-key"}
     ours = await api.client.put(
-        f"{CRM}/contacts/c-1", json={"fields": {"nickname": "甲"}}, headers={**crm_key(api), **headers}
+        f"{CRM}/contacts/c-1",
+        json={"fields": {"nickname": "甲"}},
+        headers={**crm_key(api), **headers},
     )
     assert ours.status_code == 202
     theirs_mapping = await api.client.get(f"{CRM}/mapping", headers=api.owner(OTHER))

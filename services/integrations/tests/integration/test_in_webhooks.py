@@ -5,6 +5,7 @@ the timers at test-clock instants, in order per member, logged, redelivered."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -270,11 +271,13 @@ async def test_a_rate_limited_endpoint_is_paced_and_no_other_waits(
 
         dispatcher.post = timed
         events = [platform_event("membership.activated", f"m-{i}") for i in range(5)]
-        events += [platform_event("membership.activated", f"x-{i}", tenant_id=OTHER) for i in range(5)]
+        events += [
+            platform_event("membership.activated", f"x-{i}", tenant_id=OTHER) for i in range(5)
+        ]
         await api.consume(*events)
         paced = [r.at for r in receiver.received]
         assert len(paced) == 5 and len(other.received) == 5 and len(starts) == 5
-        assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.499
+        assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.499
         assert max(r.at for r in other.received) < paced[-1], "the other endpoint waited"
         assert {d["status"] for d in await api.deliveries(limited["id"])} == {"delivered"}
 

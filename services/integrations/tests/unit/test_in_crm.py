@@ -16,9 +16,9 @@ from servicekit.idempotency import fingerprint
 
 MAPPING = domain.FieldMapping({"mobile": "phone", "nickname": "display_name", "labels": "tags"})
 
-names = st.text(
-    st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=12
-).filter(lambda s: s not in ("external_id", "tags"))
+names = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=12).filter(
+    lambda s: s not in ("external_id", "tags")
+)
 values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20))
 
 
@@ -74,7 +74,9 @@ def test_a_contact_outside_the_directory_bounds_is_refused(
 
 def test_bad_mappings_are_refused() -> None:
     assert domain.mapping_errors({"mobile": "phone", "nickname": "display_name"}) == []
-    assert domain.mapping_errors({"a": "phone", "b": "phone"}) == ["'a' and 'b' both map to 'phone'"]
+    assert domain.mapping_errors({"a": "phone", "b": "phone"}) == [
+        "'a' and 'b' both map to 'phone'"
+    ]
     assert domain.mapping_errors({"a": "external_id"})
     assert domain.mapping_errors({"a\n": "b"})
     assert domain.mapping_errors({"a": None, "b": None}) == []
@@ -103,7 +105,7 @@ def test_an_explicit_mapping_wins_and_every_field_lands_once(
     for target, value in explicit.items():
         expected = value.strip() if target == "display_name" and isinstance(value, str) else value
         assert landed[target] == expected
-    for name, value in fields.items():
+    for name in fields:
         if name not in mapping.fields and name not in explicit:
             assert name in landed
     assert set(landed) <= set(explicit) | {n for n in fields if n not in mapping.fields}
@@ -111,9 +113,7 @@ def test_an_explicit_mapping_wins_and_every_field_lands_once(
 
 @settings(deadline=None)
 @given(
-    st.lists(
-        st.dictionaries(st.text(max_size=5), st.text(max_size=300), max_size=4), max_size=60
-    ),
+    st.lists(st.dictionaries(st.text(max_size=5), st.text(max_size=300), max_size=4), max_size=60),
     st.integers(min_value=200, max_value=3000),
 )
 def test_chunks_keep_order_and_stay_under_the_size(rows: list[dict[str, Any]], limit: int) -> None:

@@ -4,6 +4,7 @@ SSRF classification of addresses."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -227,7 +228,7 @@ def test_reserved_slots_are_spaced_by_the_rate_and_never_before_now(
         assert next_free == slot + timedelta(seconds=1 / rate)
         slots.append(slot)
     gap = timedelta(seconds=1 / rate)
-    for earlier, later in zip(slots, slots[1:], strict=False):
+    for earlier, later in itertools.pairwise(slots):
         assert later - earlier >= gap - timedelta(microseconds=1)
     # After a quiet spell the next one goes at its claim.
     quiet = slots[-1] + timedelta(hours=1)
@@ -257,5 +258,5 @@ def test_a_process_starts_attempts_to_an_endpoint_one_interval_apart(
         starts.append(last)
     for at, start in zip(earliest, starts, strict=True):
         assert start >= at
-    for a, b in zip(starts, starts[1:], strict=False):
+    for a, b in itertools.pairwise(starts):
         assert b - a >= 1 / rate - 1e-9

@@ -363,7 +363,10 @@ async def test_a_crms_contacts_from_integrations_are_applied_once(
         {"external_id": "crm-3", "display_name": "王小明", "profile": {}, "tags": ["VIP"]},
         {"external_id": "bad\nid", "profile": {}},  # refused alone
     ]
-    batch = [contacts_received(onboarding.tenant, first), contacts_received(onboarding.tenant, second, 2)]
+    batch = [
+        contacts_received(onboarding.tenant, first),
+        contacts_received(onboarding.tenant, second, 2),
+    ]
     batch.append(contacts_received("tenant-b", [{"external_id": "crm-1", "profile": {"x": 1}}]))
     for event in batch:
         Registry.load().validate(event)
@@ -373,7 +376,9 @@ async def test_a_crms_contacts_from_integrations_are_applied_once(
     listed = (await onboarding.client.get(f"{BASE}?limit=50", headers=ops)).json()["items"]
     by_id = {m["external_id"]: m for m in listed}
     assert set(by_id) == {"crm-1", "crm-2", "crm-3"}
-    assert by_id["crm-1"]["display_name"] == "会员1号" and by_id["crm-1"]["profile"] == {"phone": "11"}
+    assert by_id["crm-1"]["display_name"] == "会员1号" and by_id["crm-1"]["profile"] == {
+        "phone": "11"
+    }
     assert by_id["crm-2"]["display_name"] == "旧名" and by_id["crm-2"]["tags"] == ["老会员"]
     assert by_id["crm-2"]["profile"] == {"city": "上海"}
     assert by_id["crm-3"]["display_name"] == "王小明" and by_id["crm-3"]["tags"] == ["VIP"]

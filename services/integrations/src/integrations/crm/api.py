@@ -30,9 +30,7 @@ Value = Annotated[str, Field(max_length=domain.MAX_TEXT, pattern=TEXT_PATTERN)]
 TagText = Annotated[str, Field(max_length=domain.MAX_TAG, pattern=LINE_PATTERN)]
 Tags = Annotated[list[TagText], Field(max_length=domain.MAX_TAGS)]
 FieldValue = Value | int | float | bool | Tags | None
-REPLAYED = {
-    "headers": {REPLAYED_HEADER: {"description": "`true` when this is a stored answer"}}
-}
+REPLAYED = {"headers": {REPLAYED_HEADER: {"description": "`true` when this is a stored answer"}}}
 IDEMPOTENT = problem_responses(
     {
         400: "Not a valid Idempotency-Key",
@@ -65,7 +63,9 @@ class ContactFields(Body):
     """One contact: its fields as the CRM names them (mapped by the tenant's mapping), and
     its tags (replace the member's when given)."""
 
-    fields: Annotated[dict[FieldName, FieldValue], Field(max_length=domain.MAX_FIELDS)] = {}
+    fields: Annotated[
+        dict[FieldName, FieldValue], Field(default_factory=dict, max_length=domain.MAX_FIELDS)
+    ]
     tags: Tags | None = None
 
 

@@ -82,9 +82,7 @@ class EndpointPatch(Body):
     @model_validator(mode="after")
     def _no_null(self) -> EndpointPatch:
         nullable = {"rate_limit_per_s"}
-        nulls = [
-            n for n in self.model_fields_set if getattr(self, n) is None and n not in nullable
-        ]
+        nulls = [n for n in self.model_fields_set if getattr(self, n) is None and n not in nullable]
         if nulls:
             raise ValueError(f"cannot be null: {', '.join(sorted(nulls))}")
         return self
