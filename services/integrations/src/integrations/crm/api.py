@@ -19,7 +19,7 @@ from integrations.crm import domain, service
 from servicekit.db import read_only, transaction
 from servicekit.idempotency import REPLAYED_HEADER, IdempotencyKey, fingerprint, run_idempotent
 from servicekit.problems import PROBLEM_TYPE_BASE, Problem, problem_responses
-from servicekit.text import LINE_PATTERN, TEXT_PATTERN, Body
+from servicekit.text import LINE_PATTERN, LINE_REFUSED, TEXT_PATTERN, Body, trimmed
 
 router = APIRouter(prefix="/v1/integrations/crm", tags=["integrations: CRM"])
 
@@ -27,7 +27,7 @@ FieldName = Annotated[str, Field(min_length=1, max_length=64, pattern=domain.FIE
 ExternalId = Annotated[str, Field(min_length=1, max_length=200, pattern=LINE_PATTERN)]
 ExternalIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=LINE_PATTERN)]
 Value = Annotated[str, Field(max_length=domain.MAX_TEXT, pattern=TEXT_PATTERN)]
-TagText = Annotated[str, Field(max_length=domain.MAX_TAG, pattern=LINE_PATTERN)]
+TagText = Annotated[str, trimmed(1, domain.MAX_TAG, refused=LINE_REFUSED + "|")]
 Tags = Annotated[list[TagText], Field(max_length=domain.MAX_TAGS)]
 FieldValue = Value | int | float | bool | Tags | None
 REPLAYED = {"headers": {REPLAYED_HEADER: {"description": "`true` when this is a stored answer"}}}
