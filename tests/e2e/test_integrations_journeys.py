@@ -116,3 +116,65 @@ def test_an_endpoint_receives_a_join_and_its_points_signed_and_the_feed_agrees(
             f"{WH}/endpoints/{endpoint.json()['id']}/deliveries", headers=owner
         ).json()["items"]
         assert {d["status"] for d in deliveries} == {"delivered"}
+
+
+def test_a_crm_bulk_upsert_of_a_thousand_chinese_contacts_is_idempotent(
+    platform: Platform, tenant: Tenant
+) -> None:
+    """The CRM (the tenant's API key) pushes 1,000 contacts with Chinese names in one request
+    with an Idempotency-Key, then again (a retry): the same answer, no second effect; the
+    owner's mapping (mobile → phone, nickname → display_name) applies; onboarding's member
+    directory, fed by integrations' contacts.received events, lists each contact once."""
+    suffix = uuid.uuid4().hex[:8]
+    crm = {"X-Api-Key": tenant.api_key}
+    names = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨"
+    contacts = [
+        {
+            "external_id": f"crm{suffix}-{i:04d}",
+            "fields": {
+                "nickname": f"{names[i % len(names)]}小{i}",
+                "mobile": f"138{i:08d}",
+                "城市": "深圳",
+            },
+            "tags": [f"导入{suffix}"],
+        }
+        for i in range(1000)
+    ]
+    with httpx.Client(base_url=platform.gateway_url, timeout=60) as client:
+        mapping = client.put(
+            "/v1/integrations/crm/mapping",
+            headers=bearer(tenant.owner_token),
+            json={"fields": {"mobile": "phone", "nickname": "display_name"}},
+        )
+        assert mapping.status_code == 200, mapping.text
+        headers = {**crm, "Idempotency-Key": f"crm-import-{suffix}"}
+        body = {"contacts": contacts}
+        first = client.post("/v1/integrations/crm/contacts/batch", headers=headers, json=body)
+        assert first.status_code == 202, first.text
+        assert (first.json()["accepted"], first.json()["failed"]) == (1000, 0)
+        again = client.post("/v1/integrations/crm/contacts/batch", headers=headers, json=body)
+        assert again.status_code == 202 and again.json() == first.json()
+        assert again.headers["idempotent-replayed"] == "true"
+
+        def listed() -> list[dict[str, Any]]:
+            members: list[dict[str, Any]] = []
+            cursor = None
+            while True:
+                params: dict[str, Any] = {"tag": f"导入{suffix}", "limit": 200}
+                if cursor:
+                    params["cursor"] = cursor
+                page = client.get("/v1/onboarding/members", headers=crm, params=params)
+                assert page.status_code == 200, page.text
+                members += page.json()["items"]
+                cursor = page.json()["next_cursor"]
+                if not cursor:
+                    return members if len(members) >= 1000 else []
+
+        members = eventually(listed, timeout_s=90)
+        by_id = {m["external_id"]: m for m in members}
+        assert len(members) == len(by_id) == 1000  # each contact once
+        for i in (0, 17, 999):
+            member = by_id[f"crm{suffix}-{i:04d}"]
+            assert member["display_name"] == contacts[i]["fields"]["nickname"]
+            assert member["profile"] == {"phone": f"138{i:08d}", "城市": "深圳"}
+            assert member["tags"] == [f"导入{suffix}"]

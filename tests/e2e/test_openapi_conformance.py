@@ -88,6 +88,9 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /v1/integrations/webhooks/endpoints": "the URL is http(s) with a host, public outside "
     "development",
     "PATCH /v1/integrations/webhooks/endpoints/{endpoint_id}": "the URL, as when it was saved",
+    "PUT /v1/integrations/crm/mapping": "two fields never map to one target, none to the id",
+    "PUT /v1/integrations/crm/contacts/{external_id}": "each value fits the member field the "
+    "tenant's mapping sends it to (a name is text, tags a list, a profile value flat)",
 }
 
 

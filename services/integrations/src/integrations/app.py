@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from integrations import clock as clocks
 from integrations import events
+from integrations.crm import api as crm_api
 from integrations.feed import api as feed_api
 from integrations.feed import handlers as feed
 from integrations.settings import Settings
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "What the tenants' other systems consume and send: signed webhooks "
                 "(Standard Webhooks), the pull event feed, CRM sync."
             ),
-            routers=[webhooks_api.router, feed_api.router],
+            routers=[webhooks_api.router, feed_api.router, crm_api.router],
             produces=events.TOPICS,
             consumers=consumers(settings),
             timers=TIMERS,

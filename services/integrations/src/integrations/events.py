@@ -10,9 +10,11 @@ from servicekit.events import Event, new_event
 
 SOURCE = "/integrations"
 ENDPOINTS = "integrations.endpoints"
-TOPICS = (ENDPOINTS,)
+CONTACTS = "integrations.contacts"
+TOPICS = (ENDPOINTS, CONTACTS)
 
 ENDPOINT_DISABLED = "quanzi.integrations.endpoint.disabled.v1"
+CONTACTS_RECEIVED = "quanzi.integrations.contacts.received.v1"
 
 # What a tenant's systems may receive: the life of its members, memberships, communities,
 # points, redemptions, campaigns and posts. Never the gateway's credentials or
@@ -44,5 +46,34 @@ def endpoint_disabled(endpoint: Any, failing_since: datetime, at: datetime) -> E
             "failing_since": failing_since.isoformat(),
             "disabled_at": at.isoformat(),
             "reason": "failing",
+        },
+    )
+
+
+def contacts_received(
+    tenant_id: str,
+    batch_id: str,
+    part: int,
+    parts: int,
+    contacts: list[dict[str, Any]],
+    at: datetime,
+) -> Event:
+    """Contacts a tenant's CRM pushed, already mapped to member directory rows; keyed by
+    the tenant, so that its batches are applied in the order they were received (a later
+    batch's change to a contact is applied after an earlier one's)."""
+    return new_event(
+        type=CONTACTS_RECEIVED,
+        source=SOURCE,
+        tenant_id=tenant_id,
+        topic=CONTACTS,
+        key=tenant_id,
+        subject=batch_id,
+        data={
+            "tenant_id": tenant_id,
+            "batch_id": batch_id,
+            "part": part,
+            "parts": parts,
+            "received_at": at.isoformat(),
+            "contacts": contacts,
         },
     )

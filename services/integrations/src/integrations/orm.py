@@ -36,6 +36,10 @@ webhook_endpoints = sa.Table(
     sa.Column("previous_secret_until", UtcDateTime, nullable=True),
     # The first failure since the last success (null: healthy).
     sa.Column("failing_since", UtcDateTime, nullable=True),
+    # At most this many attempts start per second (null: no limit); the earliest instant
+    # the next one may start (slots are reserved in order, see webhooks.domain.reserve).
+    sa.Column("rate_limit_per_s", sa.Float, nullable=True),
+    sa.Column("next_send_at", UtcDateTime, nullable=True),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -100,4 +104,19 @@ feed_events = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     sa.Index("ix_feed_events_tenant", "tenant_id", "seq"),
     sa.Index("ix_feed_events_received", "received_at"),
+)
+
+# --- crm -----------------------------------------------------------------------------------
+
+# A tenant's field mapping: CRM field name -> member field (display_name, tags or a profile
+# key; null drops the field), and what becomes of fields it does not name (keep or drop).
+# No contact is kept here: onboarding's member directory is the one truth about members.
+crm_mappings = sa.Table(
+    "crm_mappings",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("unmapped", sa.String(8), nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -54,6 +54,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived (pacing tests)
 
     def json(self) -> Any:
         return json.loads(self.body)

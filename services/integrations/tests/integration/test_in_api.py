@@ -157,5 +157,23 @@ async def test_every_route_turns_another_tenant_away(api: Api, receiver: Receive
     assert listed.json()["items"] == []
     feed = await api.client.get(FEED, headers=api.owner(OTHER))
     assert feed.json()["items"] == []
+    # CRM: the mapping is the caller's tenant's; contacts are published as the caller's.
+    crm = "/v1/integrations/crm"
+    mine = {"fields": {"mobile": "phone"}}
+    assert (await api.client.put(f"{crm}/mapping", json=mine, headers=api.owner())).is_success
+    theirs = await api.client.get(f"{crm}/mapping", headers=api.owner(OTHER))
+    assert theirs.json()["fields"] == {}
+    pushed = await api.client.put(
+        f"{crm}/contacts/m-1", json={"fields": {"mobile": "1"}}, headers=api.owner(OTHER)
+    )
+    assert pushed.json()["member"]["profile"] == {"mobile": "1"}  # not mapped by ours
+    batch = await api.client.post(
+        f"{crm}/contacts/batch",
+        json={"contacts": [{"external_id": "m-2"}]},
+        headers=api.owner(OTHER),
+    )
+    assert batch.status_code == 202
+    received = await api.published("quanzi.integrations.contacts.received.v1")
+    assert {e.tenant_id for e in received} == {OTHER}
     still = await api.client.get(f"{WH}/endpoints/{endpoint['id']}", headers=api.owner())
     assert still.json()["description"] == "" and still.json()["enabled"] is True

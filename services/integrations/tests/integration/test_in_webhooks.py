@@ -5,7 +5,8 @@ the timers at test-clock instants, in order per member, logged, redelivered."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import itertools
+from datetime import datetime, timedelta
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook
@@ -245,3 +246,63 @@ async def test_an_endpoint_failing_for_days_is_disabled_and_announced(
         f"{WH}/endpoints/{endpoint['id']}", json={"enabled": True}, headers=api.owner()
     )
     assert enabled.json()["enabled"] is True and enabled.json()["failing_since"] is None
+
+
+async def test_a_rate_limited_endpoint_is_paced_and_no_other_waits(
+    api: Api, receiver: Receiver
+) -> None:
+    """2 a second: five messages start at least 0.5 s apart while another tenant's endpoint
+    gets its five before the paced ones are through. At 1 a second, a slot beyond the
+    horizon waits as a timer (no attempt spent) and goes at its slot."""
+    other = Receiver().start()
+    try:
+        limited = await api.endpoint(receiver.url, rate_limit_per_s=2)
+        assert limited["rate_limit_per_s"] == 2
+        await api.endpoint(other.url, OTHER)
+        dispatcher = api.app.state.dispatcher
+        loop = asyncio.get_running_loop()
+        starts: list[float] = []  # when the dispatcher starts each request to the limited one
+        post = dispatcher.post
+
+        async def timed(job: service.Job) -> service.Outcome:
+            if job.endpoint_id == limited["id"]:
+                starts.append(loop.time())
+            return await post(job)
+
+        dispatcher.post = timed
+        events = [platform_event("membership.activated", f"m-{i}") for i in range(5)]
+        events += [
+            platform_event("membership.activated", f"x-{i}", tenant_id=OTHER) for i in range(5)
+        ]
+        await api.consume(*events)
+        paced = [r.at for r in receiver.received]
+        assert len(paced) == 5 and len(other.received) == 5 and len(starts) == 5
+        assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.499
+        assert max(r.at for r in other.received) < paced[-1], "the other endpoint waited"
+        assert {d["status"] for d in await api.deliveries(limited["id"])} == {"delivered"}
+
+        slower = await api.client.patch(
+            f"{WH}/endpoints/{limited['id']}", json={"rate_limit_per_s": 1}, headers=api.owner()
+        )
+        assert slower.status_code == 200 and slower.json()["rate_limit_per_s"] == 1
+        t0 = api.later(timedelta(minutes=1))
+        await api.consume(*[platform_event("membership.activated", f"n-{i}") for i in range(4)])
+        assert len(receiver.received) == 5 + 3  # slots 0, 1 and 2 s: within the horizon
+        (waiting,) = [d for d in await api.deliveries(limited["id"]) if d["status"] == "pending"]
+        assert waiting["attempts"] == 0
+        assert datetime.fromisoformat(waiting["next_attempt_at"]) == t0 + 3 * SECOND
+        assert await api.tick(t0 + 2 * SECOND) == 0  # not before its slot
+        assert await api.tick(t0 + 3 * SECOND) == 1
+        deliveries = await api.deliveries(limited["id"])
+        assert len(receiver.received) == 9 and len(deliveries) == 9
+        assert {(d["status"], d["attempts"]) for d in deliveries} == {("delivered", 1)}
+        unlimited = await api.client.patch(
+            f"{WH}/endpoints/{limited['id']}", json={"rate_limit_per_s": None}, headers=api.owner()
+        )
+        assert unlimited.json()["rate_limit_per_s"] is None
+        zero = await api.client.patch(
+            f"{WH}/endpoints/{limited['id']}", json={"rate_limit_per_s": 0}, headers=api.owner()
+        )
+        assert zero.status_code == 422
+    finally:
+        other.stop()

@@ -4,11 +4,12 @@ SSRF classification of addresses."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -203,3 +204,59 @@ def test_private_targets_are_development_settings() -> None:
         Settings(webhooks_allow_private=True, **production)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="http"):
         Settings(webhooks_allow_http=True, **production)  # type: ignore[arg-type]
+
+
+# --- rate limits ---------------------------------------------------------------------------
+
+
+@settings(deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=5_000), min_size=1, max_size=40),
+    st.floats(min_value=0.5, max_value=domain.MAX_RATE_PER_S),
+)
+def test_reserved_slots_are_spaced_by_the_rate_and_never_before_now(
+    offsets_ms: list[int], rate: float
+) -> None:
+    """Claims at any (non-decreasing) instants: every slot is at or after its claim, each
+    at least 1/rate after the previous one, and a claim after a quiet spell goes at once."""
+    nows = [NOW + timedelta(milliseconds=ms) for ms in sorted(offsets_ms)]
+    next_free = None
+    slots = []
+    for now in nows:
+        slot, next_free = domain.reserve(next_free, now, rate)
+        assert slot >= now
+        assert next_free == slot + timedelta(seconds=1 / rate)
+        slots.append(slot)
+    gap = timedelta(seconds=1 / rate)
+    for earlier, later in itertools.pairwise(slots):
+        assert later - earlier >= gap - timedelta(microseconds=1)
+    # After a quiet spell the next one goes at its claim.
+    quiet = slots[-1] + timedelta(hours=1)
+    assert domain.reserve(next_free, quiet, rate)[0] == quiet
+
+
+def test_without_a_limit_nothing_is_reserved_and_near_slots_go_now() -> None:
+    later = NOW + timedelta(seconds=30)
+    assert domain.reserve(later, NOW, None) == (NOW, later)
+    assert domain.goes_now(NOW + domain.RATE_HORIZON, NOW)
+    assert not domain.goes_now(NOW + domain.RATE_HORIZON + timedelta(microseconds=1), NOW)
+
+
+@given(
+    st.lists(st.floats(min_value=0, max_value=100, allow_nan=False), min_size=1, max_size=30),
+    st.floats(min_value=0.5, max_value=100),
+)
+def test_a_process_starts_attempts_to_an_endpoint_one_interval_apart(
+    earliest: list[float], rate: float
+) -> None:
+    """Slots handed over together (timers that fired late) still start 1/rate apart, each no
+    earlier than its own slot."""
+    last = None
+    starts = []
+    for at in earliest:
+        last = domain.next_start(last, at, rate)
+        starts.append(last)
+    for at, start in zip(earliest, starts, strict=True):
+        assert start >= at
+    for a, b in itertools.pairwise(starts):
+        assert b - a >= 1 / rate - 1e-9

@@ -7,7 +7,7 @@ from onboarding.applications import api as applications
 from onboarding.audit import api as audit
 from onboarding.communities import api as communities
 from onboarding.directory import api as members
-from onboarding.directory.handlers import on_member_identified
+from onboarding.directory.handlers import on_contacts_received, on_member_identified
 from onboarding.invites import api as invites
 from onboarding.joins import api as joins
 from onboarding.joins.seating import SEAT_TIMER, retry_seat
@@ -74,6 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     name="members",
                     topics=["gateway.members"],
                     handlers={events.MEMBER_IDENTIFIED: on_member_identified},
+                ),
+                ConsumerSpec(
+                    name="contacts",  # a tenant's CRM, through integrations
+                    topics=["integrations.contacts"],
+                    handlers={events.CONTACTS_RECEIVED: Batched(on_contacts_received)},
                 ),
                 ConsumerSpec(
                     name="levels",

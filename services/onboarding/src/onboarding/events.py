@@ -30,6 +30,7 @@ TOPICS = (MEMBERS, COMMUNITIES, MEMBERSHIPS, MODERATION)
 MEMBER_IDENTIFIED = "quanzi.gateway.member.identified.v1"
 LEVEL_CHANGED = "quanzi.rewards.level.changed.v1"
 CONTENT_FLAGGED = "quanzi.content.item.flagged.v1"
+CONTACTS_RECEIVED = "quanzi.integrations.contacts.received.v1"
 
 
 def _event(topic: str, what: str, tenant_id: str, key: str, data: dict[str, Any]) -> Event:

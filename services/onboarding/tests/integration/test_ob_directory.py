@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import update
 
 from onboarding.cli import main
-from onboarding.directory.handlers import on_member_identified
+from onboarding.directory.handlers import on_contacts_received, on_member_identified
 from onboarding.directory.importer import SourceRow, import_rows
 from onboarding.directory.service import Directory, Outcome
+from servicekit.contracts import Registry
 from servicekit.db import transaction
 from servicekit.events import Event
 from servicekit.problems import Problem
@@ -322,3 +323,72 @@ async def test_cli_imports_json_lines(
     no_id.write_text("name,city\nA,B\n")
     bad_header = ["members", "import", str(no_id), "--tenant", onboarding.tenant]
     assert await asyncio.to_thread(run_cli, monkeypatch, database_url, *bad_header) == 2
+
+
+def contacts_received(tenant: str, contacts: list[dict[str, Any]], part: int = 1) -> Event:
+    return Event(
+        type="quanzi.integrations.contacts.received.v1",
+        source="/integrations",
+        tenant_id=tenant,
+        topic="integrations.contacts",
+        key=tenant,
+        data={
+            "tenant_id": tenant,
+            "batch_id": "crm_batch1",
+            "part": part,
+            "parts": 2,
+            "received_at": "2026-12-01T08:00:00+00:00",
+            "contacts": contacts,
+        },
+    )
+
+
+async def test_a_crms_contacts_from_integrations_are_applied_once(
+    onboarding: Onboarding,
+) -> None:
+    """integrations' contacts.received → the directory: upserts in order (a later part's
+    change wins), Chinese names kept, tags replaced when given, a refused row alone skipped,
+    another tenant's contacts in its own directory; applying the events again changes and
+    publishes nothing."""
+    ops = onboarding.operator()
+    await onboarding.client.put(
+        f"{BASE}/crm-2", json={"display_name": "旧名", "tags": ["老会员"]}, headers=ops
+    )
+    first = [
+        {"external_id": f"crm-{i}", "display_name": f"会员{i}号", "profile": {"phone": f"1{i}"}}
+        for i in range(1, 4)
+    ]
+    first[1] = {"external_id": "crm-2", "profile": {"city": "上海"}}  # name and tags kept
+    second = [
+        {"external_id": "crm-3", "display_name": "王小明", "profile": {}, "tags": ["VIP"]},
+        {"external_id": "bad\nid", "profile": {}},  # refused alone
+    ]
+    batch = [
+        contacts_received(onboarding.tenant, first),
+        contacts_received(onboarding.tenant, second, 2),
+    ]
+    batch.append(contacts_received("tenant-b", [{"external_id": "crm-1", "profile": {"x": 1}}]))
+    for event in batch:
+        Registry.load().validate(event)
+    before = len(await onboarding.events(UPSERTED))
+    async with transaction(onboarding.sessions) as session:
+        await on_contacts_received(session, batch)
+    listed = (await onboarding.client.get(f"{BASE}?limit=50", headers=ops)).json()["items"]
+    by_id = {m["external_id"]: m for m in listed}
+    assert set(by_id) == {"crm-1", "crm-2", "crm-3"}
+    assert by_id["crm-1"]["display_name"] == "会员1号" and by_id["crm-1"]["profile"] == {
+        "phone": "11"
+    }
+    assert by_id["crm-2"]["display_name"] == "旧名" and by_id["crm-2"]["tags"] == ["老会员"]
+    assert by_id["crm-2"]["profile"] == {"city": "上海"}
+    assert by_id["crm-3"]["display_name"] == "王小明" and by_id["crm-3"]["tags"] == ["VIP"]
+    assert by_id["crm-3"]["profile"] == {"phone": "13"}  # merged across the two parts
+    other = (await onboarding.client.get(BASE, headers=onboarding.operator("tenant-b"))).json()
+    assert [m["profile"] for m in other["items"]] == [{"x": 1}]
+    upserted = await onboarding.events(UPSERTED)
+    assert len(upserted) - before == 4  # crm-1, crm-2, crm-3 and tenant-b's crm-1
+    async with transaction(onboarding.sessions) as session:
+        await on_contacts_received(session, batch)  # a replay: nothing changes
+    assert len(await onboarding.events(UPSERTED)) == len(upserted)
+    again = (await onboarding.client.get(f"{BASE}?limit=50", headers=ops)).json()["items"]
+    assert again == listed

@@ -45,6 +45,14 @@ Pattern = Annotated[
     ),
 ]
 Patterns = Annotated[list[Pattern], Field(min_length=1, max_length=domain.MAX_PATTERNS)]
+RateLimit = Annotated[
+    float,
+    Field(
+        gt=0,
+        le=domain.MAX_RATE_PER_S,
+        description="At most this many attempts start per second to this endpoint",
+    ),
+]
 Status = Literal["pending", "waiting", "sending", "delivered", "failed"]
 NOT_FOUND = problem_responses({404: "No such endpoint for this tenant"})
 REFUSED = problem_responses(
@@ -57,21 +65,24 @@ class EndpointIn(Body):
     description: Description = ""
     event_types: Patterns = Field(default_factory=lambda: ["*"])
     enabled: bool = True
+    rate_limit_per_s: RateLimit | None = Field(None, description="null: no limit")
 
 
 class EndpointPatch(Body):
-    """The fields given change; none may be null."""
+    """The fields given change; none may be null but the rate limit (null: no limit)."""
 
-    model_config = ConfigDict(json_schema_extra=null_refused(all_but=()))
+    model_config = ConfigDict(json_schema_extra=null_refused(all_but=("rate_limit_per_s",)))
 
     url: Url | None = None
     description: Description | None = None
     event_types: Patterns | None = None
     enabled: bool | None = None
+    rate_limit_per_s: RateLimit | None = None
 
     @model_validator(mode="after")
     def _no_null(self) -> EndpointPatch:
-        nulls = [n for n in self.model_fields_set if getattr(self, n) is None]
+        nullable = {"rate_limit_per_s"}
+        nulls = [n for n in self.model_fields_set if getattr(self, n) is None and n not in nullable]
         if nulls:
             raise ValueError(f"cannot be null: {', '.join(sorted(nulls))}")
         return self
@@ -85,6 +96,7 @@ class EndpointOut(BaseModel):
     enabled: bool
     disabled_reason: str | None
     failing_since: datetime | None
+    rate_limit_per_s: float | None
     created_at: datetime
     updated_at: datetime
 
@@ -158,7 +170,9 @@ def _secret(row: Any, now: datetime) -> SecretOut:
 async def create_endpoint(
     body: EndpointIn, sessions: Sessions, principal: Manager, now: Now, settings: Config
 ) -> CreatedEndpoint:
-    draft = service.Draft(body.url, body.description, body.event_types, body.enabled)
+    draft = service.Draft(
+        body.url, body.description, body.event_types, body.enabled, body.rate_limit_per_s
+    )
     policy = service.Policy.of(settings)
     async with transaction(sessions) as session:
         row = await service.create(session, principal, draft, now, policy, resolve)

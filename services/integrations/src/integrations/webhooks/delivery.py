@@ -71,6 +71,8 @@ class Dispatcher:
         self.resolver = resolver
         self._all = asyncio.Semaphore(settings.webhooks_concurrency)
         self._per_endpoint: dict[str, asyncio.Semaphore] = {}
+        self._last_start: dict[str, float] = {}  # rate-limited endpoints: loop time
+        self._pacing: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._outcomes: asyncio.Queue[tuple[service.Job, service.Outcome, Any]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
@@ -105,8 +107,10 @@ class Dispatcher:
             slots = self._per_endpoint.setdefault(
                 job.endpoint_id, asyncio.Semaphore(self.settings.webhooks_endpoint_concurrency)
             )
-            async with slots, self._all:
-                outcome = await self.post(job)
+            async with slots:
+                await self._space(job)
+                async with self._all:
+                    outcome = await self.post(job)
             recorded = asyncio.get_running_loop().create_future()
             await self._outcomes.put((job, outcome, recorded))
             if self._writer is None or self._writer.done():
@@ -115,6 +119,24 @@ class Dispatcher:
         except Exception:
             # The lease timer records the attempt as interrupted and retries it.
             log.exception("webhook delivery %s attempt %s failed", job.delivery_id, job.attempt)
+
+    async def _space(self, job: service.Job) -> None:
+        """Wait for the attempt's slot and, per endpoint with a rate limit, ``1/rate``
+        after this process's previous start to it (the actual one: a late wake-up never
+        brings the next one closer). Starts to one endpoint are taken one at a time; only
+        that endpoint's tasks wait, never another's."""
+        if not job.rate_limit_per_s:
+            return
+        loop = asyncio.get_running_loop()
+        async with self._pacing.setdefault(job.endpoint_id, asyncio.Lock()):
+            ahead = (job.not_before - self.clock()).total_seconds() if job.not_before else 0.0
+            start = domain.next_start(
+                self._last_start.get(job.endpoint_id),
+                loop.time() + max(ahead, 0.0),
+                job.rate_limit_per_s,
+            )
+            await asyncio.sleep(max(start - loop.time(), 0.0))
+            self._last_start[job.endpoint_id] = loop.time()
 
     async def _write(self) -> None:
         """Outcomes recorded many to a transaction (one writer): a delivery costs a fraction
@@ -279,9 +301,23 @@ async def on_attempt(session: AsyncSession, timer: Timer) -> None:
         send_after_commit(session, dispatcher, [job])
 
 
+async def on_slot(session: AsyncSession, timer: Timer) -> None:
+    """Slot timer: the attempt's slot has come (reserved already): claim it as above."""
+    dispatcher = _dispatcher_of(session)
+    delivery_id = int(timer.payload["delivery_id"])
+    slot = datetime.fromisoformat(str(timer.payload["slot"]))
+    job = await service.claim(session, delivery_id, dispatcher.clock(), dispatcher.policy, slot)
+    if job is not None:
+        send_after_commit(session, dispatcher, [job])
+
+
 async def on_lease(session: AsyncSession, timer: Timer) -> None:
     dispatcher = _dispatcher_of(session)
     await service.lease_expired(session, timer.payload, dispatcher.clock(), dispatcher.policy)
 
 
-TIMERS = {service.ATTEMPT_TIMER: on_attempt, service.LEASE_TIMER: on_lease}
+TIMERS = {
+    service.ATTEMPT_TIMER: on_attempt,
+    service.SLOT_TIMER: on_slot,
+    service.LEASE_TIMER: on_lease,
+}

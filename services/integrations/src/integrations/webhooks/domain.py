@@ -137,6 +137,44 @@ def should_disable(failing_since: datetime | None, now: datetime, after: timedel
     return failing_since is not None and now - failing_since >= after
 
 
+# --- rate limits ---------------------------------------------------------------------------
+
+# An endpoint may set ``rate_limit_per_s``: attempts to it start at least 1/rate apart, so it
+# never gets more than that many a second; other endpoints are never slowed by it.
+MAX_RATE_PER_S = 1000.0
+# A slot this close is waited for in the dispatcher (the claim's lease covers the wait); a
+# later one waits as an attempt timer, so that no process holds long queues in memory.
+RATE_HORIZON = timedelta(seconds=2)
+
+
+def reserve(
+    next_free: datetime | None, now: datetime, rate_per_s: float | None
+) -> tuple[datetime, datetime | None]:
+    """The slot (the earliest start) of the next attempt to an endpoint, and the endpoint's
+    next free instant after taking it. Slots are handed out in order, each ``1/rate`` after
+    the previous one and never before ``now``; without a limit the slot is ``now`` and
+    nothing is reserved."""
+    if rate_per_s is None:
+        return now, next_free
+    slot = now if next_free is None or next_free < now else next_free
+    return slot, slot + timedelta(seconds=1 / rate_per_s)
+
+
+def goes_now(slot: datetime, now: datetime) -> bool:
+    """Whether an attempt whose slot is ``slot`` is handed to the dispatcher now (it waits
+    there for its slot) rather than left to an attempt timer at the slot."""
+    return slot - now <= RATE_HORIZON
+
+
+def next_start(last_start: float | None, earliest: float, rate_per_s: float) -> float:
+    """When a process starts its next attempt to a limited endpoint (monotonic seconds):
+    not before its slot (``earliest``) and ``1/rate`` after the previous start, also when
+    timers fired late hand it several slots at once."""
+    if last_start is None:
+        return earliest
+    return max(earliest, last_start + 1 / rate_per_s)
+
+
 # --- signing (Standard Webhooks) -----------------------------------------------------------
 
 SECRET_PREFIX = "whsec_"

@@ -58,6 +58,26 @@ class EndpointRepository:
             .values(**values)
         )
 
+    async def lock_next_send(self, endpoint_ids: Sequence[str]) -> dict[str, datetime | None]:
+        """The next free instant of each rate-limited endpoint, its row locked (in id order:
+        no deadlock between two fan-outs) until the caller's transaction ends."""
+        if not endpoint_ids:
+            return {}
+        query = (
+            sa.select(webhook_endpoints.c.id, webhook_endpoints.c.next_send_at)
+            .where(webhook_endpoints.c.id.in_(sorted(endpoint_ids)))
+            .order_by(webhook_endpoints.c.id)
+            .with_for_update()
+        )
+        return {row.id: row.next_send_at for row in await self.session.execute(query)}
+
+    async def set_next_send(self, endpoint_id: str, at: datetime | None) -> None:
+        await self.session.execute(
+            sa.update(webhook_endpoints)
+            .where(webhook_endpoints.c.id == endpoint_id)
+            .values(next_send_at=at)
+        )
+
     async def recovered(self, tenant_id: str, endpoint_id: str) -> None:
         """A success: the endpoint is healthy again (no write when it was already)."""
         await self.session.execute(

@@ -34,6 +34,9 @@ from servicekit.tables import timers as timers_table
 
 ATTEMPT_TIMER = "integrations.webhook.attempt"
 LEASE_TIMER = "integrations.webhook.lease"
+# An attempt waiting for the slot it holds (its endpoint's rate limit). A kind of its own:
+# a timer re-armed by its own handler would be marked fired after it.
+SLOT_TIMER = "integrations.webhook.slot"
 LEASE_MARGIN = timedelta(seconds=60)
 RECOVER_LIMIT = 1000
 
@@ -101,6 +104,7 @@ class Draft:
     description: str
     event_types: list[str]
     enabled: bool
+    rate_limit_per_s: float | None = None
 
 
 async def create(
@@ -127,6 +131,8 @@ async def create(
             "previous_secret": None,
             "previous_secret_until": None,
             "failing_since": None,
+            "rate_limit_per_s": draft.rate_limit_per_s,
+            "next_send_at": None,
             "created_by": principal.subject,
             "created_at": now,
             "updated_at": now,
@@ -168,6 +174,8 @@ async def update(
         values["description"] = changes["description"]
     if "event_types" in changes:
         values["event_types"] = check_patterns(changes["event_types"])
+    if "rate_limit_per_s" in changes:  # null: no limit from now on
+        values["rate_limit_per_s"] = changes["rate_limit_per_s"]
     if "enabled" in changes and changes["enabled"] != row.enabled:
         values["enabled"] = changes["enabled"]
         # Enabled again: a fresh start (its failures no longer count toward disabling it).
@@ -284,6 +292,11 @@ async def _enqueue(
         await _arm(session, [row.id for row in inserted if row.status == "pending"], now)
         return []
     sending = [row for row in inserted if row.status == "sending"]
+    slots = await _reserve_slots(session, sending, targets, now)
+    deferred = [row for row in sending if not domain.goes_now(slots[row.id], now)]
+    if deferred:
+        await _defer(session, [(row.id, slots[row.id]) for row in deferred])
+        sending = [row for row in sending if domain.goes_now(slots[row.id], now)]
     await insert_many(
         session,
         timers_table,
@@ -291,7 +304,7 @@ async def _enqueue(
             {
                 "kind": LEASE_TIMER,
                 "key": str(row.id),
-                "due_at": now + direct.timeout + LEASE_MARGIN,
+                "due_at": slots[row.id] + direct.timeout + LEASE_MARGIN,
                 "payload": {"delivery_id": row.id, "attempt": 1},
                 "attempts": 0,
             }
@@ -315,9 +328,53 @@ async def _enqueue(
                 row.message_id,
                 message["body"],
                 keys,
+                not_before=slots[row.id],
+                rate_limit_per_s=target.rate_limit_per_s,
             )
         )
     return jobs
+
+
+async def _reserve_slots(
+    session: AsyncSession, rows: Sequence[Any], targets: dict[str, Any], now: datetime
+) -> dict[int, datetime]:
+    """Each claimed message's slot: ``now``, or for an endpoint with a rate limit the next
+    free one, reserved in order under the endpoint's lock (replicas share the limit)."""
+    limited = sorted({r.endpoint_id for r in rows if targets[r.endpoint_id].rate_limit_per_s})
+    repo = EndpointRepository(session)
+    next_free = await repo.lock_next_send(limited)
+    slots = {}
+    for row in rows:
+        rate = targets[row.endpoint_id].rate_limit_per_s
+        slot, after = domain.reserve(next_free.get(row.endpoint_id), now, rate)
+        if rate:
+            next_free[row.endpoint_id] = after
+        slots[row.id] = slot
+    for endpoint_id in limited:
+        await repo.set_next_send(endpoint_id, next_free[endpoint_id])
+    return slots
+
+
+async def _defer(session: AsyncSession, slotted: Sequence[tuple[int, datetime]]) -> None:
+    """Claimed messages whose slot is beyond the horizon go back to pending, with their
+    attempt timer at the slot they hold (it is not reserved again when it fires)."""
+    repo = DeliveryRepository(session)
+    for delivery_id, slot in slotted:
+        await repo.update(delivery_id, status="pending", attempts=0, next_attempt_at=slot)
+    await insert_many(
+        session,
+        timers_table,
+        [
+            {
+                "kind": SLOT_TIMER,
+                "key": str(delivery_id),
+                "due_at": slot,
+                "payload": {"delivery_id": delivery_id, "slot": slot.isoformat()},
+                "attempts": 0,
+            }
+            for delivery_id, slot in slotted
+        ],
+    )
 
 
 async def _arm(session: AsyncSession, delivery_ids: Sequence[int], due: datetime) -> None:
@@ -432,6 +489,9 @@ class Job:
     message_id: str
     body: str
     secrets: list[str]
+    # The attempt's slot (its endpoint's rate limit): the dispatcher starts it no earlier.
+    not_before: datetime | None = None
+    rate_limit_per_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -444,10 +504,16 @@ class Outcome:
 
 
 async def claim(
-    session: AsyncSession, delivery_id: int, now: datetime, policy: Policy
+    session: AsyncSession,
+    delivery_id: int,
+    now: datetime,
+    policy: Policy,
+    reserved: datetime | None = None,
 ) -> Job | None:
     """The attempt timer: mark the message sending and arm the lease timer; what to send
-    (handed to the dispatcher once this commits), or None when there is nothing to send."""
+    (handed to the dispatcher once this commits), or None when there is nothing to send.
+    For an endpoint with a rate limit, a slot is reserved (unless the timer holds one,
+    ``reserved``); a slot beyond the horizon moves the attempt timer to it instead."""
     repo = DeliveryRepository(session)
     row = await repo.get(delivery_id, lock=True)
     if row is None or row.status != "pending":
@@ -455,21 +521,42 @@ async def claim(
     if await repo.earlier_open(row):
         await repo.update(row.id, status="waiting", next_attempt_at=None)
         return None
-    target = await EndpointRepository(session).get(row.tenant_id, row.endpoint_id)
+    endpoints = EndpointRepository(session)
+    target = await endpoints.get(row.tenant_id, row.endpoint_id)
     if target is None or not target.enabled:
         await _finish(session, row, "failed", now, None)
         return None
+    slot = reserved or now
+    if target.rate_limit_per_s and reserved is None:
+        next_free = (await endpoints.lock_next_send([target.id])).get(target.id)
+        slot, after = domain.reserve(next_free, now, target.rate_limit_per_s)
+        await endpoints.set_next_send(target.id, after)
+        if not domain.goes_now(slot, now):
+            await repo.update(row.id, next_attempt_at=slot)
+            payload = {"delivery_id": row.id, "slot": slot.isoformat()}
+            await timers.schedule(session, SLOT_TIMER, str(row.id), slot, payload)
+            return None
     attempt = int(row.attempts) + 1
     await repo.update(row.id, status="sending", attempts=attempt, next_attempt_at=None)
     lease = {"delivery_id": row.id, "attempt": attempt}
+    start = max(slot, now)
     await timers.schedule(
-        session, LEASE_TIMER, str(row.id), now + policy.timeout + LEASE_MARGIN, lease
+        session, LEASE_TIMER, str(row.id), start + policy.timeout + LEASE_MARGIN, lease
     )
     keys = domain.signing_secrets(
         target.secret, target.previous_secret, target.previous_secret_until, now
     )
     return Job(
-        row.id, attempt, row.tenant_id, row.endpoint_id, target.url, row.message_id, row.body, keys
+        row.id,
+        attempt,
+        row.tenant_id,
+        row.endpoint_id,
+        target.url,
+        row.message_id,
+        row.body,
+        keys,
+        not_before=start,
+        rate_limit_per_s=target.rate_limit_per_s,
     )
 
 

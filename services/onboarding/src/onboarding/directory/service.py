@@ -1,6 +1,7 @@
 """The member directory (成员名录): members keyed by the tenant's external id.
 
-Fed one member at a time by gateway's ``member.identified`` (handlers.py here) and in batches by
+Fed one member at a time by gateway's ``member.identified`` (handlers.py here), by a tenant's
+CRM through integrations' ``contacts.received`` events (handlers.py), and in batches by
 operators (the API's batch endpoint, the admin CLI's import). Every path runs the same
 ``upsert_members``: a handful of statements per batch, whatever its size, and nothing written
 or published for a row that changes nothing, so re-sending an import is harmless.
