@@ -73,6 +73,8 @@ RULES_BEYOND_THE_SCHEMA = {
     "PUT /v1/activities/polls/{poll_id}/vote": "the answer fits the poll's kind",
     "POST /v1/activities/draws": "a prize's points and item fit its kind; closes ahead",
     "POST /v1/activities/drops": "the total gives every share its minimum",
+    "POST /v1/activities/contests": "each award gives points, a badge or a title",
+    "GET /v1/content/search": "the query has a letter or digit, its words within the limit",
     **{
         f"GET /v1/insights/{report}": "`from` is not after `to`; at most 366 days, 2000 to 2199"
         for report in ("series", "cohorts", "channels", "reactivation")
