@@ -8,6 +8,7 @@ and refunds queue on their wallet, so a payment is decided once whatever arrives
 from __future__ import annotations
 
 import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards import events
@@ -69,7 +70,8 @@ async def charge_seat(session: AsyncSession, event: Event) -> None:
         await ledger.save(opened, new)
     await repo.add(tenant_id, payment)
     if payment.state is PaymentState.REFUSED:
-        await add_event(session, events.meetup_payment_refused(tenant_id, payment, wallet.available))
+        refused = events.meetup_payment_refused(tenant_id, payment, wallet.available)
+        await add_event(session, refused)
 
 
 async def refund_seat(session: AsyncSession, event: Event) -> None:
@@ -92,4 +94,3 @@ async def refund_seat(session: AsyncSession, event: Event) -> None:
         return
     if await repo.refunded(tenant_id, done):  # under the wallet's lock: always, once
         await ledger.save(opened, new)
-
