@@ -15,6 +15,7 @@ from activities.drops import api as drops_api
 from activities.drops import handlers as drops_handlers
 from activities.drops import service as drops_service
 from activities.meetups import api as meetups_api
+from activities.meetups import handlers as meetups_handlers
 from activities.meetups import service as meetups_service
 from activities.members import events as members_events
 from activities.members import handlers as members
@@ -53,14 +54,16 @@ REFERRALS = ConsumerSpec(
     },
 )
 
-# Members' levels (rewards' level.changed), for draws limited to a level and above; and
-# point drops the operator's budget could not cover, closed at once.
+# Members' levels (rewards' level.changed), for draws limited to a level and above;
+# point drops the operator's budget could not cover, closed at once; and meetup seats
+# whose cost the member's points could not cover, freed for the waitlist.
 LEVELS = ConsumerSpec(
     name="levels",
     topics=["rewards.points"],
     handlers={
         members_events.LEVEL_CHANGED: members.on_level,
         drops_handlers.DROP_REFUSED: drops_handlers.on_refused,
+        meetups_handlers.PAYMENT_REFUSED: meetups_handlers.on_payment_refused,
     },
 )
 

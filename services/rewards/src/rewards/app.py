@@ -11,6 +11,7 @@ from rewards.budgets import handlers as budgets_handlers
 from rewards.leaderboards import api as leaderboards_api
 from rewards.levels import api as levels_api
 from rewards.mall import api as mall_api
+from rewards.meetups import handlers as meetups_handlers
 from rewards.notices import api as notices_api
 from rewards.notices import handlers as notices_handlers
 from rewards.points import api as points_api
@@ -48,7 +49,8 @@ MEMBERSHIPS = ConsumerSpec(
 
 # What members did in activities' campaigns (check-ins, challenges, quizzes, contests'
 # awards, referral tiers): the tenant's earning rules for each type decide what is
-# credited, badges count them; a referral tier revoked takes its points back.
+# credited, badges count them; a referral tier revoked takes its points back; meetup
+# seats are paid and refunded.
 ACTIVITIES = ConsumerSpec(
     name="activities",
     topics=["activities.campaigns"],
@@ -58,6 +60,11 @@ ACTIVITIES = ConsumerSpec(
         # A point drop's total is reserved from the operator's budget, its claimed
         # shares paid from that reservation, what its expiry returns released.
         **{kind: budgets_handlers.on_drop for kind in budgets_handlers.DROP_EVENTS},
+        # A confirmed seat of a meetup that costs points is charged (a spend; refused,
+        # for activities to free the seat, when the balance is short); a cancelled one
+        # gets its charge back (a restore, not an earning).
+        meetups_handlers.MEETUP_CONFIRMED: meetups_handlers.on_confirmed,
+        meetups_handlers.MEETUP_CANCELLED: meetups_handlers.on_cancelled,
     },
 )
 

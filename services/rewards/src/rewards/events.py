@@ -11,6 +11,7 @@ from rewards.budgets.domain import DropNews
 from rewards.levels.domain import LevelProgress
 from rewards.mall.domain import RedemptionStatus
 from rewards.mall.repository import RedemptionRow
+from rewards.meetups.domain import Payment
 from rewards.points.domain import Entry, EntryKind, Lot
 from rewards.points.repository import Balances
 from rewards.rules.domain import lookup
@@ -206,3 +207,20 @@ def drop_refused(tenant_id: str, news: DropNews, available: int) -> Event:
         key=news.drop_id,
         subject=news.drop_id,
     )
+
+
+MEETUP_PAYMENT_REFUSED = "quanzi.rewards.meetup_payment.refused.v1"
+
+
+def meetup_payment_refused(tenant_id: str, payment: Payment, available: int) -> Event:
+    """A confirmed seat's cost was more than the member's available points: nothing was
+    debited; activities frees the seat. Keyed by the member, as their points' events."""
+    data = {
+        "meetup_id": payment.meetup_id,
+        "registration_id": payment.registration_id,
+        "community_id": payment.community_id,
+        "cost_points": payment.cost,
+        "available": available,
+        "refused_at": payment.charged_at.isoformat(),
+    }
+    return _event(MEETUP_PAYMENT_REFUSED, tenant_id, payment.member_id, data)

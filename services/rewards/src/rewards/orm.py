@@ -408,3 +408,27 @@ budget_entries = sa.Table(
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="uq_budget_entries_tenant_key"),
     sa.Index("ix_budget_entries_tenant_id", "tenant_id", "id"),
 )
+
+# Meetup seats paid in points (rewards.meetups): one row per registration that cost points,
+# charged or refused, then refunded at most once; ``allocations``: the lots the charge took
+# from, what a refund restores.
+meetup_payments = sa.Table(
+    "meetup_payments",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("registration_id", sa.String(200), primary_key=True),
+    sa.Column("meetup_id", sa.String(200), nullable=False),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("community_id", sa.String(200), nullable=True),
+    sa.Column("cost", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("charged", sa.BigInteger, nullable=False),
+    sa.Column("refunded", sa.BigInteger, nullable=False),
+    sa.Column("allocations", sa.JSON, nullable=False),
+    sa.Column("charged_at", UtcDateTime, nullable=False),
+    sa.Column("refunded_at", UtcDateTime, nullable=True),
+    # Never more back than was charged, whatever a query does.
+    sa.CheckConstraint(
+        "charged >= 0 AND refunded >= 0 AND refunded <= charged", name="ck_meetup_payments_refund"
+    ),
+)

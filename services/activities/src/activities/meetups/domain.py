@@ -11,9 +11,10 @@ deadline to confirm). Selection decides how seats are first given:
   the order from the revealed seed: ``ticket``).
 - ``review``: an operator approves (a seat, while one is left) or rejects each one.
 
-A seat given back (a cancellation, an offer not confirmed in time) goes to the head of
-the waitlist as an offer, or back to the pool when nobody waits (``Roster``), so seats
-held never exceed the capacity and the waitlist moves in its order.
+A seat given back (a cancellation, an offer not confirmed in time, a seat whose cost
+rewards refused: ``unpaid``) goes to the head of the waitlist as an offer, or back to the
+pool when nobody waits (``Roster``), so seats held never exceed the capacity and the
+waitlist moves in its order.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Status(StrEnum):
     REJECTED = "rejected"  # by the operator's review
     ATTENDED = "attended"  # checked in at the venue
     NO_SHOW = "no_show"  # confirmed, never checked in by the meetup's end
+    UNPAID = "unpaid"  # confirmed, but rewards refused its cost (too few points)
 
 
 HOLDS_SEAT = frozenset({Status.CONFIRMED, Status.OFFERED, Status.ATTENDED, Status.NO_SHOW})
@@ -172,6 +174,13 @@ def check_review(meetup: Meetup, status: Status, now: datetime) -> None:
         raise Refused(Refusal.NOT_REVIEWABLE, "only an applied registration of a reviewed meetup")
     if now >= meetup.starts_at:
         raise Refused(Refusal.STARTED, "the meetup has started")
+
+
+def unpaid_frees_seat(status: Status) -> bool:
+    """Rewards refused a seat's cost: a seat still confirmed is freed (and goes to the
+    waitlist). One already checked in, marked a no-show or ended otherwise stays as it is:
+    the venue let the member in, or the seat is gone already."""
+    return status is Status.CONFIRMED
 
 
 def refund_on_cancel(status: Status, paid_points: int) -> int:

@@ -241,10 +241,18 @@ async def _give_back(session: AsyncSession, row: Any, at: datetime) -> list[Even
 
 
 async def _end_registration(
-    session: AsyncSession, row: Any, registration: Any, to: Status, reason: str, at: datetime
+    session: AsyncSession,
+    row: Any,
+    registration: Any,
+    to: Status,
+    reason: str,
+    at: datetime,
+    *,
+    paid: bool = True,
 ) -> list[Event]:
-    """Cancel, lapse or reject ``registration`` (the caller holds the meetup's row); a
-    seat it held goes to the waitlist."""
+    """Cancel, lapse, reject or unpay ``registration`` (the caller holds the meetup's
+    row); a seat it held goes to the waitlist. ``paid``: False when rewards refused the
+    seat's cost, so nothing is refunded."""
     status = Status(registration.status)
     repo = MeetupRepository(session)
     await repo.move(
@@ -259,7 +267,7 @@ async def _end_registration(
     )
     if status is Status.OFFERED:
         await timers.cancel(session, OFFER_TIMER, registration.id)
-    refund = domain.refund_on_cancel(status, registration.paid_points)
+    refund = domain.refund_on_cancel(status, registration.paid_points) if paid else 0
     published = [events.meetup_cancelled(row, registration, status.value, reason, refund, at)]
     if status in domain.HOLDS_SEAT:
         published += await _give_back(session, row, at)
@@ -408,6 +416,25 @@ async def draw(session: AsyncSession, tenant_id: str, meetup_id: str, at: dateti
     await add_events(
         session, [events.meetup_confirmed(row, by_id[r], row.cost_points, at) for r in winners]
     )
+
+
+async def payment_refused(
+    session: AsyncSession, tenant_id: str, meetup_id: str, registration_id: str, at: datetime
+) -> None:
+    """Rewards refused a confirmed seat's cost (too few points): the seat is freed as a
+    cancellation frees it (the head of the waitlist gets an offer), nothing refunded. A
+    redelivery, or a registration no longer confirmed, changes nothing."""
+    repo = MeetupRepository(session)
+    row = await repo.get(tenant_id, meetup_id, lock=True)
+    if row is None:
+        return
+    registration = await repo.registration(tenant_id, meetup_id, id=registration_id)
+    if registration is None or not domain.unpaid_frees_seat(Status(registration.status)):
+        return
+    published = await _end_registration(
+        session, row, registration, Status.UNPAID, "payment refused", at, paid=False
+    )
+    await add_events(session, published)
 
 
 async def draw_due(session: AsyncSession, timer: timers.Timer) -> None:
