@@ -22,8 +22,11 @@ contest    ``starts_at``        --            scored above 0           --       
 Reached: the members of the activity's community (its group, for a group's activity;
 every community for a tenant-wide contest) in activities' membership projection at the
 activity's start (``in_audience``). The projection keeps each membership's current status
-and the time of the event that set it, not its history, so a member whose last status
-event (an activation, a renewal) came after the start is counted only if they took part.
+and placement with the times of the events that set them, not its history: a membership
+is taken as one at the start when it was active then by its last status event, or, its
+last status event being later (a renewal, an end), when it was placed (activated, or
+moved to a group) before the start. A member moved to another group after the start and
+renewed or gone since is therefore missed, unless they took part.
 
 A member counts at a stage when their deepest recorded stage is that one or a later one
 (whoever took part was reached, even one who joined after the start), so the counts never
@@ -165,12 +168,17 @@ def points_change(current: Points, previous: Points) -> Points:
     )
 
 
-def in_audience(active: bool, status_at: datetime | None, start: datetime) -> bool:
+def in_audience(
+    active: bool, status_at: datetime | None, placed_at: datetime | None, start: datetime
+) -> bool:
     """A membership of the audience at ``start``, from its current state: active since
-    before the start (or with no status time yet), or ended after it."""
-    if status_at is None:
+    before the start; or, when its last status event (an activation, a renewal, an end)
+    came after the start, placed before it (the activation places a member, a renewal does
+    not, so a member who renewed or left after the start was one at it, a member who joined
+    after it was not). Ended before the start: not."""
+    if status_at is None or status_at <= start:
         return active
-    return status_at <= start if active else status_at > start
+    return placed_at is not None and placed_at <= start
 
 
 # --- what each kind's rows say -------------------------------------------------------------

@@ -74,6 +74,10 @@ def aware(at: Any) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
+def _maybe(at: Any) -> datetime | None:
+    return None if at is None else aware(at)
+
+
 class ReviewRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -119,6 +123,7 @@ class ReviewRepository:
             memberships.c.community_id,
             memberships.c.status,
             memberships.c.status_at,
+            memberships.c.placed_at,
         ).where(memberships.c.tenant_id == row.tenant_id)
         if row.community_id is not None:
             query = query.where(memberships.c.community_id == row.community_id)
@@ -126,8 +131,8 @@ class ReviewRepository:
             query = query.where(memberships.c.group_id == row.group_id)
         return [
             Fact(str(m), Stage.REACHED, str(c))
-            for m, c, status, at in await self._all(query)
-            if in_audience(status == Status.ACTIVE, aware(at) if at else None, start)
+            for m, c, status, at, placed in await self._all(query)
+            if in_audience(status == Status.ACTIVE, _maybe(at), _maybe(placed), start)
         ]
 
     async def facts(self, kind: Kind, row: Any) -> list[Fact]:
