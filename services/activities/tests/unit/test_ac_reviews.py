@@ -31,6 +31,7 @@ from activities.reviews.domain import (
 )
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
 R, G, T, C, W = STAGES
 
 facts_st = st.lists(
@@ -126,19 +127,23 @@ def test_each_kind_s_rows_give_its_stages() -> None:
 
 
 def test_referral_channels_count_the_period_s_joins_of_the_campaign_s_channel() -> None:
-    def join(mid: str, inviter: str, channel: str | None, hours: int, **more: object) -> Invited:
-        values: dict[str, object] = {
-            "paid": False,
-            "window_ends_at": None,
-            "refunded_at": None,
-            **more,
-        }
-        return Invited(mid, inviter, channel, T0 + timedelta(hours=hours), **values)  # type: ignore[arg-type]
+    def join(
+        mid: str,
+        inviter: str,
+        channel: str | None,
+        hours: int,
+        *,
+        paid: bool = False,
+        window_ends_at: datetime | None = None,
+        refunded_at: datetime | None = None,
+    ) -> Invited:
+        at = T0 + timedelta(hours=hours)
+        return Invited(mid, inviter, channel, at, paid, window_ends_at, refunded_at)
 
     window = T0 + timedelta(days=7)
     joins = [
         join("j1", "a", "poster", 1, paid=True, window_ends_at=window),
-        join("j2", "a", "poster", 2, paid=True, window_ends_at=window, refunded_at=T0 + timedelta(days=1)),
+        join("j2", "a", "poster", 2, paid=True, window_ends_at=window, refunded_at=T0 + DAY),
         join("j3", "b", "poster", 3, paid=True, window_ends_at=T0, refunded_at=window),  # late
         join("j4", "b", None, 4),
         join("j5", "c", "wechat", 5),

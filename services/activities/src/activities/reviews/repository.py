@@ -114,7 +114,7 @@ class ReviewRepository:
             return aware(getattr(row, STARTS[kind]))
         known = await MembersRepository(self.session).community(row.tenant_id, row.community_id)
         tz = zone(known[0] if known else None)
-        return datetime.combine(row.start_date, time(0), tzinfo=tz)
+        return datetime.combine(row.start_date, time(0), tzinfo=tz).astimezone(UTC)
 
     async def audience(self, kind: Kind, row: Any, start: datetime) -> list[Fact]:
         """Reached: the memberships of the scope that were active at ``start``."""
@@ -283,7 +283,8 @@ class ReviewRepository:
             )
             prizes = list(row.prizes)
             won = [prizes[i] for (i,) in await self._all(query) if 0 <= i < len(prizes)]
-            return Points(awarded=sum(int(p.get("points") or 0) for p in won))
+            points = (int(p.get("points") or 0) for p in won if p.get("kind") == "points")
+            return Points(awarded=sum(points))
         if kind is Kind.CONTEST:
             query = sa.select(sa.func.coalesce(sa.func.sum(contest_awards.c.points), 0)).where(
                 contest_awards.c.tenant_id == row.tenant_id, contest_awards.c.contest_id == row.id
