@@ -151,7 +151,9 @@ async def test_a_meetup_s_funnel_registered_seated_checked_in_and_its_points(api
     assert took.status_code == 200, took.text
     code = (await mine(api, meetup, "m-1"))["checkin_code"]
     api.at(T0 + timedelta(days=6, minutes=5))
-    scan = await api.client.post(url(meetup, "/checkins"), json={"code": code}, headers=api.operator())
+    scan = await api.client.post(
+        url(meetup, "/checkins"), json={"code": code}, headers=api.operator()
+    )
     assert scan.status_code == 200, scan.text
     body = (await review(api, "meetup", meetup["id"])).json()
     assert body["activity"]["stages"] == [

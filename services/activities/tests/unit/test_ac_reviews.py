@@ -16,7 +16,6 @@ from activities.reviews.domain import (
     Invited,
     Kind,
     Points,
-    Stage,
     StageCount,
     by_community,
     channels,

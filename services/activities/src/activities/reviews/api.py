@@ -87,7 +87,10 @@ class ReviewOut(BaseModel):
 
 
 def stages_out(stages: Sequence[domain.StageCount]) -> list[StageOut]:
-    return [StageOut(stage=s.stage, count=s.count, of_previous=s.of_previous, of_reached=s.of_reached) for s in stages]
+    return [
+        StageOut(stage=s.stage, count=s.count, of_previous=s.of_previous, of_reached=s.of_reached)
+        for s in stages
+    ]
 
 
 def points_out(points: domain.Points) -> PointsOut:
@@ -134,7 +137,9 @@ def review_out(found: service.Review) -> ReviewOut:
         previous=figures_out(found.previous) if found.previous else None,
         changes=None
         if found.changes is None
-        else [ChangeOut(stage=c.stage, count=c.count, of_reached=c.of_reached) for c in found.changes],
+        else [
+            ChangeOut(stage=c.stage, count=c.count, of_reached=c.of_reached) for c in found.changes
+        ],
         points_change=points_out(found.points_change) if found.points_change else None,
     )
 
@@ -176,9 +181,7 @@ async def get_review(
     activity_id: ActivityId,
     sessions: Sessions,
     principal: Reader,
-    format: Annotated[
-        Format | None, Query(description="`csv`: the stages as a CSV file")
-    ] = None,
+    format: Annotated[Format | None, Query(description="`csv`: the stages as a CSV file")] = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Any:
     async with read_only(sessions) as session:

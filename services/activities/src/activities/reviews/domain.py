@@ -5,19 +5,19 @@ A fact says that a member reached a stage of the funnel, in a community. Each ki
 records only the stages activities itself knows (``RECORDED``); a stage it cannot see is
 left out of its funnel rather than guessed:
 
-========== ==================== ============= ======================== ===================== =================
-kind       reached at (start)   registered    took part                completed             rewarded
-========== ==================== ============= ======================== ===================== =================
-challenge  ``start_date`` 00:00 --            checked in once          completed (N days)    --
-quiz       ``opens_at``         --            started an attempt       submitted one         --
-poll       set up               --            voted                    --                    --
-draw       ``opens_at``         --            entered                  --                    won (kept)
-drop       set up               --            claimed a share          --                    claimed points
-talk       ``starts_at``        --            asked, upvoted, attended stayed half the talk  --
-meetup     ``opens_at``         registered    given a seat             checked in            --
-referral   ``starts_at``        --            invited in the period    met the first tier    holds a tier
-contest    ``starts_at``        --            scored above 0           --                    awarded a place
-========== ==================== ============= ======================== ===================== =================
+- challenge (start: ``start_date``, 00:00 local): took part = checked in once;
+  completed = completed (its ``required_days``).
+- quiz (``opens_at``): took part = started an attempt; completed = submitted one.
+- poll (set up): took part = voted.
+- draw (``opens_at``): took part = entered; rewarded = won a prize not given back.
+- drop (set up): took part = claimed a share; rewarded = claimed points.
+- talk (``starts_at``): took part = asked, upvoted or reported attendance; completed =
+  stayed half the talk or more.
+- meetup (``opens_at``): registered = any registration; took part = given a seat
+  (confirmed, offered, no-show); completed = checked in at the venue.
+- referral (``starts_at``): took part = an invitee joined in the period (through its
+  channel); completed = the counted joins meet the first tier; rewarded = holds a tier.
+- contest (``starts_at``): took part = scored above 0; rewarded = awarded a place.
 
 Reached: the members of the activity's community (its group, for a group's activity;
 every community for a tenant-wide contest) in activities' membership projection at the

@@ -40,9 +40,19 @@ from activities.orm import (
     talk_votes,
     talks,
 )
-from activities.reviews.domain import ChannelRow, Fact, Invited, Kind, Points, Stage
+from activities.reviews.domain import (
+    ChannelRow,
+    Fact,
+    Invited,
+    Kind,
+    Points,
+    Stage,
+    in_audience,
+    meetup_stage,
+    referral_stage,
+    talk_stage,
+)
 from activities.reviews.domain import channels as channel_rows
-from activities.reviews.domain import in_audience, meetup_stage, referral_stage, talk_stage
 
 TABLES: Mapping[Kind, sa.Table] = {
     Kind.CHALLENGE: challenges,
@@ -159,8 +169,10 @@ class ReviewRepository:
         return facts
 
     async def _challenge(self, row: Any) -> list[tuple[str, Stage]]:
-        took = sa.select(checkins.c.member_id).distinct().where(
-            checkins.c.tenant_id == row.tenant_id, checkins.c.challenge_id == row.id
+        took = (
+            sa.select(checkins.c.member_id)
+            .distinct()
+            .where(checkins.c.tenant_id == row.tenant_id, checkins.c.challenge_id == row.id)
         )
         done = sa.select(participants.c.member_id).where(
             participants.c.tenant_id == row.tenant_id,
@@ -325,9 +337,7 @@ class ReviewRepository:
             for j in await self._all(query)
         ]
         converted = {str(m) for _, _, _, ids in await self._progress(row) for m in ids}
-        return channel_rows(
-            joins, aware(row.starts_at), aware(row.ends_at), row.channel, converted
-        )
+        return channel_rows(joins, aware(row.starts_at), aware(row.ends_at), row.channel, converted)
 
 
 _FACTS = {
