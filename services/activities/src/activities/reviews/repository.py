@@ -78,9 +78,9 @@ STARTS: Mapping[Kind, str] = {
 }
 
 
-def aware(at: Any) -> datetime:
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
+def aware(value: Any) -> datetime:
+    """UtcDateTime columns come back aware; keep any naive one (SQLite) in UTC."""
+    at: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
