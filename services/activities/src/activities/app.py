@@ -25,6 +25,7 @@ from activities.quizzes import api as quizzes_api
 from activities.referrals import api as referrals_api
 from activities.referrals import handlers as referrals
 from activities.referrals import service as referrals_service
+from activities.reviews import api as reviews_api
 from activities.settings import Settings
 from activities.talks import api as talks_api
 from activities.talks import service as talks_service
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 referrals_api.router,
                 talks_api.router,
                 contests_api.router,
+                reviews_api.router,
             ],
             produces=events.TOPICS,
             consumers=[MEMBERS, LEVELS, REFERRALS],

@@ -190,6 +190,8 @@ async def tenant_a(api: Any) -> dict[str, str]:
         "attempt_id": attempt.json()["id"],
         "question_id": question.json()["id"],
         "talk_question_id": talk_question.json()["id"],
+        "kind": "challenge",  # a review: the challenge's (every kind in test_ac_reviews.py)
+        "activity_id": challenge["id"],
     }
 
 
