@@ -183,7 +183,12 @@ def test_a_referral_tier_is_paid_past_the_refund_window_and_a_paid_tier_is_clawe
             poster = client.post(
                 f"{OB}/invites",
                 headers=owner,
-                json={"community_id": cid, "inviter_id": inviter, "channel": channel},
+                json={
+                    "community_id": cid,
+                    "inviter_id": inviter,
+                    "channel": channel,
+                    "max_uses": 3,
+                },
             )
             assert poster.status_code == 201, poster.text
             memberships = {}
