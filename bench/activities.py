@@ -1,6 +1,7 @@
 """Activities benchmark: check-ins per second through the gateway on PostgreSQL, beside
-the raw single-row INSERT+COMMIT rate measured in the same run, and the claim rate on one
-hot point drop (红包) beside a raw hot-row UPDATE+INSERT+COMMIT.
+the raw single-row INSERT+COMMIT rate measured in the same run, the claim rate on one
+hot point drop (红包) beside a raw hot-row UPDATE+INSERT+COMMIT, and the registration rate
+on one hot meetup (线下活动) beside raw INSERT+COMMIT measured again just before it.
 
 The platform runs as processes on free ports (``quanzi_devstack.run.Platform``), every
 service on its own fresh PostgreSQL database. One community gets ``--members`` members,
@@ -21,10 +22,17 @@ required in a check-in).
   Raw: the same conditional ``UPDATE … WHERE claimed < slots`` on one row plus a claim
   ``INSERT`` in one transaction, as many times, on as many connections.
 
+- **Hot meetup**: one first-come meetup with half as many seats as members; every member
+  registers at once through ``POST /v1/activities/meetups/{id}/registrations``. Each
+  registration numbers itself and takes a seat in one conditional update of the meetup's
+  row, so the registrations of one meetup run one at a time there, like the drop's
+  claims. Raw: the single-row ``INSERT``s again, on a fresh table, right before it.
+
 After the run: every check-in landed once, the drop's claims number its shares and sum to
-its total exactly. Printed: per second, p50, p99, the ratios, the CPU each service used
-per check-in and per claim while they ran (worker processes included) and the load
-average (on a shared machine the rates move with its load). Nothing asserts a timing.
+its total exactly, the meetup holds exactly its capacity and waitlists the rest. Printed:
+per second, p50, p99, the ratios, the CPU each service used per check-in, per claim and
+per registration while they ran (worker processes included) and the load average (on a
+shared machine the rates move with its load). Nothing asserts a timing.
 
     uv run --frozen python bench/activities.py [--members 2000] [--connections 32]
 """
@@ -40,7 +48,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -247,6 +255,64 @@ async def hot_drop(
     return figure, check
 
 
+async def hot_meetup(
+    platform: Platform, setup: Setup, connections: int
+) -> tuple[Figure, dict[str, Any]]:
+    """Every member registers for one first-come meetup of ``members // 2`` seats."""
+    capacity = max(1, len(setup.tokens) // 2)
+    now = datetime.now(UTC)
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
+        created = await client.post(
+            f"{AC}/meetups",
+            headers=setup.owner,
+            json={
+                "community_id": setup.community_id,
+                "title": "压测线下活动",
+                "city": "杭州",
+                "venue": "bench",
+                "capacity": capacity,
+                "opens_at": (now - timedelta(minutes=5)).isoformat(),
+                "closes_at": (now + timedelta(days=1)).isoformat(),
+                "starts_at": (now + timedelta(days=2)).isoformat(),
+                "ends_at": (now + timedelta(days=2, hours=3)).isoformat(),
+            },
+        )
+        created.raise_for_status()
+        meetup = created.json()
+    url = f"{platform.gateway_url}{AC}/meetups/{meetup['id']}/registrations"
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def register(n: int) -> str:
+            headers = {"Authorization": f"Bearer {setup.tokens[n]}"}
+            async with session.post(url, headers=headers, json={}) as response:
+                await response.read()
+                return str(response.status)
+
+        figure = await drive("meetup reg. via gateway", len(setup.tokens), connections, register)
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=60) as client:
+        rows = (await client.get(url, headers=setup.owner)).json()
+        seats = (await client.get(f"{AC}/meetups/{meetup['id']}", headers=setup.owner)).json()
+    check = {
+        "capacity": capacity,
+        "seats_taken": seats["seats_taken"],
+        "confirmed": sum(r["status"] == "confirmed" for r in rows),
+        "waitlisted": sum(r["status"] == "waitlisted" for r in rows),
+    }
+    return figure, check
+
+
+async def raw_inserts_again(dsn: str, total: int, connections: int) -> Figure:
+    """The INSERT+COMMIT baseline once more, on a fresh table, beside the meetup."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS bench_rows")
+    finally:
+        await connection.close()
+    figure = await raw_inserts(dsn, total, connections)
+    return replace(figure, case="raw INSERT+COMMIT again")
+
+
 # ------------------------------------------------------------------ the run
 
 
@@ -293,6 +359,18 @@ def run(args: argparse.Namespace) -> None:
                 hot_drop(platform, setup, args.connections)
             )
             result["cpu_ms_per_claim"] = per_operation(before, cpu_seconds(platform), args.members)
+            note(f"raw: {args.members:,} single-row INSERT+COMMIT, beside the meetup")
+            result["raw_meetup"] = asyncio.run(
+                raw_inserts_again(raw_dsn, args.members, args.connections)
+            )
+            note(f"ours: {args.members:,} registrations for one meetup")
+            before = cpu_seconds(platform)
+            result["meetup"], result["meetup_check"] = asyncio.run(
+                hot_meetup(platform, setup, args.connections)
+            )
+            result["cpu_ms_per_registration"] = per_operation(
+                before, cpu_seconds(platform), args.members
+            )
         except Exception:
             for service in ("gateway", "activities"):  # the logs vanish with the directory
                 log = (Path(workdir) / f"{service}.log").read_text(errors="replace")
@@ -321,7 +399,7 @@ def report(result: dict[str, Any]) -> None:
         f"\n{'case':<24} {'ops':>7} {'seconds':>8} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8}"
         "  outcomes"
     )
-    for key in ("raw", "checkins", "raw_hot", "drop"):
+    for key in ("raw", "checkins", "raw_hot", "drop", "raw_meetup", "meetup"):
         f = result[key]
         print(
             f"{f.case:<24} {f.operations:>7,} {f.seconds:>8.2f} {f.per_s:>8,.0f}"
@@ -331,7 +409,16 @@ def report(result: dict[str, Any]) -> None:
     print(f"\ncheck-ins/s through the gateway ÷ raw INSERT+COMMIT/s = {ratio:.2f}×")
     hot = result["drop"].per_s / result["raw_hot"].per_s
     print(f"claims/s on one hot drop through the gateway ÷ raw hot-row claims/s = {hot:.2f}×")
-    for key, what in (("cpu_ms_per_checkin", "check-in"), ("cpu_ms_per_claim", "claim")):
+    meetup = result["meetup"].per_s / result["raw_meetup"].per_s
+    print(
+        "registrations/s on one hot meetup through the gateway ÷ raw INSERT+COMMIT/s"
+        f" (beside it) = {meetup:.2f}×"
+    )
+    for key, what in (
+        ("cpu_ms_per_checkin", "check-in"),
+        ("cpu_ms_per_claim", "claim"),
+        ("cpu_ms_per_registration", "registration"),
+    ):
         cpu = ", ".join(f"{name} {ms:.1f}" for name, ms in result[key].items())
         print(f"CPU ms per {what}, by service, while they ran: {cpu} ({os.cpu_count()} cores)")
     print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -339,6 +426,11 @@ def report(result: dict[str, Any]) -> None:
     print(
         f"drop: {check['claims']} claims of {check['shares']} shares,"
         f" {check['points_claimed']} of {check['total_points']} points"
+    )
+    seats = result["meetup_check"]
+    print(
+        f"meetup: {seats['confirmed']} confirmed of {seats['capacity']} seats"
+        f" (seats taken {seats['seats_taken']}), {seats['waitlisted']} waitlisted"
     )
 
 
