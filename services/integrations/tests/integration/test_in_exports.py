@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from integrations.exports import service
+from integrations.exports import domain, service
+from integrations.exports.domain import Balance, Profile, Wallet
+from integrations.exports.repository import ExportsRepository
+from servicekit.db import transaction
 from servicekit.events import Event
 
 from .conftest import OTHER, TENANT, Api, registry
@@ -247,3 +250,20 @@ async def test_members_and_operators_may_not_export(api: Api) -> None:
         assert (await api.client.post(EXPORTS, headers=headers)).status_code == 403
     missing = await api.client.get(f"{EXPORTS}/exp_nope", headers=api.owner())
     assert missing.status_code == 404
+
+
+async def test_concurrent_runs_never_undo_each_others_part(api: Api) -> None:
+    """Three topics feed a member, read by different consumers at once: a run that loaded
+    the row before another's write saves only the parts it moved (newer ones win)."""
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    key = (TENANT, "m-1")
+    async with transaction(api.app.state.sessions) as session:
+        repo = ExportsRepository(session)
+        await repo.save_members({key: domain.fold_member(None, Profile(at, "张三", ("vip",)))})
+        # Runs that read the row before that write: no profile in their state.
+        wallet = Wallet(at, Balance(1, 2, 3, 0))
+        await repo.save_members({key: domain.fold_member(None, wallet)})
+        stale = Profile(at - timedelta(days=1), "旧名", ("old",))
+        await repo.save_members({key: domain.fold_member(None, stale)})
+        found = (await repo.members([key]))[key]
+    assert (found.display_name, found.tags, found.balance) == ("张三", ("vip",), wallet.balance)

@@ -17,7 +17,7 @@ from integrations.orm import (
     export_parts,
     export_tenants,
 )
-from servicekit.db import dialect_insert
+from servicekit.db import dialect_insert, insert_ignore
 
 MemberKey = tuple[str, str]  # (tenant_id, member_id)
 MembershipKey = tuple[str, str]  # (tenant_id, membership_id)
@@ -87,6 +87,27 @@ def _member_values(state: MemberState) -> dict[str, Any]:
     }
 
 
+# A member's parts, each with the column of its time. The three topics that feed a member
+# are read concurrently (another replica, another partition): each part is written only if
+# it is not older than the stored one, so one run's write never undoes another's part.
+_PARTS = {
+    "profile_at": ("display_name",),
+    "tags_at": ("tags",),
+    "level_at": ("level", "level_name"),
+    "balance_at": ("available", "pending", "lifetime", "debt"),
+}
+
+
+def _newer_parts(excluded: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for at, columns in _PARTS.items():
+        stored, given = export_members.c[at], excluded[at]
+        newer = sa.and_(given.is_not(None), sa.or_(stored.is_(None), given >= stored))
+        for name in (at, *columns):
+            values[name] = sa.case((newer, excluded[name]), else_=export_members.c[name])
+    return values
+
+
 def membership_state(row: sa.RowMapping) -> MembershipState:
     return MembershipState(**{name: row[name] for name in _MEMBERSHIP})
 
@@ -116,7 +137,7 @@ class ExportsRepository:
         insert = dialect_insert(self.session, export_members)
         upsert = insert.on_conflict_do_update(
             index_elements=[export_members.c.tenant_id, export_members.c.member_id],
-            set_={name: insert.excluded[name] for name in _MEMBER},
+            set_=_newer_parts(insert.excluded),
         )
         await self.session.execute(upsert, rows)
 
@@ -164,6 +185,11 @@ class ExportsRepository:
             return {}
         query = sa.select(export_tenants).where(export_tenants.c.tenant_id.in_(sorted(set(tenant_ids))))
         return {row.tenant_id: row for row in (await self.session.execute(query)).all()}
+
+    async def add_tenant(self, tenant_id: str, timezone: str) -> bool:
+        """True when the row was added (not there before)."""
+        values = {"tenant_id": tenant_id, "timezone": timezone, "zone_at": None, "next_key": None}
+        return await insert_ignore(self.session, export_tenants, values)
 
     async def save_tenant(
         self, tenant_id: str, timezone: str, zone_at: datetime | None, next_key: str | None

@@ -69,8 +69,11 @@ async def know_tenants(session: AsyncSession, tenant_ids: Sequence[str], now: da
     repo = ExportsRepository(session)
     known = await repo.tenants(tenant_ids)
     for tenant_id in sorted(set(tenant_ids) - set(known)):
-        key = await _arm_nightly(session, tenant_id, domain.DEFAULT_ZONE, now)
-        await repo.save_tenant(tenant_id, domain.DEFAULT_ZONE, None, key)
+        # Only the writer that adds the row arms the timer: a zone a concurrent tenant
+        # event just saved is never overwritten with the default.
+        if await repo.add_tenant(tenant_id, domain.DEFAULT_ZONE):
+            key = await _arm_nightly(session, tenant_id, domain.DEFAULT_ZONE, now)
+            await repo.set_next(tenant_id, key)
 
 
 async def apply_tenant_event(session: AsyncSession, event: Event, now: datetime) -> None:
