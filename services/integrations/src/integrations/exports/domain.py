@@ -199,7 +199,7 @@ def timer_key(tenant_id: str, day: date) -> str:
 
 def filename(kind: str, local: datetime) -> str:
     """``members-2026-12-05.csv`` (nightly: the local day it ran) or with the time
-    (``members-2026-12-05-1430.csv``, on request)."""
+    (``members-2026-12-05-143000.csv``, on request)."""
     stamp = local.strftime("%Y-%m-%d") if kind == "nightly" else local.strftime("%Y-%m-%d-%H%M%S")
     return f"members-{stamp}.csv"
 
