@@ -70,7 +70,9 @@ def activated(member_id: str, membership_id: str, community_id: str, **data: Any
     return event("onboarding.membership.activated", tenant_id, **{**base, **data})
 
 
-def balance(member_id: str, at: str, available: int, lifetime: int, kind: str = "credited") -> Event:
+def balance(
+    member_id: str, at: str, available: int, lifetime: int, kind: str = "credited"
+) -> Event:
     wallet = {"available": available, "pending": 0, "lifetime": lifetime, "debt": 0, "level": 1}
     return event(f"rewards.points.{kind}", member_id=member_id, occurred_at=at, balance=wallet)
 
@@ -174,8 +176,23 @@ async def test_the_nightly_export_at_two_on_the_tenants_clock(api: Api) -> None:
             "2026-12-08T16:00:00+08:00",
         ],
         ["m-2", "'=李四", "", "", "", "", "", "", "", "", "", "", "", "", ""],
-        ["m-3", "", "", "", "", "", "", "", "", "ms-3", "c-1", "trial", "active",
-         "2026-12-01T16:00:00+08:00", "2026-12-08T16:00:00+08:00"],
+        [
+            "m-3",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "ms-3",
+            "c-1",
+            "trial",
+            "active",
+            "2026-12-01T16:00:00+08:00",
+            "2026-12-08T16:00:00+08:00",
+        ],
     ]
     # The next night is armed; the other tenant has its own file, without ours.
     await api.tick(datetime(2026, 12, 5, 18, 0, tzinfo=UTC), exports=True)
@@ -218,10 +235,7 @@ async def test_an_export_on_request_is_built_in_pages(
     api.at(datetime(2026, 12, 4, 10, 0, tzinfo=UTC))
     names = ["王芳", "李娜", "张伟", "刘洋", "陈静"]
     await api.consume(
-        *(
-            upserted(f"m-{i}", name, "2026-12-01T00:00:00+00:00")
-            for i, name in enumerate(names)
-        )
+        *(upserted(f"m-{i}", name, "2026-12-01T00:00:00+00:00") for i, name in enumerate(names))
     )
     asked = await api.client.post(EXPORTS, headers=api.owner(TENANT, "admin"))
     assert asked.status_code == 202, asked.text

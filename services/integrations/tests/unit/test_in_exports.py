@@ -5,6 +5,7 @@ rows and text are exactly what a spreadsheet expects."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from random import Random
 from zoneinfo import ZoneInfo
 
 from hypothesis import given
@@ -52,9 +53,9 @@ def _fold(facts_: list[MemberFact]) -> MemberState | None:
 
 
 @given(member_facts, st.randoms(use_true_random=False))
-def test_a_member_ends_the_same_in_any_order(facts_: list[MemberFact], rnd: object) -> None:
+def test_a_member_ends_the_same_in_any_order(facts_: list[MemberFact], rnd: Random) -> None:
     shuffled = list(facts_)
-    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    rnd.shuffle(shuffled)
     assert _fold(shuffled) == _fold(sorted(facts_, key=lambda f: f.at))
 
 
@@ -96,7 +97,9 @@ def _membership_fact(kind: int, minute: int) -> MembershipFact:
         return MembershipFact("m-1", "c-1", at, status="expired")
     if kind == 2:
         return MembershipFact("m-1", "c-1", at, tier="core")
-    return MembershipFact("m-1", "c-1", at, "active", sets_term=True, expires_at=at + timedelta(days=365))
+    return MembershipFact(
+        "m-1", "c-1", at, "active", sets_term=True, expires_at=at + timedelta(days=365)
+    )
 
 
 membership_facts = st.lists(
@@ -106,7 +109,7 @@ membership_facts = st.lists(
 
 @given(membership_facts, st.randoms(use_true_random=False))
 def test_a_membership_ends_the_same_in_any_order_and_once(
-    facts_: list[MembershipFact], rnd: object
+    facts_: list[MembershipFact], rnd: Random
 ) -> None:
     def fold(items: list[MembershipFact]) -> MembershipState | None:
         state = None
@@ -115,7 +118,7 @@ def test_a_membership_ends_the_same_in_any_order_and_once(
         return state
 
     shuffled = list(facts_)
-    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    rnd.shuffle(shuffled)
     in_order = fold(sorted(facts_, key=lambda f: f.at))
     assert fold(shuffled) == in_order
     assert fold(facts_ + facts_) == in_order  # every event twice
@@ -143,7 +146,12 @@ def test_membership_events_read_into_facts() -> None:
         datetime(2026, 12, 8, 8, tzinfo=UTC),
     )
     reinstated = facts.MEMBERSHIP_FACTS["quanzi.onboarding.membership.reinstated.v1"](
-        {"member_id": "m-1", "community_id": "c-1", "status": "active", "reinstated_at": "2026-12-02T00:00:00Z"}
+        {
+            "member_id": "m-1",
+            "community_id": "c-1",
+            "status": "active",
+            "reinstated_at": "2026-12-02T00:00:00Z",
+        }
     )
     assert reinstated.status == "active" and reinstated.tier is None
 
@@ -189,9 +197,7 @@ def test_rows_repeat_the_member_per_membership() -> None:
         balance=Balance(120, 30, 500, 0),
         balance_at=T0,
     )
-    core = MembershipState(
-        "m-1", "c-2", "active", T0, "core", T0, T0, T0 + timedelta(days=365), T0
-    )
+    core = MembershipState("m-1", "c-2", "active", T0, "core", T0, T0, T0 + timedelta(days=365), T0)
     trial = MembershipState("m-1", "c-1", "expired", T0, "trial", T0, T0, None, T0)
     rows = domain.rows("m-1", member, [("ms-2", core), ("ms-1", trial)], SHANGHAI)
     head = ("m-1", "李雷", "vip|北京", 3, "黄金", 120, 30, 500, 0)

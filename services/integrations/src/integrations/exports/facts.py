@@ -24,7 +24,9 @@ TENANT_UPDATED = "quanzi.gateway.tenant.updated.v1"
 MEMBERSHIP = "quanzi.onboarding.membership."
 POINTS = "quanzi.rewards.points."
 # Ledger entries: each carries the wallet's balances after it.
-LEDGER = tuple(POINTS + kind + ".v1" for kind in ("credited", "released", "debited", "expired", "reversed"))
+LEDGER = tuple(
+    POINTS + kind + ".v1" for kind in ("credited", "released", "debited", "expired", "reversed")
+)
 
 
 def moment(value: Any) -> datetime:

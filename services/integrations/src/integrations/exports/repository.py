@@ -53,7 +53,9 @@ def member_state(row: sa.RowMapping) -> MemberState:
     balance = (
         None
         if row["balance_at"] is None
-        else Balance(int(row["available"]), int(row["pending"]), int(row["lifetime"]), int(row["debt"]))
+        else Balance(
+            int(row["available"]), int(row["pending"]), int(row["lifetime"]), int(row["debt"])
+        )
     )
     tags = row["tags"]
     return MemberState(
@@ -183,7 +185,9 @@ class ExportsRepository:
     async def tenants(self, tenant_ids: Sequence[str]) -> dict[str, sa.Row[Any]]:
         if not tenant_ids:
             return {}
-        query = sa.select(export_tenants).where(export_tenants.c.tenant_id.in_(sorted(set(tenant_ids))))
+        query = sa.select(export_tenants).where(
+            export_tenants.c.tenant_id.in_(sorted(set(tenant_ids)))
+        )
         return {row.tenant_id: row for row in (await self.session.execute(query)).all()}
 
     async def add_tenant(self, tenant_id: str, timezone: str) -> bool:

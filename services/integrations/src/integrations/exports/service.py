@@ -32,7 +32,9 @@ PAGE_SIZE = 1000
 # --- the projection ------------------------------------------------------------------------
 
 
-async def apply_member_events(session: AsyncSession, events: Sequence[Event], now: datetime) -> None:
+async def apply_member_events(
+    session: AsyncSession, events: Sequence[Event], now: datetime
+) -> None:
     """member.upserted, level.changed, the ledger's entries: folded onto the member rows
     they touch, one read and one write for the run."""
     repo = ExportsRepository(session)
@@ -127,7 +129,9 @@ async def request(session: AsyncSession, principal: Principal, now: datetime) ->
     tenant = (await repo.tenants([principal.tenant_id])).get(principal.tenant_id)
     zone_name = tenant.timezone if tenant is not None else domain.DEFAULT_ZONE
     named = now.astimezone(domain.zone(zone_name))
-    export_id = await _new_file(session, principal.tenant_id, "manual", principal.subject, now, named)
+    export_id = await _new_file(
+        session, principal.tenant_id, "manual", principal.subject, now, named
+    )
     await schedule(session, BUILD_TIMER, export_id, now, {"tenant_id": principal.tenant_id})
     return await repo.file_by_id(export_id)
 
@@ -230,7 +234,9 @@ async def ready(session: AsyncSession, principal: Principal, export_id: str) -> 
     is a 409 (try again shortly)."""
     row = await file(session, principal, export_id)
     if row.status != "ready":
-        raise Problem(409, "export-not-ready", "Export not ready", "it is being built; retry shortly")
+        raise Problem(
+            409, "export-not-ready", "Export not ready", "it is being built; retry shortly"
+        )
     return row
 
 
