@@ -65,6 +65,7 @@ def activated(member_id: str, membership_id: str, community_id: str, **data: Any
         "source": {"kind": "open"},
         "activated_at": "2026-12-01T08:00:00+00:00",
         "trial_ends_at": "2026-12-08T08:00:00+00:00",
+        "term_ends_at": None,  # a trial: no paid term (the example has one)
     }
     tenant_id = data.pop("tenant_id", TENANT)
     return event("onboarding.membership.activated", tenant_id, **{**base, **data})
