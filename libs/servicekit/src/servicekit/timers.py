@@ -147,12 +147,14 @@ class TimerRunner:
             return len(rows)
 
     async def _fire(self, session: AsyncSession, timer: Timer) -> None:
+        # By kind and key too: a handler that cancels its own row and schedules another
+        # timer may get the freed id back (SQLite reuses the highest rowid), and that new
+        # timer must stay armed.
+        this = and_(timers.c.id == timer.id, timers.c.kind == timer.kind, timers.c.key == timer.key)
         try:
             async with session.begin_nested():
                 await self._handlers[timer.kind](session, timer)
-                await session.execute(
-                    update(timers).where(timers.c.id == timer.id).values(fired_at=utcnow())
-                )
+                await session.execute(update(timers).where(this).values(fired_at=utcnow()))
             FIRED.labels(timer.kind).inc()
         except Exception as error:
             FAILED.labels(timer.kind).inc()
@@ -160,7 +162,7 @@ class TimerRunner:
             delay = min(timedelta(seconds=2 ** min(timer.attempts, 20)), self._max_backoff)
             await session.execute(
                 update(timers)
-                .where(timers.c.id == timer.id)
+                .where(this)
                 .values(
                     attempts=timer.attempts + 1,
                     last_error=f"{type(error).__name__}: {error}"[:2000],

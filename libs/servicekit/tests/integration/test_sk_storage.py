@@ -284,6 +284,24 @@ async def test_a_failing_timer_is_retried_later_and_others_still_fire(sessions: 
     assert labels == ["good"]
 
 
+async def test_a_timer_its_handler_cancels_and_replaces_stays_armed(sessions: Sessions) -> None:
+    """The handler deletes its own row and schedules another kind: on SQLite the new row
+    may take the freed id; it is not marked fired with the one that ran."""
+
+    async def on_lease(session: AsyncSession, timer: Timer) -> None:
+        await timer_api.cancel(session, "lease", timer.key)
+        await timer_api.schedule(session, "attempt", timer.key, utcnow(), {})
+
+    async with transaction(sessions) as session:
+        await timer_api.schedule(session, "other", "x", utcnow() + timedelta(days=1), {})
+        await timer_api.schedule(session, "lease", "d1", utcnow() - timedelta(seconds=1), {})
+    assert await TimerRunner(sessions, {"lease": on_lease}).fire_due() == 1
+    async with transaction(sessions) as session:
+        rows = {r["kind"]: r for r in (await session.execute(select(timers))).mappings()}
+    assert set(rows) == {"other", "attempt"}
+    assert rows["attempt"]["fired_at"] is None
+
+
 async def test_rescheduling_moves_the_timer_and_cancel_removes_it(sessions: Sessions) -> None:
     later = utcnow() + timedelta(days=3)
     async with transaction(sessions) as session:

@@ -13,6 +13,8 @@ from fastapi import FastAPI
 from integrations import clock as clocks
 from integrations import events
 from integrations.crm import api as crm_api
+from integrations.exports import api as exports_api
+from integrations.exports import handlers as exports
 from integrations.feed import api as feed_api
 from integrations.feed import handlers as feed
 from integrations.settings import Settings
@@ -34,7 +36,8 @@ def exposed_types(settings: Settings) -> list[str]:
 
 def consumers(settings: Settings) -> list[ConsumerSpec]:
     """Two groups over the same topics: the feed keeps every event, webhooks fan them out;
-    each moves at its own pace (a slow fan-out never holds the feed back)."""
+    each moves at its own pace (a slow fan-out never holds the feed back). A third keeps
+    the export's projection (members, memberships, levels, balances, tenants' zones)."""
     types = exposed_types(settings)
     retention = timedelta(days=settings.feed_retention_days)
     record = Batched(feed.recorder(retention))
@@ -46,10 +49,11 @@ def consumers(settings: Settings) -> list[ConsumerSpec]:
         ConsumerSpec(
             name="webhooks", topics=events.EXPOSED_TOPICS, handlers=dict.fromkeys(types, fan_out)
         ),
+        ConsumerSpec(name="exports", topics=exports.TOPICS, handlers=exports.handlers()),
     ]
 
 
-TIMERS = delivery.TIMERS
+TIMERS = {**delivery.TIMERS, **exports.TIMERS}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,9 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             title="Quanzi integrations",
             description=(
                 "What the tenants' other systems consume and send: signed webhooks "
-                "(Standard Webhooks), the pull event feed, CRM sync."
+                "(Standard Webhooks), the pull event feed, CRM sync, the nightly members export."
             ),
-            routers=[webhooks_api.router, feed_api.router, crm_api.router],
+            routers=[webhooks_api.router, feed_api.router, crm_api.router, exports_api.router],
             produces=events.TOPICS,
             consumers=consumers(settings),
             timers=TIMERS,

@@ -120,3 +120,87 @@ crm_mappings = sa.Table(
     sa.Column("updated_by", sa.String(200), nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# --- exports -------------------------------------------------------------------------------
+
+# What the nightly CSV export needs, projected from the platform's events (order-tolerant:
+# every part carries the time of the event that set it, an older event never overwrites).
+
+# The tenant's time zone (gateway's tenant events; Asia/Shanghai until one says) and the
+# nightly export's next timer (its key, to move it when the zone changes).
+export_tenants = sa.Table(
+    "export_tenants",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("zone_at", UtcDateTime, nullable=True),
+    sa.Column("next_key", sa.String(80), nullable=True),
+)
+
+# A member: directory fields (onboarding's member.upserted), level (rewards' level.changed)
+# and the wallet's balances after its latest ledger entry (rewards' points.*).
+export_members = sa.Table(
+    "export_members",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("display_name", sa.String(200), nullable=True),
+    sa.Column("tags", sa.JSON, nullable=True),
+    sa.Column("tags_at", UtcDateTime, nullable=True),
+    sa.Column("profile_at", UtcDateTime, nullable=True),
+    sa.Column("level", sa.Integer, nullable=True),
+    sa.Column("level_name", sa.String(100), nullable=True),
+    sa.Column("level_at", UtcDateTime, nullable=True),
+    sa.Column("available", sa.BigInteger, nullable=True),
+    sa.Column("pending", sa.BigInteger, nullable=True),
+    sa.Column("lifetime", sa.BigInteger, nullable=True),
+    sa.Column("debt", sa.BigInteger, nullable=True),
+    sa.Column("balance_at", UtcDateTime, nullable=True),
+)
+
+# A membership (onboarding's membership.*): community, tier, status, the latest activation
+# and the end of its term or trial.
+export_memberships = sa.Table(
+    "export_memberships",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("membership_id", sa.String(100), primary_key=True),
+    sa.Column("member_id", sa.String(200), nullable=False),
+    sa.Column("community_id", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(16), nullable=True),
+    sa.Column("status_at", UtcDateTime, nullable=True),
+    sa.Column("tier", sa.String(50), nullable=True),
+    sa.Column("tier_at", UtcDateTime, nullable=True),
+    sa.Column("activated_at", UtcDateTime, nullable=True),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Column("term_at", UtcDateTime, nullable=True),
+    sa.Index("ix_export_memberships_member", "tenant_id", "member_id"),
+)
+
+# An export file: made nightly or on request; its CSV is kept in parts (one per page of
+# members) so that neither building nor downloading holds a large tenant's file in memory.
+# status: pending (a build timer is armed), ready.
+export_files = sa.Table(
+    "export_files",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("filename", sa.String(100), nullable=False),
+    sa.Column("requested_by", sa.String(200), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("parts", sa.Integer, nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Index("ix_export_files_tenant", "tenant_id", "created_at", "id"),
+)
+
+export_parts = sa.Table(
+    "export_parts",
+    metadata,
+    sa.Column("export_id", sa.String(40), primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),
+)

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from integrations import app as integrations_app
 from integrations.settings import Settings
+from integrations.webhooks import delivery
 from servicekit.consumer import Batched
 from servicekit.contracts import Registry
 from servicekit.db import transaction
@@ -190,18 +191,22 @@ class Api:
                     batch = list(run)
                     for event in batch:
                         registry().validate(event)
-                    handler = spec.handlers[batch[0].type]
+                    handler = spec.handlers.get(batch[0].type)
+                    if handler is None:  # a type this group does not read (gateway's)
+                        continue
                     assert isinstance(handler, Batched)
                     await handler.handle(session, batch)
         if wait:
             await self.app.state.dispatcher.idle()
 
-    async def tick(self, when: datetime | None = None) -> int:
+    async def tick(self, when: datetime | None = None, *, exports: bool = False) -> int:
         """Fire the timers due at the test clock's instant, then wait for every request they
-        started to be answered and recorded."""
+        started to be answered and recorded. The export's timers only when asked: webhook
+        tests count what fires, and a night may pass in them."""
         if when is not None:
             self.at(when)
-        runner = TimerRunner(self.app.state.sessions, integrations_app.TIMERS)
+        handlers = integrations_app.TIMERS if exports else delivery.TIMERS
+        runner = TimerRunner(self.app.state.sessions, handlers)
         fired = await runner.fire_due(self.now[0])
         await self.app.state.dispatcher.idle()
         return fired

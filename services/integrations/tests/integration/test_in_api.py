@@ -177,3 +177,19 @@ async def test_every_route_turns_another_tenant_away(api: Api, receiver: Receive
     assert {e.tenant_id for e in received} == {OTHER}
     still = await api.client.get(f"{WH}/endpoints/{endpoint['id']}", headers=api.owner())
     assert still.json()["description"] == "" and still.json()["enabled"] is True
+    # Exports: another tenant neither lists nor downloads ours, ready or pending.
+    exports = "/v1/integrations/exports"
+    ready = (await api.client.post(exports, headers=api.owner())).json()
+    await api.tick(exports=True)
+    pending = (await api.client.post(exports, headers=api.owner())).json()
+    export_paths = [path for path in paths if "{export_id}" in path]
+    assert export_paths == [f"{exports}/{{export_id}}"]
+    for made in (ready, pending):
+        for path in export_paths:
+            answer = await api.client.get(
+                path.format(export_id=made["id"]), headers=api.owner(OTHER)
+            )
+            assert answer.status_code == 404, answer.text
+    assert (await api.client.get(exports, headers=api.owner(OTHER))).json()["items"] == []
+    ours = await api.client.get(f"{exports}/{ready['id']}", headers=api.owner())
+    assert ours.status_code == 200 and ours.content.startswith(b"\xef\xbb\xbf")
