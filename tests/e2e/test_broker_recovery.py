@@ -220,7 +220,7 @@ def admin_creates_a_tenant_on_the_same_data(var: Path, port: int) -> None:
         [sys.executable, "-m", "quanzi_devstack.run", "admin", "--var", str(var), *create],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=240,  # a loaded CI machine took over 60 s to start the CLI
     )
     assert admin.returncode == 0 and "created tenant cli-co" in admin.stdout, admin.stderr
     listed = httpx.get(
