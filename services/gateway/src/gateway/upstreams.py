@@ -109,12 +109,18 @@ class Upstreams:
 
     async def check_replicas(self) -> None:
         """One round of the readiness watch: each replica of a service that has several is
-        asked; one that is not ready stops getting requests until its probe finds it ready."""
+        asked; one that is not ready stops getting requests until its probe finds it ready.
+
+        Only while another replica answered ready: when none did (every probe slow on a
+        loaded host, or the last live replica late once), tripping them all would turn a
+        hiccup into a 503 for the whole service, so the breakers judge by real requests."""
         for service, replicas in self.replicas.items():
             bases = replicas.bases
             if len(bases) < 2:
                 continue  # the only replica: its failures open its circuit already
             answers = await asyncio.gather(*(self.probe_ready(base) for base in bases))
+            if not any(answers):
+                continue
             for base, ready in zip(bases, answers, strict=True):
                 if not ready:
                     replicas.breaker(base).trip(self.clock())

@@ -474,6 +474,17 @@ async def test_a_replica_that_is_not_ready_gets_nothing_until_it_is() -> None:
     await proxy.upstreams.stop()
 
 
+async def test_when_no_replica_answers_ready_the_watch_leaves_them_serving() -> None:
+    engine = ReplicaEngine()
+    engine.not_ready.update({"r0", "r1", "r2"})  # e.g. every probe timed out on a busy host
+    proxy = replicated(engine, Clock())
+    await proxy.upstreams.check_replicas()
+    for _ in range(3):
+        assert (await exchange(proxy)).status == 200
+    assert sorted(hosts(engine)) == ["r0", "r1", "r2"]
+    await proxy.upstreams.stop()
+
+
 async def test_every_replica_down_is_a_503_with_retry_after() -> None:
     engine = ReplicaEngine()
     engine.down.update({"r0", "r1", "r2"})
