@@ -46,6 +46,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     running = Platform.on_free_ports(tmp_path_factory.mktemp("recovery"), quiet=True)
     try:
         running.start()
+        # Ready is not joined: rewards' consumers may still be joining their groups. One event
+        # credited end to end means they are consuming, which is the state these tests break.
+        warm_up = str(uuid.uuid4())
+        commit_to_outbox(running.var_dir / "onboarding.db", activations(warm_up, 1))
+        wait_for(lambda: credited(running.var_dir, warm_up), 1)
         yield running
     finally:
         running.stop()

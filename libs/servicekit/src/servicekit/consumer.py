@@ -119,6 +119,7 @@ class ConsumerRunner:
         self._purged_at = 0.0  # loop time of the last inbox purge
         self._broker: str | None = None  # the cluster id of the broker the positions are on
         self._consumer: AIOKafkaConsumer | None = None
+        self._joining: asyncio.Future[None] | None = None
         self._stopping = False
         self._lag_reported_at = 0.0
         self.assigned = asyncio.Event()
@@ -130,7 +131,16 @@ class ConsumerRunner:
         try:
             if self._watch_broker:  # before start(): the positions it loads are on this one
                 self._broker = await cluster_id(self._dlq_producer)
-            await consumer.start()  # inside try: a cancellation while joining must stop it too
+            # inside try: a cancellation while joining must stop it too
+            self._joining = asyncio.ensure_future(consumer.start())
+            try:
+                await self._joining
+            except asyncio.CancelledError:
+                if self._stopping and not _current_task_cancelling():
+                    return  # stopped while joining its group: nothing read, nothing to finish
+                raise
+            finally:
+                self._joining = None
             pacer = FetchPacer(consumer, self._kafka)
             loop = asyncio.get_running_loop()
             while not self._stopping:
@@ -158,6 +168,10 @@ class ConsumerRunner:
 
     def stop(self) -> None:
         self._stopping = True
+        if self._joining is not None:
+            # start() waits for the group's assignment, which a broker may hold for seconds:
+            # a consumer that has read nothing yet has nothing to finish.
+            self._joining.cancel()
 
     async def purge_inbox(self) -> int:
         """Forget this group's event ids applied longer ago than the retention: no
@@ -347,3 +361,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         if self._runner._from_beginning and consumer is not None and assigned:
             await consumer.seek_to_beginning(*assigned)
         self._runner.assigned.set()
+
+
+def _current_task_cancelling() -> bool:
+    """Whether the running task itself is being cancelled (not only what it awaited)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
