@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -111,6 +111,32 @@ async def run_idempotent(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+async def answer_once(
+    request: Request,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    tenant_id: str,
+    key: str | None,
+    body: Any,
+    operation: Operation,
+    retryable: tuple[type[Exception], ...] = (),
+) -> JSONResponse:
+    """An endpoint's answer: ``operation`` run at most once per key, the request identified
+    by its method, path and ``body``; an exception in ``retryable`` (a concurrent change
+    that lost its race) is a 409 the client may simply send again."""
+    try:
+        result = await run_idempotent(
+            sessions,
+            tenant_id=tenant_id,
+            key=key,
+            request_hash=fingerprint(request.method, request.url.path, body),
+            operation=operation,
+        )
+    except retryable as error:
+        raise Problem(409, "conflict", "Concurrent change", "retry the request") from error
+    return result.response()
 
 
 def _check_key(key: str) -> None:

@@ -2,27 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import jwt
+from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from servicekit.contracts import Registry
 from servicekit.devbroker import DevBroker, free_port
+from servicekit.events import Event, decode
+from servicekit.tables import outbox
 
-__all__ = ["DevBroker", "TokenMint", "free_port", "fresh_database", "postgres_admin_dsn"]
+__all__ = [
+    "DevBroker",
+    "TokenMint",
+    "contracts",
+    "free_port",
+    "fresh_database",
+    "outbox_events",
+    "postgres_admin_dsn",
+    "publish_checked",
+    "until",
+]
+
+T = TypeVar("T")
 
 ENV_TEST_POSTGRES = "QUANZI_TEST_POSTGRES_DSN"
 
@@ -214,3 +234,47 @@ def fuzz_for_server_errors(
                 assert response.headers["content-type"] == ["application/problem+json"]
 
         call()
+
+
+@functools.cache
+def contracts() -> Registry:
+    """Every contract, read and checked once per test process."""
+    return Registry.load()
+
+
+async def outbox_events(engine: AsyncEngine, event_type: str | None = None) -> list[Event]:
+    """A service's outbox as its relay would publish it, each event checked against its
+    contract (a test sees only what the service may really send)."""
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(outbox).order_by(outbox.c.id))).all()
+    found = []
+    for row in rows:
+        headers = [(name, value.encode()) for name, value in row.headers]
+        event = decode(row.topic, row.key.encode(), row.payload.encode(), headers)
+        contracts().validate(event)
+        if event_type is None or event.type == event_type:
+            found.append(event)
+    return found
+
+
+async def publish_checked(producer: AIOKafkaProducer, *events: Event) -> None:
+    """Onto the broker as another service's relay publishes them, each checked first."""
+    for event in events:
+        contracts().validate(event)
+        await producer.send_and_wait(
+            event.topic,
+            value=event.kafka_value(),
+            key=event.key.encode() if event.key else None,
+            headers=event.kafka_headers(),
+        )
+
+
+async def until(condition: Callable[[], Awaitable[T]], what: str, timeout_s: float = 60.0) -> T:
+    """Poll ``condition`` until it returns something truthy, and return that."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not (found := await condition()):
+        if loop.time() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s}s")
+        await asyncio.sleep(0.05)
+    return found

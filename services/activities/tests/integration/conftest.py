@@ -4,7 +4,6 @@ the way the consumer runner applies them; the API over ASGI with a test clock.""
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,19 +14,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 
 from activities import app as activities_app
 from activities.settings import Settings
 from servicekit.consumer import apply_run
-from servicekit.contracts import Registry
 from servicekit.db import transaction
 from servicekit.devbroker import DevBroker, free_port
-from servicekit.events import Event, decode
+from servicekit.events import Event
 from servicekit.migrations import upgrade
 from servicekit.service_cli import alembic_ini
-from servicekit.tables import outbox
-from servicekit.testing import TokenMint
+from servicekit.testing import TokenMint, contracts, outbox_events, publish_checked, until
 
 TENANT = "t-acme"
 OTHER = "t-other"
@@ -126,11 +122,6 @@ def community_event(
     )
 
 
-@functools.cache
-def _registry() -> Registry:
-    return Registry.load()
-
-
 @dataclass
 class Api:
     app: FastAPI
@@ -167,46 +158,20 @@ class Api:
             for _, run in groupby(events, key=lambda event: event.type):
                 batch = list(run)
                 for event in batch:
-                    _registry().validate(event)  # what we feed in is what onboarding may send
+                    contracts().validate(event)  # what we feed in is what onboarding may send
                 await apply_run(handlers[batch[0].type], session, batch)
 
     async def seat(self, member_id: str, community_id: str = "c-1", **data: Any) -> None:
         await self.deliver(membership_event("activated", member_id, community_id, **data))
 
     async def published(self, event_type: str | None = None) -> list[Event]:
-        """The outbox as the relay would publish it, every event checked against contracts."""
-        async with self.app.state.runtime.engine.connect() as connection:
-            rows = (await connection.execute(select(outbox).order_by(outbox.c.id))).all()
-        found = []
-        for row in rows:
-            headers = [(name, value.encode()) for name, value in row.headers]
-            event = decode(row.topic, row.key.encode(), row.payload.encode(), headers)
-            _registry().validate(event)
-            if event_type is None or event.type == event_type:
-                found.append(event)
-        return found
+        return await outbox_events(self.app.state.runtime.engine, event_type)
 
     async def publish(self, *events: Event) -> None:
-        """Onto the broker, as onboarding's relay publishes them."""
-        producer = self.app.state.runtime.producer
-        for event in events:
-            _registry().validate(event)
-            await producer.send_and_wait(
-                event.topic,
-                value=event.kafka_value(),
-                key=event.key.encode() if event.key else None,
-                headers=event.kafka_headers(),
-            )
+        await publish_checked(self.app.state.runtime.producer, *events)
 
     async def until(self, condition: Any, what: str, timeout_s: float = 60.0) -> Any:
-        """Poll ``condition`` (an async callable) until it returns something truthy."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while not (found := await condition()):
-            if loop.time() > deadline:
-                raise AssertionError(f"{what}: not within {timeout_s}s")
-            await asyncio.sleep(0.05)
-        return found
+        return await until(condition, what, timeout_s)
 
     async def challenge(self, **body: Any) -> dict[str, Any]:
         body.setdefault("community_id", "c-1")

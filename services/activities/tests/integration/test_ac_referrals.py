@@ -12,9 +12,10 @@ from activities import app as activities_app
 from servicekit.consumer import apply_run
 from servicekit.db import transaction
 from servicekit.events import Event
+from servicekit.testing import contracts
 from servicekit.timers import TimerRunner
 
-from .conftest import AC, T0, TENANT, _registry, membership_event
+from .conftest import AC, T0, TENANT, membership_event
 
 CONVERTED = "quanzi.activities.referral.converted.v1"
 REACHED = "quanzi.activities.referral.tier_reached.v1"
@@ -53,7 +54,7 @@ def refunded(invitee: str, at: datetime) -> Event:
 async def deliver(api: Any, *events: Event) -> None:
     """Each event through both consumers of onboarding.memberships, as the runners do."""
     for event in events:
-        _registry().validate(event)
+        contracts().validate(event)
         for spec in (activities_app.MEMBERS, activities_app.REFERRALS):
             handler = spec.handlers.get(event.type)
             if handler is not None:

@@ -4,7 +4,6 @@ directly, the way the consumer runner applies them; the API over ASGI."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,19 +14,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 
 from content import app as content_app
 from content.settings import Settings
 from servicekit.consumer import apply_run
-from servicekit.contracts import Registry
 from servicekit.db import transaction
 from servicekit.devbroker import DevBroker, free_port
-from servicekit.events import Event, decode
+from servicekit.events import Event
 from servicekit.migrations import upgrade
 from servicekit.service_cli import alembic_ini
-from servicekit.tables import outbox
-from servicekit.testing import TokenMint
+from servicekit.testing import TokenMint, contracts, outbox_events, publish_checked, until
 from servicekit.timers import TimerRunner
 from servicekit.types import utcnow
 
@@ -217,11 +213,6 @@ def zone_event(community_id: str, timezone: str, at: datetime) -> Event:
     )
 
 
-@functools.cache
-def _registry() -> Registry:
-    return Registry.load()
-
-
 @dataclass
 class Api:
     app: FastAPI
@@ -260,7 +251,7 @@ class Api:
         """Each event in its own transaction, through the consumer's handler table."""
         handlers = content_app.AUDIENCE.handlers
         for event in events:
-            _registry().validate(event)  # what we feed in is what onboarding may send
+            contracts().validate(event)  # what we feed in is what onboarding may send
             async with transaction(self.app.state.sessions) as session:
                 await apply_run(handlers[event.type], session, [event])
 
@@ -277,17 +268,7 @@ class Api:
         await self.deliver(membership_event("activated", member_id, community_id, **data))
 
     async def published(self, event_type: str | None = None) -> list[Event]:
-        """The outbox as the relay would publish it, every event checked against contracts."""
-        async with self.app.state.runtime.engine.connect() as connection:
-            rows = (await connection.execute(select(outbox).order_by(outbox.c.id))).all()
-        found = []
-        for row in rows:
-            headers = [(name, value.encode()) for name, value in row.headers]
-            event = decode(row.topic, row.key.encode(), row.payload.encode(), headers)
-            _registry().validate(event)
-            if event_type is None or event.type == event_type:
-                found.append(event)
-        return found
+        return await outbox_events(self.app.state.runtime.engine, event_type)
 
     async def post(self, headers: dict[str, str], **body: Any) -> httpx.Response:
         body.setdefault("kind", "text")
@@ -342,25 +323,4 @@ async def live_api(
 
 async def publish(api: Api, *events: Event) -> None:
     """Onto the broker, as onboarding's and rewards' relays publish them."""
-    producer = api.app.state.runtime.producer
-    for event in events:
-        _registry().validate(event)
-        await producer.send_and_wait(
-            event.topic,
-            value=event.kafka_value(),
-            key=event.key.encode() if event.key else None,
-            headers=event.kafka_headers(),
-        )
-
-
-async def until(condition: Any, what: str, timeout_s: float = 60.0) -> Any:
-    """Poll ``condition`` (an async callable) until it returns something truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        found = await condition()
-        if found:
-            return found
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s}s")
-        await asyncio.sleep(0.05)
+    await publish_checked(api.app.state.runtime.producer, *events)

@@ -5,7 +5,6 @@ test clock; the silence timers fired at a chosen instant."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,19 +15,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 
 from insights import app as insights_app
 from insights.settings import Settings
 from servicekit.consumer import Batched
-from servicekit.contracts import Registry
 from servicekit.db import transaction
 from servicekit.devbroker import DevBroker, free_port
-from servicekit.events import Event, decode, new_event
+from servicekit.events import Event, new_event
 from servicekit.migrations import upgrade
 from servicekit.service_cli import alembic_ini
-from servicekit.tables import outbox
-from servicekit.testing import TokenMint
+from servicekit.testing import TokenMint, contracts, outbox_events, publish_checked, until
 from servicekit.timers import TimerRunner
 
 TENANT = "t-acme"
@@ -264,11 +260,6 @@ def role(
     )
 
 
-@functools.cache
-def _registry() -> Registry:
-    return Registry.load()
-
-
 @dataclass
 class Api:
     app: FastAPI
@@ -306,7 +297,7 @@ class Api:
             for _, run in groupby(events, key=lambda event: event.type):
                 batch = list(run)
                 for event in batch:
-                    _registry().validate(event)  # what we feed in is what producers may send
+                    contracts().validate(event)  # what we feed in is what producers may send
                 handler = HANDLERS[batch[0].type]
                 if isinstance(handler, Batched):
                     await handler.handle(session, batch)
@@ -322,36 +313,13 @@ class Api:
         return fired
 
     async def published(self, event_type: str | None = None) -> list[Event]:
-        async with self.app.state.runtime.engine.connect() as connection:
-            rows = (await connection.execute(select(outbox).order_by(outbox.c.id))).all()
-        found = []
-        for row in rows:
-            headers = [(name, value.encode()) for name, value in row.headers]
-            event = decode(row.topic, row.key.encode(), row.payload.encode(), headers)
-            _registry().validate(event)
-            if event_type is None or event.type == event_type:
-                found.append(event)
-        return found
+        return await outbox_events(self.app.state.runtime.engine, event_type)
 
     async def publish(self, *events: Event) -> None:
-        producer = self.app.state.runtime.producer
-        for event in events:
-            _registry().validate(event)
-            await producer.send_and_wait(
-                event.topic,
-                value=event.kafka_value(),
-                key=event.key.encode() if event.key else None,
-                headers=event.kafka_headers(),
-            )
+        await publish_checked(self.app.state.runtime.producer, *events)
 
     async def until(self, condition: Any, what: str, timeout_s: float = 60.0) -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while not (found := await condition()):
-            if loop.time() > deadline:
-                raise AssertionError(f"{what}: not within {timeout_s}s")
-            await asyncio.sleep(0.05)
-        return found
+        return await until(condition, what, timeout_s)
 
 
 @pytest.fixture

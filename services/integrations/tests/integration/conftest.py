@@ -5,7 +5,6 @@ test at the instants it chooses; a real HTTP receiver in a thread."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import threading
 import time
@@ -20,20 +19,17 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 
 from integrations import app as integrations_app
 from integrations.settings import Settings
 from integrations.webhooks import delivery
 from servicekit.consumer import Batched
-from servicekit.contracts import Registry
 from servicekit.db import transaction
 from servicekit.devbroker import free_port
-from servicekit.events import Event, decode
+from servicekit.events import Event
 from servicekit.migrations import upgrade
 from servicekit.service_cli import alembic_ini
-from servicekit.tables import outbox
-from servicekit.testing import TokenMint
+from servicekit.testing import TokenMint, contracts, outbox_events
 from servicekit.timers import TimerRunner
 from servicekit.types import utcnow
 
@@ -109,11 +105,6 @@ class Receiver:
         self.server.server_close()
 
 
-@functools.cache
-def registry() -> Registry:
-    return Registry.load()
-
-
 def platform_event(
     kind: str,
     member_id: str | None = "m-1",
@@ -135,7 +126,7 @@ def platform_event(
         }
     elif kind == "points.credited":
         type_, topic = "quanzi.rewards.points.credited.v1", "rewards.points"
-        payload = {**registry().examples[type_][0], "member_id": member_id}
+        payload = {**contracts().examples[type_][0], "member_id": member_id}
     else:
         raise ValueError(kind)
     return Event(
@@ -190,7 +181,7 @@ class Api:
                 for _, run in groupby(events, key=lambda event: event.type):
                     batch = list(run)
                     for event in batch:
-                        registry().validate(event)
+                        contracts().validate(event)
                     handler = spec.handlers.get(batch[0].type)
                     if handler is None:  # a type this group does not read (gateway's)
                         continue
@@ -226,16 +217,7 @@ class Api:
         return answer.json()  # type: ignore[no-any-return]
 
     async def published(self, event_type: str | None = None) -> list[Event]:
-        async with self.app.state.runtime.engine.connect() as connection:
-            rows = (await connection.execute(select(outbox).order_by(outbox.c.id))).all()
-        found = []
-        for row in rows:
-            headers = [(name, value.encode()) for name, value in row.headers]
-            event = decode(row.topic, row.key.encode(), row.payload.encode(), headers)
-            registry().validate(event)
-            if event_type is None or event.type == event_type:
-                found.append(event)
-        return found
+        return await outbox_events(self.app.state.runtime.engine, event_type)
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from integrations.exports.domain import Balance, Profile, Wallet
 from integrations.exports.repository import ExportsRepository
 from servicekit.db import transaction
 from servicekit.events import Event
+from servicekit.testing import contracts
 
-from .conftest import OTHER, TENANT, Api, registry
+from .conftest import OTHER, TENANT, Api
 
 EXPORTS = "/v1/integrations/exports"
 TOPICS = {
@@ -33,7 +34,7 @@ def event(short: str, tenant_id: str = TENANT, **data: Any) -> Event:
     """``short`` as ``onboarding.member.upserted``: the contract's example, overridden."""
     type_ = f"quanzi.{short}.v1"
     topic = TOPICS[short.rsplit(".", 1)[0]]
-    payload = {**registry().examples[type_][0], **data, "tenant_id": tenant_id}
+    payload = {**contracts().examples[type_][0], **data, "tenant_id": tenant_id}
     return Event(
         type=type_,
         source="/test",

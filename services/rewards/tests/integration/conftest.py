@@ -4,7 +4,6 @@ the way the consumer and timer runners apply them; the API over ASGI."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,14 +21,12 @@ from rewards import app as rewards_app
 from rewards.orm import entries, lots, wallets
 from rewards.settings import Settings
 from servicekit.consumer import apply_run
-from servicekit.contracts import Registry
 from servicekit.db import create_engine, session_factory, transaction
 from servicekit.devbroker import free_port
-from servicekit.events import Event, decode
+from servicekit.events import Event
 from servicekit.migrations import upgrade
 from servicekit.service_cli import alembic_ini
-from servicekit.tables import outbox
-from servicekit.testing import TokenMint
+from servicekit.testing import TokenMint, outbox_events
 from servicekit.timers import TimerRunner
 from servicekit.types import utcnow
 
@@ -226,23 +223,7 @@ class Ledger:
                 assert wallet[state] == held, (wallet, state)
 
     async def published(self, event_type: str | None = None) -> list[Event]:
-        """The outbox as the relay would publish it, every event checked against contracts."""
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(select(outbox).order_by(outbox.c.id))).all()
-        registry = _registry()
-        found = []
-        for row in rows:
-            headers = [(name, value.encode()) for name, value in row.headers]
-            event = decode(row.topic, row.key.encode(), row.payload.encode(), headers)
-            registry.validate(event)
-            if event_type is None or event.type == event_type:
-                found.append(event)
-        return found
-
-
-@functools.cache
-def _registry() -> Registry:
-    return Registry.load()  # once per test process: it reads and checks every contract
+        return await outbox_events(self.engine, event_type)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ included), and the completion bonus of a challenge, and a quiz per correct answe
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,8 +14,8 @@ from sqlalchemy import select
 
 from rewards import app as rewards_app
 from rewards.orm import entries, wallets
-from servicekit.contracts import Registry
 from servicekit.events import Event
+from servicekit.testing import contracts
 
 if TYPE_CHECKING:
     from conftest import Ledger
@@ -24,11 +23,6 @@ if TYPE_CHECKING:
 TENANT = "t-acme"
 # 08:00 on 2 Dec 2026 in Shanghai (the default zone of a community rewards has not heard of).
 T0 = datetime(2026, 12, 2, 0, tzinfo=UTC)
-
-
-@functools.cache
-def _registry() -> Registry:
-    return Registry.load()
 
 
 def _event(kind: str, member_id: str, at: datetime, data: dict[str, Any]) -> Event:
@@ -47,7 +41,7 @@ def _event(kind: str, member_id: str, at: datetime, data: dict[str, Any]) -> Eve
             **data,
         },
     )
-    _registry().validate(event)  # what activities may publish
+    contracts().validate(event)  # what activities may publish
     return event
 
 
@@ -90,7 +84,7 @@ async def credits(ledger: Ledger, member_id: str) -> list[tuple[str, int]]:
 
 def test_rewards_consumes_activities_topic_for_every_event_it_credits() -> None:
     assert rewards_app.ACTIVITIES.topics == ["activities.campaigns"]
-    topic = _registry().topics["activities.campaigns"]
+    topic = contracts().topics["activities.campaigns"]
     assert set(rewards_app.ACTIVITIES.handlers) <= set(topic.events)
     assert "rewards" in topic.consumers
 

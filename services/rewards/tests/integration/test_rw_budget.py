@@ -5,7 +5,6 @@ paid; tenants never meet. The balances always equal the sums of the entries."""
 
 from __future__ import annotations
 
-import functools
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -13,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from rewards.orm import budget_entries, budgets, entries, wallets
-from servicekit.contracts import Registry
 from servicekit.events import Event
+from servicekit.testing import contracts
 
 if TYPE_CHECKING:
     from conftest import Api, Ledger
@@ -22,11 +21,6 @@ if TYPE_CHECKING:
 TENANT = "t-acme"
 T0 = datetime(2026, 12, 2, 4, tzinfo=UTC)
 REFUSED = "quanzi.rewards.budget.drop_refused.v1"
-
-
-@functools.cache
-def _registry() -> Registry:
-    return Registry.load()
 
 
 def _event(kind: str, key: str, data: dict[str, Any], at: datetime = T0) -> Event:
@@ -39,7 +33,7 @@ def _event(kind: str, key: str, data: dict[str, Any], at: datetime = T0) -> Even
         time=at,
         data={"tenant_id": TENANT, "community_id": "c-1", "sender_id": "op-1", **data},
     )
-    _registry().validate(event)  # what activities may publish
+    contracts().validate(event)  # what activities may publish
     return event
 
 

@@ -5,7 +5,6 @@ that leaves lifetime points and the level alone; tenants never meet."""
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,8 +14,8 @@ from sqlalchemy import select
 
 from rewards import app as rewards_app
 from rewards.orm import entries, meetup_payments, wallets
-from servicekit.contracts import Registry
 from servicekit.events import Event
+from servicekit.testing import contracts
 
 if TYPE_CHECKING:
     from conftest import Ledger
@@ -24,11 +23,6 @@ if TYPE_CHECKING:
 TENANT = "t-acme"
 T0 = datetime(2026, 12, 2, 0, tzinfo=UTC)
 REFUSED = "quanzi.rewards.meetup_payment.refused.v1"
-
-
-@functools.cache
-def _registry() -> Registry:
-    return Registry.load()
 
 
 def _event(kind: str, member_id: str, data: dict[str, Any], tenant_id: str = TENANT) -> Event:
@@ -41,7 +35,7 @@ def _event(kind: str, member_id: str, data: dict[str, Any], tenant_id: str = TEN
         time=T0,
         data={"tenant_id": tenant_id, "community_id": "c-1", "member_id": member_id, **data},
     )
-    _registry().validate(event)  # what activities may publish
+    contracts().validate(event)  # what activities may publish
     return event
 
 
@@ -115,7 +109,7 @@ def test_rewards_consumes_the_meetup_events_it_charges_and_refunds() -> None:
     assert {"quanzi.activities.meetup.confirmed.v1", "quanzi.activities.meetup.cancelled.v1"} <= (
         set(handlers)
     )
-    assert "activities" in _registry().topics["rewards.points"].consumers
+    assert "activities" in contracts().topics["rewards.points"].consumers
 
 
 async def test_a_seat_is_charged_once_and_its_refund_given_back_once(ledger: Ledger) -> None:

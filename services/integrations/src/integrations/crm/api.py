@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from integrations.access import ContactWriter, Manager, Now, Sessions
 from integrations.crm import domain, service
 from servicekit.db import read_only, transaction
-from servicekit.idempotency import REPLAYED_HEADER, IdempotencyKey, fingerprint, run_idempotent
+from servicekit.idempotency import REPLAYED_HEADER, IdempotencyKey, answer_once
 from servicekit.problems import PROBLEM_TYPE_BASE, Problem, problem_responses
 from servicekit.text import LINE_PATTERN, LINE_REFUSED, TEXT_PATTERN, Body, trimmed
 
@@ -209,14 +209,14 @@ async def put_contact(
         accepted = Accepted(batch_id=batch_id, member=MemberRow.model_validate(result.row))
         return 202, accepted.model_dump(mode="json", exclude_unset=True)
 
-    result = await run_idempotent(
+    return await answer_once(
+        request,
         sessions,
         tenant_id=principal.tenant_id,
         key=idempotency_key,
-        request_hash=fingerprint("PUT", request.url.path, body.model_dump(mode="json")),
+        body=body.model_dump(mode="json"),
         operation=operation,
     )
-    return result.response()
 
 
 @router.post(
@@ -240,11 +240,11 @@ async def post_contacts(
         batch_id, results = await service.receive(session, principal.tenant_id, contacts, now)
         return 202, _receipt(batch_id, results).model_dump(mode="json")
 
-    result = await run_idempotent(
+    return await answer_once(
+        request,
         sessions,
         tenant_id=principal.tenant_id,
         key=idempotency_key,
-        request_hash=fingerprint("POST", request.url.path, body.model_dump(mode="json")),
+        body=body.model_dump(mode="json"),
         operation=operation,
     )
-    return result.response()

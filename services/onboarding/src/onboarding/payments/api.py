@@ -19,7 +19,7 @@ from onboarding.schemas import (
     RulesVersion,
     Strict,
 )
-from servicekit.idempotency import RequiredIdempotencyKey, fingerprint, run_idempotent
+from servicekit.idempotency import RequiredIdempotencyKey, answer_once
 from servicekit.text import trimmed
 
 # The same prefix and tag as the memberships' routes: one section of the API.
@@ -81,14 +81,14 @@ async def confirm_payment(
         out = PaymentOut(payment_id=payment.id, membership=MembershipOut.of(membership))
         return 201, out.model_dump(mode="json")
 
-    result = await run_idempotent(
+    return await answer_once(
+        request,
         service.sessions,
         tenant_id=writer.tenant_id,
         key=idempotency_key,
-        request_hash=fingerprint("POST", request.url.path, body.model_dump(mode="json")),
+        body=body.model_dump(mode="json"),
         operation=operation,
     )
-    return result.response()
 
 
 @router.post("/memberships/{membership_id}/refund", response_model=MembershipOut)
@@ -112,11 +112,11 @@ async def refund(
         )
         return 200, MembershipOut.of(membership).model_dump(mode="json")
 
-    result = await run_idempotent(
+    return await answer_once(
+        request,
         service.sessions,
         tenant_id=refunder.tenant_id,
         key=idempotency_key,
-        request_hash=fingerprint("POST", request.url.path, body.model_dump(mode="json")),
+        body=body.model_dump(mode="json"),
         operation=operation,
     )
-    return result.response()

@@ -17,7 +17,7 @@ from rewards.budgets.domain import MAX_FUNDING, InsufficientBudget
 from rewards.budgets.repository import ConcurrentBudgetUpdate
 from rewards.fields import ExternalId, Reason
 from servicekit.db import read_only
-from servicekit.idempotency import RequiredIdempotencyKey, fingerprint, run_idempotent
+from servicekit.idempotency import RequiredIdempotencyKey, answer_once
 from servicekit.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor, invalid_cursor
 from servicekit.problems import Problem
 
@@ -101,17 +101,15 @@ async def create_funding(
             ) from error
         return 201, BudgetOut(**vars(found)).model_dump(mode="json")
 
-    try:
-        result = await run_idempotent(
-            sessions,
-            tenant_id=principal.tenant_id,
-            key=idempotency_key,
-            request_hash=fingerprint("POST", request.url.path, body.model_dump(mode="json")),
-            operation=operation,
-        )
-    except ConcurrentBudgetUpdate as error:
-        raise Problem(409, "conflict", "Concurrent change", "retry the request") from error
-    return result.response()
+    return await answer_once(
+        request,
+        sessions,
+        tenant_id=principal.tenant_id,
+        key=idempotency_key,
+        body=body.model_dump(mode="json"),
+        operation=operation,
+        retryable=(ConcurrentBudgetUpdate,),
+    )
 
 
 @router.get("/entries", summary="The budget's entries, newest first")

@@ -33,7 +33,7 @@ from rewards.mall.schemas import (
 )
 from rewards.points.repository import ConcurrentUpdate
 from servicekit.db import read_only, transaction
-from servicekit.idempotency import KEY_PATTERN, fingerprint, run_idempotent
+from servicekit.idempotency import KEY_PATTERN, answer_once
 from servicekit.pagination import Cursor, Limit, encode_cursor, keyset_after, page_of
 from servicekit.problems import Problem
 
@@ -238,17 +238,15 @@ async def redeem(
         return 201, RedemptionOut.of(row).model_dump(mode="json")
 
     request_body = {"member_id": principal.subject, "note": note}
-    try:
-        result = await run_idempotent(
-            sessions,
-            tenant_id=principal.tenant_id,
-            key=service.scoped_key(principal.subject, key),
-            request_hash=fingerprint("POST", request.url.path, request_body),
-            operation=operation,
-        )
-    except ConcurrentUpdate as error:
-        raise Problem(409, "conflict", "Concurrent change", "retry the request") from error
-    return result.response()
+    return await answer_once(
+        request,
+        sessions,
+        tenant_id=principal.tenant_id,
+        key=service.scoped_key(principal.subject, key),
+        body=request_body,
+        operation=operation,
+        retryable=(ConcurrentUpdate,),
+    )
 
 
 @router.get("/me/redemptions", summary="My redemptions, newest first")

@@ -18,7 +18,7 @@ from rewards.points.repository import AdjustmentQuery, ConcurrentUpdate
 from rewards.points.service import Summary
 from rewards.rules.domain import MAX_POINTS
 from servicekit.db import read_only
-from servicekit.idempotency import RequiredIdempotencyKey, fingerprint, run_idempotent
+from servicekit.idempotency import RequiredIdempotencyKey, answer_once
 from servicekit.pagination import (
     Cursor,
     Limit,
@@ -185,17 +185,15 @@ async def create_adjustment(
             ) from error
         return 201, SummaryOut.of(summary).model_dump(mode="json")
 
-    try:
-        result = await run_idempotent(
-            sessions,
-            tenant_id=principal.tenant_id,
-            key=key,
-            request_hash=fingerprint("POST", request.url.path, body.model_dump(mode="json")),
-            operation=operation,
-        )
-    except ConcurrentUpdate as error:
-        raise Problem(409, "conflict", "Concurrent change", "retry the request") from error
-    return result.response()
+    return await answer_once(
+        request,
+        sessions,
+        tenant_id=principal.tenant_id,
+        key=key,
+        body=body.model_dump(mode="json"),
+        operation=operation,
+        retryable=(ConcurrentUpdate,),
+    )
 
 
 class AdjustmentOut(BaseModel):
