@@ -21,7 +21,7 @@ run: install  ## the whole platform on this machine: dev broker, SQLite, gateway
 	$(RUN) quanzi-dev run
 
 # One worker per core; a test file stays on one worker (its databases, broker and platform
-# fixtures are set up once per worker and file). About 26 minutes on 2 cores (2,330 tests).
+# fixtures are set up once per worker and file). About 16 minutes on 2 cores (2,332 tests).
 test: install  ## unit, integration (SQLite and PostgreSQL, real broker), end to end
 	$(RUN) pytest -q -n auto --dist loadfile --durations=15
 
