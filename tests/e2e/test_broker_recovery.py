@@ -102,12 +102,20 @@ def scalar(database: Path, query: str, *args: object) -> int:
         return int(connection.execute(query, args).fetchone()[0] or 0)
 
 
-def wait_for(what: Callable[[], int], expected: int, timeout: float = 420) -> None:
+def wait_for(
+    what: Callable[[], int],
+    expected: int,
+    timeout: float = 420,
+    *,
+    done: Callable[[int], bool] | None = None,
+) -> None:
+    """Until ``what()`` equals ``expected`` (or satisfies ``done``, when given)."""
+    finished = done or (lambda seen: seen == expected)
     deadline = time.monotonic() + timeout
     seen = what()
-    while seen != expected:
+    while not finished(seen):
         assert time.monotonic() < deadline, f"expected {expected}, saw {seen}"
-        time.sleep(0.2)
+        time.sleep(0.05 if done else 0.2)
         seen = what()
 
 
@@ -212,10 +220,7 @@ def test_make_run_stops_on_ctrl_c_in_a_burst_and_a_restart_loses_nothing(
         commit_to_outbox(var / "onboarding.db", activations(tenant_id, 2000))
         # Ctrl-C once the relay is publishing: the relay, the broker and rewards all have
         # events in hand (an idle machine applies 2,000 within seconds of their publication).
-        deadline = time.monotonic() + 240
-        while unsent(var) == 2000:
-            assert time.monotonic() < deadline, "the relay published nothing"
-            time.sleep(0.05)
+        wait_for(lambda: unsent(var), 2000, 240, done=lambda left: left < 2000)
         first.send_signal(signal.SIGINT)
         assert first.wait(timeout=60) == 0
     finally:

@@ -157,7 +157,11 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
 
 def dialect_insert(session: AsyncSession, table: Table) -> Any:
     """An INSERT with the session's backend's ``ON CONFLICT`` clauses (PostgreSQL or SQLite)."""
-    dialect = session.get_bind().dialect.name
+    return insert_for(session.get_bind().dialect.name, table)
+
+
+def insert_for(dialect: str, table: Table) -> Any:
+    """``dialect_insert`` by the backend's name, for a statement built once per backend."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.exports.domain import Balance, MembershipState, MemberState
@@ -19,7 +18,7 @@ from integrations.orm import (
     export_parts,
     export_tenants,
 )
-from servicekit.db import dialect_insert, insert_ignore
+from servicekit.db import dialect_insert, insert_for, insert_ignore
 
 MemberKey = tuple[str, str]  # (tenant_id, member_id)
 MembershipKey = tuple[str, str]  # (tenant_id, membership_id)
@@ -118,13 +117,9 @@ def _backend(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-def _insert(backend: str, table: sa.Table) -> Any:
-    return (postgresql.insert if backend == "postgresql" else sqlite.insert)(table)
-
-
 @functools.cache
 def _members_upsert(backend: str) -> Any:
-    insert = _insert(backend, export_members)
+    insert = insert_for(backend, export_members)
     return insert.on_conflict_do_update(
         index_elements=[export_members.c.tenant_id, export_members.c.member_id],
         set_=_newer_parts(insert.excluded),
@@ -133,7 +128,7 @@ def _members_upsert(backend: str) -> Any:
 
 @functools.cache
 def _memberships_upsert(backend: str) -> Any:
-    insert = _insert(backend, export_memberships)
+    insert = insert_for(backend, export_memberships)
     return insert.on_conflict_do_update(
         index_elements=[export_memberships.c.tenant_id, export_memberships.c.membership_id],
         set_={name: insert.excluded[name] for name in _MEMBERSHIP},
