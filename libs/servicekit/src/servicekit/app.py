@@ -80,6 +80,7 @@ class Runtime:
             enable_idempotence=self.settings.kafka_enable_idempotence,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             idle_fetch_max_wait_ms=self.settings.kafka_idle_fetch_max_wait_ms,
+            busy_fetch_max_wait_ms=self.settings.kafka_busy_fetch_max_wait_ms,
             client_id=self.settings.service_name,
             replication_factor=self.settings.kafka_replication_factor,
         )

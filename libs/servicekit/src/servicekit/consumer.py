@@ -45,7 +45,8 @@ INBOX_PURGE_EVERY_S = 600.0
 
 @dataclass(frozen=True)
 class Batched:
-    """Registers a handler that applies a run of consecutive events of one type at once.
+    """Registers a handler that applies a run of consecutive events at once (of the types
+    it is registered under; two ``Batched`` of one function are one handler).
 
     ``handlers={"x.v1": Batched(apply_many)}``: one call, one set of statements, for
     up to a whole poll's worth of events; this is where consumer throughput comes from.
@@ -260,8 +261,10 @@ class ConsumerRunner:
             APPLIED.labels(self.group_id, events[0].topic).inc(len(events))
 
     def _run_key(self, event_type: str) -> object:
+        # Batched compares by its function: ``{t: Batched(f) for t in types}`` makes one
+        # run of consecutive events of any of those types, not one run per type.
         handler = self._handlers[event_type]
-        return id(handler) if isinstance(handler, Batched) else event_type
+        return handler if isinstance(handler, Batched) else event_type
 
     async def _claim_in_inbox(
         self, session: AsyncSession, items: list[tuple[Record, Event]]

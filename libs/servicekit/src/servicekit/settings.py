@@ -43,6 +43,8 @@ class ServiceSettings(BaseSettings):
     kafka_fetch_max_wait_ms: int = 10
     # ... and the wait a consumer idle for 2 s switches to (servicekit.kafka.FetchPacer).
     kafka_idle_fetch_max_wait_ms: int = 250
+    # ... and the wait while every poll brings records (a burst): fewer, larger batches.
+    kafka_busy_fetch_max_wait_ms: int = 50
     kafka_provision_topics: bool = True
     kafka_replication_factor: int = 1  # 3 on a production cluster
     consumers_enabled: bool = True

@@ -368,7 +368,7 @@ async def test_schedule_many_moves_and_rearms_and_cancel_many_removes(sessions: 
 async def test_one_batched_handler_under_several_types_gets_one_run(sessions: Sessions) -> None:
     """Runs break where the handler changes: one ``Batched`` registered under two types
     takes consecutive events of both at once, in order; a per-event handler between them
-    breaks the run."""
+    breaks the run. Two ``Batched`` of the same function are one handler."""
     from types import SimpleNamespace
 
     from servicekit.consumer import Batched, ConsumerRunner
@@ -387,7 +387,7 @@ async def test_one_batched_handler_under_several_types_gets_one_run(sessions: Se
     runner = ConsumerRunner(
         group_id="g",
         topics=["t"],
-        handlers={"a.v1": shared, "b.v1": shared, "c.v1": one},
+        handlers={"a.v1": shared, "b.v1": Batched(many), "c.v1": one},
         sessions=sessions,
         kafka=KafkaConfig(bootstrap_servers="127.0.0.1:1"),
         dlq_producer=None,  # type: ignore[arg-type]
