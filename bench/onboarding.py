@@ -17,8 +17,17 @@ transaction (autocommit), on the same number of asyncpg connections to the same 
 After the run the groups are read back: every join placed once, no group over capacity.
 Printed: joins/s, p50, p99, and the ratio to raw. Nothing asserts a timing.
 
+Every join sets six consumers in five other services to work (rewards' join bonus, the
+level it brings, content's, activities', insights' and integrations' projections), and on
+one machine they share its cores with the joins. ``--pause-downstream`` stops those five
+services (SIGSTOP) for the burst and resumes them after it: the joins/s is then what the
+join path itself (gateway, onboarding, its relay) sustains, a livestream burst admitted
+first and projected after; the run also prints how long the five took to catch up, and the
+CPU per join counts their catch-up work.
+
     uv run --frozen python bench/onboarding.py [--joins 3000] [--connections 32]
                                                [--groups 3] [--capacity 200]
+                                               [--workers 1] [--pause-downstream]
 """
 
 from __future__ import annotations
@@ -27,7 +36,9 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
+import time
 import tempfile
 import uuid
 from collections.abc import Sequence
@@ -162,6 +173,35 @@ async def idle_cpu(platform: Platform, seconds: float) -> dict[str, float]:
     return {name: (after[name] - before[name]) / seconds for name in after}
 
 
+JOIN_PATH = ("gateway", "onboarding")
+
+
+def signal_downstream(platform: Platform, sig: signal.Signals) -> None:
+    """SIGSTOP or SIGCONT every service but the join path's (single processes)."""
+    for name, process in platform.processes.items():
+        if name not in JOIN_PATH:
+            os.kill(process.pid, sig)
+
+
+async def caught_up(platform: Platform, quiet_share: float = 0.05, quiet_s: float = 2.0) -> float:
+    """Seconds until every service has been quiet (under ``quiet_share`` of a core) for
+    ``quiet_s``: the resumed consumers have applied their backlog. The quiet spell is not
+    counted."""
+    started = time.monotonic()
+    quiet_since = started
+    before = cpu_seconds(platform)
+    while True:
+        await asyncio.sleep(0.5)
+        after = cpu_seconds(platform)
+        busy = any((after[name] - before[name]) / 0.5 > quiet_share for name in after)
+        before = after
+        now = time.monotonic()
+        if busy:
+            quiet_since = now
+        elif now - quiet_since >= quiet_s:
+            return quiet_since - started
+
+
 async def deadlocks(database: str) -> int:
     """PostgreSQL's count of deadlocks detected in ``database`` (read after its sessions end)."""
     admin = await asyncpg.connect(postgres_admin_dsn())
@@ -187,7 +227,17 @@ async def measure(platform: Platform, args: argparse.Namespace, raw_dsn: str) ->
     raw = await raw_inserts(raw_dsn, args.joins, args.connections)
     note(f"ours: {args.joins:,} joins through the gateway on {args.connections} connections")
     before = cpu_seconds(platform)
-    ours = await joins(platform, signer, setup, args.joins, args.connections)
+    catch_up_s = None
+    if args.pause_downstream:
+        signal_downstream(platform, signal.SIGSTOP)
+        try:
+            ours = await joins(platform, signer, setup, args.joins, args.connections)
+        finally:
+            signal_downstream(platform, signal.SIGCONT)
+        note("downstream services resumed: waiting until they have caught up")
+        catch_up_s = await caught_up(platform)
+    else:
+        ours = await joins(platform, signer, setup, args.joins, args.connections)
     after = cpu_seconds(platform)
     # Each join also sets the rest of the platform to work (relay, rewards' join bonus...):
     # on one machine they share its cores with the joins.
@@ -195,6 +245,7 @@ async def measure(platform: Platform, args: argparse.Namespace, raw_dsn: str) ->
     return {
         "raw": raw,
         "ours": ours,
+        "downstream_catch_up_s": catch_up_s,
         "cpu_ms_per_join": cpu_ms,
         "idle_cpu_share": idle,
         "placements": placements(platform, setup, args.capacity),
@@ -213,8 +264,15 @@ def report(result: dict[str, Any]) -> None:
             f"  {figure.failures('201' if figure is ours else 'ok') or '-'}"
         )
     print(f"\njoins/s through the gateway ÷ raw INSERT+COMMIT/s = {ours.per_s / raw.per_s:.2f}×")
+    caught = result["downstream_catch_up_s"]
+    if caught is not None:
+        print(
+            f"downstream services paused during the joins; they caught up {caught:.1f} s"
+            " after the last join"
+        )
     cpu = ", ".join(f"{name} {ms:.1f}" for name, ms in result["cpu_ms_per_join"].items())
-    print(f"CPU ms per join, by service, during the joins: {cpu} ({os.cpu_count()} cores)")
+    during = "during the joins" if caught is None else "during the joins and the catch-up"
+    print(f"CPU ms per join, by service, {during}: {cpu} ({os.cpu_count()} cores)")
     idle = ", ".join(f"{name} {share:.1%}" for name, share in result["idle_cpu_share"].items())
     print(f"idle CPU, share of a core, before the joins: {idle}")
     print(f"deadlocks PostgreSQL detected in onboarding's database: {result['deadlocks']}")
@@ -280,6 +338,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--groups", type=int, default=3)
     parser.add_argument("--capacity", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1, help="onboarding worker processes")
+    parser.add_argument(
+        "--pause-downstream",
+        action="store_true",
+        help="stop the services downstream of the join during the burst (see the docstring)",
+    )
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--idle-settle", type=float, default=10.0, help="seconds before")
     return parser.parse_args(argv)
