@@ -38,8 +38,8 @@ import json
 import os
 import signal
 import sys
-import time
 import tempfile
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
