@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, Select, Table, bindparam, event, func, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, event, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -176,8 +176,62 @@ async def insert_ignore_returning(
     """
     if not rows:
         return []
-    statement = dialect_insert(session, table).on_conflict_do_nothing().returning(column)
+    dialect = session.get_bind().dialect.name
+    statement = _ignore_returning_statement(dialect, table, str(column.key))
     return list((await session.execute(statement, rows)).scalars())
+
+
+@functools.lru_cache(maxsize=256)
+def _ignore_returning_statement(dialect: str, table: Table, column: str) -> Any:
+    """Built once per table (every consumer batch's inbox claim is one): building a
+    statement and its cache key cost more than a small batch's execution (profiled)."""
+    return insert_for(dialect, table).on_conflict_do_nothing().returning(table.c[column])
+
+
+@functools.lru_cache(maxsize=256)
+def overwrite_on_conflict(key: tuple[str, ...], columns: tuple[str, ...]) -> Callable[[Any], Any]:
+    """``insert_many(..., conflict=overwrite_on_conflict(key, columns))``: a row whose
+    ``key`` exists overwrites its ``columns``. The same arguments give the same function,
+    so the statement is built once."""
+
+    def overwrite(statement: Any) -> Any:
+        excluded = statement.excluded
+        return statement.on_conflict_do_update(
+            index_elements=list(key), set_={name: excluded[name] for name in columns}
+        )
+
+    return overwrite
+
+
+@functools.lru_cache(maxsize=256)
+def upsert_statement(
+    dialect: str, table: Table, key: tuple[str, ...], columns: tuple[str, ...]
+) -> Any:
+    """``INSERT … ON CONFLICT (key) DO UPDATE SET columns``, built once per backend, table
+    and columns, to execute with many rows (an executemany)."""
+    return overwrite_on_conflict(key, columns)(insert_for(dialect, table))
+
+
+@functools.lru_cache(maxsize=256)
+def select_by_keys(table: Table, key: tuple[str, ...], columns: tuple[str, ...] = ()) -> Any:
+    """``SELECT columns (all by default) FROM table WHERE (key) IN :keys``, built once;
+    execute with ``{"keys": [tuple, ...]}`` (an expanding parameter, rows by composite key
+    on PostgreSQL and SQLite)."""
+    chosen = [table.c[name] for name in columns] if columns else [table]
+    matched = tuple_(*(table.c[name] for name in key)).in_(bindparam("keys", expanding=True))
+    return select(*chosen).where(matched)
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """The session's backend by name (``postgresql``, ``sqlite``): the key of statements
+    built once per backend."""
+    return str(session.get_bind().dialect.name)
+
+
+def ignore_conflicts(statement: Any) -> Any:
+    """``insert_many(..., conflict=ignore_conflicts)``: skip rows whose key exists. One
+    function, so the statement is built once (a lambda per call is a new cache key)."""
+    return statement.on_conflict_do_nothing()
 
 
 async def insert_many(

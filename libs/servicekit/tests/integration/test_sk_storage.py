@@ -15,10 +15,14 @@ from servicekit import timers as timer_api
 from servicekit.consumer import ConsumerRunner
 from servicekit.db import (
     create_engine,
+    dialect_of,
+    ignore_conflicts,
     insert_ignore,
     insert_many,
+    select_by_keys,
     session_factory,
     transaction,
+    upsert_statement,
 )
 from servicekit.events import new_event
 from servicekit.idempotency import fingerprint, run_idempotent
@@ -242,6 +246,40 @@ async def test_insert_many_keeps_order_values_and_the_conflict_clause(sessions: 
     assert [row["payload"] for row in found] == [row["payload"] for row in rows]
     assert [row["due_at"] for row in found] == [row["due_at"] for row in rows]
     assert [row["last_error"] for row in found] == ["e0", "again", "e2", None, "e4"]
+
+
+async def test_statements_built_once_upsert_read_by_composite_keys_and_skip_conflicts(
+    sessions: Sessions,
+) -> None:
+    """The helpers whose statements are built once per table and backend: an upsert that
+    overwrites the named columns only, a read by composite keys, ``insert_many`` with the
+    shared ignore clause; the second use of each finds its statement built."""
+    now = utcnow()
+    key, columns = ("kind", "key"), ("last_error",)
+    first = [
+        {"kind": "k", "key": f"t{n}", "due_at": now, "payload": {}, "last_error": None}
+        for n in range(3)
+    ]
+    second = [{**first[0], "payload": {"changed": True}, "last_error": "overwritten"}]
+    async with transaction(sessions) as session:
+        dialect = dialect_of(session)
+        await session.execute(upsert_statement(dialect, timers, key, columns), first)
+        await session.execute(upsert_statement(dialect, timers, key, columns), second)
+        added = [{**first[1], "last_error": "ignored"}, {**first[0], "key": "t3"}]
+        await insert_many(session, timers, added, conflict=ignore_conflicts)
+        built = upsert_statement.cache_info().hits
+        assert upsert_statement(dialect, timers, key, columns) is upsert_statement(
+            dialect, timers, key, columns
+        )
+        assert upsert_statement.cache_info().hits == built + 2
+    async with transaction(sessions) as session:
+        query = select_by_keys(timers, key, ("key", "payload", "last_error"))
+        assert query is select_by_keys(timers, key, ("key", "payload", "last_error"))
+        wanted = {"keys": [("k", "t0"), ("k", "t1"), ("k", "t3"), ("other", "t2")]}
+        found = {row.key: row for row in await session.execute(query, wanted)}
+    assert sorted(found) == ["t0", "t1", "t3"]
+    assert found["t0"].last_error == "overwritten" and found["t0"].payload == {}  # kept
+    assert found["t1"].last_error is None  # the conflicting insert was skipped
 
 
 async def test_timers_fire_once_even_with_two_runners(sessions: Sessions) -> None:

@@ -62,7 +62,7 @@ LEVELS = ConsumerSpec(
     name="levels",
     topics=["rewards.points"],
     handlers={
-        members_events.LEVEL_CHANGED: members.on_level,
+        members_events.LEVEL_CHANGED: Batched(members.on_levels),
         drops_handlers.DROP_REFUSED: drops_handlers.on_refused,
         meetups_handlers.PAYMENT_REFUSED: meetups_handlers.on_payment_refused,
     },

@@ -12,6 +12,7 @@ from typing import Any
 
 from activities import app as activities_app
 from activities.draws.domain import commitment, winners
+from servicekit.consumer import apply_run
 from servicekit.contracts import Registry
 from servicekit.db import transaction
 from servicekit.events import Event
@@ -177,16 +178,23 @@ async def test_a_minimum_level_and_tiers_from_the_projection(api: Any) -> None:
     await api.seat("m-trial", tier="trial")
     await api.seat("m-low")
     handler = activities_app.LEVELS.handlers["quanzi.rewards.level.changed.v1"]
-    for event in (
-        level_changed("m-core", 3, 10),
-        level_changed("m-trial", 5, 10),
-        level_changed("m-low", 3, 10),
-        level_changed("m-low", 4, 5),  # older: ignored
-        level_changed("m-low", 2, 20),  # newer: down to 2
-    ):
-        Registry.load().validate(event)
+    # One run per event, then one run of several (the older and the newer of one member):
+    # either way an older change never overwrites a newer one.
+    runs = [
+        [level_changed("m-core", 3, 10)],
+        [level_changed("m-trial", 5, 10)],
+        [level_changed("m-low", 3, 10)],
+        [
+            level_changed("m-low", 4, 5),  # older: ignored
+            level_changed("m-low", 2, 20),  # newer: down to 2
+            level_changed("m-low", 6, 15),  # older than the one before it: ignored
+        ],
+    ]
+    for run in runs:
+        for event in run:
+            Registry.load().validate(event)
         async with transaction(api.app.state.sessions) as session:
-            await handler(session, event)
+            await apply_run(handler, session, run)
     draw = await new_draw(api, min_level=3, tiers=["core"])
     assert draw["min_level"] == 3 and draw["tiers"] == ["core"]
     assert (await enter(api, draw["id"], "m-core")).status_code == 204

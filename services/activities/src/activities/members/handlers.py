@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.members import domain
+from activities.members.domain import LevelFact
 from activities.members.events import MEMBERSHIP_FACTS, level_fact, moment
 from activities.members.repository import MembersRepository
 from servicekit.events import Event
@@ -48,11 +49,19 @@ async def on_community(session: AsyncSession, event: Event) -> None:
     await repo.save_community(event.tenant_id, community_id, timezone, at)
 
 
-async def on_level(session: AsyncSession, event: Event) -> None:
-    """rewards' level.changed: the member's level in the tenant, for draws' minimum level;
-    an older change never overwrites a newer one."""
-    fact = level_fact(event.data)
+async def on_levels(session: AsyncSession, events: Sequence[Event]) -> None:
+    """A run of rewards' level.changed: the members' levels in their tenant, for draws'
+    minimum level; an older change never overwrites a newer one. One read and one write
+    per tenant of the run."""
     repo = MembersRepository(session)
-    known = await repo.level(event.tenant_id, fact.member_id)
-    if domain.level_moves(fact, None if known is None else known[1]):
-        await repo.save_level(event.tenant_id, fact)
+    by_tenant: dict[str, list[LevelFact]] = {}
+    for event in events:
+        by_tenant.setdefault(event.tenant_id, []).append(level_fact(event.data))
+    for tenant_id, facts in by_tenant.items():
+        known = await repo.levels(tenant_id, [fact.member_id for fact in facts])
+        changed: dict[str, LevelFact] = {}
+        for fact in facts:
+            before = known.get(fact.member_id)
+            if domain.level_moves(fact, None if before is None else before.at):
+                changed[fact.member_id] = known[fact.member_id] = fact
+        await repo.save_levels(tenant_id, list(changed.values()))

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.members.domain import LevelFact, MembershipState, Status
 from activities.orm import communities, levels, memberships
-from servicekit.db import dialect_insert
+from servicekit.db import dialect_insert, dialect_of, upsert_statement
 
 _STATE = (
     "member_id",
@@ -27,6 +27,10 @@ _OF_MEMBER = sa.select(*(memberships.c[name] for name in _STATE)).where(
     memberships.c.tenant_id == sa.bindparam("tenant_id"),
     memberships.c.member_id == sa.bindparam("member_id"),
     memberships.c.community_id == sa.bindparam("community_id"),
+)
+_LEVELS = sa.select(levels.c.member_id, levels.c.level, levels.c.level_at).where(
+    levels.c.tenant_id == sa.bindparam("tenant_id"),
+    levels.c.member_id.in_(sa.bindparam("member_ids", expanding=True)),
 )
 _COMMUNITY = sa.select(communities.c.timezone, communities.c.zone_at).where(
     communities.c.tenant_id == sa.bindparam("tenant_id"),
@@ -107,18 +111,25 @@ class MembersRepository:
 
     async def level(self, tenant_id: str, member_id: str) -> tuple[int, datetime] | None:
         """The member's ``(level, when it was set)``; None: no level change heard of."""
-        query = sa.select(levels.c.level, levels.c.level_at).where(
-            levels.c.tenant_id == tenant_id, levels.c.member_id == member_id
-        )
-        row = (await self.session.execute(query)).first()
-        return None if row is None else (int(row.level), row.level_at)
+        found = await self.levels(tenant_id, [member_id])
+        known = found.get(member_id)
+        return None if known is None else (known.level, known.at)
 
-    async def save_level(self, tenant_id: str, fact: LevelFact) -> None:
-        values = {"level": fact.level, "level_at": fact.at}
-        insert = dialect_insert(self.session, levels).values(
-            tenant_id=tenant_id, member_id=fact.member_id, **values
-        )
-        upsert = insert.on_conflict_do_update(
-            index_elements=[levels.c.tenant_id, levels.c.member_id], set_=values
-        )
-        await self.session.execute(upsert)
+    async def levels(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, LevelFact]:
+        """The known levels of the tenant's members, in one statement."""
+        params = {"tenant_id": tenant_id, "member_ids": sorted(set(member_ids))}
+        rows = await self.session.execute(_LEVELS, params)
+        return {
+            row.member_id: LevelFact(row.member_id, int(row.level), row.level_at) for row in rows
+        }
+
+    async def save_levels(self, tenant_id: str, facts: Sequence[LevelFact]) -> None:
+        """Upsert the members' levels in one executemany of a statement built once."""
+        rows = [
+            {"tenant_id": tenant_id, "member_id": f.member_id, "level": f.level, "level_at": f.at}
+            for f in sorted(facts, key=lambda fact: fact.member_id)
+        ]
+        if rows:
+            key, columns = ("tenant_id", "member_id"), ("level", "level_at")
+            upsert = upsert_statement(dialect_of(self.session), levels, key, columns)
+            await self.session.execute(upsert, rows)

@@ -11,7 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.audience.domain import Level, MembershipState, Seat, Status, Viewer
 from content.orm import communities, groups, member_levels, member_roles, memberships
-from servicekit.db import dialect_insert, insert_ignore
+from servicekit.db import (
+    dialect_of,
+    insert_ignore,
+    select_by_keys,
+    upsert_statement,
+)
 
 _STATE_COLUMNS = (
     "member_id",
@@ -25,6 +30,7 @@ _STATE_COLUMNS = (
     "rules_muted",
     "mute_at",
 )
+_ROW_COLUMNS = ("tenant_id", "membership_id", *_STATE_COLUMNS)
 
 _SEATS = (
     sa.select(memberships, groups.c.kind.label("group_kind"))
@@ -63,15 +69,10 @@ class AudienceRepository:
         """The rows of ``(tenant_id, membership_id)`` keys, in one statement."""
         if not keys:
             return {}
-        key = sa.tuple_(memberships.c.tenant_id, memberships.c.membership_id)
-        query = sa.select(
-            memberships.c.tenant_id,
-            memberships.c.membership_id,
-            *(memberships.c[name] for name in _STATE_COLUMNS),
-        ).where(key.in_(sorted(set(keys))))
+        query = select_by_keys(memberships, ("tenant_id", "membership_id"), _ROW_COLUMNS)
         return {
             (row["tenant_id"], row["membership_id"]): _state(row)
-            for row in (await self.session.execute(query)).mappings()
+            for row in (await self.session.execute(query, {"keys": sorted(set(keys))})).mappings()
         }
 
     async def of_members(
@@ -81,14 +82,9 @@ class AudienceRepository:
         statement (a member's seats by the member index)."""
         if not keys:
             return {}
-        key = sa.tuple_(memberships.c.tenant_id, memberships.c.member_id)
-        query = sa.select(
-            memberships.c.tenant_id,
-            memberships.c.membership_id,
-            *(memberships.c[name] for name in _STATE_COLUMNS),
-        ).where(key.in_(sorted(set(keys))))
+        query = select_by_keys(memberships, ("tenant_id", "member_id"), _ROW_COLUMNS)
         found: dict[tuple[str, str], list[tuple[str, MembershipState]]] = {}
-        for row in (await self.session.execute(query)).mappings():
+        for row in (await self.session.execute(query, {"keys": sorted(set(keys))})).mappings():
             state = _state(row)
             found.setdefault((row["tenant_id"], state.member_id), []).append(
                 (row["membership_id"], state)
@@ -104,22 +100,18 @@ class AudienceRepository:
             values = {name: getattr(state, name) for name in _STATE_COLUMNS}
             values["status"] = state.status.value
             rows.append({"tenant_id": tenant_id, "membership_id": membership_id, **values})
-        insert = dialect_insert(self.session, memberships)
-        upsert = insert.on_conflict_do_update(
-            index_elements=[memberships.c.tenant_id, memberships.c.membership_id],
-            set_={name: insert.excluded[name] for name in _STATE_COLUMNS},
-        )
+        key = ("tenant_id", "membership_id")
+        upsert = upsert_statement(dialect_of(self.session), memberships, key, _STATE_COLUMNS)
         await self.session.execute(upsert, rows)
 
     async def levels(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Level]:
         """The levels of ``(tenant_id, member_id)`` keys, in one statement."""
         if not keys:
             return {}
-        key = sa.tuple_(member_levels.c.tenant_id, member_levels.c.member_id)
-        query = sa.select(member_levels).where(key.in_(sorted(set(keys))))
+        query = select_by_keys(member_levels, ("tenant_id", "member_id"))
         return {
             (row.tenant_id, row.member_id): Level(row.level, row.changed_at)
-            for row in await self.session.execute(query)
+            for row in await self.session.execute(query, {"keys": sorted(set(keys))})
         }
 
     async def save_levels(self, levels: dict[tuple[str, str], Level]) -> None:
@@ -130,11 +122,8 @@ class AudienceRepository:
             {"tenant_id": tenant_id, "member_id": member_id, **asdict(level)}
             for (tenant_id, member_id), level in sorted(levels.items())
         ]
-        insert = dialect_insert(self.session, member_levels)
-        upsert = insert.on_conflict_do_update(
-            index_elements=[member_levels.c.tenant_id, member_levels.c.member_id],
-            set_={"level": insert.excluded.level, "changed_at": insert.excluded.changed_at},
-        )
+        key, columns = ("tenant_id", "member_id"), ("level", "changed_at")
+        upsert = upsert_statement(dialect_of(self.session), member_levels, key, columns)
         await self.session.execute(upsert, rows)
 
     async def add_community(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from insights.communities.domain import DEFAULT_ZONE, Grant
 from insights.orm import communities, grants
-from servicekit.db import dialect_insert, insert_many
+from servicekit.db import dialect_insert, ignore_conflicts, insert_many
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class CommunityRepository:
             self.session,
             communities,
             rows,
-            conflict=lambda insert: insert.on_conflict_do_nothing(),
+            conflict=ignore_conflicts,
         )
 
     async def save_settings(

@@ -25,7 +25,7 @@ from insights.figures.domain import (
     Source,
 )
 from insights.orm import engagements, membership_events, memberships, points, presence
-from servicekit.db import insert_many
+from servicekit.db import ignore_conflicts, insert_many, overwrite_on_conflict
 
 _STATE = (
     "community_id",
@@ -116,9 +116,7 @@ class FactRepository:
         merged first (one statement inserts a key once)."""
         key = [column.name for column in table.primary_key.columns]
         unique = list({tuple(row[name] for name in key): row for row in rows}.values())
-        await insert_many(
-            self.session, table, unique, conflict=lambda insert: insert.on_conflict_do_nothing()
-        )
+        await insert_many(self.session, table, unique, conflict=ignore_conflicts)
 
     # --- memberships (channel and status) ------------------------------------------------
 
@@ -164,10 +162,7 @@ class FactRepository:
             self.session,
             memberships,
             rows,
-            conflict=lambda insert: insert.on_conflict_do_update(
-                index_elements=[memberships.c.tenant_id, memberships.c.membership_id],
-                set_={name: insert.excluded[name] for name in names},
-            ),
+            conflict=overwrite_on_conflict(("tenant_id", "membership_id"), tuple(names)),
         )
 
     # --- a zone changed: every fact of the community moves to its local day --------------

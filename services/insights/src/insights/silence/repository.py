@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from insights.orm import presence, silences
 from insights.silence.domain import Presence
-from servicekit.db import dialect_insert, insert_many
+from servicekit.db import dialect_insert, insert_many, overwrite_on_conflict
 from servicekit.types import UtcDateTime
 
 Key = tuple[str, str, str]  # tenant, community, member
@@ -59,14 +59,7 @@ class SilenceRepository:
             self.session,
             presence,
             rows,
-            conflict=lambda insert: insert.on_conflict_do_update(
-                index_elements=[
-                    presence.c.tenant_id,
-                    presence.c.community_id,
-                    presence.c.member_id,
-                ],
-                set_={name: insert.excluded[name] for name in names},
-            ),
+            conflict=overwrite_on_conflict(("tenant_id", "community_id", "member_id"), names),
         )
 
     async def add_silence(self, key: Key, since: datetime, held_out: bool) -> bool:

@@ -13,6 +13,15 @@ from servicekit.db import insert_ignore_returning
 
 PURGE_BATCH = 5000
 
+# Run after every consumer batch: built once.
+_OLDEST = (
+    sa.select(feed_events.c.seq)
+    .where(feed_events.c.received_at < sa.bindparam("before"))
+    .order_by(feed_events.c.received_at)
+    .limit(PURGE_BATCH)
+)
+_PURGE = sa.delete(feed_events).where(feed_events.c.seq.in_(_OLDEST.scalar_subquery()))
+
 
 class FeedRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -45,12 +54,4 @@ class FeedRepository:
 
     async def purge(self, before: datetime) -> None:
         """Drop events past the retention (a bounded batch each time)."""
-        oldest = (
-            sa.select(feed_events.c.seq)
-            .where(feed_events.c.received_at < before)
-            .order_by(feed_events.c.received_at)
-            .limit(PURGE_BATCH)
-        )
-        await self.session.execute(
-            sa.delete(feed_events).where(feed_events.c.seq.in_(oldest.scalar_subquery()))
-        )
+        await self.session.execute(_PURGE, {"before": before})

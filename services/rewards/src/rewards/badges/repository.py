@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards.badges.domain import BadgeRule, Progress
 from rewards.orm import badge_marks, badge_progress, badge_rules, badge_tenants
-from servicekit.db import insert_ignore, insert_many
+from servicekit.db import ignore_conflicts, insert_ignore, insert_many, overwrite_on_conflict
 
 # Where a keyset page starts: after (created_at, id) in the page's order.
 After = tuple[datetime, str] | None
@@ -157,7 +157,7 @@ class BadgeRepository:
             | {"state": empty, "times": 0, "updated_at": now}
             for m, r in sorted(pairs)
         ]
-        await insert_many(self.session, badge_progress, rows, conflict=_do_nothing)
+        await insert_many(self.session, badge_progress, rows, conflict=ignore_conflicts)
         query = (
             select(badge_progress)
             .where(
@@ -196,15 +196,7 @@ class BadgeRepository:
             for (member, rule_id), progress in sorted(changed.items())
         ]
 
-        def overwrite(statement: Any) -> Any:
-            new = statement.excluded
-            kept = ("state", "times", "first_awarded_at", "last_awarded_at", "updated_at")
-            return statement.on_conflict_do_update(
-                index_elements=list(badge_progress.primary_key.columns),
-                set_={name: new[name] for name in kept},
-            )
-
-        await insert_many(self.session, badge_progress, rows, conflict=overwrite)
+        await insert_many(self.session, badge_progress, rows, conflict=_OVERWRITE_PROGRESS)
 
     # ------------------------------------------------------------- members
 
@@ -291,10 +283,6 @@ def _beyond(after: tuple[datetime, str]) -> Any:
     )
 
 
-def _do_nothing(statement: Any) -> Any:
-    return statement.on_conflict_do_nothing()
-
-
 def _rule_values(tenant_id: str, rule: BadgeRule, now: datetime) -> dict[str, Any]:
     return {
         "tenant_id": tenant_id,
@@ -325,3 +313,9 @@ def _progress(row: Any, prefix: str = "") -> Progress:
         row[f"{prefix}first_awarded_at"],
         row[f"{prefix}last_awarded_at"],
     )
+
+
+_OVERWRITE_PROGRESS = overwrite_on_conflict(
+    tuple(column.name for column in badge_progress.primary_key.columns),
+    ("state", "times", "first_awarded_at", "last_awarded_at", "updated_at"),
+)

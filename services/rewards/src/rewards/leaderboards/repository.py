@@ -66,19 +66,7 @@ class BoardRepository:
         One statement (``insert_many``), in key order so that two writers lock the rows
         they share in the same order."""
 
-        def add_up(statement: Any) -> Any:
-            later = statement.excluded.reached_at > table.c.reached_at
-            return statement.on_conflict_do_update(
-                index_elements=list(table.primary_key.columns),
-                set_={
-                    "points": table.c.points + statement.excluded.points,
-                    "reached_at": case(
-                        (later, statement.excluded.reached_at), else_=table.c.reached_at
-                    ),
-                },
-            )
-
-        await insert_many(self.session, table, rows, conflict=add_up)
+        await insert_many(self.session, table, rows, conflict=_add_up_points)
 
     async def window_states(
         self, tenant_id: str, scope: str, *, lock: Lock | None = None
@@ -260,3 +248,16 @@ def _score_rows(table: Any, scores: dict[Any, tuple[int, datetime]]) -> list[dic
 def _merge(into: dict[Any, tuple[int, datetime]], key: Any, score: Score) -> None:
     points, reached_at = into.get(key, (0, score.reached_at))
     into[key] = (points + score.points, max(reached_at, score.reached_at))
+
+
+def _add_up_points(statement: Any) -> Any:
+    """The conflict clause of ``_add_up`` (one function: its statement is built once)."""
+    table = statement.table
+    later = statement.excluded.reached_at > table.c.reached_at
+    return statement.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_={
+            "points": table.c.points + statement.excluded.points,
+            "reached_at": case((later, statement.excluded.reached_at), else_=table.c.reached_at),
+        },
+    )

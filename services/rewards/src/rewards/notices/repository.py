@@ -48,21 +48,8 @@ class NoticeRepository:
         the earlier due time; a fired one is re-armed for lots announced since (the
         lots already announced are never announced again: ``expiry_notices``)."""
 
-        def rearm(statement: Any) -> Any:
-            new = statement.excluded
-            keep = and_(timer_rows.c.fired_at.is_(None), timer_rows.c.due_at <= new.due_at)
-            return statement.on_conflict_do_update(
-                index_elements=[timer_rows.c.kind, timer_rows.c.key],
-                set_={
-                    "due_at": case((keep, timer_rows.c.due_at), else_=new.due_at),
-                    "payload": new.payload,
-                    "fired_at": None,
-                    "attempts": 0,
-                },
-            )
-
         rows = sorted(due, key=lambda row: row["key"])
-        await insert_many(self.session, timer_rows, rows, conflict=rearm)
+        await insert_many(self.session, timer_rows, rows, conflict=_rearm)
 
     async def lots_to_announce(
         self, wallet_id: int, first: datetime, end: datetime, as_of: datetime
@@ -89,3 +76,18 @@ class NoticeRepository:
         rows = [{"lot_id": i, "tenant_id": tenant_id, "announced_at": now} for i in lot_ids]
         if rows:
             await self.session.execute(expiry_notices.insert(), rows)
+
+
+def _rearm(statement: Any) -> Any:
+    """The conflict clause of ``schedule_notices`` (one function: built once)."""
+    new = statement.excluded
+    keep = and_(timer_rows.c.fired_at.is_(None), timer_rows.c.due_at <= new.due_at)
+    return statement.on_conflict_do_update(
+        index_elements=[timer_rows.c.kind, timer_rows.c.key],
+        set_={
+            "due_at": case((keep, timer_rows.c.due_at), else_=new.due_at),
+            "payload": new.payload,
+            "fired_at": None,
+            "attempts": 0,
+        },
+    )

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards.orm import entries, lots, membership_outcomes, wallets
 from rewards.points.domain import Entry, EntryKind, Lot, LotState, MembershipOutcome
-from servicekit.db import dialect_insert, insert_ignore, insert_many, where_given
+from servicekit.db import dialect_insert, ignore_conflicts, insert_ignore, insert_many, where_given
 from servicekit.types import UtcDateTime
 
 
@@ -99,7 +99,7 @@ class PointsRepository:
             | {"created_at": now, "updated_at": now}
             for member_id in member_ids
         ]
-        await insert_many(self.session, wallets, rows, conflict=_do_nothing)
+        await insert_many(self.session, wallets, rows, conflict=ignore_conflicts)
 
     async def wallets_locked(self, tenant_id: str, member_ids: Sequence[str]) -> list[WalletRow]:
         """Locked in id order: two batches wanting the same wallets queue, never deadlock."""
@@ -404,10 +404,6 @@ class CausedLot:
     lot_id: str
     entry_id: int | None  # the entry that credited it
     entry_key: str | None
-
-
-def _do_nothing(statement: Any) -> Any:
-    return statement.on_conflict_do_nothing()
 
 
 def _wallet_update(row: WalletRow, after: Balances) -> dict[str, int]:
