@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.members.domain import LevelFact, MembershipState, Status
 from activities.orm import communities, levels, memberships
-from servicekit.db import dialect_insert, dialect_of, upsert_statement
+from servicekit.db import dialect_insert, dialect_of, select_by_keys, upsert_statement
 
 _STATE = (
     "member_id",
@@ -23,6 +23,7 @@ _STATE = (
     "tier_at",
 )
 
+_KEY = ("tenant_id", "membership_id")
 _OF_MEMBER = sa.select(*(memberships.c[name] for name in _STATE)).where(
     memberships.c.tenant_id == sa.bindparam("tenant_id"),
     memberships.c.member_id == sa.bindparam("member_id"),
@@ -54,11 +55,8 @@ class MembersRepository:
         """The rows of ``(tenant_id, membership_id)`` keys, in one statement."""
         if not keys:
             return {}
-        key = sa.tuple_(memberships.c.tenant_id, memberships.c.membership_id)
-        query = sa.select(
-            memberships.c.tenant_id, memberships.c.membership_id, *memberships.c[_STATE]
-        ).where(key.in_(sorted(set(keys))))
-        rows = (await self.session.execute(query)).mappings()
+        query = select_by_keys(memberships, _KEY, ("tenant_id", "membership_id", *_STATE))
+        rows = (await self.session.execute(query, {"keys": sorted(set(keys))})).mappings()
         return {(row["tenant_id"], row["membership_id"]): _state(row) for row in rows}
 
     async def save_memberships(self, states: dict[tuple[str, str], MembershipState]) -> None:
@@ -70,11 +68,7 @@ class MembersRepository:
             values = {name: getattr(state, name) for name in _STATE}
             values["status"] = state.status.value
             rows.append({"tenant_id": tenant_id, "membership_id": membership_id, **values})
-        insert = dialect_insert(self.session, memberships)
-        upsert = insert.on_conflict_do_update(
-            index_elements=[memberships.c.tenant_id, memberships.c.membership_id],
-            set_={name: insert.excluded[name] for name in _STATE},
-        )
+        upsert = upsert_statement(dialect_of(self.session), memberships, _KEY, _STATE)
         await self.session.execute(upsert, rows)
 
     async def of_member(

@@ -25,7 +25,7 @@ from insights.figures.domain import (
     Source,
 )
 from insights.orm import engagements, membership_events, memberships, points, presence
-from servicekit.db import ignore_conflicts, insert_many, overwrite_on_conflict
+from servicekit.db import ignore_conflicts, insert_many, overwrite_on_conflict, select_by_keys
 
 _STATE = (
     "community_id",
@@ -125,11 +125,9 @@ class FactRepository:
     ) -> dict[tuple[str, str], MembershipState]:
         if not keys:
             return {}
-        key = sa.tuple_(memberships.c.tenant_id, memberships.c.membership_id)
-        query = sa.select(
-            memberships.c.tenant_id, memberships.c.membership_id, *memberships.c[_STATE]
-        ).where(key.in_(sorted(set(keys))))
-        rows = (await self.session.execute(query)).mappings()
+        columns = ("tenant_id", "membership_id", *_STATE)
+        query = select_by_keys(memberships, ("tenant_id", "membership_id"), columns)
+        rows = (await self.session.execute(query, {"keys": sorted(set(keys))})).mappings()
         return {(row["tenant_id"], row["membership_id"]): _state(row) for row in rows}
 
     async def save_memberships(

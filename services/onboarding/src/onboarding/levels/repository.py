@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from onboarding.levels.domain import Level
 from onboarding.orm import MemberLevel
-from servicekit.db import dialect_insert
+from servicekit.db import dialect_of, select_by_keys, upsert_statement
 
 Key = tuple[str, str]  # (tenant_id, member_id)
 _LEVELS: sa.Table = MemberLevel.__table__  # type: ignore[assignment]
@@ -27,11 +27,10 @@ class LevelRepository:
         """The levels of ``(tenant_id, member_id)`` keys, in one statement."""
         if not keys:
             return {}
-        key = sa.tuple_(_LEVELS.c.tenant_id, _LEVELS.c.member_id)
-        query = sa.select(_LEVELS).where(key.in_(sorted(set(keys))))
+        query = select_by_keys(_LEVELS, ("tenant_id", "member_id"))
         return {
             (row.tenant_id, row.member_id): Level(row.level, row.changed_at)
-            for row in await self.session.execute(query)
+            for row in await self.session.execute(query, {"keys": sorted(set(keys))})
         }
 
     async def save_levels(self, levels: dict[Key, Level]) -> None:
@@ -42,9 +41,6 @@ class LevelRepository:
             {"tenant_id": tenant_id, "member_id": member_id, **asdict(level)}
             for (tenant_id, member_id), level in sorted(levels.items())
         ]
-        insert = dialect_insert(self.session, _LEVELS)
-        upsert = insert.on_conflict_do_update(
-            index_elements=[_LEVELS.c.tenant_id, _LEVELS.c.member_id],
-            set_={"level": insert.excluded.level, "changed_at": insert.excluded.changed_at},
-        )
+        key, columns = ("tenant_id", "member_id"), ("level", "changed_at")
+        upsert = upsert_statement(dialect_of(self.session), _LEVELS, key, columns)
         await self.session.execute(upsert, rows)
