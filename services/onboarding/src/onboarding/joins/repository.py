@@ -105,6 +105,24 @@ _TAKE_FIRST_UNHELD_SEAT = (
 )
 
 
+# Every run of level changes (each join's bonus changes the member's level) reads this.
+_TRIAL_SEATS = (
+    select(Membership, Community)
+    .join(Group, Group.id == Membership.group_id)
+    .join(Community, Community.id == Membership.community_id)
+    .where(
+        tuple_(Membership.tenant_id, Membership.member_id).in_(
+            bindparam("members", expanding=True)
+        ),
+        Membership.status.in_([str(s) for s in SEATED]),
+        Group.kind == "trial",
+        Community.auto_upgrade.is_not(None),
+    )
+    .order_by(Membership.tenant_id, Membership.member_id, Membership.id)
+    .with_for_update(of=Membership)
+)
+
+
 @dataclass(frozen=True)
 class FreedSeat:
     community_id: str
@@ -154,20 +172,8 @@ class JoinRepository:
         community that upgrades automatically, with their communities, in member order."""
         if not members:
             return []
-        query = (
-            select(Membership, Community)
-            .join(Group, Group.id == Membership.group_id)
-            .join(Community, Community.id == Membership.community_id)
-            .where(
-                tuple_(Membership.tenant_id, Membership.member_id).in_(sorted(set(members))),
-                Membership.status.in_([str(s) for s in SEATED]),
-                Group.kind == "trial",
-                Community.auto_upgrade.is_not(None),
-            )
-            .order_by(Membership.tenant_id, Membership.member_id, Membership.id)
-            .with_for_update(of=Membership)
-        )
-        return [(row[0], row[1]) for row in await self.session.execute(query)]
+        params = {"members": sorted(set(members))}
+        return [(row[0], row[1]) for row in await self.session.execute(_TRIAL_SEATS, params)]
 
     async def take_seat(self, group_id: str) -> tuple[int, int] | None:
         """Conditional increment: (new count, capacity) if a seat was free, else None.
