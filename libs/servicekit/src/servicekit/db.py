@@ -155,9 +155,15 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+def dialect_of(session: AsyncSession) -> str:
+    """The session's backend by name (``postgresql``, ``sqlite``): the key of statements
+    built once per backend."""
+    return str(session.get_bind().dialect.name)
+
+
 def dialect_insert(session: AsyncSession, table: Table) -> Any:
     """An INSERT with the session's backend's ``ON CONFLICT`` clauses (PostgreSQL or SQLite)."""
-    return insert_for(session.get_bind().dialect.name, table)
+    return insert_for(dialect_of(session), table)
 
 
 def insert_for(dialect: str, table: Table) -> Any:
@@ -176,8 +182,7 @@ async def insert_ignore_returning(
     """
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    statement = _ignore_returning_statement(dialect, table, str(column.key))
+    statement = _ignore_returning_statement(dialect_of(session), table, str(column.key))
     return list((await session.execute(statement, rows)).scalars())
 
 
@@ -222,12 +227,6 @@ def select_by_keys(table: Table, key: tuple[str, ...], columns: tuple[str, ...] 
     return select(*chosen).where(matched)
 
 
-def dialect_of(session: AsyncSession) -> str:
-    """The session's backend by name (``postgresql``, ``sqlite``): the key of statements
-    built once per backend."""
-    return str(session.get_bind().dialect.name)
-
-
 def ignore_conflicts(statement: Any) -> Any:
     """``insert_many(..., conflict=ignore_conflicts)``: skip rows whose key exists. One
     function, so the statement is built once (a lambda per call is a new cache key)."""
@@ -260,7 +259,7 @@ async def insert_many(
     if not rows:
         return
     columns = tuple(rows[0])
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_of(session)
     statement = _insert_many_statement(dialect, table, columns, conflict)
     parameters: Any
     if dialect == "postgresql":

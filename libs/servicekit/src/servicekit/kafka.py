@@ -92,11 +92,6 @@ class FetchPacer:
         self._polls_with_records = 0
         self._pace = "active"
 
-    @property
-    def pace(self) -> str:
-        """``active``, ``busy`` or ``idle``."""
-        return self._pace
-
     def saw(self, records: bool, now: float) -> None:
         if records:
             self._quiet_since = None

@@ -100,6 +100,11 @@ def level_moves(fact: LevelFact, known_at: datetime | None) -> bool:
     return supersedes(fact.at, known_at)
 
 
+def fold_level(known: LevelFact | None, fact: LevelFact) -> LevelFact:
+    """The member's level after a reported change: the report, unless a newer one is known."""
+    return fact if known is None or level_moves(fact, known.at) else known
+
+
 @lru_cache(maxsize=512)
 def zone(name: str | None) -> ZoneInfo:
     """The zone of an IANA name; unknown or missing: the default (producers' data is never

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.members import domain
-from activities.members.domain import LevelFact
 from activities.members.events import MEMBERSHIP_FACTS, level_fact, moment
 from activities.members.repository import MembersRepository
 from servicekit.events import Event
@@ -51,17 +50,14 @@ async def on_community(session: AsyncSession, event: Event) -> None:
 
 async def on_levels(session: AsyncSession, events: Sequence[Event]) -> None:
     """A run of rewards' level.changed: the members' levels in their tenant, for draws'
-    minimum level; an older change never overwrites a newer one. One read and one write
-    per tenant of the run."""
+    minimum level, in one read and one write; an older change never overwrites a newer
+    one."""
     repo = MembersRepository(session)
-    by_tenant: dict[str, list[LevelFact]] = {}
-    for event in events:
-        by_tenant.setdefault(event.tenant_id, []).append(level_fact(event.data))
-    for tenant_id, facts in by_tenant.items():
-        known = await repo.levels(tenant_id, [fact.member_id for fact in facts])
-        changed: dict[str, LevelFact] = {}
-        for fact in facts:
-            before = known.get(fact.member_id)
-            if domain.level_moves(fact, None if before is None else before.at):
-                changed[fact.member_id] = known[fact.member_id] = fact
-        await repo.save_levels(tenant_id, list(changed.values()))
+    await fold_run(
+        events,
+        key=lambda event: (event.tenant_id, str(event.data["member_id"])),
+        fact=lambda event: level_fact(event.data),
+        fold=domain.fold_level,
+        load=repo.levels,
+        save=repo.save_levels,
+    )

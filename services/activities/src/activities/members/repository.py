@@ -24,14 +24,11 @@ _STATE = (
 )
 
 _KEY = ("tenant_id", "membership_id")
+_MEMBER_KEY = ("tenant_id", "member_id")
 _OF_MEMBER = sa.select(*(memberships.c[name] for name in _STATE)).where(
     memberships.c.tenant_id == sa.bindparam("tenant_id"),
     memberships.c.member_id == sa.bindparam("member_id"),
     memberships.c.community_id == sa.bindparam("community_id"),
-)
-_LEVELS = sa.select(levels.c.member_id, levels.c.level, levels.c.level_at).where(
-    levels.c.tenant_id == sa.bindparam("tenant_id"),
-    levels.c.member_id.in_(sa.bindparam("member_ids", expanding=True)),
 )
 _COMMUNITY = sa.select(communities.c.timezone, communities.c.zone_at).where(
     communities.c.tenant_id == sa.bindparam("tenant_id"),
@@ -105,25 +102,28 @@ class MembersRepository:
 
     async def level(self, tenant_id: str, member_id: str) -> tuple[int, datetime] | None:
         """The member's ``(level, when it was set)``; None: no level change heard of."""
-        found = await self.levels(tenant_id, [member_id])
-        known = found.get(member_id)
+        known = (await self.levels([(tenant_id, member_id)])).get((tenant_id, member_id))
         return None if known is None else (known.level, known.at)
 
-    async def levels(self, tenant_id: str, member_ids: Sequence[str]) -> dict[str, LevelFact]:
-        """The known levels of the tenant's members, in one statement."""
-        params = {"tenant_id": tenant_id, "member_ids": sorted(set(member_ids))}
-        rows = await self.session.execute(_LEVELS, params)
+    async def levels(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], LevelFact]:
+        """The known levels of ``(tenant_id, member_id)`` keys, in one statement."""
+        if not keys:
+            return {}
+        query = select_by_keys(levels, _MEMBER_KEY)
+        rows = await self.session.execute(query, {"keys": sorted(set(keys))})
         return {
-            row.member_id: LevelFact(row.member_id, int(row.level), row.level_at) for row in rows
+            (row.tenant_id, row.member_id): LevelFact(row.member_id, int(row.level), row.level_at)
+            for row in rows
         }
 
-    async def save_levels(self, tenant_id: str, facts: Sequence[LevelFact]) -> None:
-        """Upsert the members' levels in one executemany of a statement built once."""
+    async def save_levels(self, facts: dict[tuple[str, str], LevelFact]) -> None:
+        """Upsert the members' levels in one executemany (keys in order)."""
+        if not facts:
+            return
         rows = [
-            {"tenant_id": tenant_id, "member_id": f.member_id, "level": f.level, "level_at": f.at}
-            for f in sorted(facts, key=lambda fact: fact.member_id)
+            {"tenant_id": tenant_id, "member_id": member_id, "level": f.level, "level_at": f.at}
+            for (tenant_id, member_id), f in sorted(facts.items())
         ]
-        if rows:
-            key, columns = ("tenant_id", "member_id"), ("level", "level_at")
-            upsert = upsert_statement(dialect_of(self.session), levels, key, columns)
-            await self.session.execute(upsert, rows)
+        columns = ("level", "level_at")
+        upsert = upsert_statement(dialect_of(self.session), levels, _MEMBER_KEY, columns)
+        await self.session.execute(upsert, rows)

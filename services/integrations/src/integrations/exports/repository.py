@@ -20,10 +20,12 @@ from integrations.orm import (
 )
 from servicekit.db import (
     dialect_insert,
+    dialect_of,
     insert_for,
     insert_ignore,
     insert_ignore_statement,
     select_by_keys,
+    upsert_statement,
 )
 
 # Read for every consumer batch: built once (building a statement and its cache key cost
@@ -127,25 +129,12 @@ def _newer_parts(excluded: Any) -> dict[str, Any]:
 
 # The projection's two upserts, built once per backend: the member upsert's CASE
 # expressions cost more to build than the executemany they drive (profiled in a join burst).
-def _backend(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
-
-
 @functools.cache
 def _members_upsert(backend: str) -> Any:
     insert = insert_for(backend, export_members)
     return insert.on_conflict_do_update(
         index_elements=[export_members.c.tenant_id, export_members.c.member_id],
         set_=_newer_parts(insert.excluded),
-    )
-
-
-@functools.cache
-def _memberships_upsert(backend: str) -> Any:
-    insert = insert_for(backend, export_memberships)
-    return insert.on_conflict_do_update(
-        index_elements=[export_memberships.c.tenant_id, export_memberships.c.membership_id],
-        set_={name: insert.excluded[name] for name in _MEMBERSHIP},
     )
 
 
@@ -174,7 +163,7 @@ class ExportsRepository:
             {"tenant_id": tenant_id, "member_id": member_id, **_member_values(state)}
             for (tenant_id, member_id), state in sorted(states.items())
         ]
-        await self.session.execute(_members_upsert(_backend(self.session)), rows)
+        await self.session.execute(_members_upsert(dialect_of(self.session)), rows)
 
     async def know_members(self, keys: Sequence[MemberKey]) -> None:
         """A member heard of only through a membership gets a row (its columns empty until
@@ -204,7 +193,9 @@ class ExportsRepository:
             }
             for (tenant_id, membership_id), state in sorted(states.items())
         ]
-        await self.session.execute(_memberships_upsert(_backend(self.session)), rows)
+        key = ("tenant_id", "membership_id")
+        upsert = upsert_statement(dialect_of(self.session), export_memberships, key, _MEMBERSHIP)
+        await self.session.execute(upsert, rows)
 
     # --- tenants ------------------------------------------------------------------------
 

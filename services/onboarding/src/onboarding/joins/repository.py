@@ -27,6 +27,7 @@ from onboarding.levels import domain as levels
 from onboarding.membership.states import SEATED
 from onboarding.orm import Community, Group, MemberLevel, Membership, RoutingCode
 from onboarding.queries import After, of_tenant, oldest_first
+from servicekit.db import dialect_of
 
 # The join's statements, built once: building a statement and its cache key costs more
 # CPU than executing it (measured: about 1 ms of a join's 9), so the hot path binds
@@ -153,7 +154,7 @@ class JoinRepository:
             "group_ids": list(code.group_ids),
             "code_id": code.id,
         }
-        statement = _CODE_LOADS[self.session.get_bind().dialect.name]
+        statement = _CODE_LOADS[dialect_of(self.session)]
         return _group_loads(await self.session.execute(statement, params))
 
     async def kind_loads(self, tenant_id: str, community_id: str, kind: str) -> list[GroupLoad]:

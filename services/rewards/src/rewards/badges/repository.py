@@ -14,6 +14,12 @@ from rewards.badges.domain import BadgeRule, Progress
 from rewards.orm import badge_marks, badge_progress, badge_rules, badge_tenants
 from servicekit.db import ignore_conflicts, insert_ignore, insert_many, overwrite_on_conflict
 
+# A member's progress on a rule, saved over the stored one.
+_OVERWRITE_PROGRESS = overwrite_on_conflict(
+    tuple(column.name for column in badge_progress.primary_key.columns),
+    ("state", "times", "first_awarded_at", "last_awarded_at", "updated_at"),
+)
+
 # Where a keyset page starts: after (created_at, id) in the page's order.
 After = tuple[datetime, str] | None
 Pair = tuple[str, str]  # (member id, rule id)
@@ -313,9 +319,3 @@ def _progress(row: Any, prefix: str = "") -> Progress:
         row[f"{prefix}first_awarded_at"],
         row[f"{prefix}last_awarded_at"],
     )
-
-
-_OVERWRITE_PROGRESS = overwrite_on_conflict(
-    tuple(column.name for column in badge_progress.primary_key.columns),
-    ("state", "times", "first_awarded_at", "last_awarded_at", "updated_at"),
-)
