@@ -10,7 +10,12 @@ consumer had not applied yet, would be gone. Each broker start gets its own clus
   outbox rows sent within its retention window unsent again, in the transaction that
   records the new id, and provisions the service's topics on the new broker; the rows then
   go out again in id order, older ones first. Only one replica wins the conditional update
-  that records the new id.
+  that records the new id. Then the relay's producer rereads the partitions of its topics:
+  Tansu creates a topic on any client's metadata request, with 4 partitions (a consumer's
+  request often comes before the provisioning), and acknowledges sends to partitions it
+  does not list, which no reader ever sees. Routed by the old broker's 6, a third of the
+  events were lost that way. Such a topic keeps 4 partitions (Tansu cannot add any); a
+  key still goes to one partition, so its events stay in order.
 - the consumer compares the cluster id with the one it started on before applying a fetched
   batch. On a change it rereads its partitions from the beginning: the inbox skips every
   event it had applied, and nothing the new broker holds is skipped (its committed offsets

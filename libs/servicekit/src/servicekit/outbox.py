@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 from prometheus_client import Counter, Gauge
 from sqlalchemy import bindparam, delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -211,6 +212,12 @@ class OutboxRelay:
             requeued = await record_broker(session, current, self._retention)
         if (self._broker is not None or requeued is not None) and self._on_new_broker:
             await self._on_new_broker()
+        # Route by the new broker's partitions: the producer may still hold the old one's.
+        # Tansu creates a topic on any client's metadata request (4 partitions), often
+        # before the provisioning above, and acknowledges sends to partitions it does not
+        # list, which no reader ever sees.
+        if not await self._producer.client.force_metadata_update():
+            raise KafkaConnectionError("no metadata from the new broker yet")  # batch retried
         self._broker = current
 
     def _on_postgres(self) -> bool:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from aiokafka.admin import NewTopic
+from aiokafka.partitioner import murmur2
+from aiokafka.protocol.metadata import MetadataRequest
 from sqlalchemy import func, select
 
 from servicekit.brokerwatch import cluster_id
@@ -43,9 +45,10 @@ class Side:
         self.producer_engine = create_engine(producer_db)
         self.consumer_engine = create_engine(consumer_db)
         self.seq = 0
+        self.partitions = 3
 
     async def provision(self) -> None:
-        topics = [NewTopic(self.topic, 3, 1), NewTopic(self.topic + ".dlq", 1, 1)]
+        topics = [NewTopic(self.topic, self.partitions, 1), NewTopic(self.topic + ".dlq", 1, 1)]
         await ensure_topics(self.config, topics)
 
     async def write(self, count: int) -> None:
@@ -204,6 +207,62 @@ async def test_a_consumer_past_the_end_of_a_new_broker_reads_it_from_the_start(
         await wait_for(side.applied, 500)
         await wait_for(side.inbox_rows, 500)
     assert await side.out_of_order() == 0
+
+
+async def test_a_topic_the_new_broker_made_with_fewer_partitions_loses_nothing(
+    side: Side,
+) -> None:
+    """Tansu creates a topic on any client's metadata request, with 4 partitions, and
+    acknowledges sends to partitions it does not list, which no reader ever sees. On a new
+    broker a consumer's request often comes before the relay provisions the contract's 6:
+    the relay must then route by the new broker's partitions, not the old one's."""
+    side.topic = f"reset-{uuid.uuid4().hex[:8]}"
+    side.partitions = 6
+    await side.provision()
+    keys = [f"s{n}".encode() for n in range(7)]  # probe_event's subjects
+    hidden = {(murmur2(key) & 0x7FFFFFFF) % side.partitions for key in keys} & {4, 5}
+    assert hidden  # some keys go where the defect hid them
+    client = producer(side.config)
+    await client.start()
+    relay = OutboxRelay(
+        session_factory(side.producer_engine), client, service="probe", on_new_broker=side.provision
+    )
+    try:
+        await side.write(140)
+        await publish_all(relay, side)
+        side.broker.kill()
+        # The relay's producer notices the broker gone and fails to refresh its metadata,
+        # as a live relay would meanwhile: it keeps the old broker's 6 partitions.
+        assert not await client.client.force_metadata_update()
+        side.broker.restart()
+        assert await partitions_made_by_asking(side.config, side.topic) == 4
+        await publish_all(relay, side)  # the 140 again, to the new broker
+    finally:
+        await client.stop()
+    async with side.consumer():
+        await wait_for(side.applied, 140)
+        await wait_for(side.inbox_rows, 140)
+    assert await side.out_of_order() == 0
+
+
+async def partitions_made_by_asking(config: KafkaConfig, topic: str) -> int:
+    """A consumer's or producer's metadata request for ``topic``, as any client sends one."""
+    client = producer(config)
+    await client.start()
+    try:
+        node = client.client.get_random_node()
+        response = await client.client.send(node, MetadataRequest([topic]))
+        (_error, name, _internal, partitions, *_rest) = response.topics[0]
+        assert name == topic
+        return len(partitions)
+    finally:
+        await client.stop()
+
+
+async def publish_all(relay: OutboxRelay, side: Side) -> None:
+    """Batches until none is left (the first one also notices a new broker)."""
+    while await relay.publish_once() or await side.unsent():
+        pass
 
 
 async def test_cluster_id_is_the_brokers_own_per_start(side: Side) -> None:
