@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from servicekit import auth, kafka
+from servicekit import auth, heap, kafka
 from servicekit.consumer import Batched, ConsumerRunner, Handler
 from servicekit.contracts import ContractError, Registry, find_contracts_dir
 from servicekit.db import create_engine, session_factory
@@ -284,6 +284,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         app.state.runtime = runtime
         app.state.sessions = runtime.sessions
         await runtime.start()
+        heap.settle(settings.gc_gen0_threshold)
         try:
             yield
         finally:

@@ -35,6 +35,9 @@ class ServiceSettings(BaseSettings):
     # Bulk writers (imports) wait while this many events are unpublished (back-pressure,
     # servicekit.outbox.unsent_at_least); 0: never wait.
     outbox_bulk_backlog: int = 5000
+    # Start-up's heap frozen, the young generation collected after this many net
+    # allocations (Python: 700); 0 leaves the collector alone (servicekit.heap).
+    gc_gen0_threshold: Annotated[int, Field(ge=0)] = 25_000
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Tansu (dev broker) rejects InitProducerId; real Kafka should turn this on.
