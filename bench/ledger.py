@@ -53,6 +53,7 @@ from rewards.leaderboards.domain import TENANT_WIDE, Window, period
 from rewards.orm import entries, score_days, score_totals
 from rewards.rules import handlers as earning
 from rewards.rules.domain import MEMBERSHIP_ACTIVATED
+from servicekit import heap
 from servicekit.consumer import Batched, ConsumerRunner, Handler
 from servicekit.db import create_engine, read_only, session_factory, transaction
 from servicekit.devbroker import DevBroker, free_port
@@ -539,6 +540,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    heap.settle(heap.DEFAULT_GEN0_THRESHOLD)  # as the rewards service's process runs
     with tempfile.TemporaryDirectory(prefix="quanzi-bench-ledger-") as workdir:
         asyncio.run(run(args, Path(workdir)))
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import gc
 
+DEFAULT_GEN0_THRESHOLD = 25_000
+
 
 def settle(gen0_threshold: int) -> None:
     """Freeze what start-up left (once per process: a test process starts many apps, and

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from servicekit import heap
+
 DEV_SECRET = "dev-only-change-me"
 SUPPORTED_DATABASE_SCHEMES = ("postgresql+asyncpg://", "sqlite+aiosqlite://")
 
@@ -37,7 +39,7 @@ class ServiceSettings(BaseSettings):
     outbox_bulk_backlog: int = 5000
     # Start-up's heap frozen, the young generation collected after this many net
     # allocations (Python: 700); 0 leaves the collector alone (servicekit.heap).
-    gc_gen0_threshold: Annotated[int, Field(ge=0)] = 25_000
+    gc_gen0_threshold: Annotated[int, Field(ge=0)] = heap.DEFAULT_GEN0_THRESHOLD
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Tansu (dev broker) rejects InitProducerId; real Kafka should turn this on.
