@@ -12,13 +12,15 @@ from typing import Any
 from sqlalchemy import (
     Select,
     String,
+    Table,
     bindparam,
     exists,
     false,
+    insert,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
 
 from onboarding.levels import domain as levels
 from onboarding.orm import (
@@ -33,6 +35,9 @@ from onboarding.orm import (
 from onboarding.queries import After, of_tenant, oldest_first
 from onboarding.roles.domain import Role
 from servicekit.db import insert_ignore
+
+_MEMBERSHIPS: Table = Membership.__table__  # type: ignore[assignment]
+_INSERT_MEMBERSHIP = insert(_MEMBERSHIPS)
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,15 @@ class Repository:
         return await self.session.scalar(
             select(Member).where(Member.tenant_id == tenant_id, Member.external_id == external_id)
         )
+
+    async def insert_new(self, membership: Membership) -> None:
+        """A new membership's row in one Core INSERT; the object is then in the session as if
+        loaded, so later changes are UPDATEs. On the join path the ORM's unit of work for
+        this one row cost more CPU than the INSERT itself."""
+        values = {column.key: getattr(membership, column.key) for column in _MEMBERSHIPS.columns}
+        await self.session.execute(_INSERT_MEMBERSHIP, values)
+        make_transient_to_detached(membership)
+        self.session.add(membership)
 
     async def insert_member_if_absent(self, member: Member) -> bool:
         """True when inserted; concurrent upserts of one member never fail on the unique key."""

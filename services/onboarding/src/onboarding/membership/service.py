@@ -299,7 +299,7 @@ async def activated(
         else:
             membership.seat_waiting_since = None
     if membership not in session:
-        session.add(membership)
+        await Repository(session).insert_new(membership)
     upgraded = change.outcome == Outcome.UPGRADED  # a trial member paid: rewards settles
     activated = events.membership_activated(membership, change.before.tier if upgraded else None)
     if change.outcome != Outcome.ARRIVED:
