@@ -9,7 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onboarding.joins.domain import GroupLoad, Simulation, choose_group, placement_order
+from onboarding.joins.domain import (
+    Candidate,
+    GroupLoad,
+    Requirements,
+    Simulation,
+    choose_group,
+    keep_open,
+    needs_overflow_soon,
+    placement_order,
+    waiting_order,
+)
 from onboarding.levels.domain import BASE_LEVEL, Level, admits, fold_level, supersedes
 from onboarding.membership.states import (
     INITIAL,
@@ -165,6 +175,68 @@ def test_least_full_group_with_room_wins() -> None:
     assert choose_group(groups) == GroupLoad("b", 100, 500)
     assert [g.group_id for g in placement_order(groups)] == ["b", "a"]
     assert choose_group([GroupLoad("c", 5, 5)]) is None
+
+
+def test_waiters_spread_over_the_equally_suitable_groups_only() -> None:
+    shanghai = Candidate(city="Shanghai")
+    groups = [
+        GroupLoad("any-1", 0, 100),
+        GroupLoad("sh-2", 20, 100, city="Shanghai"),
+        GroupLoad("sh-1", 10, 100, city="shanghai"),
+        GroupLoad("any-2", 5, 100),
+    ]
+    order = placement_order(groups, shanghai)
+    assert [g.group_id for g in order] == ["sh-1", "sh-2", "any-1", "any-2"]
+
+    def ids(spread: int) -> list[str]:
+        return [g.group_id for g in waiting_order(order, shanghai, spread)]
+
+    assert ids(0) == ["sh-1", "sh-2", "any-1", "any-2"]
+    assert ids(1) == ["sh-2", "sh-1", "any-1", "any-2"]  # the city's groups first, always
+    assert ids(2) == ids(0)
+    assert waiting_order([], shanghai, 7) == []
+
+
+@given(
+    loads=st.lists(
+        st.tuples(st.integers(0, 9), st.sampled_from([None, "Shanghai", "Beijing"])),
+        max_size=8,
+    ),
+    spread=st.integers(0, 2**32),
+)
+def test_waiting_order_is_a_rotation_of_the_suitable_lead(
+    loads: list[tuple[int, str | None]], spread: int
+) -> None:
+    shanghai = Candidate(city="Shanghai")
+    groups = [GroupLoad(f"g{n}", count, 10, city=city) for n, (count, city) in enumerate(loads)]
+    order = placement_order(groups, shanghai)
+    waiting = waiting_order(order, shanghai, spread)
+    assert sorted(g.group_id for g in waiting) == sorted(g.group_id for g in order)
+    # placement_order puts the city's groups first; with none, every group suits alike.
+    suits = [g.city == "Shanghai" for g in order]
+    lead = suits.count(True) if suits and suits[0] else len(order)
+    assert waiting[lead:] == order[lead:]
+    if lead:
+        assert waiting[0] == order[spread % lead]
+        assert waiting[:lead] == [*order[spread % lead : lead], *order[: spread % lead]]
+
+
+def test_a_code_keeps_as_many_groups_open_as_it_lists_for_the_member() -> None:
+    core_only = Requirements(min_tier="core")
+    listed = [GroupLoad("a", 0, 200), GroupLoad("b", 0, 200), GroupLoad("c", 0, 200, core_only)]
+    assert keep_open(listed, Candidate(tier="core")) == 3
+    assert keep_open(listed, Candidate(tier="trial")) == 2
+    assert keep_open([GroupLoad("c", 0, 200, core_only)], Candidate(tier="trial")) == 1
+
+    three = [GroupLoad("a", 120, 200), GroupLoad("b", 199, 200), GroupLoad("c", 150, 200)]
+    assert not needs_overflow_soon(three, 200, keep_open=3)
+    # The seat just taken fills b: two groups left with room, three wanted.
+    assert needs_overflow_soon(three, 200, taken=three[1], keep_open=3)
+    assert not needs_overflow_soon(three, 200, taken=three[0], keep_open=3)
+    # One listed group: it fills, then the next opens on demand (as small groups do).
+    assert not needs_overflow_soon([GroupLoad("a", 50, 200)], 200, keep_open=1)
+    small = [GroupLoad("a", 2, 2), GroupLoad("b", 1, 2)]
+    assert not needs_overflow_soon(small, 2, keep_open=3)
 
 
 def test_overflow_groups_are_named_with_a_running_number() -> None:

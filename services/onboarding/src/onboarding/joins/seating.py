@@ -19,6 +19,7 @@ Locks, so that no mix of joins, refunds, leaves and overflow can deadlock:
 from __future__ import annotations
 
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,11 +31,13 @@ from onboarding.joins.domain import (
     Candidate,
     GroupLoad,
     Requirements,
+    keep_open,
     meets,
     needs_overflow_soon,
     overflow_name,
     overflow_template,
     placement_order,
+    waiting_order,
 )
 from onboarding.joins.repository import JoinRepository
 from onboarding.membership.repository import EntryContext, Repository
@@ -113,8 +116,9 @@ async def seat(session: AsyncSession, membership: Membership, candidate: Candida
     code = await repo.routing_code_by_id(membership.tenant_id, code_id)
     if code is None:
         return None
+    spread = zlib.crc32(membership.id.encode())
     loads = await repo.group_loads(code)
-    taken = await _take_any_seat(session, code, loads, candidate)
+    taken = await _take_any_seat(session, code, loads, candidate, spread)
     if taken is not None:
         return taken
     # Every group open to them is full or went full meanwhile. We hold no group: lock the
@@ -122,7 +126,7 @@ async def seat(session: AsyncSession, membership: Membership, candidate: Candida
     # joiner before us may just have opened one).
     code = await repo.lock_routing_code(code.id)
     loads = await repo.group_loads(code)
-    taken = await _take_any_seat(session, code, loads, candidate)
+    taken = await _take_any_seat(session, code, loads, candidate, spread)
     return taken or await _open_overflow(session, code, loads, candidate)
 
 
@@ -180,24 +184,31 @@ async def _default_code(session: AsyncSession, membership: Membership) -> str | 
 
 
 async def _take_any_seat(
-    session: AsyncSession, code: RoutingCode, loads: list[GroupLoad], candidate: Candidate
+    session: AsyncSession,
+    code: RoutingCode,
+    loads: list[GroupLoad],
+    candidate: Candidate,
+    spread: int,
 ) -> Seat | None:
     """The first group in placement order with a free seat.
 
     Concurrent joiners would all pick the same least-full group and queue on its row lock,
     so the first pass (one statement) skips groups another transaction holds. Only when
-    every group was full or held does it wait its turn, one group at a time, each attempt
-    in a savepoint: a conditional UPDATE that waited and then found the group full keeps
-    the row locked until the transaction ends (PostgreSQL locks the newest version before
-    re-checking the WHERE), and a joiner keeping such a lock while it waits elsewhere is
-    how two joiners deadlock. Rolling back the savepoint releases it.
+    every group was full or held does it wait its turn, one group at a time, starting with
+    one of the equally suitable groups chosen by ``spread`` (``waiting_order``: waiters
+    spread over the groups instead of queueing on one), each attempt in a savepoint: a
+    conditional UPDATE that waited and then found the group full keeps the row locked
+    until the transaction ends (PostgreSQL locks the newest version before re-checking
+    the WHERE), and a joiner keeping such a lock while it waits elsewhere is how two
+    joiners deadlock. Rolling back the savepoint releases it.
     """
     order = placement_order(loads, candidate)
+    wanted = keep_open(_listed(code, loads), candidate)
     if session.get_bind().dialect.name != "postgresql":
         # SQLite: one writer at a time, nothing is ever held: the first with room is free.
         for load in order:
             if await claim_seat(session, code, load.group_id):
-                return _seat_of(code, order, load)
+                return _seat_of(code, order, load, wanted)
         return None
     if not order:
         return None
@@ -206,19 +217,24 @@ async def _take_any_seat(
         group_id, count, capacity = taken
         if count == capacity:
             await _announce_full(session, code, group_id, capacity)
-        return _seat_of(code, order, next(g for g in order if g.group_id == group_id))
-    for load in order:
+        return _seat_of(code, order, next(g for g in order if g.group_id == group_id), wanted)
+    for load in waiting_order(order, candidate, spread):
         attempt = await session.begin_nested()
         if await claim_seat(session, code, load.group_id):
             await attempt.commit()
-            return _seat_of(code, order, load)
+            return _seat_of(code, order, load, wanted)
         await attempt.rollback()
     return None
 
 
-def _seat_of(code: RoutingCode, order: list[GroupLoad], taken: GroupLoad) -> Seat:
-    low = needs_overflow_soon(order, code.overflow_capacity, taken=1)
+def _seat_of(code: RoutingCode, order: list[GroupLoad], taken: GroupLoad, wanted: int) -> Seat:
+    low = needs_overflow_soon(order, code.overflow_capacity, taken=taken, keep_open=wanted)
     return Seat(taken.group_id, taken.name, code.id if low else None)
+
+
+def _listed(code: RoutingCode, loads: list[GroupLoad]) -> list[GroupLoad]:
+    """The groups the code lists (not the overflow groups it opened)."""
+    return [load for load in loads if load.group_id in code.group_ids]
 
 
 async def _take_eligible_seat(
@@ -326,7 +342,9 @@ async def open_overflow_ahead(
         if code.tenant_id != tenant_id:
             return
         loads = await repo.group_loads(code)
-        if needs_overflow_soon(placement_order(loads, candidate), code.overflow_capacity):
+        order = placement_order(loads, candidate)
+        wanted = keep_open(_listed(code, loads), candidate)
+        if needs_overflow_soon(order, code.overflow_capacity, keep_open=wanted):
             await _open_overflow(session, code, loads, candidate, take_seat=False)
 
 
@@ -342,7 +360,7 @@ async def _open_overflow(
     requirements and labels of the code's most demanding group the member may sit in; None
     (no group) if they may sit in none."""
     repo = JoinRepository(session)
-    template = overflow_template([g for g in loads if g.group_id in code.group_ids], candidate)
+    template = overflow_template(_listed(code, loads), candidate)
     if template is None:
         return None
     community = await Repository(session).community(code.tenant_id, code.community_id)
