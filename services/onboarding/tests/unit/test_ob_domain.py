@@ -227,6 +227,8 @@ def test_a_code_keeps_as_many_groups_open_as_it_lists_for_the_member() -> None:
     assert keep_open(listed, Candidate(tier="core")) == 3
     assert keep_open(listed, Candidate(tier="trial")) == 2
     assert keep_open([GroupLoad("c", 0, 200, core_only)], Candidate(tier="trial")) == 1
+    thirty = [GroupLoad(f"g{n}", 0, 100) for n in range(30)]
+    assert keep_open(thirty, Candidate()) == 3  # at most three part-full groups after a burst
 
     three = [GroupLoad("a", 120, 200), GroupLoad("b", 199, 200), GroupLoad("c", 150, 200)]
     assert not needs_overflow_soon(three, 200, keep_open=3)

@@ -172,11 +172,18 @@ def needs_overflow_soon(
     return keep_open > 1 and min(overflow_capacity, seats) >= 10 and with_room < keep_open
 
 
+# Seats taken at once in a burst past the code's own groups; more would leave more groups
+# part full after it (a code of 30 groups kept 30 open: 50 groups for 3,000 seats).
+KEEP_OPEN_AT_MOST = 3
+
+
 def keep_open(code_groups: Iterable[GroupLoad], candidate: Candidate) -> int:
     """How many groups with room a routing code keeps for a member: as many of the groups
     it lists as they may sit in (it seats into them at once, least full first), at least
-    one. Overflow groups it opened do not count: they replace full ones."""
-    return max(1, sum(1 for group in code_groups if meets(group.requires, candidate)))
+    one and at most ``KEEP_OPEN_AT_MOST``. Overflow groups it opened do not count: they
+    replace full ones."""
+    theirs = sum(1 for group in code_groups if meets(group.requires, candidate))
+    return min(KEEP_OPEN_AT_MOST, max(1, theirs))
 
 
 def overflow_name(prefix: str, number: int) -> str:
