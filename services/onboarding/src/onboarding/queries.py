@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Table, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from servicekit.db import Query
+from servicekit.db import Query, insert_ignore
 
 After = tuple[datetime, str]
 
@@ -23,6 +24,18 @@ Row = TypeVar("Row", bound=_Owned)
 def of_tenant(row: Row | None, tenant_id: str) -> Row | None:
     """A row found by primary key, if it is the tenant's (another tenant's is not found)."""
     return row if row is not None and row.tenant_id == tenant_id else None
+
+
+def row_of(instance: Any) -> dict[str, Any]:
+    """An ORM object's column values, as a Core INSERT on its table takes them."""
+    table = cast(Table, instance.__table__)
+    return {column.name: getattr(instance, column.key) for column in table.columns}
+
+
+async def insert_if_absent(session: AsyncSession, instance: Any) -> bool:
+    """The object's row unless its key exists (one Core INSERT, no unit of work): True
+    when inserted, and concurrent inserts of one key never fail on it."""
+    return await insert_ignore(session, cast(Table, instance.__table__), row_of(instance))
 
 
 def oldest_first(

@@ -155,21 +155,21 @@ def needs_overflow_soon(
     - when the free seats fall below a tenth of an overflow group, or of those groups'
       seats if fewer: joiners of a burst then find it open instead of queueing, one by
       one, on whoever holds the code while opening it (under ten seats, on demand only);
-    - when fewer than ``keep_open`` (``keep_open``, two or more) groups have room, for
-      groups of ten seats or more: a seat is a row lock held to the commit, so joiners
-      seated one group at a time queue on one row. Measured before this rule: once the code's
-      own groups were full, 2,405 of 3,000 joins of a burst found a single group with
-      room. The cost: at the end of a burst up to that many groups stand part full.
+    - when fewer than ``keep_open`` groups have room (two or more wanted; groups of ten
+      seats or more): a seat is a row lock held to the commit, so joiners seated one group
+      at a time queue on one row. Measured before this rule: once the code's own groups
+      were full, 2,405 of 3,000 joins of a burst found a single group with room. The cost:
+      at the end of a burst up to that many groups stand part full.
     """
     groups = [
         replace(group, member_count=group.member_count + 1) if group is taken else group
         for group in groups
     ]
-    seats = sum(group.capacity for group in groups)
-    with_room = sum(1 for group in groups if group.has_room)
-    if free_seats(groups) < min(overflow_capacity, seats) // 10:
+    size = min(overflow_capacity, sum(group.capacity for group in groups))
+    if free_seats(groups) < size // 10:
         return True
-    return keep_open > 1 and min(overflow_capacity, seats) >= 10 and with_room < keep_open
+    with_room = sum(1 for group in groups if group.has_room)
+    return keep_open > 1 and size >= 10 and with_room < keep_open
 
 
 # Seats taken at once in a burst past the code's own groups; more would leave more groups

@@ -44,7 +44,7 @@ from onboarding.membership.repository import EntryContext, Repository
 from onboarding.membership.states import Status, holds_seat
 from onboarding.orm import Community, Group, Membership, RoutingCode
 from onboarding.seats.domain import SELF_SERVICE_KINDS
-from servicekit.db import transaction
+from servicekit.db import dialect_of, transaction
 from servicekit.outbox import add_event
 from servicekit.timers import Timer, schedule
 from servicekit.types import utcnow
@@ -204,7 +204,7 @@ async def _take_any_seat(
     """
     order = placement_order(loads, candidate)
     wanted = keep_open(_listed(code, loads), candidate)
-    if session.get_bind().dialect.name != "postgresql":
+    if dialect_of(session) != "postgresql":
         # SQLite: one writer at a time, nothing is ever held: the first with room is free.
         for load in order:
             if await claim_seat(session, code, load.group_id):

@@ -32,9 +32,8 @@ from onboarding.orm import (
     RulesAcceptance,
     TenantBan,
 )
-from onboarding.queries import After, of_tenant, oldest_first
+from onboarding.queries import After, insert_if_absent, of_tenant, oldest_first, row_of
 from onboarding.roles.domain import Role
-from servicekit.db import insert_ignore
 
 _MEMBERSHIPS: Table = Membership.__table__  # type: ignore[assignment]
 _INSERT_MEMBERSHIP = insert(_MEMBERSHIPS)
@@ -147,15 +146,13 @@ class Repository:
         """A new membership's row in one Core INSERT; the object is then in the session as if
         loaded, so later changes are UPDATEs. On the join path the ORM's unit of work for
         this one row cost more CPU than the INSERT itself."""
-        values = {column.key: getattr(membership, column.key) for column in _MEMBERSHIPS.columns}
-        await self.session.execute(_INSERT_MEMBERSHIP, values)
+        await self.session.execute(_INSERT_MEMBERSHIP, row_of(membership))
         make_transient_to_detached(membership)
         self.session.add(membership)
 
     async def insert_member_if_absent(self, member: Member) -> bool:
         """True when inserted; concurrent upserts of one member never fail on the unique key."""
-        values = {c.name: getattr(member, c.key) for c in Member.__table__.columns}
-        return await insert_ignore(self.session, Member.__table__, values)  # type: ignore[arg-type]
+        return await insert_if_absent(self.session, member)
 
     # communities
     # communities

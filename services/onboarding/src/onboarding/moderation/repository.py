@@ -20,8 +20,8 @@ from onboarding.orm import (
     Sanction,
     TenantBan,
 )
-from onboarding.queries import After, oldest_first
-from servicekit.db import insert_ignore, where_given
+from onboarding.queries import After, insert_if_absent, oldest_first
+from servicekit.db import where_given
 
 _SEATED = [str(status) for status in SEATED]
 
@@ -123,8 +123,7 @@ class ModerationRepository:
         return (await self.session.scalars(query)).all()
 
     async def add_tenant_ban(self, ban: TenantBan) -> bool:
-        values = {c.name: getattr(ban, c.key) for c in TenantBan.__table__.columns}
-        return await insert_ignore(self.session, TenantBan.__table__, values)  # type: ignore[arg-type]
+        return await insert_if_absent(self.session, ban)
 
     async def drop_tenant_ban(self, tenant_id: str, sanction_id: str) -> None:
         await self.session.execute(

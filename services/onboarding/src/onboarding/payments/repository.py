@@ -6,7 +6,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onboarding.orm import Payment, RenewalReminder
-from servicekit.db import insert_ignore
+from onboarding.queries import insert_if_absent
 from servicekit.tables import timers
 
 
@@ -40,5 +40,4 @@ class PaymentRepository:
         )
 
     async def insert_reminder_if_absent(self, row: RenewalReminder) -> bool:
-        values = {c.name: getattr(row, c.key) for c in RenewalReminder.__table__.columns}
-        return await insert_ignore(self.session, RenewalReminder.__table__, values)  # type: ignore[arg-type]
+        return await insert_if_absent(self.session, row)
