@@ -1,11 +1,16 @@
-"""Unit tests for gateway.proxy.RouteTable: longest prefix on path-segment boundaries."""
+"""Unit tests for gateway.proxy.RouteTable (longest prefix on path-segment boundaries) and
+the prefixes the proxy may serve before the gateway's own routes (``unshadowed``)."""
 
 from __future__ import annotations
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Host, Mount, Route
 
-from gateway.proxy import RouteTable
-from gateway.settings import DEFAULT_ROUTES, DEFAULT_UPSTREAMS
+from gateway.app import create_app
+from gateway.proxy import RouteTable, unshadowed
+from gateway.settings import DEFAULT_ROUTES, DEFAULT_UPSTREAMS, Settings
 
 UPSTREAMS = {
     "rewards": "http://rewards:8004",
@@ -104,3 +109,57 @@ def test_default_routes_cover_every_default_upstream() -> None:
     for name, base in DEFAULT_UPSTREAMS.items():
         assert table.resolve(f"/v1/{name}/x") == (name, base)
         assert table.resolve(f"/v1/{name}X") is None
+
+
+def _route(path: str) -> Route:
+    return Route(path, _endpoint)
+
+
+async def _endpoint(request: Request) -> Response:
+    return Response()
+
+
+def test_a_prefix_no_own_route_reaches_goes_first() -> None:
+    routes = [_route("/v1/me"), _route("/v1/operators/{operator_id}"), _route("/healthz")]
+    assert unshadowed(["/v1/rewards", "/v1/content/"], routes) == ("/v1/rewards/", "/v1/content/")
+
+
+@pytest.mark.parametrize(
+    ("template", "kept"),
+    [
+        ("/v1/rewards/special", ("/v1/content/",)),  # an own route below one prefix
+        ("/v1/rew{x}", ("/v1/content/",)),  # a parameter before that prefix ends
+        ("/v1/{anything}", ()),  # a parameter before either ends
+        ("/{path:path}", ()),
+    ],
+)
+def test_a_prefix_an_own_route_may_match_below_keeps_its_place(
+    template: str, kept: tuple[str, ...]
+) -> None:
+    assert unshadowed(["/v1/rewards", "/v1/content"], [_route(template)]) == kept
+
+
+def test_an_own_route_that_is_the_prefix_itself_matches_nothing_below_it() -> None:
+    assert unshadowed(["/v1/rewards"], [_route("/v1/rewards")]) == ("/v1/rewards/",)
+
+
+def test_a_mount_shadows_what_lies_below_it() -> None:
+    mount = Mount("/v1/rewards", routes=[])
+    assert unshadowed(["/v1/rewards/ledger", "/v1/content"], [mount]) == ("/v1/content/",)
+
+
+def test_a_route_whose_paths_are_unknown_turns_the_shortcut_off() -> None:
+    host = Host("api.example", app=_endpoint)
+    assert unshadowed(["/v1/rewards"], [_route("/healthz"), host]) == ()
+
+
+def test_the_gateways_own_routes_shadow_no_service() -> None:
+    """Included routers count with their own routes: the gateway's /v1/me, /v1/operators…
+    lie beside the services' prefixes, never below them."""
+    app = create_app(Settings())
+    proxy_path = "/v1/{path:path}"
+    own = [r for r in app.router.routes if getattr(r, "path", None) != proxy_path]
+    expected = tuple(sorted(p + "/" for p in DEFAULT_ROUTES))
+    assert tuple(sorted(unshadowed(DEFAULT_ROUTES, own))) == expected
+    shadowing = _route("/v1/onboarding/gateway-side")
+    assert "/v1/onboarding/" not in unshadowed(DEFAULT_ROUTES, [*own, shadowing])
