@@ -58,6 +58,7 @@ import httpx
 from quanzi_devstack.access import GatewaySigner, create_tenant
 from quanzi_devstack.benchkit import Figure, cpu_seconds, drive, note, raw_inserts
 from quanzi_devstack.run import DEFAULT_PORTS, Platform
+from servicekit.pagination import MAX_PAGE_SIZE
 from servicekit.testing import postgres_admin_dsn, postgres_available
 
 RESULTS = Path(__file__).parent / "results"
@@ -144,10 +145,17 @@ async def joins(
 
 def placements(platform: Platform, setup: Setup, capacity: int) -> dict[str, Any]:
     """Every member placed once, no group over capacity: read back through the API."""
+    groups: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": MAX_PAGE_SIZE}
     with httpx.Client(base_url=platform.gateway_url, headers=setup.owner, timeout=30) as client:
-        groups = client.get(f"/v1/onboarding/communities/{setup.community_id}/groups").json()[
-            "items"
-        ]
+        while True:  # every page: a burst opens more groups than one page holds
+            page = client.get(
+                f"/v1/onboarding/communities/{setup.community_id}/groups", params=params
+            ).json()
+            groups += page["items"]
+            if page["next_cursor"] is None:
+                break
+            params = {"limit": MAX_PAGE_SIZE, "cursor": page["next_cursor"]}
     seated = sum(group["member_count"] for group in groups)
     over = [g["name"] for g in groups if g["member_count"] > g["capacity"]]
     return {"groups": len(groups), "seated": seated, "over_capacity": over, "capacity": capacity}
@@ -276,9 +284,11 @@ def report(result: dict[str, Any]) -> None:
     idle = ", ".join(f"{name} {share:.1%}" for name, share in result["idle_cpu_share"].items())
     print(f"idle CPU, share of a core, before the joins: {idle}")
     print(f"deadlocks PostgreSQL detected in onboarding's database: {result['deadlocks']}")
+    once = "yes" if placed["seated"] == ours.outcomes.get("201", 0) else "NO"
     print(
         f"placements: {placed['seated']:,} seated in {placed['groups']} groups"
         f" (capacity {placed['capacity']} each); over capacity: {placed['over_capacity'] or 'none'}"
+        f"; every join seated once: {once}"
     )
 
 

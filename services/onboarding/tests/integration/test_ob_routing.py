@@ -6,6 +6,8 @@ import asyncio
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from onboarding.joins.repository import JoinRepository
+
 if TYPE_CHECKING:
     from conftest import Onboarding
 
@@ -60,6 +62,51 @@ async def test_concurrent_joins_never_overfill_groups(onboarding: Onboarding) ->
         f"{BASE}/routing-codes/spring/join", headers=onboarding.member("crm-0")
     )
     assert again.status_code == 200  # placed once: a repeated scan changes nothing
+
+
+async def test_a_codes_loads_skip_its_full_overflow_groups_not_its_listed_ones(
+    onboarding: Onboarding,
+) -> None:
+    """A code that has run for months opened hundreds of overflow groups: a join reads the
+    groups it lists, full or not (they decide how many to keep open and what an overflow
+    group copies), and only the overflow groups with room."""
+    community = await onboarding.community(groups=[{"name": "listed", "capacity": 1}])
+    listed_id = (
+        await onboarding.client.get(
+            f"{BASE}/communities/{community['id']}/groups", headers=onboarding.operator()
+        )
+    ).json()["items"][0]["id"]
+    created = await onboarding.client.post(
+        f"{BASE}/routing-codes",
+        headers=onboarding.operator(),
+        json={
+            "community_id": community["id"],
+            "code": "months",
+            "group_ids": [listed_id],
+            "overflow_prefix": "more-",
+            "overflow_capacity": 2,
+        },
+    )
+    assert created.status_code == 201, created.text
+    for i in range(4):  # the listed group, then overflow groups of two seats, opened on demand
+        answer = await onboarding.client.post(
+            f"{BASE}/routing-codes/months/join", headers=onboarding.member(f"m-{i}")
+        )
+        assert answer.status_code == 201, answer.text
+    groups = (
+        await onboarding.client.get(
+            f"{BASE}/communities/{community['id']}/groups", headers=onboarding.operator()
+        )
+    ).json()["items"]
+    with_room = {g["id"] for g in groups if g["member_count"] < g["capacity"]}
+    assert len(groups) == 3 and len(with_room) == 1  # listed 1/1, more-1 2/2, more-2 1/2
+    async with onboarding.sessions() as session:
+        repo = JoinRepository(session)
+        code = await repo.routing_code_by_id(onboarding.tenant, created.json()["id"])
+        assert code is not None
+        loads = await repo.group_loads(code)
+    assert {load.group_id for load in loads} == {listed_id, *with_room}
+    assert next(load for load in loads if load.group_id == listed_id).has_room is False
 
 
 async def test_leaving_frees_the_seat(onboarding: Onboarding) -> None:
