@@ -15,7 +15,7 @@ from onboarding.levels.handlers import on_levels_changed
 from onboarding.membership import api as memberships
 from onboarding.moderation import api as moderation_routes
 from onboarding.moderation.handlers import on_content_flagged
-from onboarding.moderation.service import MUTE_END_TIMER, end_mute
+from onboarding.moderation.sanctions import MUTE_END_TIMER, end_mute
 from onboarding.payments import api as payments
 from onboarding.payments.service import expire_membership
 from onboarding.payments.timers import EXPIRY_TIMER, REMINDER_TIMER, remind_renewal

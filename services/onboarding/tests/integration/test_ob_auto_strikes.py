@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from onboarding.moderation.service import AUTOMOD
+from onboarding.moderation.sanctions import AUTOMOD
 from servicekit.contracts import Registry
 from servicekit.db import transaction
 from servicekit.events import Event

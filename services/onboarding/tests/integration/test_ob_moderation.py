@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy import update
 
-from onboarding.moderation.service import MUTE_END_TIMER, end_mute
+from onboarding.moderation.sanctions import MUTE_END_TIMER, end_mute
 from onboarding.orm import Sanction
 from servicekit.timers import TimerRunner
 from servicekit.types import utcnow

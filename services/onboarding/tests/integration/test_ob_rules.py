@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from onboarding.moderation.service import MUTE_END_TIMER, end_mute
+from onboarding.moderation.sanctions import MUTE_END_TIMER, end_mute
 from onboarding.rules import service as rules
 from onboarding.rules.service import GRACE_TIMER, end_grace
 from servicekit.timers import TimerRunner

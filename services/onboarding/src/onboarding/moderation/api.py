@@ -22,8 +22,11 @@ from onboarding.moderation.domain import (
     SanctionStatus,
     Step,
 )
+from onboarding.moderation.ladders import steps_json
+from onboarding.moderation.reports import NewReport
 from onboarding.moderation.repository import ReportQuery, SanctionQuery
-from onboarding.moderation.service import Moderation, NewReport, NewSanction, steps_json
+from onboarding.moderation.sanctions import NewSanction
+from onboarding.moderation.service import Moderation
 from onboarding.schemas import ExternalId, Id, Reason, Strict
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of

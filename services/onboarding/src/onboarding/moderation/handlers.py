@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from onboarding.moderation.service import strike_from_content
+from onboarding.moderation.sanctions import strike_from_content
 from servicekit.events import Event
 
 KINDS = {"keyword": "keyword rule", "link": "link rule", "flood": "flood limit (刷屏)"}
