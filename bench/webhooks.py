@@ -46,7 +46,7 @@ from sqlalchemy import func, select
 from integrations import app as integrations_app
 from integrations.orm import webhook_deliveries
 from integrations.settings import Settings
-from integrations.webhooks import delivery, service
+from integrations.webhooks import delivery, endpoints
 from integrations.webhooks import handlers as webhooks
 from servicekit.auth import Principal
 from servicekit.db import read_only, transaction
@@ -135,10 +135,10 @@ async def service_app(url: str, connections: int, timers: bool) -> AsyncIterator
 
 async def endpoint(app: Any, url: str) -> None:
     owner = Principal(TENANT, "op-1", frozenset({"owner"}), "access")
-    draft = service.Draft(url, "bench", ["membership.*"], True)
-    policy = service.Policy.of(app.state.settings)
+    draft = endpoints.Draft(url, "bench", ["membership.*"], True)
+    policy = endpoints.Policy.of(app.state.settings)
     async with transaction(app.state.sessions) as session:
-        await service.create(session, owner, draft, utcnow(), policy, delivery.resolve)
+        await endpoints.create(session, owner, draft, utcnow(), policy, delivery.resolve)
 
 
 async def delivered(app: Any) -> int:

@@ -1,8 +1,8 @@
 """Idempotent consumers: inbox in the effects' transaction, offsets committed after it.
 
-A partition's batch from ``getmany`` is applied in one transaction. If that fails,
-its records are retried one by one with backoff; a record that still fails after
-``max_attempts`` goes to ``<topic>.dlq`` with the error in its headers and the
+Everything one ``getmany`` returns, across its partitions, is applied in one transaction.
+If that fails, its records are retried one by one with backoff; a record that still fails
+after ``max_attempts`` goes to ``<topic>.dlq`` with the error in its headers and the
 partition moves on. Offsets are committed only after the database commit, so a
 crash in between redelivers records whose inbox rows make them no-ops.
 """

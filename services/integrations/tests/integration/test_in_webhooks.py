@@ -11,8 +11,9 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
+from integrations.webhooks import attempts, endpoints
 from integrations.webhooks import delivery as dispatching
-from integrations.webhooks import service
+from servicekit import timers
 
 from .conftest import OTHER, TENANT, WH, Api, Receiver, Reply, platform_event
 
@@ -134,10 +135,10 @@ async def test_a_crash_mid_delivery_loses_nothing(api: Api, receiver: Receiver) 
     sessions = api.app.state.sessions
     async with sessions() as session, session.begin():
         (delivery,) = await api.deliveries(endpoint["id"])
-        policy = service.Policy.of(api.settings)
-        job = await service.claim(session, delivery["id"], api.now[0], policy)
+        policy = endpoints.Policy.of(api.settings)
+        job = await attempts.claim(session, delivery["id"], api.now[0], policy)
         assert job is not None and job.attempt == 1
-        await service.timers.cancel(session, service.ATTEMPT_TIMER, str(delivery["id"]))
+        await timers.cancel(session, attempts.ATTEMPT_TIMER, str(delivery["id"]))
     assert await api.tick(api.now[0] + timedelta(seconds=64)) == 0  # the lease still runs
     assert await api.tick(api.now[0] + timedelta(seconds=2)) == 1  # lease over: interrupted
     assert await api.tick(api.now[0] + 5 * SECOND) == 1  # the retry
@@ -264,7 +265,7 @@ async def test_a_rate_limited_endpoint_is_paced_and_no_other_waits(
         starts: list[float] = []  # when the dispatcher starts each request to the limited one
         post = dispatcher.post
 
-        async def timed(job: service.Job) -> service.Outcome:
+        async def timed(job: attempts.Job) -> attempts.Outcome:
             if job.endpoint_id == limited["id"]:
                 starts.append(loop.time())
             return await post(job)

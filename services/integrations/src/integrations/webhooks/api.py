@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from integrations.access import Config, Manager, Now, Sessions
-from integrations.webhooks import domain, service
+from integrations.webhooks import domain, endpoints, messages
 from integrations.webhooks.delivery import resolve
 from servicekit.db import read_only, transaction
 from servicekit.pagination import (
@@ -150,7 +150,7 @@ class RecoverIn(Body):
 
 
 class Recovered(BaseModel):
-    count: int = Field(description=f"Messages sent again (at most {service.RECOVER_LIMIT} a call)")
+    count: int = Field(description=f"Messages sent again (at most {messages.RECOVER_LIMIT} a call)")
 
 
 def _secret(row: Any, now: datetime) -> SecretOut:
@@ -170,12 +170,12 @@ def _secret(row: Any, now: datetime) -> SecretOut:
 async def create_endpoint(
     body: EndpointIn, sessions: Sessions, principal: Manager, now: Now, settings: Config
 ) -> CreatedEndpoint:
-    draft = service.Draft(
+    draft = endpoints.Draft(
         body.url, body.description, body.event_types, body.enabled, body.rate_limit_per_s
     )
-    policy = service.Policy.of(settings)
+    policy = endpoints.Policy.of(settings)
     async with transaction(sessions) as session:
-        row = await service.create(session, principal, draft, now, policy, resolve)
+        row = await endpoints.create(session, principal, draft, now, policy, resolve)
     return CreatedEndpoint(**EndpointOut.of(row).model_dump(), secret=row.secret)
 
 
@@ -185,7 +185,7 @@ async def list_endpoints(
 ) -> Page[EndpointOut]:
     after = keyset_after(cursor)
     async with read_only(sessions) as session:
-        rows = await service.endpoints_page(session, principal, after, limit)
+        rows = await endpoints.endpoints_page(session, principal, after, limit)
     return page_of([EndpointOut.of(r) for r in rows], limit, EndpointOut)
 
 
@@ -194,7 +194,7 @@ async def get_endpoint(
     endpoint_id: EndpointId, sessions: Sessions, principal: Manager
 ) -> EndpointOut:
     async with read_only(sessions) as session:
-        row = await service.endpoint(session, principal, endpoint_id)
+        row = await endpoints.endpoint(session, principal, endpoint_id)
     return EndpointOut.of(row)
 
 
@@ -212,9 +212,9 @@ async def update_endpoint(
     settings: Config,
 ) -> EndpointOut:
     changes = {k: getattr(body, k) for k in body.model_fields_set}
-    policy = service.Policy.of(settings)
+    policy = endpoints.Policy.of(settings)
     async with transaction(sessions) as session:
-        row = await service.update(session, principal, endpoint_id, changes, now, policy, resolve)
+        row = await endpoints.update(session, principal, endpoint_id, changes, now, policy, resolve)
     return EndpointOut.of(row)
 
 
@@ -226,7 +226,7 @@ async def update_endpoint(
 )
 async def delete_endpoint(endpoint_id: EndpointId, sessions: Sessions, principal: Manager) -> None:
     async with transaction(sessions) as session:
-        await service.delete(session, principal, endpoint_id)
+        await endpoints.delete(session, principal, endpoint_id)
 
 
 @router.get("/endpoints/{endpoint_id}/secret", summary="The signing secret", responses=NOT_FOUND)
@@ -234,7 +234,7 @@ async def get_secret(
     endpoint_id: EndpointId, sessions: Sessions, principal: Manager, now: Now
 ) -> SecretOut:
     async with read_only(sessions) as session:
-        row = await service.endpoint(session, principal, endpoint_id)
+        row = await endpoints.endpoint(session, principal, endpoint_id)
     return _secret(row, now)
 
 
@@ -247,8 +247,8 @@ async def rotate_secret(
     endpoint_id: EndpointId, sessions: Sessions, principal: Manager, now: Now, settings: Config
 ) -> SecretOut:
     async with transaction(sessions) as session:
-        row = await service.rotate(
-            session, principal, endpoint_id, now, service.Policy.of(settings)
+        row = await endpoints.rotate(
+            session, principal, endpoint_id, now, endpoints.Policy.of(settings)
         )
     return _secret(row, now)
 
@@ -263,7 +263,7 @@ async def send_test(
     endpoint_id: EndpointId, sessions: Sessions, principal: Manager, now: Now
 ) -> DeliveryOut:
     async with transaction(sessions) as session:
-        row = await service.send_test(session, principal, endpoint_id, now)
+        row = await messages.send_test(session, principal, endpoint_id, now)
     return DeliveryOut.of(row)
 
 
@@ -287,7 +287,9 @@ async def list_deliveries(
             raise invalid_cursor()
         before = values[0]
     async with read_only(sessions) as session:
-        rows = await service.deliveries_page(session, principal, endpoint_id, before, limit, status)
+        rows = await messages.deliveries_page(
+            session, principal, endpoint_id, before, limit, status
+        )
     items = [DeliveryOut.of(row) for row in rows[:limit]]
     more = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
     return Page[DeliveryOut](items=items, next_cursor=more)
@@ -302,8 +304,8 @@ async def get_delivery(
     endpoint_id: EndpointId, delivery_id: DeliveryId, sessions: Sessions, principal: Manager
 ) -> DeliveryDetail:
     async with read_only(sessions) as session:
-        row = await service.delivery(session, principal, endpoint_id, delivery_id)
-        attempts = await service.attempts_of(session, row.id)
+        row = await messages.delivery(session, principal, endpoint_id, delivery_id)
+        attempts = await messages.attempts_of(session, row.id)
     return DeliveryDetail(
         **DeliveryOut.of(row).model_dump(),
         body=row.body,
@@ -327,7 +329,7 @@ async def redeliver(
     now: Now,
 ) -> DeliveryOut:
     async with transaction(sessions) as session:
-        row = await service.redeliver(session, principal, endpoint_id, delivery_id, now)
+        row = await messages.redeliver(session, principal, endpoint_id, delivery_id, now)
     return DeliveryOut.of(row)
 
 
@@ -345,5 +347,5 @@ async def recover(
     except OverflowError:  # year 1 or 9999 with an offset: not a time anything was made at
         raise Problem(422, "invalid-since", "Invalid since", "not a representable time") from None
     async with transaction(sessions) as session:
-        count = await service.recover(session, principal, endpoint_id, since, now)
+        count = await messages.recover(session, principal, endpoint_id, since, now)
     return Recovered(count=count)

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from integrations.settings import Settings
-from integrations.webhooks import domain, service
+from integrations.webhooks import attempts, domain, endpoints
 from servicekit.db import transaction
 from servicekit.timers import Timer
 from servicekit.types import utcnow
@@ -62,11 +62,11 @@ class Dispatcher:
         sessions: async_sessionmaker[AsyncSession],
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
-        resolver: service.Resolver = resolve,
+        resolver: endpoints.Resolver = resolve,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
-        self.policy = service.Policy.of(settings)
+        self.policy = endpoints.Policy.of(settings)
         self.clock = clock
         self.resolver = resolver
         self._all = asyncio.Semaphore(settings.webhooks_concurrency)
@@ -74,7 +74,7 @@ class Dispatcher:
         self._last_start: dict[str, float] = {}  # rate-limited endpoints: loop time
         self._pacing: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._outcomes: asyncio.Queue[tuple[service.Job, service.Outcome, Any]] = asyncio.Queue()
+        self._outcomes: asyncio.Queue[tuple[attempts.Job, attempts.Outcome, Any]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._client = httpx.AsyncClient(
             follow_redirects=False,
@@ -84,7 +84,7 @@ class Dispatcher:
             headers={"user-agent": "Quanzi-Webhooks/1"},
         )
 
-    def submit(self, job: service.Job) -> None:
+    def submit(self, job: attempts.Job) -> None:
         task = asyncio.get_running_loop().create_task(self.send(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -102,7 +102,7 @@ class Dispatcher:
             await asyncio.gather(self._writer, return_exceptions=True)
         await self._client.aclose()
 
-    async def send(self, job: service.Job) -> None:
+    async def send(self, job: attempts.Job) -> None:
         try:
             slots = self._per_endpoint.setdefault(
                 job.endpoint_id, asyncio.Semaphore(self.settings.webhooks_endpoint_concurrency)
@@ -120,7 +120,7 @@ class Dispatcher:
             # The lease timer records the attempt as interrupted and retries it.
             log.exception("webhook delivery %s attempt %s failed", job.delivery_id, job.attempt)
 
-    async def _space(self, job: service.Job) -> None:
+    async def _space(self, job: attempts.Job) -> None:
         """Wait for the attempt's slot and, per endpoint with a rate limit, ``1/rate``
         after this process's previous start to it (the actual one: a late wake-up never
         brings the next one closer). Starts to one endpoint are taken one at a time; only
@@ -159,12 +159,12 @@ class Dispatcher:
                 if not recorded.done():
                     recorded.set_result(None)
 
-    async def _record(self, batch: list[tuple[service.Job, service.Outcome, Any]]) -> None:
+    async def _record(self, batch: list[tuple[attempts.Job, attempts.Outcome, Any]]) -> None:
         async with transaction(self.sessions) as session:
             outcomes = [(job.delivery_id, job.attempt, outcome) for job, outcome, _ in batch]
-            await service.record_many(session, outcomes, self.clock(), self.policy)
+            await attempts.record_many(session, outcomes, self.clock(), self.policy)
 
-    async def post(self, job: service.Job) -> service.Outcome:
+    async def post(self, job: attempts.Job) -> attempts.Outcome:
         started = time.monotonic()
 
         def took() -> int:
@@ -173,7 +173,7 @@ class Dispatcher:
         try:
             request = await self._request(job)
         except _Refused as refused:
-            return service.Outcome(error=str(refused), latency_ms=took())
+            return attempts.Outcome(error=str(refused), latency_ms=took())
         limit = self.settings.webhooks_response_limit_bytes
         try:
             async with asyncio.timeout(self.settings.webhooks_timeout_s):
@@ -183,18 +183,18 @@ class Dispatcher:
                 finally:
                     await response.aclose()
         except TimeoutError:
-            return service.Outcome(error="timeout", latency_ms=took())
+            return attempts.Outcome(error="timeout", latency_ms=took())
         except httpx.HTTPError as error:
-            return service.Outcome(error=f"{type(error).__name__}: {error}", latency_ms=took())
+            return attempts.Outcome(error=f"{type(error).__name__}: {error}", latency_ms=took())
         excerpt = raw[: self.settings.webhooks_excerpt_bytes].decode("utf-8", errors="replace")
-        return service.Outcome(
+        return attempts.Outcome(
             status_code=response.status_code,
             latency_ms=took(),
             excerpt=excerpt.replace("\x00", ""),
             retry_after=domain.parse_retry_after(response.headers.get("retry-after"), self.clock()),
         )
 
-    async def _request(self, job: service.Job) -> httpx.Request:
+    async def _request(self, job: attempts.Job) -> httpx.Request:
         try:
             target = domain.target(job.url, allow_http=self.policy.allow_http)
         except domain.InvalidEndpoint as error:
@@ -270,7 +270,7 @@ def _dispatcher_of(session: AsyncSession) -> Dispatcher:
 
 
 def send_after_commit(
-    session: AsyncSession, dispatcher: Dispatcher, jobs: list[service.Job]
+    session: AsyncSession, dispatcher: Dispatcher, jobs: list[attempts.Job]
 ) -> None:
     """Hand claimed attempts to the dispatcher once the session's transaction commits."""
     claimed = session.sync_session.info.setdefault(_AFTER_COMMIT, [])
@@ -296,7 +296,7 @@ async def on_attempt(session: AsyncSession, timer: Timer) -> None:
     """Attempt timer: claim the message; it is sent once the claim has committed."""
     dispatcher = _dispatcher_of(session)
     delivery_id = int(timer.payload["delivery_id"])
-    job = await service.claim(session, delivery_id, dispatcher.clock(), dispatcher.policy)
+    job = await attempts.claim(session, delivery_id, dispatcher.clock(), dispatcher.policy)
     if job is not None:
         send_after_commit(session, dispatcher, [job])
 
@@ -306,18 +306,18 @@ async def on_slot(session: AsyncSession, timer: Timer) -> None:
     dispatcher = _dispatcher_of(session)
     delivery_id = int(timer.payload["delivery_id"])
     slot = datetime.fromisoformat(str(timer.payload["slot"]))
-    job = await service.claim(session, delivery_id, dispatcher.clock(), dispatcher.policy, slot)
+    job = await attempts.claim(session, delivery_id, dispatcher.clock(), dispatcher.policy, slot)
     if job is not None:
         send_after_commit(session, dispatcher, [job])
 
 
 async def on_lease(session: AsyncSession, timer: Timer) -> None:
     dispatcher = _dispatcher_of(session)
-    await service.lease_expired(session, timer.payload, dispatcher.clock(), dispatcher.policy)
+    await attempts.lease_expired(session, timer.payload, dispatcher.clock(), dispatcher.policy)
 
 
 TIMERS = {
-    service.ATTEMPT_TIMER: on_attempt,
-    service.SLOT_TIMER: on_slot,
-    service.LEASE_TIMER: on_lease,
+    attempts.ATTEMPT_TIMER: on_attempt,
+    attempts.SLOT_TIMER: on_slot,
+    attempts.LEASE_TIMER: on_lease,
 }

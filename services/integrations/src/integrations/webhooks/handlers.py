@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations import clock
-from integrations.webhooks import delivery, service
+from integrations.webhooks import delivery, messages
 from servicekit.events import Event
 
 
@@ -17,6 +17,6 @@ async def on_events(session: AsyncSession, batch: Sequence[Event]) -> None:
     the process's dispatcher runs; else at their attempt timers."""
     dispatcher = delivery.running(session)
     policy = dispatcher.policy if dispatcher is not None else None
-    jobs = await service.fan_out(session, batch, clock.now_of(session), policy)
+    jobs = await messages.fan_out(session, batch, clock.now_of(session), policy)
     if dispatcher is not None and jobs:
         delivery.send_after_commit(session, dispatcher, jobs)
