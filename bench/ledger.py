@@ -52,7 +52,7 @@ from rewards.leaderboards.api import rebuild_windows
 from rewards.leaderboards.domain import TENANT_WIDE, Window, period
 from rewards.orm import entries, score_days, score_totals
 from rewards.rules import handlers as earning
-from rewards.rules.domain import MEMBERSHIP_ACTIVATED
+from rewards.rules.sources import MEMBERSHIP_ACTIVATED
 from servicekit import heap
 from servicekit.consumer import Batched, ConsumerRunner, Handler
 from servicekit.db import create_engine, read_only, session_factory, transaction

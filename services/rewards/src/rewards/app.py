@@ -20,7 +20,7 @@ from rewards.points.ledger import EXPIRE_TIMER, NOTICE_TIMER, RELEASE_TIMER
 from rewards.reports import api as reports_api
 from rewards.rules import api as rules_api
 from rewards.rules import handlers as rules_handlers
-from rewards.rules.domain import (
+from rewards.rules.sources import (
     ACTIVITY_EVENTS,
     CONTENT_CREDITS,
     CONTENT_WITHDRAWALS,

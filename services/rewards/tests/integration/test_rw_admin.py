@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from rewards.orm import entries, wallets
 from rewards.points import service as points_service
-from rewards.rules.domain import default_rules
+from rewards.rules.sources import default_rules
 from servicekit.db import transaction
 from servicekit.types import utcnow
 

@@ -20,7 +20,8 @@ from rewards.badges.domain import (
     observe_level,
     standing,
 )
-from rewards.rules.domain import MEMBERSHIP_ACTIVATED, Condition, Op
+from rewards.rules.domain import Condition, Op
+from rewards.rules.sources import MEMBERSHIP_ACTIVATED
 from rewards.zones.domain import zone
 
 AT = datetime(2026, 11, 21, 8, tzinfo=UTC)

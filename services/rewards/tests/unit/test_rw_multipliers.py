@@ -17,9 +17,9 @@ from rewards.rules.domain import (
     EarningRule,
     Multipliers,
     capped,
-    default_rules,
     multiplied,
 )
+from rewards.rules.sources import default_rules
 
 TABLE = {"by_level": {"5": 1.5, "7": 2}, "by_tier": {"core": 1.2}}
 

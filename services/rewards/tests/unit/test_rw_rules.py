@@ -11,6 +11,16 @@ from hypothesis import strategies as st
 
 from rewards.levels.domain import LevelScheme
 from rewards.rules.domain import (
+    Caps,
+    EarnedSoFar,
+    EarningRule,
+    Expiry,
+    ExpiryKind,
+    Periods,
+    capped,
+    earned_so_far,
+)
+from rewards.rules.sources import (
     ACTIVITY_EVENTS,
     COMMENT_APPROVED,
     COMMENT_REJECTED,
@@ -21,15 +31,7 @@ from rewards.rules.domain import (
     POST_SHARED,
     REFERRAL_REVOKED,
     REFERRAL_TIER_REACHED,
-    Caps,
-    EarnedSoFar,
-    EarningRule,
-    Expiry,
-    ExpiryKind,
-    Periods,
-    capped,
     default_rules,
-    earned_so_far,
     revoked_cause,
     withdrawn_cause,
 )

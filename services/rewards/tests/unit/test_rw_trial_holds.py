@@ -23,7 +23,7 @@ from rewards.points.domain import (
     landing,
     settle_held,
 )
-from rewards.rules.domain import (
+from rewards.rules.sources import (
     MEMBERSHIP_ACTIVATED,
     MEMBERSHIP_REFUNDED,
     default_rules,

@@ -30,7 +30,8 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rewards.rules.domain import MEMBERSHIP_ACTIVATED, Condition, Op, lookup
+from rewards.rules.domain import Condition, Op, lookup
+from rewards.rules.sources import MEMBERSHIP_ACTIVATED
 from rewards.zones.domain import local_day
 
 MAX_COUNT = 100_000

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rewards.points.domain import MembershipOutcome
 from rewards.points.ledger import Ledger
 from rewards.points.service import reverse_caused, settle_memberships
-from rewards.rules.domain import MEMBERSHIP_REFUNDED, forfeits, revoked_cause, withdrawn_cause
+from rewards.rules.sources import MEMBERSHIP_REFUNDED, forfeits, revoked_cause, withdrawn_cause
 from servicekit import timers
 from servicekit.events import Event
 from servicekit.types import utcnow

@@ -22,21 +22,10 @@ from rewards.points.domain import FORFEITED, Credit, MembershipOutcome, landing
 from rewards.points.ledger import Ledger, OpenWallet
 from rewards.points.repository import PointsRepository
 from rewards.points.service import settle_memberships
-from rewards.rules.domain import (
-    MEMBERSHIP_CAUSE,
-    Award,
-    Caps,
-    EarningRule,
-    Periods,
-    capped,
-    earned_so_far,
-    lookup,
-    membership_of,
-    paid_trial_window,
-    starts_trial,
-)
+from rewards.rules.domain import Award, Caps, EarningRule, Periods, capped, earned_so_far, lookup
 from rewards.rules.repository import RuleRepository
 from rewards.rules.service import set_up_tenant
+from rewards.rules.sources import MEMBERSHIP_CAUSE, membership_of, paid_trial_window, starts_trial
 from rewards.zones.domain import Zones
 from servicekit.events import Event
 

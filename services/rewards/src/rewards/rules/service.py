@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rewards.levels.domain import LevelScheme
 from rewards.levels.repository import LevelRepository
-from rewards.rules.domain import EarningRule, default_rules
+from rewards.rules.domain import EarningRule
 from rewards.rules.repository import RuleHeadRow, RuleRepository, RuleVersionRow
+from rewards.rules.sources import default_rules
 from servicekit.problems import Problem, not_found
 from servicekit.types import utcnow
 
