@@ -323,9 +323,20 @@ async def raw_consumer(config: KafkaConfig, topic: str) -> AsyncIterator[AIOKafk
         await client.stop()
 
 
+# Only the relay's counter: collecting the whole registry every 10 ms (the process collector
+# reads /proc each time) took 7 % of the relay process's CPU in a profile, a cost the raw
+# producer beside it does not pay.
+_PUBLISHED_ONLY = REGISTRY.restricted_registry(["quanzi_outbox_published_total"])
+
+
 def published(service: str) -> int:
-    value = REGISTRY.get_sample_value("quanzi_outbox_published_total", {"service": service})
-    return int(value or 0)
+    for metric in _PUBLISHED_ONLY.collect():
+        for sample in metric.samples:
+            if sample.name == "quanzi_outbox_published_total" and sample.labels == {
+                "service": service
+            }:
+                return int(sample.value)
+    return 0
 
 
 def note(message: str) -> None:
