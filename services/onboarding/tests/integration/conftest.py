@@ -68,6 +68,14 @@ class Onboarding:
         assert answer.status_code == 201, answer.text
         return dict(answer.json())
 
+    async def groups(self, community_id: str) -> list[dict[str, Any]]:
+        """The community's groups (one page, as an operator sees them)."""
+        answer = await self.client.get(
+            f"/v1/onboarding/communities/{community_id}/groups", headers=self.operator()
+        )
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["items"])
+
     async def paid_community(self, **fields: Any) -> dict[str, Any]:
         terms = {
             "join_policy": "paid",

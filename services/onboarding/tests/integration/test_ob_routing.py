@@ -17,16 +17,14 @@ BASE = "/v1/onboarding"
 async def test_concurrent_joins_never_overfill_groups(onboarding: Onboarding) -> None:
     groups = [{"name": f"{n}群", "capacity": 2} for n in (1, 2, 3)]
     community = await onboarding.community(groups=groups)
-    listed = await onboarding.client.get(
-        f"{BASE}/communities/{community['id']}/groups", headers=onboarding.operator()
-    )
+    listed = await onboarding.groups(community["id"])
     code = await onboarding.client.post(
         f"{BASE}/routing-codes",
         headers=onboarding.operator(),
         json={
             "community_id": community["id"],
             "code": "spring",
-            "group_ids": [g["id"] for g in listed.json()["items"]],
+            "group_ids": [g["id"] for g in listed],
             "overflow_prefix": "读书会 溢出",
             "overflow_capacity": 2,
             "channel": "moments",
@@ -43,11 +41,7 @@ async def test_concurrent_joins_never_overfill_groups(onboarding: Onboarding) ->
 
     joined = await asyncio.gather(*(join(i) for i in range(20)))
     assert sorted(m["member_id"] for m in joined) == sorted(f"crm-{i}" for i in range(20))
-    after = (
-        await onboarding.client.get(
-            f"{BASE}/communities/{community['id']}/groups", headers=onboarding.operator()
-        )
-    ).json()["items"]
+    after = await onboarding.groups(community["id"])
     assert all(g["member_count"] <= g["capacity"] for g in after)
     placed = Counter(m["group_id"] for m in joined)
     assert placed == {g["id"]: g["member_count"] for g in after if g["member_count"]}
@@ -71,38 +65,21 @@ async def test_a_codes_loads_skip_its_full_overflow_groups_not_its_listed_ones(
     groups it lists, full or not (they decide how many to keep open and what an overflow
     group copies), and only the overflow groups with room."""
     community = await onboarding.community(groups=[{"name": "listed", "capacity": 1}])
-    listed_id = (
-        await onboarding.client.get(
-            f"{BASE}/communities/{community['id']}/groups", headers=onboarding.operator()
-        )
-    ).json()["items"][0]["id"]
-    created = await onboarding.client.post(
-        f"{BASE}/routing-codes",
-        headers=onboarding.operator(),
-        json={
-            "community_id": community["id"],
-            "code": "months",
-            "group_ids": [listed_id],
-            "overflow_prefix": "more-",
-            "overflow_capacity": 2,
-        },
+    listed_id = (await onboarding.groups(community["id"]))[0]["id"]
+    created = await _code(
+        onboarding, community["id"], "months", overflow_prefix="more-", overflow_capacity=2
     )
-    assert created.status_code == 201, created.text
     for i in range(4):  # the listed group, then overflow groups of two seats, opened on demand
         answer = await onboarding.client.post(
             f"{BASE}/routing-codes/months/join", headers=onboarding.member(f"m-{i}")
         )
         assert answer.status_code == 201, answer.text
-    groups = (
-        await onboarding.client.get(
-            f"{BASE}/communities/{community['id']}/groups", headers=onboarding.operator()
-        )
-    ).json()["items"]
+    groups = await onboarding.groups(community["id"])
     with_room = {g["id"] for g in groups if g["member_count"] < g["capacity"]}
     assert len(groups) == 3 and len(with_room) == 1  # listed 1/1, more-1 2/2, more-2 1/2
     async with onboarding.sessions() as session:
         repo = JoinRepository(session)
-        code = await repo.routing_code_by_id(onboarding.tenant, created.json()["id"])
+        code = await repo.routing_code_by_id(onboarding.tenant, str(created["id"]))
         assert code is not None
         loads = await repo.group_loads(code)
     assert {load.group_id for load in loads} == {listed_id, *with_room}
@@ -111,11 +88,7 @@ async def test_a_codes_loads_skip_its_full_overflow_groups_not_its_listed_ones(
 
 async def test_leaving_frees_the_seat(onboarding: Onboarding) -> None:
     community = await onboarding.community(groups=[{"name": "only", "capacity": 1}])
-    group_id = (
-        await onboarding.client.get(
-            f"{BASE}/communities/{community['id']}/groups", headers=onboarding.operator()
-        )
-    ).json()["items"][0]["id"]
+    group_id = (await onboarding.groups(community["id"]))[0]["id"]
     await onboarding.client.post(
         f"{BASE}/routing-codes",
         headers=onboarding.operator(),
@@ -154,18 +127,20 @@ async def test_leaving_frees_the_seat(onboarding: Onboarding) -> None:
     assert bad_groups.status_code == 422
 
 
-async def _code(onboarding: Onboarding, community_id: str, code: str) -> dict[str, object]:
-    groups = await onboarding.client.get(
-        f"{BASE}/communities/{community_id}/groups", headers=onboarding.operator()
-    )
+async def _code(
+    onboarding: Onboarding, community_id: str, code: str, **fields: object
+) -> dict[str, object]:
+    """A routing code over every group of the community."""
+    groups = await onboarding.groups(community_id)
     made = await onboarding.client.post(
         f"{BASE}/routing-codes",
         headers=onboarding.operator(),
         json={
             "community_id": community_id,
             "code": code,
-            "group_ids": [g["id"] for g in groups.json()["items"]],
+            "group_ids": [g["id"] for g in groups],
             "overflow_prefix": "溢出",
+            **fields,
         },
     )
     assert made.status_code == 201, made.text
