@@ -17,9 +17,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.domain.roles import INTEGRATION_ROLE
+from gateway.identity import Identity
+from gateway.identity.api_keys import KeyPrincipal
 from gateway.ratelimit import RateLimiter, rate_limit_headers, too_many_requests
 from gateway.security import TokenIssuer
-from gateway.service import Identity, KeyPrincipal
 from gateway.settings import PrincipalKind, Settings
 from gateway.tenancy import TenantDirectory
 from servicekit.auth import Principal, TokenVerifier, unauthenticated
@@ -75,7 +76,7 @@ class Gatekeeper:
             # reverse) must not pass silently under the other credential.
             raise unauthenticated("send one credential: a bearer token or X-Api-Key, not both")
         if raw_key:
-            key = await self.identity.authenticate_api_key(raw_key)
+            key = await self.identity.api_keys.authenticate(raw_key)
             principal = Principal(
                 tenant_id=key.tenant_id,
                 subject=f"apikey:{key.key_id}",

@@ -17,13 +17,13 @@ from gateway.access import Gatekeeper, RateLimitHeadersMiddleware
 from gateway.api import apikeys, auth, me, operators, platform, tokens
 from gateway.domain import mail
 from gateway.domain.balance import replica_bases
+from gateway.identity import Identity
 from gateway.keys import load_signing_keys
 from gateway.mailer import Mailer, transport_from_settings
 from gateway.openapi import install_docs
 from gateway.proxy import install_cors, install_proxy
 from gateway.ratelimit import RateLimiter
 from gateway.security import TokenIssuer
-from gateway.service import Identity
 from gateway.settings import Settings
 from gateway.tenancy import TenantDirectory
 from servicekit.app import ConsumerSpec, ServiceSpec, create_service_app

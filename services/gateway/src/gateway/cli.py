@@ -24,10 +24,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from gateway.domain.tenants import TenantStatus
+from gateway.identity import Identity
 from gateway.keys import load_signing_keys
 from gateway.orm import Tenant
 from gateway.security import TokenIssuer
-from gateway.service import Identity
 from gateway.settings import Settings
 from servicekit.db import create_engine, session_factory
 from servicekit.problems import Problem
@@ -108,7 +108,7 @@ async def _with_identity(run: Callable[[Identity], Awaitable[int]]) -> int:
 
 async def _run(identity: Identity, args: argparse.Namespace) -> int:
     if args.command == "create":
-        tenant, invitation = await identity.create_tenant(
+        tenant, invitation = await identity.tenants.create(
             slug=args.slug,
             name=args.name,
             plan=args.plan,
@@ -125,13 +125,13 @@ async def _run(identity: Identity, args: argparse.Namespace) -> int:
         return 0
     if args.command == "list":
         after = None
-        while page := await identity.tenants(status=args.status, after=after, limit=200):
+        while page := await identity.tenants.page(status=args.status, after=after, limit=200):
             for tenant in page:
                 _print_tenant(tenant)
             after = (page[-1].created_at, page[-1].id)
         return 0
     status = TenantStatus.SUSPENDED if args.command == "suspend" else TenantStatus.ACTIVE
-    tenant = await identity.set_tenant_status(args.tenant_id, status, args.reason)
+    tenant = await identity.tenants.set_status(args.tenant_id, status, args.reason)
     print(f"tenant {tenant.slug} ({tenant.id}) is now {tenant.status}: {args.reason}")
     return 0
 

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1/api-keys", tags=["gateway: api keys"])
 @router.post("", status_code=201, response_model=ApiKeyCreated)
 async def create_key(body: ApiKeyCreate, manager: Manager, identity: IdentityDep) -> ApiKeyCreated:
     """The key is in this response only: it is stored hashed and cannot be shown again."""
-    created = await identity.create_api_key(
+    created = await identity.api_keys.create(
         manager, name=body.name, scopes=[str(s) for s in body.scopes]
     )
     return ApiKeyCreated(**ApiKeyOut.model_validate(created.key).model_dump(), key=created.raw)
@@ -24,11 +24,13 @@ async def create_key(body: ApiKeyCreate, manager: Manager, identity: IdentityDep
 async def list_keys(
     manager: Manager, identity: IdentityDep, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[ApiKeyOut]:
-    rows = await identity.api_keys(manager.tenant_id, after=keyset_after(cursor), limit=limit + 1)
+    rows = await identity.api_keys.page(
+        manager.tenant_id, after=keyset_after(cursor), limit=limit + 1
+    )
     return page_of(rows, limit, ApiKeyOut)
 
 
 @router.delete("/{key_id}", response_model=ApiKeyOut)
 async def revoke_key(key_id: str, manager: Manager, identity: IdentityDep) -> ApiKeyOut:
     """The key stops working at once, on every gateway instance."""
-    return ApiKeyOut.model_validate(await identity.revoke_api_key(manager, key_id))
+    return ApiKeyOut.model_validate(await identity.api_keys.revoke(manager, key_id))

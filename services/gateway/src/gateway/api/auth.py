@@ -13,7 +13,7 @@ from gateway.api.schemas import (
     SetPassword,
     TokensOut,
 )
-from gateway.service import TokenPair
+from gateway.identity.logins import TokenPair
 from servicekit.problems import problem_responses
 from servicekit.types import utcnow
 
@@ -41,7 +41,7 @@ def _tokens(pair: TokenPair) -> TokensOut:
 async def login(body: Login, identity: IdentityDep) -> TokensOut:
     """Email and password of an operator of the tenant (its slug). Repeated failures slow
     down further attempts (429 with Retry-After) and then lock the account for a while."""
-    return _tokens(await identity.login(body.tenant, body.email, body.password))
+    return _tokens(await identity.logins.login(body.tenant, body.email, body.password))
 
 
 @router.post(
@@ -54,20 +54,20 @@ async def login(body: Login, identity: IdentityDep) -> TokensOut:
 async def refresh(body: RefreshIn, identity: IdentityDep) -> TokensOut:
     """Exchange a refresh token for new tokens. Each refresh token works once: presenting a
     used one again revokes every token of its sign-in (theft detection)."""
-    return _tokens(await identity.refresh(body.refresh_token))
+    return _tokens(await identity.logins.refresh(body.refresh_token))
 
 
 @router.post("/logout", status_code=204)
 async def logout(body: RefreshIn, identity: IdentityDep) -> Response:
     """Revoke the sign-in this refresh token belongs to."""
-    await identity.logout(body.refresh_token)
+    await identity.logins.logout(body.refresh_token)
     return Response(status_code=204)
 
 
 @router.post("/password-reset", status_code=202, response_model=ResetRequested)
 async def request_reset(body: ResetRequest, identity: IdentityDep) -> ResetRequested:
     """Always 202, whether the email exists or not; the token goes to the tenant's mailer."""
-    await identity.request_password_reset(body.tenant, body.email)
+    await identity.operators.request_password_reset(body.tenant, body.email)
     return ResetRequested(detail="if this email belongs to an operator, a reset link is mailed")
 
 
@@ -78,7 +78,7 @@ async def request_reset(body: ResetRequest, identity: IdentityDep) -> ResetReque
 )
 async def confirm_reset(body: SetPassword, identity: IdentityDep) -> Response:
     """Set a new password with the one-time token; every existing sign-in is revoked."""
-    await identity.confirm_password_reset(body.token, body.password)
+    await identity.operators.confirm_password_reset(body.token, body.password)
     return Response(status_code=204)
 
 
@@ -89,5 +89,5 @@ async def confirm_reset(body: SetPassword, identity: IdentityDep) -> Response:
 )
 async def accept_invitation(body: SetPassword, identity: IdentityDep) -> Response:
     """Choose a password with the invitation's one-time token; the operator can then log in."""
-    await identity.accept_invitation(body.token, body.password)
+    await identity.operators.accept_invitation(body.token, body.password)
     return Response(status_code=204)

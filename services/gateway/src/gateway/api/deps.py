@@ -9,8 +9,9 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from gateway.access import Caller, Gatekeeper
 from gateway.domain.roles import MANAGERS
+from gateway.identity import Identity
+from gateway.identity.api_keys import KeyPrincipal
 from gateway.security import same_secret
-from gateway.service import Identity, KeyPrincipal
 from servicekit.auth import Principal, unauthenticated
 from servicekit.problems import Problem
 

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/operators", tags=["gateway: operators"])
 )
 async def invite(body: OperatorInvite, manager: Manager, identity: IdentityDep) -> OperatorOut:
     """Invite an operator; the invitation with its one-time token goes to the mailer."""
-    invitation = await identity.invite(
+    invitation = await identity.operators.invite(
         manager,
         email=body.email,
         display_name=body.display_name,
@@ -33,13 +33,15 @@ async def invite(body: OperatorInvite, manager: Manager, identity: IdentityDep) 
 async def list_operators(
     manager: Manager, identity: IdentityDep, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[OperatorOut]:
-    rows = await identity.operators(manager.tenant_id, after=keyset_after(cursor), limit=limit + 1)
+    rows = await identity.operators.page(
+        manager.tenant_id, after=keyset_after(cursor), limit=limit + 1
+    )
     return page_of(rows, limit, OperatorOut)
 
 
 @router.get("/{operator_id}", response_model=OperatorOut)
 async def get_operator(operator_id: str, manager: Manager, identity: IdentityDep) -> OperatorOut:
-    return OperatorOut.model_validate(await identity.operator(manager.tenant_id, operator_id))
+    return OperatorOut.model_validate(await identity.operators.get(manager.tenant_id, operator_id))
 
 
 @router.patch(
@@ -51,7 +53,7 @@ async def update_operator(
     operator_id: str, body: OperatorUpdate, manager: Manager, identity: IdentityDep
 ) -> OperatorOut:
     """Change roles or disable (which revokes the operator's sign-ins at once)."""
-    operator = await identity.update_operator(
+    operator = await identity.operators.update(
         manager,
         operator_id,
         granted=None if body.roles is None else [str(r) for r in body.roles],

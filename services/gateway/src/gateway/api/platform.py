@@ -15,7 +15,7 @@ from gateway.api.schemas import (
 )
 from gateway.domain.mail import invitation_url
 from gateway.domain.tenants import TenantStatus
-from gateway.service import Invitation
+from gateway.identity.invitations import Invitation
 from gateway.settings import Settings
 from servicekit.pagination import Cursor, Limit, Page, keyset_after, page_of
 from servicekit.problems import problem_responses
@@ -35,7 +35,7 @@ async def create_tenant(
 ) -> TenantCreated:
     """Create a tenant and invite its owner. The invitation is mailed (SMTP; in development
     a file in the mail directory); without SMTP the answer also carries `invitation_url`."""
-    tenant, invitation = await identity.create_tenant(
+    tenant, invitation = await identity.tenants.create(
         slug=body.slug,
         name=body.name,
         plan=body.plan,
@@ -64,7 +64,7 @@ async def reinvite_owner(
     """Send the tenant's owner a fresh invitation while they have not accepted one; every
     earlier invitation link of the owner stops working. Mailed like the first one; without
     SMTP the answer carries `invitation_url`."""
-    invitation = await identity.reinvite_owner(tenant_id)
+    invitation = await identity.tenants.reinvite_owner(tenant_id)
     return _owner_invited(invitation, request.app.state.settings)
 
 
@@ -87,13 +87,13 @@ async def list_tenants(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[TenantOut]:
-    rows = await identity.tenants(status=status, after=keyset_after(cursor), limit=limit + 1)
+    rows = await identity.tenants.page(status=status, after=keyset_after(cursor), limit=limit + 1)
     return page_of(rows, limit, TenantOut)
 
 
 @router.get("/{tenant_id}", response_model=TenantOut)
 async def get_tenant(tenant_id: str, identity: IdentityDep, _admin: PlatformAdmin) -> TenantOut:
-    return TenantOut.model_validate(await identity.tenant(tenant_id))
+    return TenantOut.model_validate(await identity.tenants.get(tenant_id))
 
 
 @router.patch(
@@ -111,7 +111,7 @@ async def update_tenant(
     """Change the name, plan or time zone (the tenant's days: tenant-wide leaderboards and
     reports, and communities whose own zone is unknown). Announced as `tenant.updated`."""
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-    tenant = await identity.update_tenant(tenant_id, changes)
+    tenant = await identity.tenants.update(tenant_id, changes)
     request.app.state.tenants.forget(tenant_id)  # the plan sets rate limits
     return TenantOut.model_validate(tenant)
 
@@ -125,7 +125,7 @@ async def suspend(
     _admin: PlatformAdmin,
 ) -> TenantOut:
     """Every request of a suspended tenant gets 403 until it is reactivated."""
-    tenant = await identity.set_tenant_status(tenant_id, TenantStatus.SUSPENDED, body.reason)
+    tenant = await identity.tenants.set_status(tenant_id, TenantStatus.SUSPENDED, body.reason)
     request.app.state.tenants.forget(tenant_id)
     return TenantOut.model_validate(tenant)
 
@@ -138,6 +138,6 @@ async def reactivate(
     identity: IdentityDep,
     _admin: PlatformAdmin,
 ) -> TenantOut:
-    tenant = await identity.set_tenant_status(tenant_id, TenantStatus.ACTIVE, body.reason)
+    tenant = await identity.tenants.set_status(tenant_id, TenantStatus.ACTIVE, body.reason)
     request.app.state.tenants.forget(tenant_id)
     return TenantOut.model_validate(tenant)

@@ -17,7 +17,7 @@ async def mint(
 ) -> MemberTokenOut:
     """A short-lived token for the member with this external id (needs `members:write`).
     The member is created or updated in the member directory from the profile."""
-    issued = await identity.mint_member_token(
+    issued = await identity.member_tokens.mint(
         key, external_id=body.external_id, profile=body.profile
     )
     return MemberTokenOut(
