@@ -25,5 +25,5 @@ class Identity:
         self.tenants = Tenants(sessions, settings)
         self.operators = Operators(sessions, settings)
         self.logins = Logins(sessions, issuer, settings)
-        self.api_keys = ApiKeys(sessions, settings)
+        self.api_keys = ApiKeys(sessions)
         self.member_tokens = MemberTokens(sessions, issuer, settings)

@@ -15,7 +15,6 @@ from gateway.domain import apikeys
 from gateway.orm import ApiKey
 from gateway.repository import Repository
 from gateway.security import new_secret, same_secret, sha256_hex
-from gateway.settings import Settings
 from servicekit.auth import Principal
 from servicekit.db import transaction
 from servicekit.outbox import add_event
@@ -39,9 +38,8 @@ class KeyPrincipal:
 
 
 class ApiKeys:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
-        self.settings = settings
 
     async def create(self, manager: Principal, *, name: str, scopes: list[str]) -> CreatedKey:
         unknown = apikeys.unknown_scopes(frozenset(scopes))
