@@ -28,7 +28,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.domain.balance import replica_bases
 from gateway.engines import ConnectFailed, Engine, TransportFailed
-from gateway.proxy import Proxy, RouteTable
+from gateway.proxy import Proxy
+from gateway.routing import RouteTable
 from gateway.settings import Settings
 from servicekit.problems import document_problems
 

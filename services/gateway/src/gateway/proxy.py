@@ -18,15 +18,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from gateway.engines import (
@@ -39,13 +39,20 @@ from gateway.engines import (
     open_engine,
 )
 from gateway.fairshare import TenantShares
+from gateway.routing import (
+    PROXIED_METHODS,
+    PROXY_PATH,
+    RouteTable,
+    ServicePrefixRoute,
+    TimeoutTable,
+    methods_on,
+    unshadowed,
+)
 from gateway.settings import Settings
 from gateway.upstreams import RETRY_STATUSES, Upstreams
 from servicekit import tracing
 from servicekit.problems import Problem
 
-PROXY_PATH = "/v1/{path:path}"
-PROXIED_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 # RFC 9110 §7.6.1: meaningful for one connection only, never forwarded (plus the
@@ -89,50 +96,6 @@ RETRY_BACKOFF_S = 0.025  # doubled per attempt, with jitter, capped below
 RETRY_BACKOFF_MAX_S = 0.25
 
 BeforeForward = Callable[[Request], Awaitable[None]]
-T = TypeVar("T")
-
-
-# --- route and timeout tables -------------------------------------------------------------
-
-
-def _longest_prefix(entries: Iterable[tuple[str, T]]) -> list[tuple[str, T]]:
-    return sorted(entries, key=lambda item: len(item[0]), reverse=True)
-
-
-def _under(path: str, prefix: str) -> bool:
-    """``path`` is ``prefix`` or below it on a path-segment boundary."""
-    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
-
-
-class RouteTable:
-    def __init__(self, routes: Mapping[str, str], upstreams: Mapping[str, str]) -> None:
-        unknown = set(routes.values()) - set(upstreams)
-        if unknown:
-            raise ValueError(f"routes name unknown upstreams: {sorted(unknown)}")
-        self._routes = _longest_prefix(routes.items())
-        self.upstreams = dict(upstreams)
-        self.prefixes = tuple(prefix for prefix, _ in self._routes)
-
-    def resolve(self, path: str) -> tuple[str, str] | None:
-        """(service, base URL) owning ``path``: longest prefix on a path-segment boundary."""
-        for prefix, service in self._routes:
-            if _under(path, prefix):
-                return service, self.upstreams[service]
-        return None
-
-
-class TimeoutTable:
-    """Seconds allowed for a path: the longest ``route_timeouts_s`` prefix, else the default."""
-
-    def __init__(self, timeouts: Mapping[str, float], default: float) -> None:
-        self._timeouts = _longest_prefix(timeouts.items())
-        self.default = default
-
-    def resolve(self, path: str) -> float:
-        for prefix, seconds in self._timeouts:
-            if _under(path, prefix):
-                return seconds
-        return self.default
 
 
 # --- headers ------------------------------------------------------------------------------
@@ -350,7 +313,7 @@ class Proxy:
         target = self.table.resolve(path)
         request.state.upstream = target[0] if target else None  # for before_forward
         if target is None:
-            allowed = _methods_on(self.own_routes, request.scope)
+            allowed = methods_on(self.own_routes, request.scope)
             if allowed:  # one of the gateway's own paths, with another method
                 raise Problem(
                     405,
@@ -485,68 +448,6 @@ class Proxy:
         return reply.status, body
 
 
-def _methods_on(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
-    """Methods the gateway's own routes allow on this path: the catch-all proxy route would
-    otherwise turn a wrong method on one of them into a 404."""
-    allowed: set[str] = set()
-    for route in routes:
-        if isinstance(route, Route) and route.methods:
-            match, _ = route.matches(scope)  # PARTIAL: the path matches, not the method
-            if match is Match.PARTIAL:
-                allowed |= route.methods
-    return allowed
-
-
-class _ServicePrefixRoute(Route):
-    """The proxy route once more, first in the table, for the services' prefixes that none
-    of the gateway's own routes can match: a proxied path matches at once, not after
-    every own route has been tried (7 % of the gateway's CPU per proxied request)."""
-
-    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]], below: tuple[str, ...]):
-        super().__init__(PROXY_PATH, endpoint, methods=PROXIED_METHODS, include_in_schema=False)
-        self.below = below
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http" and scope["path"].startswith(self.below):
-            return super().matches(scope)
-        return Match.NONE, {}
-
-
-def unshadowed(prefixes: Iterable[str], routes: Iterable[BaseRoute]) -> tuple[str, ...]:
-    """``prefix/`` for each prefix below which none of ``routes`` can match a path; none
-    at all when a route's paths cannot be told (a host route, say)."""
-    templates = _templates(routes)
-    if templates is None:
-        return ()
-    below = (prefix.rstrip("/") + "/" for prefix in prefixes)
-    return tuple(b for b in below if not any(_may_match_below(t, b) for t in templates))
-
-
-def _may_match_below(template: str, below: str) -> bool:
-    literal, brace, _ = template.partition("{")
-    return literal.startswith(below) or (brace != "" and below.startswith(literal))
-
-
-def _templates(routes: Iterable[BaseRoute]) -> list[str] | None:
-    """The path templates of ``routes``, those of included routers too; None if unknown."""
-    found: list[str] = []
-    for route in routes:
-        included = getattr(route, "effective_candidates", None)  # FastAPI's included router
-        path = getattr(route, "path", None)
-        if callable(included):
-            inner = _templates(included())
-            if inner is None:
-                return None
-            found += inner
-        elif isinstance(route, Mount):
-            found.append(route.path + "/{rest:path}")
-        elif isinstance(path, str):
-            found.append(path)
-        else:
-            return None
-    return found
-
-
 def _raw_target(scope: Scope) -> str:
     """Path and query as the client sent them (still percent-encoded)."""
     raw_path: bytes | None = scope.get("raw_path")
@@ -594,11 +495,11 @@ def _wrap_lifespan(app: FastAPI, proxy: Proxy, route: Route, name: EngineName) -
         if route in routes:  # last: routes included after install_proxy still come first
             routes.remove(route)
             routes.append(route)
-        routes[:] = [r for r in routes if not isinstance(r, _ServicePrefixRoute)]
+        routes[:] = [r for r in routes if not isinstance(r, ServicePrefixRoute)]
         own = [r for r in routes if r is not route]
         below = unshadowed(proxy.table.prefixes, own)
         if below:
-            routes.insert(0, _ServicePrefixRoute(proxy.handle, below))
+            routes.insert(0, ServicePrefixRoute(proxy.handle, below))
         proxy.engine = open_engine(name)
         proxy.upstreams.start_watch()
         try:

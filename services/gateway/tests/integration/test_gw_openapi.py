@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from gateway.openapi import MISSING_CACHE_S, merge, namespaced
-from gateway.proxy import RouteTable
+from gateway.routing import RouteTable
 from servicekit.testing import TokenMint
 
 

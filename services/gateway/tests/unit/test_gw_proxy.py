@@ -20,7 +20,6 @@ from gateway.proxy import (
     RETRY_BACKOFF_MAX_S,
     Proxy,
     RequestBody,
-    TimeoutTable,
     UpstreamStreamingResponse,
     may_retry,
     request_headers,
@@ -28,6 +27,7 @@ from gateway.proxy import (
     retry_delay,
     to_response,
 )
+from gateway.routing import TimeoutTable
 from gateway.settings import Settings
 from servicekit.problems import Problem
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Host, Mount, Route
 
 from gateway.app import create_app
-from gateway.proxy import RouteTable, unshadowed
+from gateway.routing import RouteTable, unshadowed
 from gateway.settings import DEFAULT_ROUTES, DEFAULT_UPSTREAMS, Settings
 
 UPSTREAMS = {
