@@ -492,14 +492,14 @@ def _wrap_lifespan(app: FastAPI, proxy: Proxy, route: Route, name: EngineName) -
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
         routes = app.router.routes
-        if route in routes:  # last: routes included after install_proxy still come first
-            routes.remove(route)
-            routes.append(route)
-        routes[:] = [r for r in routes if not isinstance(r, ServicePrefixRoute)]
-        own = [r for r in routes if r is not route]
+        # By identity: routes compare equal by path, endpoint and methods, and the shortcut
+        # is the proxy route's twin.
+        installed = any(r is route for r in routes)
+        own = [r for r in routes if r is not route and not isinstance(r, ServicePrefixRoute)]
         below = unshadowed(proxy.table.prefixes, own)
-        if below:
-            routes.insert(0, ServicePrefixRoute(proxy.handle, below))
+        shortcut = [ServicePrefixRoute(proxy.handle, below)] if below else []
+        # The proxy route last: routes included after install_proxy still come first.
+        routes[:] = [*shortcut, *own, *([route] if installed else [])]
         proxy.engine = open_engine(name)
         proxy.upstreams.start_watch()
         try:

@@ -113,8 +113,8 @@ def _templates(routes: Iterable[BaseRoute]) -> list[str] | None:
             found += inner
         elif isinstance(route, Mount):
             found.append(route.path + "/{rest:path}")
-        elif isinstance(path, str):
+        elif isinstance(path, str) and path:
             found.append(path)
-        else:
+        else:  # FastAPI leaves the path empty for a non-API route of an included router
             return None
     return found

@@ -4,12 +4,14 @@ the prefixes the proxy may serve before the gateway's own routes (``unshadowed``
 from __future__ import annotations
 
 import pytest
+from fastapi import APIRouter, FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Host, Mount, Route
 
 from gateway.app import create_app
-from gateway.routing import RouteTable, unshadowed
+from gateway.proxy import install_proxy
+from gateway.routing import PROXY_PATH, RouteTable, ServicePrefixRoute, unshadowed
 from gateway.settings import DEFAULT_ROUTES, DEFAULT_UPSTREAMS, Settings
 
 UPSTREAMS = {
@@ -163,3 +165,26 @@ def test_the_gateways_own_routes_shadow_no_service() -> None:
     assert tuple(sorted(unshadowed(DEFAULT_ROUTES, own))) == expected
     shadowing = _route("/v1/onboarding/gateway-side")
     assert "/v1/onboarding/" not in unshadowed(DEFAULT_ROUTES, [*own, shadowing])
+
+
+def test_a_plain_route_of_an_included_router_turns_the_shortcut_off() -> None:
+    """FastAPI keeps no path for a non-API route of an included router: unknown, so the
+    proxy route keeps its place behind it."""
+    router = APIRouter()
+    router.add_route("/v1/rewards/gateway-side", _endpoint)
+    app = FastAPI()
+    app.include_router(router)
+    assert unshadowed(["/v1/rewards", "/v1/content"], app.router.routes) == ()
+
+
+async def test_every_start_leaves_one_shortcut_first_and_the_proxy_route_last() -> None:
+    app = FastAPI()
+    app.add_api_route("/v1/me", _endpoint)
+    install_proxy(app, Settings())
+    for _ in range(2):  # an app started twice (tests, a reload) must not pile routes up
+        async with app.router.lifespan_context(app):
+            routes = app.router.routes
+            assert isinstance(routes[0], ServicePrefixRoute)
+            assert sum(isinstance(r, ServicePrefixRoute) for r in routes) == 1
+            proxies = [r for r in routes if getattr(r, "path", None) == PROXY_PATH]
+            assert len(proxies) == 2 and proxies[-1] is routes[-1]
