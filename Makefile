@@ -21,11 +21,11 @@ run: install  ## the whole platform on this machine: dev broker, SQLite, gateway
 	$(RUN) quanzi-dev run
 
 # One worker per core; a test file stays on one worker (its databases, broker and platform
-# fixtures are set up once per worker and file). About 16 minutes on 2 cores (2,332 tests).
-# Whole files per worker (one platform per file). xdist's default order, most tests per
-# file first, runs the few long end-to-end files last; running them first was tried: no
-# faster (21 min 48 s against 21 min 14 s), and two platforms at once early in the run
-# made one join of test_replicas answer 500 (its cause was not found).
+# fixtures are set up once per worker and file). 18 to 21 minutes on 2 cores (2,354 tests).
+# xdist's default order, most tests per file first, runs the few long end-to-end files
+# last; running them first was tried: no faster (21 min 48 s against 21 min 14 s), and two
+# platforms at once early in the run made one join of test_replicas answer 500 (its cause
+# was not found).
 test: install  ## unit, integration (SQLite and PostgreSQL, real broker), end to end
 	$(RUN) pytest -q -n auto --dist loadfile --durations=15
 
