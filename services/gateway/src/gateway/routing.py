@@ -22,9 +22,14 @@ def _longest_prefix(entries: Iterable[tuple[str, T]]) -> list[tuple[str, T]]:
     return sorted(entries, key=lambda item: len(item[0]), reverse=True)
 
 
+def _below(prefix: str) -> str:
+    """What every path below ``prefix`` starts with: the prefix ending at a segment boundary."""
+    return prefix.rstrip("/") + "/"
+
+
 def _under(path: str, prefix: str) -> bool:
     """``path`` is ``prefix`` or below it on a path-segment boundary."""
-    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+    return path == prefix or path.startswith(_below(prefix))
 
 
 class RouteTable:
@@ -91,7 +96,7 @@ def unshadowed(prefixes: Iterable[str], routes: Iterable[BaseRoute]) -> tuple[st
     templates = _templates(routes)
     if templates is None:
         return ()
-    below = (prefix.rstrip("/") + "/" for prefix in prefixes)
+    below = (_below(prefix) for prefix in prefixes)
     return tuple(b for b in below if not any(_may_match_below(t, b) for t in templates))
 
 

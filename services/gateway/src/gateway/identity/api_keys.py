@@ -37,9 +37,9 @@ class KeyPrincipal:
     scopes: frozenset[str]
 
 
+@dataclass(frozen=True)
 class ApiKeys:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
+    sessions: async_sessionmaker[AsyncSession]
 
     async def create(self, manager: Principal, *, name: str, scopes: list[str]) -> CreatedKey:
         unknown = apikeys.unknown_scopes(frozenset(scopes))

@@ -42,16 +42,17 @@ class TokenPair:
     refresh_expires_at: datetime
 
 
+@dataclass(frozen=True)
 class Logins:
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], issuer: TokenIssuer, settings: Settings
-    ) -> None:
-        self.sessions = sessions
-        self.issuer = issuer
-        self.settings = settings
-        self.policy = lockout.Policy(
-            max_failures=settings.login_max_failures,
-            lockout=timedelta(minutes=settings.lockout_minutes),
+    sessions: async_sessionmaker[AsyncSession]
+    issuer: TokenIssuer
+    settings: Settings
+
+    @property
+    def policy(self) -> lockout.Policy:
+        return lockout.Policy(
+            max_failures=self.settings.login_max_failures,
+            lockout=timedelta(minutes=self.settings.lockout_minutes),
         )
 
     async def login(self, tenant_slug: str, email: str, password: str) -> TokenPair:

@@ -5,6 +5,7 @@ profile it carries is news."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -20,14 +21,17 @@ from servicekit.outbox import add_event
 from servicekit.problems import Problem
 
 
+@dataclass
 class MemberTokens:
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], issuer: TokenIssuer, settings: Settings
-    ) -> None:
-        self.sessions = sessions
-        self.issuer = issuer
-        self.settings = settings
-        self.identifications = identified.RecentIdentifications(settings.member_identified_window_s)
+    sessions: async_sessionmaker[AsyncSession]
+    issuer: TokenIssuer
+    settings: Settings
+    # Profiles published lately: a repeated mint with the same profile publishes nothing.
+    identifications: identified.RecentIdentifications = field(init=False)
+
+    def __post_init__(self) -> None:
+        window = self.settings.member_identified_window_s
+        self.identifications = identified.RecentIdentifications(window)
 
     async def mint(
         self, key: KeyPrincipal, *, external_id: str, profile: dict[str, Any]

@@ -3,6 +3,7 @@ them; an invitation or a password reset sets the password (every session ends)."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -31,10 +32,10 @@ from servicekit.problems import Problem, not_found
 from servicekit.types import utcnow
 
 
+@dataclass(frozen=True)
 class Operators:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-        self.sessions = sessions
-        self.settings = settings
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
 
     async def invite(
         self, manager: Principal, *, email: str, display_name: str, granted: list[str]

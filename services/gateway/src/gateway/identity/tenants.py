@@ -4,6 +4,7 @@ renamed, moved to another plan or time zone, suspended and reactivated."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -22,10 +23,10 @@ from servicekit.problems import Problem, not_found
 from servicekit.types import utcnow
 
 
+@dataclass(frozen=True)
 class Tenants:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-        self.sessions = sessions
-        self.settings = settings
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
 
     async def create(
         self,
